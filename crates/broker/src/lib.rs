@@ -1,0 +1,1 @@
+//! The MQTT broker: sessions, QoS state machines, retained messages, wills, routing

@@ -1,0 +1,1 @@
+//! The versioned configuration model, defaults and validation

@@ -1,0 +1,1 @@
+//! The embedded storage backend: SQLite with one writer thread and group commit

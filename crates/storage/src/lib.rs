@@ -1,0 +1,41 @@
+//! Storage seams: the traits every backend implements, the shared error type, and the
+//! conformance suite (`conformance`) that every backend must pass.
+//!
+//! The MQTT hot path never queries storage: the broker keeps retained messages and session
+//! queues in memory and streams their changes here as `BrokerOp`s. A backend applies each
+//! `commit` batch atomically and durably (fsync) before its future resolves, and is free to
+//! merge concurrent commits into one transaction (group commit).
+
+pub mod conformance;
+mod model;
+
+pub use model::*;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage backend error: {0}")]
+    Backend(String),
+    #[error("storage is shut down")]
+    Closed,
+}
+
+/// Durable state of the MQTT broker: retained messages and persistent sessions.
+pub trait BrokerStore: Send + Sync + 'static {
+    /// Applies `ops` in order, atomically, and returns once they are durable.
+    fn commit(&self, ops: Vec<BrokerOp>) -> StoreFuture<'_, ()>;
+
+    /// Everything stored, for the broker to rebuild its memory at start-up.
+    fn load(&self) -> StoreFuture<'_, BrokerSnapshot>;
+
+    /// Flushes and stops accepting commits; later commits fail with `Closed`.
+    fn close(&self) -> StoreFuture<'_, ()>;
+}

@@ -1,0 +1,1 @@
+//! Test helpers: in-process server on port 0, MQTT test client with timeouts

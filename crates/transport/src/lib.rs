@@ -1,0 +1,1 @@
+//! Listeners: TCP, TLS (rustls), WebSocket; Ferrite's CA; client certificate identity
