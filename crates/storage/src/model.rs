@@ -56,20 +56,41 @@ pub struct QueuedMessage {
     pub message: StoredMessage,
 }
 
+impl QueuedMessage {
+    /// The largest `seq` a backend must accept. Backends store sequence numbers in signed
+    /// 64-bit columns (SQLite `INTEGER`, PostgreSQL `BIGINT`), so a commit carrying a larger
+    /// `seq` fails as a whole instead of wrapping around and breaking delivery order.
+    pub const MAX_SEQ: u64 = i64::MAX as u64;
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BrokerOp {
     PutRetained(StoredMessage),
-    DeleteRetained { topic: String },
+    DeleteRetained {
+        topic: String,
+    },
     /// Inserts or replaces the session record.
     PutSession(StoredSession),
     /// Deletes the session with its subscriptions and queue.
-    DeleteSession { client_id: String },
+    DeleteSession {
+        client_id: String,
+    },
     PutSubscription(StoredSubscription),
-    DeleteSubscription { client_id: String, filter: String },
+    DeleteSubscription {
+        client_id: String,
+        filter: String,
+    },
     /// Inserts or replaces the queue entry (`client_id`, `seq`).
     Enqueue(QueuedMessage),
-    SetQueueState { client_id: String, seq: u64, state: QueueState },
-    Dequeue { client_id: String, seq: u64 },
+    SetQueueState {
+        client_id: String,
+        seq: u64,
+        state: QueueState,
+    },
+    Dequeue {
+        client_id: String,
+        seq: u64,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

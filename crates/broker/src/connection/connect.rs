@@ -1,0 +1,325 @@
+//! The CONNECT handshake: read CONNECT within the connect timeout, validate it, authorize,
+//! attach the session (taking over an older connection) and answer with CONNACK.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ferrite_mqtt_codec::{
+    ConnAck, Connect, DecodeError, Packet, Properties, ProtocolVersion, ReasonCode, decode, encode,
+};
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use super::Conn;
+use crate::auth::ConnectContext;
+use crate::lifecycle::{self, PendingWill};
+use crate::message::Message;
+use crate::session::{LiveConn, SessionCell};
+use crate::{BrokerInner, ConnInfo};
+
+pub(crate) struct Setup {
+    rbuf: BytesMut,
+    protocol: ProtocolVersion,
+    client_id: Arc<str>,
+    session: Arc<SessionCell>,
+    conn_id: u64,
+    kick: CancellationToken,
+    kick_reason: Arc<Mutex<Option<crate::session::KickReason>>>,
+    keep_alive: Option<Duration>,
+    client_receive_max: u16,
+    client_max_packet: usize,
+    client_alias_max: u16,
+    will: Option<PendingWill>,
+    connect_expiry: u32,
+}
+
+impl Setup {
+    pub fn into_conn<S>(self, inner: Arc<BrokerInner>, stream: S) -> Conn<S> {
+        Conn {
+            inner,
+            stream,
+            rbuf: self.rbuf,
+            wbuf: BytesMut::new(),
+            protocol: self.protocol,
+            client_id: self.client_id,
+            session: self.session,
+            conn_id: self.conn_id,
+            kick: self.kick,
+            kick_reason: self.kick_reason,
+            keep_alive: self.keep_alive,
+            client_receive_max: self.client_receive_max,
+            client_max_packet: self.client_max_packet,
+            client_alias_max: self.client_alias_max,
+            aliases_in: HashMap::new(),
+            aliases_out: HashMap::new(),
+            pending_acks: VecDeque::new(),
+            inbound_unacked: 0,
+            will: self.will,
+            connect_expiry: self.connect_expiry,
+        }
+    }
+}
+
+async fn read_connect<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    rbuf: &mut BytesMut,
+    max_packet: usize,
+) -> Result<Packet, Option<DecodeError>> {
+    loop {
+        match decode(rbuf, ProtocolVersion::V311, max_packet) {
+            Ok(Some(p)) => return Ok(p),
+            Ok(None) => {}
+            Err(e) => return Err(Some(e)),
+        }
+        rbuf.reserve(1024);
+        match stream.read_buf(rbuf).await {
+            Ok(0) | Err(_) => return Err(None),
+            Ok(_) => {}
+        }
+    }
+}
+
+async fn refuse<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    protocol: ProtocolVersion,
+    reason: ReasonCode,
+) {
+    let mut buf = BytesMut::new();
+    let ack = Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason,
+        properties: Properties::default(),
+    });
+    if encode(&ack, protocol, &mut buf).is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            let _ = stream.write_all(&buf).await;
+            let _ = stream.shutdown().await;
+        })
+        .await;
+    }
+}
+
+/// Runs the handshake; `Err` carries the refusal reason for metrics.
+pub(crate) async fn handshake<S>(
+    inner: &Arc<BrokerInner>,
+    stream: &mut S,
+    info: &ConnInfo,
+) -> Result<Setup, &'static str>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let cfg = &inner.cfg;
+    let mut rbuf = BytesMut::with_capacity(1024);
+    let first = tokio::select! {
+        r = tokio::time::timeout(info.connect_timeout, read_connect(stream, &mut rbuf, cfg.max_packet_size)) => r,
+        _ = inner.cancel.cancelled() => return Err("shutdown"),
+    };
+    let connect = match first {
+        Err(_) => return Err("connect_timeout"),
+        Ok(Err(None)) => return Err("closed_before_connect"),
+        Ok(Err(Some(DecodeError::UnsupportedProtocolVersion(_)))) => {
+            // The 3.1.1 encoding of this CONNACK (return code 1) is what old clients parse.
+            refuse(
+                stream,
+                ProtocolVersion::V311,
+                ReasonCode::UnsupportedProtocolVersion,
+            )
+            .await;
+            return Err("unsupported_protocol_version");
+        }
+        Ok(Err(Some(e))) => {
+            tracing::debug!(peer = %info.peer_addr, error = %e, "malformed CONNECT");
+            return Err("malformed_connect");
+        }
+        Ok(Ok(Packet::Connect(c))) => c,
+        Ok(Ok(_)) => return Err("packet_before_connect"),
+    };
+    let protocol = connect.protocol;
+    let Connect {
+        clean_start,
+        keep_alive,
+        mut client_id,
+        will,
+        username,
+        password,
+        properties,
+        ..
+    } = connect;
+
+    let mut ack_props = Properties::default();
+    if client_id.is_empty() {
+        if protocol == ProtocolVersion::V311 && !clean_start {
+            refuse(stream, protocol, ReasonCode::ClientIdentifierNotValid).await;
+            return Err("client_id_invalid");
+        }
+        client_id = format!("ferrite-{:016x}", rand_id());
+        if protocol == ProtocolVersion::V5 {
+            ack_props.assigned_client_identifier = Some(client_id.clone());
+        }
+    }
+    if client_id.len() > cfg.max_client_id_len || client_id.starts_with('$') {
+        refuse(stream, protocol, ReasonCode::ClientIdentifierNotValid).await;
+        return Err("client_id_invalid");
+    }
+    if info.over_capacity {
+        refuse(stream, protocol, ReasonCode::ServerBusy).await;
+        return Err("max_connections");
+    }
+    let ctx = ConnectContext {
+        client_id: &client_id,
+        username: username.as_deref(),
+        password: password.as_deref(),
+        local_addr: info.local_addr,
+        peer_addr: info.peer_addr,
+        certificate_id: info.certificate_id.as_deref(),
+        clean_start,
+    };
+    if let Err(code) = inner.auth.connect(&ctx) {
+        refuse(stream, protocol, code).await;
+        return Err("not_authorized");
+    }
+    let client_id: Arc<str> = Arc::from(client_id);
+
+    let pending_will = match will {
+        None => None,
+        Some(w) => {
+            if ferrite_topic::validate_topic_name(&w.topic, &inner.limits).is_err()
+                || !ferrite_topic::client_may_publish(&w.topic)
+            {
+                refuse(stream, protocol, ReasonCode::TopicNameInvalid).await;
+                return Err("will_invalid");
+            }
+            if (w.qos as u8) > cfg.max_qos {
+                refuse(stream, protocol, ReasonCode::QoSNotSupported).await;
+                return Err("will_invalid");
+            }
+            if w.payload.len() > cfg.max_payload_size {
+                refuse(stream, protocol, ReasonCode::PacketTooLarge).await;
+                return Err("will_invalid");
+            }
+            if !inner.auth.publish(&client_id, &w.topic, w.retain) {
+                refuse(stream, protocol, ReasonCode::NotAuthorized).await;
+                return Err("not_authorized");
+            }
+            let delay_secs = w.properties.will_delay_interval.unwrap_or(0);
+            let msg = Message::new(
+                Arc::from(w.topic.as_str()),
+                w.payload,
+                w.qos,
+                w.retain,
+                &w.properties,
+                Some(client_id.clone()),
+            );
+            Some(PendingWill { msg, delay_secs })
+        }
+    };
+
+    // Keep-alive: 0 and values above the maximum become the maximum, as AWS IoT does.
+    let effective_ka = if keep_alive == 0 || keep_alive > cfg.max_keep_alive_secs {
+        cfg.max_keep_alive_secs
+    } else {
+        keep_alive.max(cfg.min_keep_alive_secs)
+    };
+    if protocol == ProtocolVersion::V5 && effective_ka != keep_alive {
+        ack_props.server_keep_alive = Some(effective_ka);
+    }
+    let keep_alive =
+        (effective_ka > 0).then(|| Duration::from_millis(u64::from(effective_ka) * 1500));
+
+    let expiry = match protocol {
+        ProtocolVersion::V311 => {
+            if clean_start {
+                0
+            } else {
+                cfg.max_session_expiry_secs
+            }
+        }
+        ProtocolVersion::V5 => {
+            let requested = properties.session_expiry_interval.unwrap_or(0);
+            let granted = requested.min(cfg.max_session_expiry_secs);
+            if granted != requested {
+                ack_props.session_expiry_interval = Some(granted);
+            }
+            granted
+        }
+    };
+
+    let conn_id = inner.conn_id();
+    let kick = inner.cancel.child_token();
+    let kick_reason = Arc::new(Mutex::new(None));
+    let live = LiveConn {
+        id: conn_id,
+        kick: kick.clone(),
+        kick_reason: kick_reason.clone(),
+    };
+    let attached = tokio::select! {
+        a = lifecycle::attach(inner, &client_id, clean_start, expiry, protocol, live) => a,
+        _ = inner.cancel.cancelled() => None,
+    };
+    let Some(attached) = attached else {
+        refuse(stream, protocol, ReasonCode::ServerBusy).await;
+        return Err("takeover_timeout");
+    };
+
+    if protocol == ProtocolVersion::V5 {
+        if cfg.receive_maximum != u16::MAX {
+            ack_props.receive_maximum = Some(cfg.receive_maximum);
+        }
+        if cfg.max_qos < 2 {
+            ack_props.maximum_qos = Some(cfg.max_qos);
+        }
+        ack_props.maximum_packet_size = Some(cfg.max_packet_size as u32);
+        ack_props.topic_alias_maximum = Some(cfg.topic_alias_maximum);
+    }
+    let ack = Packet::ConnAck(ConnAck {
+        session_present: attached.present,
+        reason: ReasonCode::Success,
+        properties: ack_props,
+    });
+    let mut out = BytesMut::new();
+    let written = match encode(&ack, protocol, &mut out) {
+        Ok(_) => tokio::time::timeout(Duration::from_secs(10), stream.write_all(&out)).await,
+        Err(_) => Ok(Err(std::io::ErrorKind::InvalidData.into())),
+    };
+    if !matches!(written, Ok(Ok(()))) {
+        lifecycle::detach(inner, &attached.session, conn_id, pending_will);
+        return Err("io_error");
+    }
+    inner.metrics.bytes_sent.inc_by(out.len() as u64);
+    tracing::debug!(client_id = %client_id, ?protocol, present = attached.present, "client connected");
+
+    Ok(Setup {
+        rbuf,
+        protocol,
+        client_id,
+        session: attached.session,
+        conn_id,
+        kick,
+        kick_reason,
+        keep_alive,
+        client_receive_max: properties.receive_maximum.unwrap_or(u16::MAX),
+        client_max_packet: properties
+            .maximum_packet_size
+            .map(|m| m as usize)
+            .unwrap_or(usize::MAX),
+        client_alias_max: properties.topic_alias_maximum.unwrap_or(0),
+        will: pending_will,
+        connect_expiry: expiry,
+    })
+}
+
+/// A random id for clients that connect without one.
+fn rand_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}

@@ -1,0 +1,421 @@
+//! Packets from the client: PUBLISH and its acknowledgements in both directions,
+//! SUBSCRIBE, UNSUBSCRIBE and DISCONNECT.
+
+use std::num::NonZeroU16;
+use std::sync::Arc;
+
+use ferrite_mqtt_codec::{
+    Disconnect, Packet, Properties, ProtocolVersion, PubAck, Publish, QoS, ReasonCode, SubAck,
+    Subscribe, UnsubAck, Unsubscribe,
+};
+use ferrite_storage::{BrokerOp, QueueState, StoredSubscription};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{Conn, Exit};
+use crate::message::Message;
+use crate::records;
+use crate::router::{RetainOutcome, SubEntry};
+use crate::session::Subscription;
+
+fn ack(packet_id: NonZeroU16, reason: ReasonCode) -> PubAck {
+    PubAck {
+        packet_id,
+        reason,
+        properties: Properties::default(),
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    /// A refused publish: MQTT 5 QoS 1/2 gets a negative acknowledgement; otherwise AWS IoT
+    /// closes the connection (3.1.1 has no negative PUBACK).
+    fn refuse_publish(
+        &mut self,
+        p: &Publish,
+        code: ReasonCode,
+        metric: &'static str,
+    ) -> Result<(), Exit> {
+        self.inner.metrics.dropped(metric);
+        match (self.protocol, p.qos, p.packet_id) {
+            (ProtocolVersion::V5, QoS::AtLeastOnce, Some(id)) => {
+                self.pending_acks
+                    .push_back((0, Packet::PubAck(ack(id, code))));
+                Ok(())
+            }
+            (ProtocolVersion::V5, QoS::ExactlyOnce, Some(id)) => {
+                self.pending_acks
+                    .push_back((0, Packet::PubRec(ack(id, code))));
+                Ok(())
+            }
+            (ProtocolVersion::V5, _, _) => Err(Exit::error(metric, code)),
+            _ => Err(Exit::closed(metric)),
+        }
+    }
+
+    pub(super) async fn on_publish(&mut self, mut p: Publish) -> Result<(), Exit> {
+        let inner = self.inner.clone();
+        let cfg = &inner.cfg;
+        inner.metrics.messages_received.inc();
+        if (p.qos as u8) > cfg.max_qos {
+            return Err(Exit::error(
+                "qos_not_supported",
+                ReasonCode::QoSNotSupported,
+            ));
+        }
+        if p.qos != QoS::AtMostOnce {
+            if self.inbound_unacked >= usize::from(cfg.receive_maximum)
+                && self.protocol == ProtocolVersion::V5
+            {
+                return Err(Exit::error(
+                    "receive_maximum_exceeded",
+                    ReasonCode::ReceiveMaximumExceeded,
+                ));
+            }
+        }
+        let topic: Arc<str> = match p.properties.topic_alias.take() {
+            Some(alias) => {
+                if alias == 0 || alias > cfg.topic_alias_maximum {
+                    return Err(Exit::error(
+                        "topic_alias_invalid",
+                        ReasonCode::TopicAliasInvalid,
+                    ));
+                }
+                if p.topic.is_empty() {
+                    match self.aliases_in.get(&alias) {
+                        Some(t) => t.clone(),
+                        None => {
+                            return Err(Exit::error("protocol_error", ReasonCode::ProtocolError));
+                        }
+                    }
+                } else {
+                    let t: Arc<str> = Arc::from(p.topic.as_str());
+                    self.aliases_in.insert(alias, t.clone());
+                    t
+                }
+            }
+            None => Arc::from(p.topic.as_str()),
+        };
+        if ferrite_topic::validate_topic_name(&topic, &inner.limits).is_err() {
+            return Err(Exit::error("topic_invalid", ReasonCode::TopicNameInvalid));
+        }
+        if p.payload.len() > cfg.max_payload_size {
+            return Err(Exit::error("payload_too_large", ReasonCode::PacketTooLarge));
+        }
+        if !ferrite_topic::client_may_publish(&topic)
+            || !inner.auth.publish(&self.client_id, &topic, p.retain)
+        {
+            return self.refuse_publish(&p, ReasonCode::NotAuthorized, "publish_not_authorized");
+        }
+        if p.qos == QoS::ExactlyOnce {
+            if let Some(id) = p.packet_id {
+                let duplicate = !self.session.state.lock().incoming_qos2.insert(id.get());
+                if duplicate {
+                    // Already routed: acknowledge again without delivering twice.
+                    self.pending_acks
+                        .push_back((0, Packet::PubRec(ack(id, ReasonCode::Success))));
+                    return Ok(());
+                }
+            }
+        }
+
+        let msg = Arc::new(Message::new(
+            topic,
+            p.payload,
+            p.qos,
+            p.retain,
+            &p.properties,
+            Some(self.client_id.clone()),
+        ));
+        let mut ops = Vec::new();
+        let mut reason = ReasonCode::Success;
+        if msg.retain {
+            if let RetainOutcome::QuotaExceeded =
+                inner
+                    .router
+                    .retain(&msg, cfg.max_retained_messages, &inner.metrics, &mut ops)
+            {
+                reason = ReasonCode::QuotaExceeded;
+            }
+        }
+        let delivered = inner
+            .router
+            .route(
+                &msg,
+                cfg.max_queued_messages,
+                inner.backpressure(),
+                &inner.metrics,
+                &mut ops,
+            )
+            .await;
+        if delivered == 0 && reason == ReasonCode::Success && self.protocol == ProtocolVersion::V5 {
+            reason = ReasonCode::NoMatchingSubscribers;
+        }
+        let ticket = inner.persister.submit(ops);
+        match (p.qos, p.packet_id) {
+            (QoS::AtLeastOnce, Some(id)) => {
+                self.inbound_unacked += 1;
+                self.pending_acks
+                    .push_back((ticket, Packet::PubAck(ack(id, reason))));
+            }
+            (QoS::ExactlyOnce, Some(id)) => {
+                self.inbound_unacked += 1;
+                self.pending_acks
+                    .push_back((ticket, Packet::PubRec(ack(id, reason))));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Moves acknowledgements whose data is durable into the write buffer, in arrival order.
+    pub(super) fn flush_ready_acks(&mut self) {
+        while let Some((ticket, _)) = self.pending_acks.front() {
+            if !self.inner.persister.is_durable(*ticket) {
+                break;
+            }
+            let Some((_, packet)) = self.pending_acks.pop_front() else {
+                break;
+            };
+            if matches!(packet, Packet::PubAck(_) | Packet::PubComp(_)) {
+                self.inbound_unacked = self.inbound_unacked.saturating_sub(1);
+            }
+            self.send(&packet);
+        }
+    }
+
+    /// PUBREL for an inbound QoS 2 message: answer PUBCOMP.
+    pub(super) fn on_pubrel(&mut self, id: NonZeroU16) {
+        let known = self.session.state.lock().incoming_qos2.remove(&id.get());
+        let reason = if known || self.protocol == ProtocolVersion::V311 {
+            ReasonCode::Success
+        } else {
+            ReasonCode::PacketIdentifierNotFound
+        };
+        self.pending_acks
+            .push_back((0, Packet::PubComp(ack(id, reason))));
+    }
+
+    /// PUBACK for an outbound QoS 1 delivery.
+    pub(super) fn on_puback(&mut self, id: u16) {
+        self.complete_outbound(id, QoS::AtLeastOnce);
+    }
+
+    pub(super) fn on_pubcomp(&mut self, id: u16) {
+        self.complete_outbound(id, QoS::ExactlyOnce);
+    }
+
+    fn complete_outbound(&mut self, id: u16, qos: QoS) {
+        let mut st = self.session.state.lock();
+        let Some(pos) = st
+            .inflight
+            .iter()
+            .position(|f| f.packet_id == id && f.out.qos == qos)
+        else {
+            return;
+        };
+        if let Some(done) = st.inflight.remove(pos) {
+            if let Some(seq) = done.out.seq {
+                drop(st);
+                self.inner.persister.submit(vec![BrokerOp::Dequeue {
+                    client_id: self.client_id.to_string(),
+                    seq,
+                }]);
+            }
+        }
+    }
+
+    /// PUBREC for an outbound QoS 2 delivery: release it with PUBREL.
+    pub(super) fn on_pubrec(&mut self, id: NonZeroU16, reason: ReasonCode) {
+        let mut st = self.session.state.lock();
+        let Some(pos) = st
+            .inflight
+            .iter()
+            .position(|f| f.packet_id == id.get() && f.out.qos == QoS::ExactlyOnce)
+        else {
+            drop(st);
+            self.send(&Packet::PubRel(ack(
+                id,
+                ReasonCode::PacketIdentifierNotFound,
+            )));
+            return;
+        };
+        if reason.is_error() {
+            // The client refused the message: the exchange ends here (spec 4.3.3).
+            let done = st.inflight.remove(pos);
+            drop(st);
+            if let Some(seq) = done.and_then(|d| d.out.seq) {
+                self.inner.persister.submit(vec![BrokerOp::Dequeue {
+                    client_id: self.client_id.to_string(),
+                    seq,
+                }]);
+            }
+            return;
+        }
+        let mut op = None;
+        if let Some(f) = st.inflight.get_mut(pos) {
+            f.released = true;
+            if let Some(seq) = f.out.seq {
+                op = Some(BrokerOp::SetQueueState {
+                    client_id: self.client_id.to_string(),
+                    seq,
+                    state: QueueState::Released,
+                });
+            }
+        }
+        drop(st);
+        if let Some(op) = op {
+            self.inner.persister.submit(vec![op]);
+        }
+        self.send(&Packet::PubRel(ack(id, ReasonCode::Success)));
+    }
+
+    pub(super) fn on_subscribe(&mut self, s: Subscribe) -> Result<(), Exit> {
+        let inner = self.inner.clone();
+        let cfg = &inner.cfg;
+        let sub_id = s.properties.subscription_identifiers.first().copied();
+        let v5 = self.protocol == ProtocolVersion::V5;
+        let mut reasons = Vec::with_capacity(s.filters.len());
+        let mut ops = Vec::new();
+        let mut retained_jobs = Vec::new();
+        for (i, (filter, mut options)) in s.filters.into_iter().enumerate() {
+            let shared = ferrite_topic::parse_shared(&filter).is_some();
+            if shared && options.no_local && v5 {
+                return Err(Exit::error("protocol_error", ReasonCode::ProtocolError));
+            }
+            if i >= cfg.max_filters_per_subscribe {
+                reasons.push(ReasonCode::QuotaExceeded);
+                continue;
+            }
+            if ferrite_topic::validate_topic_filter(&filter, &inner.limits).is_err() {
+                reasons.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
+            if !ferrite_topic::client_may_subscribe(&filter)
+                || !inner.auth.subscribe(&self.client_id, &filter)
+            {
+                reasons.push(ReasonCode::NotAuthorized);
+                continue;
+            }
+            options.qos = options
+                .qos
+                .min(QoS::from_u8(cfg.max_qos).unwrap_or(QoS::AtLeastOnce));
+            let mut st = self.session.state.lock();
+            let is_new = !st.subscriptions.contains_key(&filter);
+            if is_new && st.subscriptions.len() >= cfg.max_subscriptions_per_session {
+                reasons.push(ReasonCode::QuotaExceeded);
+                continue;
+            }
+            st.subscriptions.insert(
+                filter.clone(),
+                Subscription {
+                    options,
+                    id: sub_id,
+                },
+            );
+            let persistent = st.expiry_secs > 0;
+            drop(st);
+            {
+                let mut trie = inner.router.subs.write();
+                trie.insert(
+                    &filter,
+                    self.session.uid,
+                    SubEntry {
+                        session: self.session.clone(),
+                        options,
+                        id: sub_id,
+                    },
+                );
+                inner.metrics.subscriptions.set(trie.len() as i64);
+            }
+            if persistent {
+                ops.push(BrokerOp::PutSubscription(StoredSubscription {
+                    client_id: self.client_id.to_string(),
+                    filter: filter.clone(),
+                    options: records::encode_subscription(&options, sub_id),
+                }));
+            }
+            if !shared {
+                retained_jobs.push((filter, options, is_new));
+            }
+            reasons.push(ReasonCode::granted(options.qos));
+        }
+        inner.persister.submit(ops);
+        self.send(&Packet::SubAck(SubAck {
+            packet_id: s.packet_id,
+            reasons,
+            properties: Properties::default(),
+        }));
+        let mut ops = Vec::new();
+        for (filter, options, is_new) in retained_jobs {
+            inner.router.deliver_retained(
+                &self.session,
+                &filter,
+                options,
+                sub_id,
+                is_new,
+                cfg.max_queued_messages,
+                &inner.metrics,
+                &mut ops,
+            );
+        }
+        inner.persister.submit(ops);
+        Ok(())
+    }
+
+    pub(super) fn on_unsubscribe(&mut self, u: Unsubscribe) {
+        let mut reasons = Vec::with_capacity(u.filters.len());
+        let mut ops = Vec::new();
+        for filter in u.filters {
+            let mut st = self.session.state.lock();
+            let existed = st.subscriptions.remove(&filter).is_some();
+            let persistent = st.expiry_secs > 0;
+            drop(st);
+            if existed {
+                let mut trie = self.inner.router.subs.write();
+                trie.remove(&filter, &self.session.uid);
+                self.inner.metrics.subscriptions.set(trie.len() as i64);
+                if persistent {
+                    ops.push(BrokerOp::DeleteSubscription {
+                        client_id: self.client_id.to_string(),
+                        filter,
+                    });
+                }
+            }
+            reasons.push(if existed {
+                ReasonCode::Success
+            } else {
+                ReasonCode::NoSubscriptionExisted
+            });
+        }
+        self.inner.persister.submit(ops);
+        if self.protocol == ProtocolVersion::V311 {
+            reasons.clear();
+        }
+        self.send(&Packet::UnsubAck(UnsubAck {
+            packet_id: u.packet_id,
+            reasons,
+            properties: Properties::default(),
+        }));
+    }
+
+    pub(super) fn on_disconnect(&mut self, d: Disconnect) -> Exit {
+        if let Some(expiry) = d.properties.session_expiry_interval {
+            if self.connect_expiry == 0 && expiry != 0 {
+                return Exit::error("protocol_error", ReasonCode::ProtocolError);
+            }
+            let granted = expiry.min(self.inner.cfg.max_session_expiry_secs);
+            self.session.state.lock().expiry_secs = granted;
+        }
+        if d.reason == ReasonCode::DisconnectWithWill {
+            return Exit {
+                metric: "client_disconnect_with_will",
+                send: None,
+                publish_will: true,
+            };
+        }
+        Exit {
+            metric: "client_disconnect",
+            send: None,
+            publish_will: false,
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! One client connection: the CONNECT handshake, then a single task that reads packets,
+//! drains the session's queue into the socket and enforces keep-alive. Reads and writes
+//! are interleaved in one task so a connection never needs a lock of its own.
+
+mod connect;
+mod inbound;
+mod outbound;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ferrite_mqtt_codec::{
+    Disconnect, Packet, Properties, ProtocolVersion, ReasonCode, decode, encode,
+};
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::lifecycle::{self, PendingWill};
+use crate::session::{KickReason, SessionCell};
+use crate::{BrokerInner, ConnInfo};
+
+/// A write that makes no progress for this long means the peer is gone or stuck.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Flush to the socket once this much is buffered, so one busy connection stays responsive.
+const WRITE_CHUNK: usize = 64 * 1024;
+const READ_RESERVE: usize = 4096;
+
+/// Why a connection ends, and what it owes the client and the will on the way out.
+#[derive(Debug)]
+pub(crate) struct Exit {
+    /// Label for `ferrite_mqtt_disconnects_total`.
+    pub metric: &'static str,
+    /// MQTT 5 DISCONNECT reason to send before closing, if any.
+    pub send: Option<ReasonCode>,
+    pub publish_will: bool,
+}
+
+impl Exit {
+    fn error(metric: &'static str, code: ReasonCode) -> Exit {
+        Exit {
+            metric,
+            send: Some(code),
+            publish_will: true,
+        }
+    }
+
+    fn closed(metric: &'static str) -> Exit {
+        Exit {
+            metric,
+            send: None,
+            publish_will: true,
+        }
+    }
+}
+
+pub(crate) struct Conn<S> {
+    inner: Arc<BrokerInner>,
+    stream: S,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    protocol: ProtocolVersion,
+    client_id: Arc<str>,
+    session: Arc<SessionCell>,
+    conn_id: u64,
+    kick: CancellationToken,
+    kick_reason: Arc<Mutex<Option<KickReason>>>,
+    /// 1.5 × the effective keep-alive; `None` disables the check.
+    keep_alive: Option<Duration>,
+    client_receive_max: u16,
+    client_max_packet: usize,
+    client_alias_max: u16,
+    aliases_in: HashMap<u16, Arc<str>>,
+    aliases_out: HashMap<Arc<str>, u16>,
+    /// Acknowledgements in the order their packets arrived, each with the persistence ticket
+    /// that must be durable before it is sent.
+    pending_acks: VecDeque<(u64, Packet)>,
+    /// QoS 1/2 publishes received and not yet fully acknowledged (Receive Maximum).
+    inbound_unacked: usize,
+    will: Option<PendingWill>,
+    /// MQTT 5: the session expiry set at CONNECT; 0 forbids raising it at DISCONNECT.
+    connect_expiry: u32,
+}
+
+/// Serves a connection from its first byte to its close.
+pub(crate) async fn run<S>(inner: Arc<BrokerInner>, mut stream: S, info: ConnInfo)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    inner.metrics.connections_total.inc();
+    inner.metrics.connections.inc();
+    let conn = match connect::handshake(&inner, &mut stream, &info).await {
+        Ok(setup) => setup.into_conn(inner.clone(), stream),
+        Err(reason) => {
+            inner.metrics.refused(reason);
+            inner.metrics.connections.dec();
+            return;
+        }
+    };
+    let mut conn = conn;
+    let exit = conn.serve().await;
+    conn.finish(exit).await;
+    inner.metrics.connections.dec();
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    async fn serve(&mut self) -> Exit {
+        let keep_alive = self
+            .keep_alive
+            .unwrap_or(Duration::from_secs(365 * 24 * 3600));
+        let sleep = tokio::time::sleep(keep_alive);
+        tokio::pin!(sleep);
+        let mut durable = self.inner.persister.durable();
+        let cancel = self.inner.cancel.clone();
+        let kick = self.kick.clone();
+        loop {
+            let more = match self.fill_outbound() {
+                Ok(more) => more,
+                Err(exit) => return exit,
+            };
+            self.flush_ready_acks();
+            if let Err(exit) = self.write_out().await {
+                return exit;
+            }
+            if more {
+                self.session.wake.notify_one();
+            }
+            let awaiting_durable = self
+                .pending_acks
+                .front()
+                .is_some_and(|(t, _)| !self.inner.persister.is_durable(*t));
+            if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+                self.rbuf.reserve(READ_RESERVE);
+            }
+            tokio::select! {
+                biased;
+                _ = kick.cancelled() => {
+                    let reason = *self.kick_reason.lock();
+                    return match reason {
+                        Some(KickReason::TakenOver) => Exit::error("taken_over", ReasonCode::SessionTakenOver),
+                        None => Exit { metric: "shutdown", send: Some(ReasonCode::ServerShuttingDown), publish_will: false },
+                    };
+                }
+                _ = cancel.cancelled() => {
+                    return Exit { metric: "shutdown", send: Some(ReasonCode::ServerShuttingDown), publish_will: false };
+                }
+                read = self.stream.read_buf(&mut self.rbuf) => {
+                    match read {
+                        Ok(0) => return Exit::closed("closed_by_client"),
+                        Ok(n) => {
+                            self.inner.metrics.bytes_received.inc_by(n as u64);
+                            if let Some(ka) = self.keep_alive {
+                                sleep.as_mut().reset(tokio::time::Instant::now() + ka);
+                            }
+                            if let Err(exit) = self.process_input().await {
+                                return exit;
+                            }
+                        }
+                        Err(_) => return Exit::closed("io_error"),
+                    }
+                }
+                _ = durable.changed(), if awaiting_durable => {}
+                _ = self.session.wake.notified() => {}
+                _ = &mut sleep => return Exit::error("keep_alive_timeout", ReasonCode::KeepAliveTimeout),
+            }
+        }
+    }
+
+    /// Decodes and handles every complete packet in the read buffer.
+    async fn process_input(&mut self) -> Result<(), Exit> {
+        loop {
+            let packet = match decode(
+                &mut self.rbuf,
+                self.protocol,
+                self.inner.cfg.max_packet_size,
+            ) {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    tracing::debug!(client_id = %self.client_id, error = %e, "bad packet");
+                    let code = e.reason_code();
+                    let metric = if code == ReasonCode::PacketTooLarge {
+                        "packet_too_large"
+                    } else {
+                        "malformed_packet"
+                    };
+                    return Err(Exit::error(metric, code));
+                }
+            };
+            self.handle(packet).await?;
+            if self.wbuf.len() >= WRITE_CHUNK {
+                self.write_out().await?;
+            }
+        }
+    }
+
+    async fn handle(&mut self, packet: Packet) -> Result<(), Exit> {
+        match packet {
+            Packet::Publish(p) => self.on_publish(p).await,
+            Packet::PubAck(a) => {
+                self.on_puback(a.packet_id.get());
+                Ok(())
+            }
+            Packet::PubRec(a) => {
+                self.on_pubrec(a.packet_id, a.reason);
+                Ok(())
+            }
+            Packet::PubComp(a) => {
+                self.on_pubcomp(a.packet_id.get());
+                Ok(())
+            }
+            Packet::PubRel(a) => {
+                self.on_pubrel(a.packet_id);
+                Ok(())
+            }
+            Packet::Subscribe(s) => self.on_subscribe(s),
+            Packet::Unsubscribe(u) => {
+                self.on_unsubscribe(u);
+                Ok(())
+            }
+            Packet::PingReq => {
+                self.send(&Packet::PingResp);
+                Ok(())
+            }
+            Packet::Disconnect(d) => Err(self.on_disconnect(d)),
+            Packet::Connect(_) => Err(Exit::error("protocol_error", ReasonCode::ProtocolError)),
+            Packet::Auth(_) => Err(Exit::error("protocol_error", ReasonCode::ProtocolError)),
+            Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
+                Err(Exit::error("protocol_error", ReasonCode::ProtocolError))
+            }
+        }
+    }
+
+    /// Appends a packet to the write buffer.
+    fn send(&mut self, packet: &Packet) {
+        if let Err(e) = encode(packet, self.protocol, &mut self.wbuf) {
+            tracing::warn!(client_id = %self.client_id, error = %e, "cannot encode packet");
+        }
+    }
+
+    async fn write_out(&mut self) -> Result<(), Exit> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let n = self.wbuf.len();
+        let write = async {
+            self.stream.write_all(&self.wbuf).await?;
+            self.stream.flush().await
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+            Ok(Ok(())) => {
+                self.inner.metrics.bytes_sent.inc_by(n as u64);
+                self.wbuf.clear();
+                if self.wbuf.capacity() > 4 * WRITE_CHUNK {
+                    self.wbuf = BytesMut::new();
+                }
+                Ok(())
+            }
+            Ok(Err(_)) => Err(Exit::closed("io_error")),
+            Err(_) => Err(Exit::closed("write_timeout")),
+        }
+    }
+
+    /// Sends the final DISCONNECT (MQTT 5), closes the socket and releases the session.
+    async fn finish(&mut self, exit: Exit) {
+        self.inner.metrics.disconnected(exit.metric);
+        tracing::debug!(client_id = %self.client_id, reason = exit.metric, "connection closed");
+        self.wbuf.clear();
+        if let (Some(code), ProtocolVersion::V5) = (exit.send, self.protocol) {
+            self.send(&Packet::Disconnect(Disconnect {
+                reason: code,
+                properties: Properties::default(),
+            }));
+        }
+        if !self.wbuf.is_empty() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                let _ = self.stream.write_all(&self.wbuf).await;
+                let _ = self.stream.shutdown().await;
+            })
+            .await;
+        } else {
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
+        }
+        let will = if exit.publish_will {
+            self.will.take()
+        } else {
+            None
+        };
+        lifecycle::detach(&self.inner, &self.session, self.conn_id, will);
+    }
+}

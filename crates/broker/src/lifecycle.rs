@@ -1,0 +1,371 @@
+//! Session lifecycle: attach on CONNECT (take-over, resume or fresh start), detach on close
+//! (will scheduling, expiry timers), removal, and rebuilding sessions from the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use ferrite_mqtt_codec::ProtocolVersion;
+use ferrite_storage::{BrokerOp, BrokerSnapshot, QueueState};
+
+use crate::BrokerInner;
+use crate::message::{Message, now_ms};
+use crate::records;
+use crate::router::SubEntry;
+use crate::session::{
+    KickReason, LiveConn, Outgoing, SessionCell, Subscription, message_from_stored,
+};
+
+/// How long a new connection waits for the one it takes over to let go of the session.
+const TAKEOVER_WAIT: Duration = Duration::from_secs(5);
+
+pub struct Attached {
+    pub session: Arc<SessionCell>,
+    pub present: bool,
+}
+
+/// Binds a connection to the session of `client_id`, kicking any current owner.
+pub async fn attach(
+    inner: &Arc<BrokerInner>,
+    client_id: &Arc<str>,
+    clean_start: bool,
+    expiry_secs: u32,
+    protocol: ProtocolVersion,
+    conn: LiveConn,
+) -> Option<Attached> {
+    let deadline = tokio::time::Instant::now() + TAKEOVER_WAIT;
+    loop {
+        let existing = inner.sessions.lock().get(client_id).cloned();
+        let Some(cell) = existing else {
+            let cell = Arc::new(SessionCell::new(
+                inner.uid(),
+                client_id.clone(),
+                protocol,
+                expiry_secs,
+            ));
+            let mut sessions = inner.sessions.lock();
+            if sessions.contains_key(client_id) {
+                continue;
+            }
+            sessions.insert(client_id.clone(), cell.clone());
+            inner.metrics.sessions.set(sessions.len() as i64);
+            drop(sessions);
+            bind(inner, &cell, conn, expiry_secs, protocol);
+            return Some(Attached {
+                session: cell,
+                present: false,
+            });
+        };
+        {
+            let st = cell.state.lock();
+            if st.conn.is_none() {
+                let removed = st.removed;
+                drop(st);
+                if removed {
+                    continue;
+                }
+                if clean_start {
+                    remove_session(inner, &cell);
+                    continue;
+                }
+                bind(inner, &cell, conn, expiry_secs, protocol);
+                return Some(Attached {
+                    session: cell,
+                    present: true,
+                });
+            }
+        }
+        let waiting = cell.clone();
+        let detached = waiting.detached.notified();
+        tokio::pin!(detached);
+        detached.as_mut().enable();
+        {
+            let st = waiting.state.lock();
+            match &st.conn {
+                Some(owner) => {
+                    *owner.kick_reason.lock() = Some(KickReason::TakenOver);
+                    owner.kick.cancel();
+                }
+                // Detached between the two looks: go round again at once.
+                None => continue,
+            }
+        }
+        if tokio::time::timeout_at(deadline, detached).await.is_err() {
+            return None;
+        }
+    }
+}
+
+fn bind(
+    inner: &Arc<BrokerInner>,
+    cell: &Arc<SessionCell>,
+    conn: LiveConn,
+    expiry_secs: u32,
+    protocol: ProtocolVersion,
+) {
+    let mut st = cell.state.lock();
+    st.conn = Some(conn);
+    st.generation += 1;
+    st.expiry_secs = expiry_secs;
+    st.protocol = protocol;
+    st.disconnected_at_ms = None;
+    for f in st.inflight.iter_mut() {
+        f.resend = true;
+    }
+    cell.online.store(true, Ordering::Relaxed);
+    let mut ops = Vec::new();
+    if expiry_secs > 0 {
+        ops.push(BrokerOp::PutSession(cell.session_record(&st)));
+    }
+    drop(st);
+    inner.persister.submit(ops);
+}
+
+/// A will waiting to be published when its connection ends abnormally.
+pub struct PendingWill {
+    pub msg: Message,
+    pub delay_secs: u32,
+}
+
+/// Releases the session after its connection `conn_id` ended. `will` is published now or
+/// after its delay unless the session is resumed first.
+pub fn detach(
+    inner: &Arc<BrokerInner>,
+    cell: &Arc<SessionCell>,
+    conn_id: u64,
+    will: Option<PendingWill>,
+) {
+    let mut st = cell.state.lock();
+    if st.conn.as_ref().map(|c| c.id) != Some(conn_id) {
+        return;
+    }
+    st.conn = None;
+    st.generation += 1;
+    let generation = st.generation;
+    let expiry = st.expiry_secs;
+    cell.online.store(false, Ordering::Relaxed);
+    // A clean session forgets its undelivered messages right away.
+    let mut ops = Vec::new();
+    if expiry > 0 {
+        st.disconnected_at_ms = Some(now_ms());
+        ops.push(BrokerOp::PutSession(cell.session_record(&st)));
+    }
+    drop(st);
+    inner.persister.submit(ops);
+    cell.detached.notify_waiters();
+    cell.space.notify_waiters();
+
+    if let Some(will) = will {
+        let delay = will.delay_secs.min(expiry);
+        if delay == 0 {
+            publish_will(inner, will.msg);
+        } else {
+            let inner2 = inner.clone();
+            let cell2 = cell.clone();
+            inner.tasks.spawn(async move {
+                tokio::select! {
+                    _ = inner2.cancel.cancelled() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(u64::from(delay))) => {
+                        let st = cell2.state.lock();
+                        let still_away = st.generation == generation || st.removed;
+                        drop(st);
+                        if still_away {
+                            publish_will(&inner2, will.msg);
+                        }
+                    }
+                }
+            });
+        }
+    }
+    schedule_expiry(
+        inner,
+        cell,
+        generation,
+        Duration::from_secs(u64::from(expiry)),
+    );
+}
+
+fn publish_will(inner: &Arc<BrokerInner>, msg: Message) {
+    let broker = crate::Broker {
+        inner: inner.clone(),
+    };
+    inner.tasks.spawn(async move {
+        if let Err(e) = broker.publish(msg).await {
+            tracing::debug!(error = %e, "will not published");
+        }
+    });
+}
+
+/// Removes the session once it has been disconnected for `after`, unless resumed.
+fn schedule_expiry(
+    inner: &Arc<BrokerInner>,
+    cell: &Arc<SessionCell>,
+    generation: u64,
+    after: Duration,
+) {
+    if after.is_zero() {
+        remove_session(inner, cell);
+        return;
+    }
+    let inner2 = inner.clone();
+    let cell2 = cell.clone();
+    inner.tasks.spawn(async move {
+        tokio::select! {
+            _ = inner2.cancel.cancelled() => {}
+            _ = tokio::time::sleep(after) => {
+                let current = cell2.state.lock().generation == generation;
+                if current {
+                    remove_session(&inner2, &cell2);
+                }
+            }
+        }
+    });
+}
+
+/// Discards a session: its subscriptions leave the trie, its record leaves the store.
+pub fn remove_session(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>) {
+    let mut st = cell.state.lock();
+    if st.removed {
+        return;
+    }
+    st.removed = true;
+    let filters: Vec<String> = st.subscriptions.drain().map(|(f, _)| f).collect();
+    let persistent = st.expiry_secs > 0 || st.disconnected_at_ms.is_some();
+    st.queue.clear();
+    st.inflight.clear();
+    drop(st);
+    {
+        let mut trie = inner.router.subs.write();
+        for f in &filters {
+            trie.remove(f, &cell.uid);
+        }
+        inner.metrics.subscriptions.set(trie.len() as i64);
+    }
+    {
+        let mut sessions = inner.sessions.lock();
+        if sessions
+            .get(&cell.client_id)
+            .is_some_and(|c| c.uid == cell.uid)
+        {
+            sessions.remove(&cell.client_id);
+        }
+        inner.metrics.sessions.set(sessions.len() as i64);
+    }
+    if persistent {
+        inner.persister.submit(vec![BrokerOp::DeleteSession {
+            client_id: cell.client_id.to_string(),
+        }]);
+    }
+    cell.space.notify_waiters();
+    cell.detached.notify_waiters();
+}
+
+/// Rebuilds retained messages and offline sessions from the store at start-up.
+pub fn restore(inner: &Arc<BrokerInner>, snap: BrokerSnapshot) {
+    let now = now_ms();
+    {
+        let mut tree = inner.router.retained.write();
+        for stored in snap.retained {
+            match message_from_stored(stored) {
+                Ok(m) if !m.is_expired(now) => {
+                    let topic = m.topic.clone();
+                    tree.insert(&topic, Arc::new(m));
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "skipping corrupt retained message"),
+            }
+        }
+        inner.metrics.retained_messages.set(tree.len() as i64);
+    }
+    let mut cells: HashMap<String, Arc<SessionCell>> = HashMap::new();
+    for s in snap.sessions {
+        let client_id: Arc<str> = Arc::from(s.client_id.as_str());
+        let protocol = records::decode_session_data(&s.data);
+        let cell = Arc::new(SessionCell::new(
+            inner.uid(),
+            client_id,
+            protocol,
+            s.expiry_interval_secs,
+        ));
+        // A session that was connected when the process died counts as disconnected now.
+        cell.state.lock().disconnected_at_ms = Some(s.disconnected_at_ms.unwrap_or(now));
+        cells.insert(s.client_id, cell);
+    }
+    {
+        let mut trie = inner.router.subs.write();
+        for sub in snap.subscriptions {
+            let Some(cell) = cells.get(&sub.client_id) else {
+                continue;
+            };
+            match records::decode_subscription(sub.options) {
+                Ok((options, id)) => {
+                    cell.state
+                        .lock()
+                        .subscriptions
+                        .insert(sub.filter.clone(), Subscription { options, id });
+                    trie.insert(
+                        &sub.filter,
+                        cell.uid,
+                        SubEntry {
+                            session: cell.clone(),
+                            options,
+                            id,
+                        },
+                    );
+                }
+                Err(e) => tracing::warn!(error = %e, "skipping corrupt subscription"),
+            }
+        }
+        inner.metrics.subscriptions.set(trie.len() as i64);
+    }
+    for q in snap.queued {
+        let Some(cell) = cells.get(&q.client_id) else {
+            continue;
+        };
+        let qos = ferrite_mqtt_codec::QoS::from_u8(q.message.qos)
+            .unwrap_or(ferrite_mqtt_codec::QoS::AtLeastOnce);
+        let retain = q.message.retain;
+        let Ok(msg) = message_from_stored(q.message) else {
+            tracing::warn!("skipping corrupt queued message");
+            continue;
+        };
+        let mut st = cell.state.lock();
+        st.next_seq = st.next_seq.max(q.seq + 1);
+        let out = Outgoing {
+            msg: Arc::new(msg),
+            qos,
+            retain,
+            sub_ids: Vec::new(),
+            seq: Some(q.seq),
+        };
+        if q.state == QueueState::Released {
+            let packet_id = st.alloc_packet_id();
+            st.inflight.push_back(crate::session::Inflight {
+                packet_id,
+                out,
+                released: true,
+                resend: true,
+            });
+        } else {
+            st.queue.push_back(out);
+        }
+    }
+    let mut sessions = inner.sessions.lock();
+    for (_, cell) in cells {
+        let (generation, remaining) = {
+            let st = cell.state.lock();
+            let gone_ms = now - st.disconnected_at_ms.unwrap_or(now);
+            let left = i64::from(st.expiry_secs) * 1000 - gone_ms.max(0);
+            (st.generation, Duration::from_millis(left.max(0) as u64))
+        };
+        sessions.insert(cell.client_id.clone(), cell.clone());
+        schedule_expiry(
+            inner,
+            &cell,
+            generation,
+            remaining.max(Duration::from_millis(1)),
+        );
+    }
+    inner.metrics.sessions.set(sessions.len() as i64);
+}

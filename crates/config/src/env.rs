@@ -1,0 +1,200 @@
+//! The `FERRITE_*` environment variables, one table so that docs, tests and the parser agree.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use crate::model::{Config, Durability, LogFormat, listen_addr};
+
+#[derive(Clone, Copy)]
+pub struct EnvVar {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub apply: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+fn num<T: FromStr>(v: &str) -> Result<T, String> {
+    v.trim()
+        .parse::<T>()
+        .map_err(|_| "expected a non-negative whole number".to_string())
+}
+
+fn bool_val(v: &str) -> Result<bool, String> {
+    match v.trim() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+/// `PORT` keeps the configured IP (loopback when the listener was off); "off" disables.
+fn set_port(slot: &mut Option<SocketAddr>, v: &str) -> Result<(), String> {
+    if v.trim() == "off" {
+        *slot = None;
+        return Ok(());
+    }
+    let port: u16 = v
+        .trim()
+        .parse()
+        .map_err(|_| "expected a port number 0-65535 or \"off\"".to_string())?;
+    let ip = slot
+        .map(|a| a.ip())
+        .unwrap_or_else(|| [127, 0, 0, 1].into());
+    *slot = Some(SocketAddr::new(ip, port));
+    Ok(())
+}
+
+fn set_addr(slot: &mut Option<SocketAddr>, v: &str) -> Result<(), String> {
+    *slot = listen_addr::parse(v.trim())?;
+    Ok(())
+}
+
+macro_rules! listener_vars {
+    ($field:ident, $port:literal, $addr:literal) => {
+        [
+            EnvVar {
+                name: $port,
+                doc: concat!("port of the ", stringify!($field), " listener, or \"off\""),
+                apply: |c, v| set_port(&mut c.listeners.$field, v),
+            },
+            EnvVar {
+                name: $addr,
+                doc: concat!(
+                    "\"ip:port\" of the ",
+                    stringify!($field),
+                    " listener, or \"off\""
+                ),
+                apply: |c, v| set_addr(&mut c.listeners.$field, v),
+            },
+        ]
+    };
+}
+
+macro_rules! mqtt_num {
+    ($field:ident, $name:literal) => {
+        EnvVar {
+            name: $name,
+            doc: concat!("mqtt.", stringify!($field)),
+            apply: |c, v| {
+                c.mqtt.$field = num(v)?;
+                Ok(())
+            },
+        }
+    };
+}
+
+const L_MQTT: [EnvVar; 2] = listener_vars!(mqtt, "FERRITE_MQTT_PORT", "FERRITE_MQTT_ADDR");
+const L_MQTTS: [EnvVar; 2] = listener_vars!(mqtts, "FERRITE_MQTTS_PORT", "FERRITE_MQTTS_ADDR");
+const L_WS: [EnvVar; 2] = listener_vars!(ws, "FERRITE_WS_PORT", "FERRITE_WS_ADDR");
+const L_WSS: [EnvVar; 2] = listener_vars!(wss, "FERRITE_WSS_PORT", "FERRITE_WSS_ADDR");
+const L_API: [EnvVar; 2] = listener_vars!(api, "FERRITE_API_PORT", "FERRITE_API_ADDR");
+
+pub static ENV_VARS: &[EnvVar] = &[
+    EnvVar {
+        name: "FERRITE_DATA_DIR",
+        doc: "data_dir",
+        apply: |c, v| {
+            c.data_dir = v.into();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_LOG_LEVEL",
+        doc: "log.level",
+        apply: |c, v| {
+            c.log.level = v.into();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_LOG_FORMAT",
+        doc: "log.format (text or json)",
+        apply: |c, v| {
+            c.log.format = match v.trim() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => return Err("expected text or json".into()),
+            };
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_MAX_CONNECTIONS",
+        doc: "server.max_connections",
+        apply: |c, v| {
+            c.server.max_connections = num(v)?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_WORKER_THREADS",
+        doc: "server.worker_threads",
+        apply: |c, v| {
+            c.server.worker_threads = num(v)?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_SERVER_NAMES",
+        doc: "server.server_names, comma separated",
+        apply: |c, v| {
+            c.server.server_names = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            Ok(())
+        },
+    },
+    L_MQTT[0],
+    L_MQTT[1],
+    L_MQTTS[0],
+    L_MQTTS[1],
+    L_WS[0],
+    L_WS[1],
+    L_WSS[0],
+    L_WSS[1],
+    L_API[0],
+    L_API[1],
+    mqtt_num!(max_payload_size, "FERRITE_MQTT_MAX_PAYLOAD_SIZE"),
+    mqtt_num!(max_packet_size, "FERRITE_MQTT_MAX_PACKET_SIZE"),
+    mqtt_num!(min_keep_alive_secs, "FERRITE_MQTT_MIN_KEEP_ALIVE_SECS"),
+    mqtt_num!(max_keep_alive_secs, "FERRITE_MQTT_MAX_KEEP_ALIVE_SECS"),
+    mqtt_num!(
+        max_session_expiry_secs,
+        "FERRITE_MQTT_MAX_SESSION_EXPIRY_SECS"
+    ),
+    mqtt_num!(max_queued_messages, "FERRITE_MQTT_MAX_QUEUED_MESSAGES"),
+    mqtt_num!(max_inflight, "FERRITE_MQTT_MAX_INFLIGHT"),
+    mqtt_num!(receive_maximum, "FERRITE_MQTT_RECEIVE_MAXIMUM"),
+    EnvVar {
+        name: "FERRITE_MQTT_AWS_STRICT_WILDCARDS",
+        doc: "true = AWS wildcard rules (a/# does not match a, no retained for wildcards)",
+        apply: |c, v| {
+            let strict = bool_val(v)?;
+            c.mqtt.multilevel_wildcard_matches_parent = !strict;
+            c.mqtt.retained_for_wildcard_subscriptions = !strict;
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_STORAGE_URL",
+        doc: "storage.url",
+        apply: |c, v| {
+            c.storage.url = v.into();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_STORAGE_DURABILITY",
+        doc: "storage.durability (full or normal)",
+        apply: |c, v| {
+            c.storage.durability = match v.trim() {
+                "full" => Durability::Full,
+                "normal" => Durability::Normal,
+                _ => return Err("expected full or normal".into()),
+            };
+            Ok(())
+        },
+    },
+];

@@ -1,0 +1,246 @@
+//! The configuration structs. Every field's default lives in one `Default` impl per section,
+//! and `default-config.toml` documents the same values (a test keeps the two equal).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Config format version; this build reads 1.
+    pub version: u32,
+    /// Where Ferrite keeps its store, CA and generated files; created on first start.
+    pub data_dir: PathBuf,
+    pub log: LogConfig,
+    pub server: ServerConfig,
+    pub listeners: ListenersConfig,
+    pub mqtt: MqttConfig,
+    pub storage: StorageConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            version: 1,
+            data_dir: PathBuf::from("ferrite-data"),
+            log: LogConfig::default(),
+            server: ServerConfig::default(),
+            listeners: ListenersConfig::default(),
+            mqtt: MqttConfig::default(),
+            storage: StorageConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter directive; `RUST_LOG` overrides it.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Connections beyond this are refused (CONNACK "server unavailable"/0x89 server busy).
+    pub max_connections: usize,
+    /// Tokio worker threads; 0 = one per CPU the process may run on.
+    pub worker_threads: usize,
+    /// Seconds a new connection has to complete TLS/WebSocket handshakes and send CONNECT.
+    pub connect_timeout_secs: u64,
+    /// Extra host names / IP addresses for the server certificate (besides localhost).
+    pub server_names: Vec<String>,
+    /// Seconds graceful shutdown waits for connections and the store to finish.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_connections: 100_000,
+            worker_threads: 0,
+            connect_timeout_secs: 10,
+            server_names: Vec::new(),
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+/// Listener addresses; `"off"` disables a listener, port 0 picks a free port (the bound
+/// addresses are written to `{data_dir}/listeners.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenersConfig {
+    #[serde(with = "listen_addr")]
+    pub mqtt: Option<SocketAddr>,
+    #[serde(with = "listen_addr")]
+    pub mqtts: Option<SocketAddr>,
+    #[serde(with = "listen_addr")]
+    pub ws: Option<SocketAddr>,
+    #[serde(with = "listen_addr")]
+    pub wss: Option<SocketAddr>,
+    #[serde(with = "listen_addr")]
+    pub api: Option<SocketAddr>,
+}
+
+fn loopback(port: u16) -> Option<SocketAddr> {
+    Some(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+impl Default for ListenersConfig {
+    fn default() -> Self {
+        ListenersConfig {
+            mqtt: loopback(1883),
+            mqtts: loopback(8883),
+            ws: loopback(8083),
+            wss: loopback(8084),
+            api: loopback(8090),
+        }
+    }
+}
+
+/// `"127.0.0.1:1883"` or `"off"`.
+pub(crate) mod listen_addr {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(a) => s.serialize_str(&a.to_string()),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub fn parse(text: &str) -> Result<Option<SocketAddr>, String> {
+        if text == "off" {
+            return Ok(None);
+        }
+        text.parse::<SocketAddr>()
+            .map(Some)
+            .map_err(|_| format!("expected \"ip:port\" or \"off\", got {text:?}"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    /// Largest PUBLISH payload accepted, in bytes (AWS: 128 KiB).
+    pub max_payload_size: usize,
+    /// Largest packet accepted, announced as MQTT 5 Maximum Packet Size (AWS: 146 KiB).
+    pub max_packet_size: usize,
+    /// Longest client id in bytes (AWS: 128).
+    pub max_client_id_len: usize,
+    /// Longest topic name or filter in bytes (AWS: 256).
+    pub max_topic_bytes: usize,
+    /// Most levels in a topic name or filter (AWS: 8, i.e. 7 slashes).
+    pub max_topic_levels: usize,
+    /// Most topic filters in one SUBSCRIBE (AWS: 8).
+    pub max_filters_per_subscribe: usize,
+    /// Most subscriptions one session holds (AWS: 50).
+    pub max_subscriptions_per_session: usize,
+    /// Unacknowledged inbound QoS 1/2 publishes per connection (MQTT 5 Receive Maximum).
+    pub receive_maximum: u16,
+    /// Unacknowledged outbound QoS 1/2 deliveries per connection (capped by the client's own).
+    pub max_inflight: u16,
+    /// Topic aliases a client may set (MQTT 5 Topic Alias Maximum; AWS: 8).
+    pub topic_alias_maximum: u16,
+    /// Highest QoS granted (AWS: 1; Ferrite also supports 2).
+    pub max_qos: u8,
+    /// Keep-alive values below this are raised to it (AWS: 30 s).
+    pub min_keep_alive_secs: u16,
+    /// Keep-alive values above this, and 0, are lowered to it (AWS: 1200 s).
+    pub max_keep_alive_secs: u16,
+    /// Persistent session lifetime after disconnect: MQTT 3.1.1 sessions get it, MQTT 5
+    /// requests are capped to it (AWS: 1 hour).
+    pub max_session_expiry_secs: u32,
+    /// Messages queued per session awaiting delivery. When full, QoS 0 messages are dropped;
+    /// QoS 1/2 publishers wait up to `backpressure_timeout_ms` for room, then the message is
+    /// dropped for that subscriber (counted in `ferrite_mqtt_messages_dropped_total`).
+    pub max_queued_messages: usize,
+    /// How long a QoS 1/2 publisher is held back by a full subscriber queue.
+    pub backpressure_timeout_ms: u64,
+    /// Most retained messages kept; retained publishes beyond it are refused (quota exceeded).
+    pub max_retained_messages: usize,
+    /// Standard MQTT: `a/#` also matches `a`. AWS IoT does not (set false to match AWS).
+    pub multilevel_wildcard_matches_parent: bool,
+    /// Standard MQTT: wildcard subscriptions receive stored retained messages. AWS IoT only
+    /// sends them to exact-topic subscriptions (set false to match AWS).
+    pub retained_for_wildcard_subscriptions: bool,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            max_payload_size: 131_072,
+            max_packet_size: 149_504,
+            max_client_id_len: 128,
+            max_topic_bytes: 256,
+            max_topic_levels: 8,
+            max_filters_per_subscribe: 8,
+            max_subscriptions_per_session: 50,
+            receive_maximum: 100,
+            max_inflight: 100,
+            topic_alias_maximum: 8,
+            max_qos: 2,
+            min_keep_alive_secs: 30,
+            max_keep_alive_secs: 1200,
+            max_session_expiry_secs: 3600,
+            max_queued_messages: 1000,
+            backpressure_timeout_ms: 5000,
+            max_retained_messages: 500_000,
+            multilevel_wildcard_matches_parent: true,
+            retained_for_wildcard_subscriptions: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// fsync before acknowledging: an acknowledged message survives power loss.
+    Full,
+    /// Survives a process crash (`kill -9`), not necessarily power loss.
+    Normal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Empty: the embedded store in `{data_dir}/ferrite.db`.
+    pub url: String,
+    pub durability: Durability,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            url: String::new(),
+            durability: Durability::Full,
+        }
+    }
+}

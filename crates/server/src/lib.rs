@@ -1,0 +1,10 @@
+//! Wiring of the `ferrite` binary: builds the store, the CA, the broker and the listeners
+//! from a `Config`, and shuts them down in order. Holds no protocol logic of its own.
+//! Tests start the same server in-process through `Server::start`.
+
+mod http;
+mod listeners;
+pub mod logging;
+mod server;
+
+pub use server::{BoundAddrs, Server};

@@ -1,0 +1,190 @@
+//! Construction and ordered shutdown of a whole Ferrite server.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ferrite_broker::{Broker, LocalOnly, Metrics};
+use ferrite_config::{Config, Durability};
+use ferrite_storage::BrokerStore;
+use ferrite_storage_embedded::{SqliteOptions, SqliteStore, Synchronous};
+use ferrite_transport::{Listener, ListenerKind, TransportError};
+use prometheus_client::registry::Registry;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::listeners::{AcceptCtx, accept_loop};
+
+/// The addresses the listeners actually bound (port 0 resolved).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BoundAddrs {
+    pub mqtt: Option<SocketAddr>,
+    pub mqtts: Option<SocketAddr>,
+    pub ws: Option<SocketAddr>,
+    pub wss: Option<SocketAddr>,
+    pub api: Option<SocketAddr>,
+}
+
+pub struct Server {
+    pub addrs: BoundAddrs,
+    pub broker: Broker,
+    /// The CA certificate clients trust for the TLS listeners.
+    pub ca_file: std::path::PathBuf,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+    shutdown_timeout: Duration,
+}
+
+/// The setting a user changes when a listener's port is taken.
+fn setting_for(kind: &str) -> &'static str {
+    match kind {
+        "mqtt" => "FERRITE_MQTT_PORT (listeners.mqtt)",
+        "mqtts" => "FERRITE_MQTTS_PORT (listeners.mqtts)",
+        "ws" => "FERRITE_WS_PORT (listeners.ws)",
+        "wss" => "FERRITE_WSS_PORT (listeners.wss)",
+        _ => "FERRITE_API_PORT (listeners.api)",
+    }
+}
+
+fn bind_error(name: &str, addr: SocketAddr, e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        anyhow::anyhow!(
+            "{name} listener: address {addr} is already in use; set {} to a free port or \"off\"",
+            setting_for(name)
+        )
+    } else {
+        anyhow::anyhow!(
+            "{name} listener: cannot bind {addr}: {e}; change {}",
+            setting_for(name)
+        )
+    }
+}
+
+fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn BrokerStore>> {
+    if !cfg.storage.url.is_empty() {
+        bail!(
+            "storage.url {:?}: only the embedded store is available in this version; leave it empty",
+            cfg.storage.url.split('@').next_back().unwrap_or("")
+        );
+    }
+    let opts = SqliteOptions {
+        synchronous: match cfg.storage.durability {
+            Durability::Full => Synchronous::Full,
+            Durability::Normal => Synchronous::Normal,
+        },
+        ..SqliteOptions::default()
+    };
+    let path = cfg.data_dir.join("ferrite.db");
+    let store = SqliteStore::open(&path, opts)
+        .with_context(|| format!("opening store {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+fn write_listeners_file(dir: &Path, addrs: &BoundAddrs) -> anyhow::Result<()> {
+    let path = dir.join("listeners.json");
+    let tmp = dir.join("listeners.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(addrs)?)?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+impl Server {
+    /// Builds everything and starts listening. Returns once every listener is bound.
+    pub async fn start(cfg: Config) -> anyhow::Result<Server> {
+        let started = Instant::now();
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+        let store = open_store(&cfg)?;
+        let ca = ferrite_transport::ensure_ca(&cfg.data_dir, &cfg.server.server_names)?;
+        let tls = ferrite_transport::server_config(&ca, &[])?;
+
+        let metrics = Arc::new(Metrics::default());
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let broker = Broker::start(cfg.mqtt.clone(), store, Arc::new(LocalOnly), metrics).await?;
+
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let ctx = Arc::new(AcceptCtx {
+            broker: broker.clone(),
+            slots: Arc::new(Semaphore::new(cfg.server.max_connections)),
+            connect_timeout: Duration::from_secs(cfg.server.connect_timeout_secs),
+            cancel: cancel.clone(),
+            tasks: tasks.clone(),
+        });
+
+        let l = &cfg.listeners;
+        let mut addrs = BoundAddrs::default();
+        let mqtt_listeners = [
+            ("mqtt", l.mqtt, ListenerKind::Tcp, &mut addrs.mqtt),
+            ("mqtts", l.mqtts, ListenerKind::Tls, &mut addrs.mqtts),
+            ("ws", l.ws, ListenerKind::Ws, &mut addrs.ws),
+            ("wss", l.wss, ListenerKind::Wss, &mut addrs.wss),
+        ];
+        let mut bound = Vec::new();
+        for (name, addr, kind, slot) in mqtt_listeners {
+            let Some(addr) = addr else { continue };
+            let tls = kind.uses_tls().then(|| tls.clone());
+            let listener = match Listener::bind(kind, addr, tls).await {
+                Ok(l) => l.with_max_ws_message_size(cfg.mqtt.max_packet_size + 1024),
+                Err(TransportError::Bind { source, .. }) => {
+                    return Err(bind_error(name, addr, source));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            *slot = Some(listener.local_addr());
+            bound.push(Arc::new(listener));
+        }
+        let api = match l.api {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| bind_error("api", addr, e))?;
+                addrs.api = Some(listener.local_addr()?);
+                Some(listener)
+            }
+            None => None,
+        };
+        write_listeners_file(&cfg.data_dir, &addrs)?;
+        for listener in bound {
+            tasks.spawn(accept_loop(listener, ctx.clone()));
+        }
+        if let Some(api) = api {
+            tasks.spawn(crate::http::serve(api, Arc::new(registry), cancel.clone()));
+        }
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            data_dir = %cfg.data_dir.display(),
+            ca_file = %ca.paths().ca_cert.display(),
+            listeners = ?BTreeMap::from([("mqtt", addrs.mqtt), ("mqtts", addrs.mqtts), ("ws", addrs.ws), ("wss", addrs.wss), ("api", addrs.api)]),
+            "ferrite started"
+        );
+        Ok(Server {
+            addrs,
+            broker,
+            ca_file: ca.paths().ca_cert.clone(),
+            cancel,
+            tasks,
+            shutdown_timeout: Duration::from_secs(cfg.server.shutdown_timeout_secs),
+        })
+    }
+
+    /// Stops accepting, disconnects clients, flushes persistent state and closes the store.
+    pub async fn shutdown(self) {
+        tracing::info!("shutting down");
+        self.cancel.cancel();
+        self.broker.shutdown(self.shutdown_timeout).await;
+        self.tasks.close();
+        if tokio::time::timeout(self.shutdown_timeout, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connection tasks did not finish in time");
+        }
+        tracing::info!("shutdown complete");
+    }
+}
