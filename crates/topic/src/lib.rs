@@ -1,7 +1,7 @@
 //! Topic names and filters for the Ferrite broker.
 //!
 //! This crate owns everything that interprets a topic string: validation against the AWS IoT Core
-//! limits ([`validate_topic_name`], [`validate_topic_filter`]), MQTT wildcard matching ([`matches`]),
+//! limits ([`validate_topic_name`], [`validate_topic_filter`]), MQTT wildcard matching ([`matches()`]),
 //! `$share/{group}/{filter}` parsing ([`parse_shared`]), the subscription trie consulted on every
 //! publish ([`SubscriptionTrie`]), the retained-message store index ([`RetainedTree`]) and the
 //! classification of AWS reserved `$` topics ([`classify`], [`client_may_publish`],
@@ -10,6 +10,8 @@
 //! It is pure and synchronous: no I/O, no async, no global state. Callers are expected to validate
 //! filters and topics before putting them into the trie or the retained tree; unvalidated input is
 //! handled without panicking but the stack used grows with the number of levels.
+
+#![warn(missing_docs)]
 
 mod children;
 mod error;

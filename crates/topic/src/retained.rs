@@ -36,25 +36,25 @@ impl<V> Node<V> {
         self.value.is_none() && self.children.is_empty()
     }
 
-    fn emit(&self, f: &mut impl FnMut(&str, &V)) {
+    fn emit<'a>(&'a self, f: &mut impl FnMut(&'a str, &'a V)) {
         if let Some((topic, value)) = &self.value {
             f(topic, value);
         }
     }
 
-    fn emit_subtree(&self, f: &mut impl FnMut(&str, &V)) {
+    fn emit_subtree<'a>(&'a self, f: &mut impl FnMut(&'a str, &'a V)) {
         self.emit(f);
         for (_, child) in self.children.iter() {
             child.emit_subtree(f);
         }
     }
 
-    fn walk(
-        &self,
+    fn walk<'a>(
+        &'a self,
         mut levels: Split<'_, char>,
         first: bool,
         opts: MatchOptions,
-        f: &mut impl FnMut(&str, &V),
+        f: &mut impl FnMut(&'a str, &'a V),
     ) {
         // Wildcards in the first level must not reach `$` topics.
         let reachable = |name: &str| !(first && name.starts_with('$'));
@@ -161,10 +161,10 @@ impl<V> RetainedTree<V> {
 
     /// Calls `f(topic, value)` for every stored topic matching `filter`, in unspecified order.
     ///
-    /// Follows [`crate::matches`]: `$` topics are skipped by first-level wildcards and a
+    /// Follows [`crate::matches()`]: `$` topics are skipped by first-level wildcards and a
     /// `$share/{group}/` prefix is ignored (whether shared subscriptions get retained messages
     /// at all is the caller's policy).
-    pub fn for_each_matching(&self, filter: &str, mut f: impl FnMut(&str, &V)) {
+    pub fn for_each_matching<'a>(&'a self, filter: &str, mut f: impl FnMut(&'a str, &'a V)) {
         let filter = parse_shared(filter).map_or(filter, |s| s.filter);
         self.root.walk(filter.split('/'), true, self.opts, &mut f);
     }
@@ -336,6 +336,14 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!((&tree).into_iter().count(), TOPICS.len());
         assert_eq!(RetainedTree::<u8>::default().iter().count(), 0);
+    }
+
+    #[test]
+    fn matches_borrow_from_the_tree() {
+        let tree = tree(MatchOptions::MQTT);
+        let mut found: Vec<(&str, &usize)> = Vec::new();
+        tree.for_each_matching("a/b/+", |t, v| found.push((t, v)));
+        assert_eq!(found, [("a/b/c", &10)]);
     }
 
     #[test]

@@ -96,6 +96,7 @@ async fn refuse<S: AsyncWrite + Unpin>(
     if encode(&ack, protocol, &mut buf).is_ok() {
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
             let _ = stream.write_all(&buf).await;
+            let _ = stream.flush().await;
             let _ = stream.shutdown().await;
         })
         .await;
@@ -281,7 +282,14 @@ where
     });
     let mut out = BytesMut::new();
     let written = match encode(&ack, protocol, &mut out) {
-        Ok(_) => tokio::time::timeout(Duration::from_secs(10), stream.write_all(&out)).await,
+        Ok(_) => {
+            // Flushing matters beyond TCP: the WebSocket stream sends its frame on flush.
+            tokio::time::timeout(Duration::from_secs(10), async {
+                stream.write_all(&out).await?;
+                stream.flush().await
+            })
+            .await
+        }
         Err(_) => Ok(Err(std::io::ErrorKind::InvalidData.into())),
     };
     if !matches!(written, Ok(Ok(()))) {

@@ -277,6 +277,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if !self.wbuf.is_empty() {
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
                 let _ = self.stream.write_all(&self.wbuf).await;
+                let _ = self.stream.flush().await;
                 let _ = self.stream.shutdown().await;
             })
             .await;
