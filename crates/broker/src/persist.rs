@@ -42,12 +42,13 @@ impl Persister {
     }
 
     /// Queues `ops` behind everything submitted before; returns the ticket to wait on.
-    /// An empty batch returns the ticket of everything before it.
+    /// An empty batch needs no wait (ticket 0): a connection's acknowledgement queue already
+    /// keeps its acknowledgements in order, so nothing depends on unrelated commits.
     pub fn submit(&self, ops: Vec<BrokerOp>) -> u64 {
-        let mut s = self.inner.lock();
         if ops.is_empty() {
-            return s.next_ticket;
+            return 0;
         }
+        let mut s = self.inner.lock();
         s.next_ticket += 1;
         let ticket = s.next_ticket;
         if let Some(tx) = &s.tx {

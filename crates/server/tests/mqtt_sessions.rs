@@ -242,7 +242,13 @@ async fn keep_alive_is_enforced_and_clamped() {
     c.connect_with(p).await;
     let started = Instant::now();
     match c.expect_closed().await {
-        Some(Packet::Disconnect(d)) => assert_eq!(d.reason, ReasonCode::KeepAliveTimeout),
+        Some(Packet::Disconnect(d)) => {
+            assert_eq!(d.reason, ReasonCode::KeepAliveTimeout);
+            assert_eq!(
+                d.properties.reason_string.as_deref(),
+                Some("keep alive timeout")
+            );
+        }
         other => panic!("expected DISCONNECT 0x8D, got {other:?}"),
     }
     let waited = started.elapsed();

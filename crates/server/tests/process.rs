@@ -212,6 +212,10 @@ async fn connections_beyond_the_cap_get_server_busy() {
         ))
         .await;
     assert_eq!(ack.reason, ferrite_mqtt_codec::ReasonCode::ServerBusy);
+    assert_eq!(
+        ack.properties.reason_string.as_deref(),
+        Some("max connections")
+    );
     drop((a, b));
 }
 

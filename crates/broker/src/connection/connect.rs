@@ -82,16 +82,22 @@ async fn read_connect<S: AsyncRead + Unpin>(
     }
 }
 
+/// Answers a refused CONNECT (with the reason string in MQTT 5) and returns the metric label.
 async fn refuse<S: AsyncWrite + Unpin>(
     stream: &mut S,
     protocol: ProtocolVersion,
     reason: ReasonCode,
-) {
+    why: &'static str,
+) -> &'static str {
     let mut buf = BytesMut::new();
+    let properties = Properties {
+        reason_string: Some(super::reason_string(why)),
+        ..Properties::default()
+    };
     let ack = Packet::ConnAck(ConnAck {
         session_present: false,
         reason,
-        properties: Properties::default(),
+        properties,
     });
     if encode(&ack, protocol, &mut buf).is_ok() {
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -101,6 +107,7 @@ async fn refuse<S: AsyncWrite + Unpin>(
         })
         .await;
     }
+    why
 }
 
 /// Runs the handshake; `Err` carries the refusal reason for metrics.
@@ -123,13 +130,13 @@ where
         Ok(Err(None)) => return Err("closed_before_connect"),
         Ok(Err(Some(DecodeError::UnsupportedProtocolVersion(_)))) => {
             // The 3.1.1 encoding of this CONNACK (return code 1) is what old clients parse.
-            refuse(
+            return Err(refuse(
                 stream,
                 ProtocolVersion::V311,
                 ReasonCode::UnsupportedProtocolVersion,
+                "unsupported_protocol_version",
             )
-            .await;
-            return Err("unsupported_protocol_version");
+            .await);
         }
         Ok(Err(Some(e))) => {
             tracing::debug!(peer = %info.peer_addr, error = %e, "malformed CONNECT");
@@ -153,8 +160,13 @@ where
     let mut ack_props = Properties::default();
     if client_id.is_empty() {
         if protocol == ProtocolVersion::V311 && !clean_start {
-            refuse(stream, protocol, ReasonCode::ClientIdentifierNotValid).await;
-            return Err("client_id_invalid");
+            return Err(refuse(
+                stream,
+                protocol,
+                ReasonCode::ClientIdentifierNotValid,
+                "client_id_invalid",
+            )
+            .await);
         }
         client_id = format!("ferrite-{:016x}", rand_id());
         if protocol == ProtocolVersion::V5 {
@@ -162,12 +174,16 @@ where
         }
     }
     if client_id.len() > cfg.max_client_id_len || client_id.starts_with('$') {
-        refuse(stream, protocol, ReasonCode::ClientIdentifierNotValid).await;
-        return Err("client_id_invalid");
+        return Err(refuse(
+            stream,
+            protocol,
+            ReasonCode::ClientIdentifierNotValid,
+            "client_id_invalid",
+        )
+        .await);
     }
     if info.over_capacity {
-        refuse(stream, protocol, ReasonCode::ServerBusy).await;
-        return Err("max_connections");
+        return Err(refuse(stream, protocol, ReasonCode::ServerBusy, "max_connections").await);
     }
     let ctx = ConnectContext {
         client_id: &client_id,
@@ -179,8 +195,7 @@ where
         clean_start,
     };
     if let Err(code) = inner.auth.connect(&ctx) {
-        refuse(stream, protocol, code).await;
-        return Err("not_authorized");
+        return Err(refuse(stream, protocol, code, "not_authorized").await);
     }
     let client_id: Arc<str> = Arc::from(client_id);
 
@@ -190,20 +205,36 @@ where
             if ferrite_topic::validate_topic_name(&w.topic, &inner.limits).is_err()
                 || !ferrite_topic::client_may_publish(&w.topic)
             {
-                refuse(stream, protocol, ReasonCode::TopicNameInvalid).await;
-                return Err("will_invalid");
+                return Err(refuse(
+                    stream,
+                    protocol,
+                    ReasonCode::TopicNameInvalid,
+                    "will_invalid",
+                )
+                .await);
             }
             if (w.qos as u8) > cfg.max_qos {
-                refuse(stream, protocol, ReasonCode::QoSNotSupported).await;
-                return Err("will_invalid");
+                return Err(refuse(
+                    stream,
+                    protocol,
+                    ReasonCode::QoSNotSupported,
+                    "will_invalid",
+                )
+                .await);
             }
             if w.payload.len() > cfg.max_payload_size {
-                refuse(stream, protocol, ReasonCode::PacketTooLarge).await;
-                return Err("will_invalid");
+                return Err(
+                    refuse(stream, protocol, ReasonCode::PacketTooLarge, "will_invalid").await,
+                );
             }
             if !inner.auth.publish(&client_id, &w.topic, w.retain) {
-                refuse(stream, protocol, ReasonCode::NotAuthorized).await;
-                return Err("not_authorized");
+                return Err(refuse(
+                    stream,
+                    protocol,
+                    ReasonCode::NotAuthorized,
+                    "not_authorized",
+                )
+                .await);
             }
             let delay_secs = w.properties.will_delay_interval.unwrap_or(0);
             let msg = Message::new(
@@ -261,8 +292,7 @@ where
         _ = inner.cancel.cancelled() => None,
     };
     let Some(attached) = attached else {
-        refuse(stream, protocol, ReasonCode::ServerBusy).await;
-        return Err("takeover_timeout");
+        return Err(refuse(stream, protocol, ReasonCode::ServerBusy, "takeover_timeout").await);
     };
 
     if protocol == ProtocolVersion::V5 {

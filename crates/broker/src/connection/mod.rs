@@ -28,6 +28,12 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 const WRITE_CHUNK: usize = 64 * 1024;
 const READ_RESERVE: usize = 4096;
 
+/// The human-readable MQTT 5 reason string for a metric label ("keep_alive_timeout" →
+/// "keep alive timeout"): one vocabulary for metrics, logs and clients.
+pub(crate) fn reason_string(metric: &str) -> String {
+    metric.replace('_', " ")
+}
+
 /// Why a connection ends, and what it owes the client and the will on the way out.
 #[derive(Debug)]
 pub(crate) struct Exit {
@@ -269,9 +275,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         tracing::debug!(client_id = %self.client_id, reason = exit.metric, "connection closed");
         self.wbuf.clear();
         if let (Some(code), ProtocolVersion::V5) = (exit.send, self.protocol) {
+            let properties = Properties {
+                reason_string: Some(reason_string(exit.metric)),
+                ..Properties::default()
+            };
             self.send(&Packet::Disconnect(Disconnect {
                 reason: code,
-                properties: Properties::default(),
+                properties,
             }));
         }
         if !self.wbuf.is_empty() {
