@@ -20,6 +20,15 @@ pub struct SubEntry {
     pub id: Option<u32>,
 }
 
+/// A subscription just made, for retained-message delivery.
+pub struct NewSubscription {
+    pub filter: String,
+    pub options: SubscriptionOptions,
+    pub id: Option<u32>,
+    /// False when it replaced an existing subscription (Retain Handling 1).
+    pub is_new: bool,
+}
+
 pub struct Router {
     pub subs: RwLock<SubscriptionTrie<u64, SubEntry>>,
     pub retained: RwLock<RetainedTree<Arc<Message>>>,
@@ -172,14 +181,18 @@ impl Router {
     pub fn deliver_retained(
         &self,
         session: &Arc<SessionCell>,
-        filter: &str,
-        options: SubscriptionOptions,
-        sub_id: Option<u32>,
-        is_new: bool,
+        sub: &NewSubscription,
         max_queued: usize,
         metrics: &Metrics,
         ops: &mut Vec<BrokerOp>,
     ) {
+        let NewSubscription {
+            filter,
+            options,
+            id: sub_id,
+            is_new,
+        } = sub;
+        let (filter, options, sub_id, is_new) = (filter.as_str(), *options, *sub_id, *is_new);
         match options.retain_handling {
             RetainHandling::DoNotSend => return,
             RetainHandling::SendAtSubscribeIfNew if !is_new => return,

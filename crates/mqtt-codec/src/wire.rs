@@ -38,15 +38,6 @@ pub(crate) fn parse_varint(bytes: &[u8]) -> VarInt {
     }
 }
 
-pub(crate) fn varint_len(value: u32) -> usize {
-    match value {
-        0..=127 => 1,
-        128..=16_383 => 2,
-        16_384..=2_097_151 => 3,
-        _ => 4,
-    }
-}
-
 pub(crate) fn put_varint(buf: &mut BytesMut, value: u32) -> Result<(), EncodeError> {
     if value as usize > MAX_REMAINING_LENGTH {
         return Err(EncodeError::VariableByteIntegerTooLarge(value));

@@ -145,7 +145,7 @@ async fn expired_messages_are_not_delivered_and_expiry_counts_down() {
         .properties
         .message_expiry_interval
         .expect("expiry forwarded");
-    assert!(left <= 99 && left >= 90, "remaining expiry {left}");
+    assert!((90..=99).contains(&left), "remaining expiry {left}");
     s.expect_silence(QUIET).await;
 }
 

@@ -281,7 +281,7 @@ async fn retained_messages_and_sessions_survive_a_graceful_restart() {
     let srv = srv.restart().await;
     let (mut s, ack) = connect_v311(srv.mqtt_addr(), "dev", false).await;
     assert!(ack.session_present);
-    let mut got = vec![s.recv_publish().await, s.recv_publish().await];
+    let mut got = [s.recv_publish().await, s.recv_publish().await];
     got.sort_by(|a, b| a.topic.cmp(&b.topic));
     assert_eq!(
         (got[0].topic.as_str(), &got[0].payload[..], got[0].qos),

@@ -22,8 +22,10 @@ pub struct TestServer {
 
 /// A config for tests: free ports, a fresh data dir, keep-alive allowed down to 1 s.
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = dir.to_path_buf();
+    let mut c = Config {
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
     let free = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     c.listeners.mqtt = free;
     c.listeners.mqtts = free;

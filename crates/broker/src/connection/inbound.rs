@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{Conn, Exit};
 use crate::message::Message;
 use crate::records;
-use crate::router::{RetainOutcome, SubEntry};
+use crate::router::{NewSubscription, RetainOutcome, SubEntry};
 use crate::session::Subscription;
 
 fn ack(packet_id: NonZeroU16, reason: ReasonCode) -> PubAck {
@@ -37,6 +37,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.inner.metrics.dropped(metric);
         match (self.protocol, p.qos, p.packet_id) {
             (ProtocolVersion::V5, QoS::AtLeastOnce, Some(id)) => {
+                self.inbound_unacked += 1;
                 self.pending_acks
                     .push_back((0, Packet::PubAck(ack(id, code))));
                 Ok(())
@@ -61,15 +62,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 ReasonCode::QoSNotSupported,
             ));
         }
-        if p.qos != QoS::AtMostOnce {
-            if self.inbound_unacked >= usize::from(cfg.receive_maximum)
-                && self.protocol == ProtocolVersion::V5
-            {
-                return Err(Exit::error(
-                    "receive_maximum_exceeded",
-                    ReasonCode::ReceiveMaximumExceeded,
-                ));
-            }
+        if p.qos != QoS::AtMostOnce
+            && self.inbound_unacked >= usize::from(cfg.receive_maximum)
+            && self.protocol == ProtocolVersion::V5
+        {
+            return Err(Exit::error(
+                "receive_maximum_exceeded",
+                ReasonCode::ReceiveMaximumExceeded,
+            ));
         }
         let topic: Arc<str> = match p.properties.topic_alias.take() {
             Some(alias) => {
@@ -105,16 +105,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         {
             return self.refuse_publish(&p, ReasonCode::NotAuthorized, "publish_not_authorized");
         }
-        if p.qos == QoS::ExactlyOnce {
-            if let Some(id) = p.packet_id {
-                let duplicate = !self.session.state.lock().incoming_qos2.insert(id.get());
-                if duplicate {
-                    // Already routed: acknowledge again without delivering twice.
-                    self.pending_acks
-                        .push_back((0, Packet::PubRec(ack(id, ReasonCode::Success))));
-                    return Ok(());
-                }
-            }
+        if p.qos == QoS::ExactlyOnce
+            && let Some(id) = p.packet_id
+            && !self.session.state.lock().incoming_qos2.insert(id.get())
+        {
+            // Already routed: acknowledge again without delivering twice.
+            self.pending_acks
+                .push_back((0, Packet::PubRec(ack(id, ReasonCode::Success))));
+            return Ok(());
         }
 
         let msg = Arc::new(Message::new(
@@ -127,14 +125,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         ));
         let mut ops = Vec::new();
         let mut reason = ReasonCode::Success;
-        if msg.retain {
-            if let RetainOutcome::QuotaExceeded =
+        if msg.retain
+            && let RetainOutcome::QuotaExceeded =
                 inner
                     .router
                     .retain(&msg, cfg.max_retained_messages, &inner.metrics, &mut ops)
-            {
-                reason = ReasonCode::QuotaExceeded;
-            }
+        {
+            reason = ReasonCode::QuotaExceeded;
         }
         let delivered = inner
             .router
@@ -212,14 +209,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         else {
             return;
         };
-        if let Some(done) = st.inflight.remove(pos) {
-            if let Some(seq) = done.out.seq {
-                drop(st);
-                self.inner.persister.submit(vec![BrokerOp::Dequeue {
-                    client_id: self.client_id.to_string(),
-                    seq,
-                }]);
-            }
+        if let Some(done) = st.inflight.remove(pos)
+            && let Some(seq) = done.out.seq
+        {
+            drop(st);
+            self.inner.persister.submit(vec![BrokerOp::Dequeue {
+                client_id: self.client_id.to_string(),
+                seq,
+            }]);
         }
     }
 
@@ -334,7 +331,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 }));
             }
             if !shared {
-                retained_jobs.push((filter, options, is_new));
+                retained_jobs.push(NewSubscription {
+                    filter,
+                    options,
+                    id: sub_id,
+                    is_new,
+                });
             }
             reasons.push(ReasonCode::granted(options.qos));
         }
@@ -345,13 +347,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             properties: Properties::default(),
         }));
         let mut ops = Vec::new();
-        for (filter, options, is_new) in retained_jobs {
+        for sub in &retained_jobs {
             inner.router.deliver_retained(
                 &self.session,
-                &filter,
-                options,
-                sub_id,
-                is_new,
+                sub,
                 cfg.max_queued_messages,
                 &inner.metrics,
                 &mut ops,
