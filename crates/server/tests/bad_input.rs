@@ -236,7 +236,7 @@ async fn slow_reader_qos0_is_dropped_with_a_metric_and_the_publisher_keeps_going
     // The publisher is still served promptly.
     p.send(&Packet::PingReq).await;
     assert_eq!(p.recv().await, Packet::PingResp);
-    let body = reqwest_like_get(srv.api_addr(), "/metrics").await;
+    let body = ferrite_test_support::http_get(srv.api_addr(), "/metrics").await;
     let dropped = body
         .lines()
         .find(|l| l.starts_with("ferrite_mqtt_messages_dropped_total{reason=\"queue_full\"}"))
@@ -244,19 +244,4 @@ async fn slow_reader_qos0_is_dropped_with_a_metric_and_the_publisher_keeps_going
     let n: f64 = dropped.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(n > 0.0);
     drop(slow);
-}
-
-/// A minimal HTTP GET over a raw socket (the test needs no HTTP client dependency).
-pub async fn reqwest_like_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    out
 }

@@ -175,12 +175,12 @@ async fn starts_fast_and_serves_health_and_metrics() {
     );
     c.publish("m", b"x", QoS::AtLeastOnce, false).await;
     let api = addr(&l, "api");
-    let health = get(api, "/health").await;
+    let health = ferrite_test_support::http_get(api, "/health").await;
     assert!(
         health.starts_with("HTTP/1.1 200") && health.contains("\"ok\""),
         "{health}"
     );
-    let metrics = get(api, "/metrics").await;
+    let metrics = ferrite_test_support::http_get(api, "/metrics").await;
     for name in [
         "ferrite_mqtt_connections ",
         "ferrite_mqtt_messages_received_total",
@@ -217,18 +217,4 @@ async fn connections_beyond_the_cap_get_server_busy() {
         Some("max connections")
     );
     drop((a, b));
-}
-
-async fn get(addr: SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    out
 }

@@ -99,3 +99,19 @@ impl TestServer {
         }
     }
 }
+
+/// A minimal HTTP/1.1 GET over a raw socket, returning status line, headers and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the api listener");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: ferrite\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).await.expect("send request");
+    let mut out = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut out))
+        .await
+        .expect("response timed out")
+        .expect("read response");
+    out
+}
