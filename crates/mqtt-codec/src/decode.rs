@@ -140,7 +140,11 @@ fn decode_body(
     Ok(packet)
 }
 
-fn properties(r: &mut Reader, v5: bool, ctx: PropertyContext) -> Result<Properties, DecodeError> {
+fn properties_if_v5(
+    r: &mut Reader,
+    v5: bool,
+    ctx: PropertyContext,
+) -> Result<Properties, DecodeError> {
     if v5 {
         decode_properties(r, ctx)
     } else {
@@ -195,10 +199,10 @@ fn connect(r: &mut Reader) -> Result<Connect, DecodeError> {
     }
 
     let keep_alive = r.u16()?;
-    let connect_properties = properties(r, v5, PropertyContext::Connect)?;
+    let connect_properties = properties_if_v5(r, v5, PropertyContext::Connect)?;
     let client_id = r.string()?;
     let will = if will_flag {
-        let properties = properties(r, v5, PropertyContext::Will)?;
+        let properties = properties_if_v5(r, v5, PropertyContext::Will)?;
         let topic = topic_name(r)?;
         if topic.is_empty() {
             return Err(DecodeError::MissingTopicName);
@@ -252,7 +256,7 @@ fn connack(r: &mut Reader, v5: bool) -> Result<ConnAck, DecodeError> {
     if session_present && reason != ReasonCode::Success {
         return Err(DecodeError::InvalidSessionPresent);
     }
-    let properties = properties(r, v5, PropertyContext::ConnAck)?;
+    let properties = properties_if_v5(r, v5, PropertyContext::ConnAck)?;
     Ok(ConnAck {
         session_present,
         reason,
@@ -269,7 +273,7 @@ fn publish(r: &mut Reader, flags: u8, v5: bool) -> Result<Publish, DecodeError> 
         QoS::AtMostOnce => None,
         QoS::AtLeastOnce | QoS::ExactlyOnce => Some(r.packet_id()?),
     };
-    let properties = properties(r, v5, PropertyContext::Publish)?;
+    let properties = properties_if_v5(r, v5, PropertyContext::Publish)?;
     if topic.is_empty() && properties.topic_alias.is_none() {
         return Err(DecodeError::MissingTopicName);
     }
@@ -317,7 +321,7 @@ fn optional_reason(
 
 fn subscribe(r: &mut Reader, v5: bool) -> Result<Subscribe, DecodeError> {
     let packet_id = r.packet_id()?;
-    let properties = properties(r, v5, PropertyContext::Subscribe)?;
+    let properties = properties_if_v5(r, v5, PropertyContext::Subscribe)?;
     let mut filters = Vec::new();
     while !r.is_empty() {
         let filter = r.string()?;
@@ -359,7 +363,7 @@ fn subscription_options(byte: u8, v5: bool) -> Result<SubscriptionOptions, Decod
 
 fn suback(r: &mut Reader, v5: bool) -> Result<SubAck, DecodeError> {
     let packet_id = r.packet_id()?;
-    let properties = properties(r, v5, PropertyContext::SubAck)?;
+    let properties = properties_if_v5(r, v5, PropertyContext::SubAck)?;
     let mut reasons = Vec::with_capacity(r.remaining());
     while !r.is_empty() {
         let code = if v5 {
@@ -379,7 +383,7 @@ fn suback(r: &mut Reader, v5: bool) -> Result<SubAck, DecodeError> {
 
 fn unsubscribe(r: &mut Reader, v5: bool) -> Result<Unsubscribe, DecodeError> {
     let packet_id = r.packet_id()?;
-    let properties = properties(r, v5, PropertyContext::Unsubscribe)?;
+    let properties = properties_if_v5(r, v5, PropertyContext::Unsubscribe)?;
     let mut filters = Vec::new();
     while !r.is_empty() {
         filters.push(r.string()?);
@@ -396,7 +400,7 @@ fn unsubscribe(r: &mut Reader, v5: bool) -> Result<Unsubscribe, DecodeError> {
 
 fn unsuback(r: &mut Reader, v5: bool) -> Result<UnsubAck, DecodeError> {
     let packet_id = r.packet_id()?;
-    let properties = properties(r, v5, PropertyContext::UnsubAck)?;
+    let properties = properties_if_v5(r, v5, PropertyContext::UnsubAck)?;
     let mut reasons = Vec::new();
     // 3.1.1 UNSUBACK has no payload, so `decode_body`'s trailing check rejects any bytes here.
     while v5 && !r.is_empty() {

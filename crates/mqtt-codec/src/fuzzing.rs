@@ -9,11 +9,13 @@ use crate::{Packet, ProtocolVersion, decode, encode};
 pub const FUZZ_MAX_PACKET_SIZE: usize = 512;
 
 /// Decodes `data` as a stream of packets for both protocol versions and checks that every
-/// decoded packet survives an encode/decode round trip unchanged.
+/// decoded packet survives an encode/decode round trip unchanged. Returns how many packets
+/// decoded, so corpus runs can tell whether their inputs get past the fixed header.
 ///
 /// # Panics
 /// On any violated invariant; that is the point of a fuzz body.
-pub fn check_decode_roundtrip(data: &[u8]) {
+pub fn check_decode_roundtrip(data: &[u8]) -> usize {
+    let mut decoded = 0;
     for protocol in [ProtocolVersion::V311, ProtocolVersion::V5] {
         let mut buf = BytesMut::from(data);
         loop {
@@ -22,6 +24,7 @@ pub fn check_decode_roundtrip(data: &[u8]) {
                 Ok(Some(packet)) => {
                     assert!(buf.len() < before, "decode consumed nothing");
                     check_roundtrip(&packet, protocol);
+                    decoded += 1;
                 }
                 Ok(None) => {
                     assert_eq!(buf.len(), before, "incomplete decode touched the buffer");
@@ -31,6 +34,7 @@ pub fn check_decode_roundtrip(data: &[u8]) {
             }
         }
     }
+    decoded
 }
 
 fn check_roundtrip(packet: &Packet, protocol: ProtocolVersion) {
