@@ -1,215 +1,200 @@
-//! `ferrite-bench`: an MQTT load generator that counts what subscribers receive.
-//! Scenarios: fan-in (many publishers, one subscriber), fan-out (one publisher, many
-//! subscribers), point-to-point pairs, and idle connections (broker memory per connection).
-//! Prints one JSON line per run for `scripts/bench.sh` to tabulate.
+//! ferrite-bench: an MQTT 3.1.1 load generator for Ferrite (and any other broker).
+//!
+//! Every scenario prints one JSON line of results on stdout and a human-readable summary on
+//! stderr. Throughput counts what subscribers receive, never what the broker acknowledges.
 
-mod client;
+mod idle;
+mod load;
+mod mqtt;
+mod procfs;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use clap::{Parser, ValueEnum};
-use ferrite_mqtt_codec::QoS;
-use hdrhistogram::Histogram;
-
-use client::Run;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Scenario {
-    Fanin,
-    Fanout,
-    P2p,
-    Idle,
-}
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(about = "MQTT load generator for Ferrite and other brokers")]
-struct Args {
-    #[arg(value_enum)]
+#[command(
+    name = "ferrite-bench",
+    version,
+    about = "MQTT 3.1.1 load generator for Ferrite"
+)]
+struct Cli {
+    #[command(subcommand)]
     scenario: Scenario,
+}
+
+#[derive(Subcommand, Debug)]
+enum Scenario {
+    /// P publishers -> 1 subscriber on bench/fanin/#.
+    Fanin {
+        #[arg(long, default_value_t = 50)]
+        publishers: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// 1 publisher -> S subscribers on bench/fanout.
+    Fanout {
+        #[arg(long, default_value_t = 50)]
+        subscribers: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// N pairs: publisher i -> subscriber i on bench/p2p/i.
+    P2p {
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// N idle connections (CONNECT + one SUBSCRIBE each); reports the broker's RSS per
+    /// connection (needs --broker-pid).
+    Idle {
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+        /// Connections being opened at once.
+        #[arg(long, default_value_t = 200)]
+        concurrency: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
     #[arg(long, default_value = "127.0.0.1")]
-    host: String,
+    pub host: String,
     #[arg(long, default_value_t = 1883)]
-    port: u16,
-    #[arg(long, default_value_t = 0)]
-    qos: u8,
+    pub port: u16,
+    /// QoS of publishes and subscriptions (QoS 1: subscribers send PUBACKs).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub qos: u8,
+    /// Payload bytes per message (at least 16: send timestamp + run nonce).
     #[arg(long, default_value_t = 64)]
-    payload_size: usize,
-    /// Measured seconds.
-    #[arg(long, default_value_t = 10)]
-    duration: u64,
-    /// Seconds of load before measuring.
-    #[arg(long, default_value_t = 2)]
-    warmup: u64,
-    /// Publishers (fan-in) / subscribers (fan-out) / pairs (p2p) / connections (idle).
-    #[arg(long, default_value_t = 50)]
-    clients: usize,
-    /// Broker process id, for the idle scenario's memory reading.
+    pub payload_size: usize,
+    /// Measured seconds (for idle: how long the connections are held after settling).
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of load before measuring (for idle: settle time before the RSS sample).
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Total publish rate in msgs/s across all publishers; unset = as fast as possible.
     #[arg(long)]
-    broker_pid: Option<u32>,
-    /// Label printed with the results.
+    pub rate: Option<f64>,
+    /// Unacknowledged QoS 1 publishes per publisher.
+    #[arg(long, default_value_t = 100)]
+    pub inflight: usize,
+    /// Most messages per socket write.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Longest wait after the measured window for in-flight messages to arrive, in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    pub drain: f64,
+    /// Broker process id: its CPU use and (idle) RSS growth are reported.
+    #[arg(long)]
+    pub broker_pid: Option<u32>,
+    /// Name of the broker in the results (e.g. ferrite, mosquitto).
     #[arg(long, default_value = "broker")]
-    label: String,
+    pub label: String,
+    /// Tokio worker threads per side (publishers, subscribers); 0 = one per CPU the process
+    /// may run on (respects taskset).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
-fn rss_kb(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("bad VmRSS")?
-        .parse()?)
-}
+impl Common {
+    fn validate(&self) -> Result<()> {
+        if self.payload_size < mqtt::PAYLOAD_HEADER {
+            bail!("--payload-size must be at least {}", mqtt::PAYLOAD_HEADER);
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        let not_negative = |v: f64| v.is_finite() && v >= 0.0;
+        if !positive(self.duration) || !not_negative(self.warmup) || !not_negative(self.drain) {
+            bail!("--duration must be positive, --warmup and --drain not negative");
+        }
+        if self.inflight == 0 || self.inflight > 10_000 || self.batch == 0 {
+            bail!("--inflight must be 1..=10000 and --batch at least 1");
+        }
+        if let Some(rate) = self.rate
+            && !positive(rate)
+        {
+            bail!("--rate must be positive");
+        }
+        Ok(())
+    }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let addr: SocketAddr = format!("{}:{}", args.host, args.port).parse()?;
-    let qos = if args.qos == 0 {
-        QoS::AtMostOnce
-    } else {
-        QoS::AtLeastOnce
-    };
-    if let Scenario::Idle = args.scenario {
-        return idle(&args, addr).await;
-    }
-    let run = Arc::new(Run::default());
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(1024);
-    let mut subs = Vec::new();
-    let mut pubs = Vec::new();
-    let n = args.clients;
-    let (sub_specs, pub_specs): (Vec<(String, String)>, Vec<(String, String)>) = match args.scenario
-    {
-        Scenario::Fanin => (
-            vec![("sub-0".into(), "bench/fanin/#".into())],
-            (0..n)
-                .map(|i| (format!("pub-{i}"), format!("bench/fanin/{i}")))
-                .collect(),
-        ),
-        Scenario::Fanout => (
-            (0..n)
-                .map(|i| (format!("sub-{i}"), "bench/fanout".into()))
-                .collect(),
-            vec![("pub-0".into(), "bench/fanout".into())],
-        ),
-        Scenario::P2p => (
-            (0..n)
-                .map(|i| (format!("sub-{i}"), format!("bench/p2p/{i}")))
-                .collect(),
-            (0..n)
-                .map(|i| (format!("pub-{i}"), format!("bench/p2p/{i}")))
-                .collect(),
-        ),
-        Scenario::Idle => unreachable!(),
-    };
-    let n_subs = sub_specs.len();
-    for (id, filter) in sub_specs {
-        subs.push(tokio::spawn(client::subscriber(
-            addr,
-            id,
-            filter,
-            qos,
-            run.clone(),
-            ready_tx.clone(),
-        )));
-    }
-    for _ in 0..n_subs {
-        tokio::time::timeout(Duration::from_secs(30), ready_rx.recv())
+    async fn resolve(&self) -> Result<SocketAddr> {
+        tokio::net::lookup_host((self.host.as_str(), self.port))
             .await
-            .context("subscribers not ready")?;
+            .with_context(|| format!("resolve {}", self.host))?
+            .next()
+            .with_context(|| format!("{} has no address", self.host))
     }
-    for (id, topic) in pub_specs {
-        pubs.push(tokio::spawn(client::publisher(
-            addr,
-            id,
-            topic,
-            qos,
-            args.payload_size,
-            run.clone(),
-        )));
-    }
-    tokio::time::sleep(Duration::from_secs(args.warmup)).await;
-    run.measuring.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(args.duration)).await;
-    run.measuring.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed().as_secs_f64();
-    run.stop.store(true, Ordering::Relaxed);
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    for s in subs {
-        match s.await? {
-            Ok(h) => hist.add(h)?,
-            Err(e) => eprintln!("subscriber failed: {e:#}"),
-        }
-    }
-    for p in pubs {
-        if let Err(e) = p.await? {
-            eprintln!("publisher failed: {e:#}");
-        }
-    }
-    let received = run.received.load(Ordering::Relaxed);
-    let sent = run.sent.load(Ordering::Relaxed);
-    let expected = match args.scenario {
-        Scenario::Fanout => sent * n as u64,
-        _ => sent,
-    };
-    let result = serde_json::json!({
-        "label": args.label,
-        "scenario": format!("{:?}", args.scenario).to_lowercase(),
-        "qos": args.qos,
-        "clients": n,
-        "payload_size": args.payload_size,
-        "seconds": elapsed,
-        "sent": sent,
-        "received": received,
-        "received_per_sec": received as f64 / elapsed,
-        "delivery_ratio": if expected > 0 { received as f64 / expected as f64 } else { 0.0 },
-        "p50_us": hist.value_at_quantile(0.5),
-        "p99_us": hist.value_at_quantile(0.99),
-        "max_us": hist.max(),
-    });
-    println!("{result}");
-    Ok(())
 }
 
-/// Opens `clients` connections that each subscribe once and then stay idle, and reports the
-/// broker's resident memory growth per connection.
-async fn idle(args: &Args, addr: SocketAddr) -> anyhow::Result<()> {
-    let pid = args
-        .broker_pid
-        .context("--broker-pid is required for the idle scenario")?;
-    let before = rss_kb(pid)?;
-    let mut conns = Vec::with_capacity(args.clients);
-    for i in 0..args.clients {
-        let (mut rd, mut wr, mut buf) = client::connect(addr, &format!("idle-{i}")).await?;
-        client::subscribe(
-            &mut rd,
-            &mut wr,
-            &mut buf,
-            &format!("bench/idle/{i}"),
-            QoS::AtLeastOnce,
-        )
-        .await?;
-        conns.push((rd, wr));
-    }
-    let after = rss_kb(pid)?;
-    let per = (after.saturating_sub(before)) as f64 / args.clients as f64;
-    let result = serde_json::json!({
-        "label": args.label,
-        "scenario": "idle",
-        "clients": args.clients,
-        "rss_before_kb": before,
-        "rss_after_kb": after,
-        "kb_per_connection": per,
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let common = match &cli.scenario {
+        Scenario::Fanin { common, .. }
+        | Scenario::Fanout { common, .. }
+        | Scenario::P2p { common, .. }
+        | Scenario::Idle { common, .. } => common.clone(),
+    };
+    common.validate()?;
+    // Idle opens thousands of sockets: use the whole hard limit on open files.
+    let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let threads = match common.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    // Publishers (and setup) run on one runtime, subscribers on another: on a single pinned
+    // core the kernel then shares the CPU between the two sides, so a subscriber's reads and
+    // PUBACKs are not queued behind dozens of busy publisher tasks on the same worker.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("bench-pub")
+        .enable_all()
+        .build()?;
+    let sub_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("bench-sub")
+        .enable_all()
+        .build()?;
+    let subs = sub_runtime.handle().clone();
+    let result = runtime.block_on(async move {
+        let addr = common.resolve().await?;
+        let run_load = |plan, common| load::run(plan, common, addr, subs, threads);
+        match cli.scenario {
+            Scenario::Fanin { publishers, common } => {
+                run_load(load::Plan::fanin(publishers), common).await
+            }
+            Scenario::Fanout {
+                subscribers,
+                common,
+            } => run_load(load::Plan::fanout(subscribers), common).await,
+            Scenario::P2p { pairs, common } => run_load(load::Plan::p2p(pairs), common).await,
+            Scenario::Idle {
+                connections,
+                concurrency,
+                common,
+            } => idle::run(connections, concurrency, nofile, common, addr, threads).await,
+        }
     });
-    println!("{result}");
-    drop(conns);
-    Ok(())
+    sub_runtime.shutdown_background();
+    runtime.shutdown_background();
+    result
+}
+
+/// A nonce that tells this run's messages apart from anyone else's on the same broker.
+pub fn run_nonce() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32) | 1
+}
+
+/// Prints the JSON result line on stdout and the summary on stderr.
+pub fn report(json: &serde_json::Value, human: &str) {
+    println!("{json}");
+    eprintln!("{human}");
 }

@@ -245,7 +245,10 @@ mod tests {
                 assert_eq!(p.payload.len(), 64);
                 assert_eq!(payload_timestamp(&p.payload, 0xABCD), Some(ts));
                 assert_eq!(payload_timestamp(&p.payload, 0xABCE), None);
-                assert_eq!(p.packet_id.map(|id| id.get()), (qos != QoS::AtMostOnce).then_some(id));
+                assert_eq!(
+                    p.packet_id.map(|id| id.get()),
+                    (qos != QoS::AtMostOnce).then_some(id)
+                );
             }
             assert!(buf.is_empty());
         }
