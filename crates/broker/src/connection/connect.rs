@@ -158,22 +158,9 @@ where
     } = connect;
 
     let mut ack_props = Properties::default();
-    if client_id.is_empty() {
-        if protocol == ProtocolVersion::V311 && !clean_start {
-            return Err(refuse(
-                stream,
-                protocol,
-                ReasonCode::ClientIdentifierNotValid,
-                "client_id_invalid",
-            )
-            .await);
-        }
-        client_id = format!("ferrite-{:016x}", rand_id());
-        if protocol == ProtocolVersion::V5 {
-            ack_props.assigned_client_identifier = Some(client_id.clone());
-        }
-    }
-    if client_id.len() > cfg.max_client_id_len || client_id.starts_with('$') {
+    // 3.1.1 lets the server assign an id only to clean sessions; AWS forbids a leading '$'.
+    let unassignable = client_id.is_empty() && protocol == ProtocolVersion::V311 && !clean_start;
+    if unassignable || client_id.len() > cfg.max_client_id_len || client_id.starts_with('$') {
         return Err(refuse(
             stream,
             protocol,
@@ -181,6 +168,12 @@ where
             "client_id_invalid",
         )
         .await);
+    }
+    if client_id.is_empty() {
+        client_id = format!("ferrite-{:016x}", rand_id());
+        if protocol == ProtocolVersion::V5 {
+            ack_props.assigned_client_identifier = Some(client_id.clone());
+        }
     }
     if info.over_capacity {
         return Err(refuse(stream, protocol, ReasonCode::ServerBusy, "max_connections").await);
