@@ -18,12 +18,13 @@ WARMUP=${WARMUP:-2}                        # unmeasured seconds of load before t
 DRAIN=${DRAIN:-5}                          # longest wait for in-flight messages afterwards
 PAYLOAD=${PAYLOAD:-64}                     # payload bytes
 RATE=${RATE:-}                             # total msgs/s across publishers; empty = full speed
+LATENCY_RATE=${LATENCY_RATE:-20000}        # p2p-paced: total msgs/s, below both brokers' capacity
 FANIN_PUBLISHERS=${FANIN_PUBLISHERS:-50}   # fanin: publishers -> 1 subscriber
 FANOUT_SUBSCRIBERS=${FANOUT_SUBSCRIBERS:-50} # fanout: 1 publisher -> subscribers
 P2P_PAIRS=${P2P_PAIRS:-50}                 # p2p: publisher/subscriber pairs
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000} # idle: connections (the tool stops at 19,000)
 IDLE_HOLD=${IDLE_HOLD:-3}                  # idle: seconds held after settling ($WARMUP)
-SCENARIOS=${SCENARIOS:-"fanin fanout p2p idle"}
+SCENARIOS=${SCENARIOS:-"fanin fanout p2p p2p-paced idle"}
 QOS_LEVELS=${QOS_LEVELS:-"0 1"}
 BROKERS=${BROKERS:-"ferrite mosquitto"}
 BROKER_CPU=${BROKER_CPU:-0}
@@ -32,15 +33,15 @@ MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
 MOSQUITTO_EXTRA_CONF=${MOSQUITTO_EXTRA_CONF:-} # extra mosquitto.conf lines, e.g. "set_tcp_nodelay true"
 OUT=${OUT:-docs/benchmarks.md}
 
-SETTINGS=(DURATION WARMUP DRAIN PAYLOAD RATE FANIN_PUBLISHERS FANOUT_SUBSCRIBERS P2P_PAIRS
+SETTINGS=(DURATION WARMUP DRAIN PAYLOAD RATE LATENCY_RATE FANIN_PUBLISHERS FANOUT_SUBSCRIBERS P2P_PAIRS
   IDLE_CONNECTIONS IDLE_HOLD SCENARIOS QOS_LEVELS BROKERS BROKER_CPU TOOL_CPU MOSQUITTO_EXTRA_CONF)
 # The command as run, with every setting that differs from its default.
-DEFAULTS="DURATION=10 WARMUP=2 DRAIN=5 PAYLOAD=64 RATE= FANIN_PUBLISHERS=50 FANOUT_SUBSCRIBERS=50
+DEFAULTS="DURATION=10 WARMUP=2 DRAIN=5 PAYLOAD=64 RATE= LATENCY_RATE=20000 FANIN_PUBLISHERS=50 FANOUT_SUBSCRIBERS=50
 P2P_PAIRS=50 IDLE_CONNECTIONS=10000 IDLE_HOLD=3 BROKER_CPU=0 TOOL_CPU=1 MOSQUITTO_EXTRA_CONF="
 COMMAND="bash scripts/bench.sh"
 for v in "${SETTINGS[@]}"; do
   case $v in
-    SCENARIOS) [ "$SCENARIOS" = "fanin fanout p2p idle" ] && continue ;;
+    SCENARIOS) [ "$SCENARIOS" = "fanin fanout p2p p2p-paced idle" ] && continue ;;
     QOS_LEVELS) [ "$QOS_LEVELS" = "0 1" ] && continue ;;
     BROKERS) [ "$BROKERS" = "ferrite mosquitto" ] && continue ;;
     *) grep -qxF -- "$v=${!v}" <(tr ' ' '\n' <<<"$DEFAULTS") && continue ;;
@@ -164,6 +165,7 @@ for scenario in $SCENARIOS; do
     fanin) size=(--publishers "$FANIN_PUBLISHERS") ;;
     fanout) size=(--subscribers "$FANOUT_SUBSCRIBERS") ;;
     p2p) size=(--pairs "$P2P_PAIRS") ;;
+    p2p-paced) size=(--pairs "$P2P_PAIRS") ;;
     idle) size=(--connections "$IDLE_CONNECTIONS") ;;
     *) echo "unknown scenario $scenario" >&2; exit 1 ;;
   esac
@@ -172,13 +174,17 @@ for scenario in $SCENARIOS; do
       port=$(free_port)
       start_broker "$broker" "$port"
       note_load
-      args=("$scenario" "${size[@]}" --port "$port" --qos "$qos" --payload-size "$PAYLOAD"
+      args=("${scenario%-paced}" "${size[@]}" --port "$port" --qos "$qos" --payload-size "$PAYLOAD"
         --warmup "$WARMUP" --drain "$DRAIN" --broker-pid "$BROKER_PID" --label "$broker")
       if [ "$scenario" = idle ]; then
         args+=(--duration "$IDLE_HOLD")
       else
         args+=(--duration "$DURATION")
-        [ -z "$RATE" ] || args+=(--rate "$RATE")
+        if [ "$scenario" = p2p-paced ]; then
+          args+=(--rate "$LATENCY_RATE")
+        elif [ -n "$RATE" ]; then
+          args+=(--rate "$RATE")
+        fi
       fi
       echo "== $broker: ferrite-bench ${args[*]}" | tee -a "$LOG"
       taskset -c "$TOOL_CPU" "$BENCH" "${args[@]}" >"$RUN_DIR/out.json" 2>>"$LOG" &
@@ -190,7 +196,9 @@ for scenario in $SCENARIOS; do
       if [ "$status" -ne 0 ]; then
         echo "!! ferrite-bench failed ($status) against $broker; see $LOG" | tee -a "$LOG"
       fi
-      grep '^{' "$RUN_DIR/out.json" >>"$RESULTS" || true
+      # The paced run reports itself as p2p: keep the two apart in the table.
+      grep '^{' "$RUN_DIR/out.json" | sed "s/\"scenario\":\"${scenario%-paced}\"/\"scenario\":\"$scenario\"/" \
+        >>"$RESULTS" || true
       note_load
       if ! kill -0 "$BROKER_PID" 2>/dev/null; then
         echo "!! $broker exited during the run; see $RUN_DIR/$broker-$port.log" | tee -a "$LOG"
@@ -207,7 +215,7 @@ MOSQUITTO_VERSION=$("$MOSQUITTO" -h 2>/dev/null | head -n1 || true)
 FERRITE_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- crates 2>/dev/null || FERRITE_REV="$FERRITE_REV + uncommitted changes"
 export RESULTS OUT COMMAND CPU_MODEL MOSQUITTO_VERSION FERRITE_REV LOAD_BEFORE LOAD_AFTER BUSY_SEEN \
-  BROKER_CPU TOOL_CPU DURATION WARMUP DRAIN PAYLOAD RATE IDLE_HOLD MOSQUITTO_EXTRA_CONF
+  BROKER_CPU TOOL_CPU DURATION WARMUP DRAIN PAYLOAD RATE LATENCY_RATE IDLE_HOLD MOSQUITTO_EXTRA_CONF
 NPROC=$(nproc) MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) \
   KERNEL=$(uname -r) DATE=$(date -u '+%Y-%m-%d %H:%M UTC') RUN_DIR=$RUN_DIR python3 - <<'PY'
 import json, os, re
@@ -239,10 +247,12 @@ def clients(sc, r):
         return f"1 pub → {r['subscribers']} sub"
     if sc == "p2p":
         return f"{r['publishers']} pairs"
+    if sc == "p2p-paced":
+        return f"{r['publishers']} pairs, {int(env['LATENCY_RATE']):,} msgs/s"
     return f"{r['connections']:,} conns"
 
 
-order = {"fanin": 0, "fanout": 1, "p2p": 2, "idle": 3}
+order = {"fanin": 0, "fanout": 1, "p2p": 2, "p2p-paced": 3, "idle": 4}
 keys = sorted(by, key=lambda k: (order.get(k[0], 9), k[1]))
 rate = env.get("RATE") or ""
 L = []
@@ -254,6 +264,7 @@ L.append(f"- Brokers: Ferrite `{env['FERRITE_REV']}` (`FERRITE_WORKER_THREADS=1`
 L.append(f"- Pinning: broker `taskset -c {env['BROKER_CPU']}`, ferrite-bench `taskset -c {env['TOOL_CPU']}`.")
 L.append(f"- Load: {env['PAYLOAD']}-byte payloads, " + (f"{rate} msgs/s in total" if rate else "publishers at full speed")
          + f", {env['WARMUP']} s warm-up, {env['DURATION']} s measured, up to {env['DRAIN']} s drain; "
+         f"p2p-paced: {int(env['LATENCY_RATE']):,} msgs/s in total, for latency below saturation; "
          f"idle: {env['WARMUP']} s settle + {env['IDLE_HOLD']} s hold.")
 busy = env.get("BUSY_SEEN", "").strip()
 L.append(f"- Other load on the machine: load average {env['LOAD_BEFORE']} before, {env['LOAD_AFTER']} after"

@@ -13,6 +13,27 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo build"
 cargo build --workspace --locked
 
+echo "== PostgreSQL for the storage tests"
+# The PostgreSQL backend's tests need a server; each test works in a scratch schema of this
+# database. A URL already in the environment wins.
+pg_admin_url="postgres://postgres@127.0.0.1:5432/test"
+if [ -n "${FERRITE_TEST_POSTGRES_URL:-}" ]; then
+  echo "using FERRITE_TEST_POSTGRES_URL from the environment"
+elif ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  echo "!! PostgreSQL not reachable on 127.0.0.1:5432: PostgreSQL tests will be SKIPPED"
+elif ! command -v psql >/dev/null 2>&1; then
+  echo "!! psql not found (Debian: postgresql-client): PostgreSQL tests will be SKIPPED"
+elif ! PGCONNECT_TIMEOUT=5 psql "$pg_admin_url" -Atqc 'SELECT 1' >/dev/null 2>&1; then
+  echo "!! PostgreSQL on 127.0.0.1:5432 refused $pg_admin_url: PostgreSQL tests will be SKIPPED"
+else
+  if [ "$(psql "$pg_admin_url" -Atqc "SELECT 1 FROM pg_database WHERE datname = 'ferrite_test'")" != 1 ]; then
+    # A concurrent run may win the race to create it; either way it exists afterwards.
+    psql "$pg_admin_url" -qc 'CREATE DATABASE ferrite_test' >/dev/null 2>&1 || true
+  fi
+  export FERRITE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/ferrite_test"
+  echo "PostgreSQL tests use $FERRITE_TEST_POSTGRES_URL"
+fi
+
 echo "== Rust tests"
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

@@ -83,6 +83,97 @@ def ferrite():
     f.close()
 
 
+# The API's key pair for tests; `ferrite env` and a generated pair are tested separately.
+ACCESS_KEY_ID = "AKIAFERRITECOMPAT001"
+SECRET_ACCESS_KEY = "compat/secret/key/000000000000000000000000"
+ACCOUNT_ID = "123456789012"
+REGION = "eu-west-1"
+
+
+def postgres_schema():
+    """A fresh schema in the test database, or None when no PostgreSQL URL is given."""
+    url = os.environ.get("FERRITE_TEST_POSTGRES_URL")
+    if not url:
+        return None, None
+    name = f"ferrite_compat_{os.getpid()}_{int(time.time() * 1000)}"
+    subprocess.run(["psql", url, "-q", "-c", f"CREATE SCHEMA {name}"], check=True)
+    sep = "&" if "?" in url else "?"
+    return name, f"{url}{sep}options[search_path]={name}"
+
+
+def drop_schema(name):
+    url = os.environ["FERRITE_TEST_POSTGRES_URL"]
+    subprocess.run(["psql", url, "-q", "-c", f"DROP SCHEMA {name} CASCADE"], check=False)
+
+
+BACKENDS = ["embedded"]
+if os.environ.get("FERRITE_TEST_POSTGRES_URL"):
+    BACKENDS.append("postgres")
+else:
+    print("!! FERRITE_TEST_POSTGRES_URL is not set: the API suite runs on the embedded store only")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def api_server(request):
+    """One server per module and backend, with the reset hook on and a fixed key pair."""
+    env = {
+        "FERRITE_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "FERRITE_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "FERRITE_ACCOUNT_ID": ACCOUNT_ID,
+        "FERRITE_TEST_HOOKS": "true",
+    }
+    schema = None
+    if request.param == "postgres":
+        schema, url = postgres_schema()
+        env["FERRITE_STORAGE_URL"] = url
+    f = Ferrite(env)
+    f.endpoint = f"http://127.0.0.1:{f.ports['api']}"
+    f.backend = request.param
+    yield f
+    f.close()
+    if schema:
+        drop_schema(schema)
+
+
+def aws_client(server, service="iot", secret=SECRET_ACCESS_KEY, key_id=ACCESS_KEY_ID):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture
+def iot(api_server):
+    """A boto3 `iot` client on an empty account (the reset hook runs first)."""
+    client = aws_client(api_server)
+    reset(api_server)
+    return client
+
+
+def reset(server):
+    """POST /_ferrite/reset, signed like any API call."""
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+    import urllib.request
+
+    url = f"{server.endpoint}/_ferrite/reset"
+    req = botocore.awsrequest.AWSRequest(method="POST", url=url, data=b"")
+    creds = botocore.credentials.Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+    botocore.auth.SigV4Auth(creds, "iot", REGION).add_auth(req)
+    prepared = req.prepare()
+    r = urllib.request.Request(url, data=b"", method="POST", headers=dict(prepared.headers))
+    with urllib.request.urlopen(r, timeout=WAIT) as resp:
+        assert resp.status == 204
+
+
 class Client:
     """A paho client whose events land in queues, so tests wait with timeouts, never sleeps."""
 

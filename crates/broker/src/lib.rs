@@ -32,7 +32,7 @@ pub use message::Message;
 pub use metrics::Metrics;
 
 use persist::Persister;
-use router::Router;
+use router::{Backpressure, Router};
 use session::SessionCell;
 
 #[derive(Debug, thiserror::Error)]
@@ -86,8 +86,11 @@ impl BrokerInner {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub fn backpressure(&self) -> Duration {
-        Duration::from_millis(self.cfg.backpressure_timeout_ms)
+    pub fn backpressure(&self) -> Backpressure {
+        Backpressure {
+            qos0: Duration::from_millis(self.cfg.qos0_backpressure_ms),
+            qos12: Duration::from_millis(self.cfg.backpressure_timeout_ms),
+        }
     }
 }
 

@@ -64,6 +64,20 @@ impl Message {
         }
     }
 
+    /// A copy whose payload and correlation data own their bytes. Decoded payloads are slices
+    /// of the connection's read buffer (up to 64 KiB), so a message kept for long (retained,
+    /// queued for an offline session) would otherwise keep that whole buffer alive.
+    pub fn detached(&self) -> Message {
+        let mut m = self.clone();
+        m.payload = Bytes::copy_from_slice(&self.payload);
+        m.properties.correlation_data = self
+            .properties
+            .correlation_data
+            .as_ref()
+            .map(|c| Bytes::copy_from_slice(c));
+        m
+    }
+
     pub fn is_expired(&self, now_ms: i64) -> bool {
         self.expires_at_ms.is_some_and(|t| now_ms >= t)
     }
@@ -72,5 +86,39 @@ impl Message {
     pub fn remaining_expiry_secs(&self, now_ms: i64) -> Option<u32> {
         self.expires_at_ms
             .map(|t| ((t - now_ms).max(0) as u64).div_ceil(1000) as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detached_messages_do_not_keep_the_read_buffer_alive() {
+        let buffer = Bytes::from(vec![7u8; 64 * 1024]);
+        let props = Properties {
+            correlation_data: Some(buffer.slice(10..20)),
+            ..Properties::default()
+        };
+        let m = Message::new(
+            "t".into(),
+            buffer.slice(0..10),
+            QoS::AtLeastOnce,
+            true,
+            &props,
+            None,
+        );
+        let d = m.detached();
+        let inside = |b: &Bytes| {
+            let range = buffer.as_ptr() as usize..buffer.as_ptr() as usize + buffer.len();
+            range.contains(&(b.as_ptr() as usize))
+        };
+        assert!(inside(&m.payload));
+        assert!(!inside(&d.payload));
+        assert!(!inside(d.properties.correlation_data.as_ref().unwrap()));
+        assert_eq!(
+            (d.payload, d.properties.correlation_data),
+            (m.payload, m.properties.correlation_data)
+        );
     }
 }

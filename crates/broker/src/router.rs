@@ -2,6 +2,7 @@
 //! the queues of every matching session.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ferrite_mqtt_codec::{QoS, RetainHandling, SubscriptionOptions};
@@ -12,6 +13,13 @@ use parking_lot::RwLock;
 use crate::message::{Message, now_ms};
 use crate::metrics::Metrics;
 use crate::session::{Enqueued, Outgoing, SessionCell, stored_message};
+
+/// How long a publisher may be held by a full subscriber queue, per delivery QoS.
+#[derive(Clone, Copy, Debug)]
+pub struct Backpressure {
+    pub qos0: Duration,
+    pub qos12: Duration,
+}
 
 #[derive(Clone)]
 pub struct SubEntry {
@@ -79,7 +87,7 @@ impl Router {
         if tree.get(&msg.topic).is_none() && tree.len() >= max {
             return RetainOutcome::QuotaExceeded;
         }
-        tree.insert(&msg.topic, msg.clone());
+        tree.insert(&msg.topic, Arc::new(msg.detached()));
         metrics.retained_messages.set(tree.len() as i64);
         ops.push(BrokerOp::PutRetained(stored_message(msg)));
         RetainOutcome::Stored
@@ -137,7 +145,7 @@ impl Router {
         &self,
         msg: &Arc<Message>,
         max_queued: usize,
-        backpressure: Duration,
+        backpressure: Backpressure,
         metrics: &Metrics,
         ops: &mut Vec<BrokerOp>,
     ) -> usize {
@@ -151,10 +159,19 @@ impl Router {
                 seq: None,
             };
             let mut result = t.session.enqueue(out.clone(), max_queued, ops);
+            let hold = if t.qos == QoS::AtMostOnce {
+                backpressure.qos0
+            } else {
+                backpressure.qos12
+            };
+            if matches!(result, Enqueued::Full) && hold.is_zero() {
+                result = Enqueued::Dropped("queue_full");
+            }
             if matches!(result, Enqueued::Full) {
                 // Back-pressure: hold this publisher until the subscriber drains, bounded so one
-                // stuck subscriber cannot stall a publisher forever.
-                let deadline = tokio::time::Instant::now() + backpressure;
+                // stuck subscriber cannot stall a publisher forever. Holding QoS 0 publishers
+                // too lets TCP slow them down instead of the broker reading what it must drop.
+                let deadline = tokio::time::Instant::now() + hold;
                 while matches!(result, Enqueued::Full) {
                     let space = t.session.space.notified();
                     tokio::pin!(space);
@@ -164,6 +181,9 @@ impl Router {
                         break;
                     }
                     if tokio::time::timeout_at(deadline, space).await.is_err() {
+                        if t.qos == QoS::AtMostOnce {
+                            t.session.congested.store(true, Ordering::Relaxed);
+                        }
                         result = Enqueued::Dropped("queue_full");
                     }
                 }

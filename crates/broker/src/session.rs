@@ -85,6 +85,9 @@ pub struct SessionCell {
     pub detached: Notify,
     /// Lock-free hint for shared-subscription member choice.
     pub online: AtomicBool,
+    /// Its queue stayed full longer than QoS 0 publishers are held: QoS 0 messages for it are
+    /// dropped at once until the queue is half empty, so one slow reader cannot slow everyone.
+    pub congested: AtomicBool,
 }
 
 pub enum Enqueued {
@@ -116,6 +119,7 @@ impl SessionCell {
             space: Notify::new(),
             detached: Notify::new(),
             online: AtomicBool::new(false),
+            congested: AtomicBool::new(false),
         }
     }
 
@@ -135,13 +139,19 @@ impl SessionCell {
             return Enqueued::Dropped("offline_qos0");
         }
         if st.queue.len() >= max_queued {
-            return if out.qos == QoS::AtMostOnce || st.conn.is_none() {
+            let drop_now = st.conn.is_none()
+                || (out.qos == QoS::AtMostOnce && self.congested.load(Ordering::Relaxed));
+            return if drop_now {
                 Enqueued::Dropped("queue_full")
             } else {
                 Enqueued::Full
             };
         }
         let mut out = out;
+        if st.conn.is_none() {
+            // Held until the client returns, possibly for hours: see `Message::detached`.
+            out.msg = Arc::new(out.msg.detached());
+        }
         if persistent && out.qos != QoS::AtMostOnce {
             let seq = st.next_seq;
             st.next_seq += 1;

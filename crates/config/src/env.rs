@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use crate::model::{Config, Durability, LogFormat, listen_addr};
+use crate::model::{AccessKey, Config, Durability, LogFormat, listen_addr};
 
 #[derive(Clone, Copy)]
 pub struct EnvVar {
@@ -41,6 +41,17 @@ fn set_port(slot: &mut Option<SocketAddr>, v: &str) -> Result<(), String> {
         .unwrap_or_else(|| [127, 0, 0, 1].into());
     *slot = Some(SocketAddr::new(ip, port));
     Ok(())
+}
+
+/// The environment's key pair replaces the configured list: scripts set exactly one pair.
+fn set_key(c: &mut Config, f: impl FnOnce(&mut AccessKey)) {
+    if c.aws.credentials.len() != 1 {
+        c.aws.credentials = vec![AccessKey {
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+        }];
+    }
+    f(&mut c.aws.credentials[0]);
 }
 
 fn set_addr(slot: &mut Option<SocketAddr>, v: &str) -> Result<(), String> {
@@ -178,8 +189,56 @@ pub static ENV_VARS: &[EnvVar] = &[
         },
     },
     EnvVar {
+        name: "FERRITE_ACCOUNT_ID",
+        doc: "aws.account_id (12 digits)",
+        apply: |c, v| {
+            c.aws.account_id = v.trim().into();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_ACCESS_KEY_ID",
+        doc: "the one accepted access key id (with FERRITE_SECRET_ACCESS_KEY; replaces aws.credentials)",
+        apply: |c, v| {
+            set_key(c, |k| k.access_key_id = v.trim().into());
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_SECRET_ACCESS_KEY",
+        doc: "the secret of FERRITE_ACCESS_KEY_ID",
+        apply: |c, v| {
+            set_key(c, |k| k.secret_access_key = v.trim().into());
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_REGION",
+        doc: "aws.region (the region `ferrite env` suggests)",
+        apply: |c, v| {
+            c.aws.region = v.trim().into();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_ENDPOINT_HOST",
+        doc: "aws.endpoint_host (the host DescribeEndpoint answers)",
+        apply: |c, v| {
+            c.aws.endpoint_host = v.trim().into();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_TEST_HOOKS",
+        doc: "aws.test_hooks (true enables POST /_ferrite/reset)",
+        apply: |c, v| {
+            c.aws.test_hooks = bool_val(v)?;
+            Ok(())
+        },
+    },
+    EnvVar {
         name: "FERRITE_STORAGE_URL",
-        doc: "storage.url",
+        doc: "storage.url (empty = embedded SQLite, postgres:// or postgresql:// = PostgreSQL)",
         apply: |c, v| {
             c.storage.url = v.into();
             Ok(())

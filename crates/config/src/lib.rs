@@ -99,6 +99,27 @@ impl Config {
         if self.server.max_connections == 0 {
             return invalid("server.max_connections", "must be at least 1");
         }
+        let aws = &self.aws;
+        if aws.account_id.len() != 12 || !aws.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return invalid("aws.account_id", "must be 12 digits");
+        }
+        if aws.region.is_empty() {
+            return invalid("aws.region", "must not be empty");
+        }
+        if aws
+            .credentials
+            .iter()
+            .any(|k| k.access_key_id.is_empty() || k.secret_access_key.is_empty())
+        {
+            return invalid(
+                "aws.credentials",
+                "every key needs an access_key_id and a secret_access_key \
+                 (FERRITE_ACCESS_KEY_ID and FERRITE_SECRET_ACCESS_KEY go together)",
+            );
+        }
+        if let Err(reason) = self.storage.backend() {
+            return invalid("storage.url", &reason);
+        }
         Ok(())
     }
 }
@@ -171,6 +192,57 @@ mod tests {
                 v.name
             );
         }
+    }
+
+    #[test]
+    fn storage_url_selects_the_backend() {
+        for (url, expected) in [
+            ("", Some(StorageBackend::Embedded)),
+            ("  ", Some(StorageBackend::Embedded)),
+            (
+                "postgres://u:p@db/ferrite",
+                Some(StorageBackend::Postgres {
+                    url: "postgres://u:p@db/ferrite",
+                }),
+            ),
+            (
+                "PostgreSQL://db",
+                Some(StorageBackend::Postgres {
+                    url: "PostgreSQL://db",
+                }),
+            ),
+            ("mysql://u:secret@db/x", None),
+            ("sqlite:///var/lib/ferrite.db", None),
+            ("/var/lib/ferrite.db", None),
+        ] {
+            let storage = StorageConfig {
+                url: url.into(),
+                ..StorageConfig::default()
+            };
+            assert_eq!(storage.backend().ok(), expected, "{url:?}");
+        }
+    }
+
+    #[test]
+    fn unsupported_storage_url_is_a_config_error_without_the_password() {
+        let mut c = Config::default();
+        let err = c
+            .apply_env([("FERRITE_STORAGE_URL", "mysql://u:secret@db/x")])
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    field: "storage.url",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("postgres://"), "{err}");
+        assert!(!err.to_string().contains("secret"), "{err}");
+        let err = Config::from_toml("[storage]\nurl = \"ferrite.db\"\n").unwrap_err();
+        assert!(err.to_string().contains("storage.url"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub struct Config {
     pub listeners: ListenersConfig,
     pub mqtt: MqttConfig,
     pub storage: StorageConfig,
+    pub aws: AwsConfig,
 }
 
 impl Default for Config {
@@ -30,6 +31,7 @@ impl Default for Config {
             listeners: ListenersConfig::default(),
             mqtt: MqttConfig::default(),
             storage: StorageConfig::default(),
+            aws: AwsConfig::default(),
         }
     }
 }
@@ -178,12 +180,16 @@ pub struct MqttConfig {
     /// Persistent session lifetime after disconnect: MQTT 3.1.1 sessions get it, MQTT 5
     /// requests are capped to it (AWS: 1 hour).
     pub max_session_expiry_secs: u32,
-    /// Messages queued per session awaiting delivery. When full, QoS 0 messages are dropped;
-    /// QoS 1/2 publishers wait up to `backpressure_timeout_ms` for room, then the message is
-    /// dropped for that subscriber (counted in `ferrite_mqtt_messages_dropped_total`).
+    /// Messages queued per session awaiting delivery. When full, publishers wait for room
+    /// (QoS 1/2 up to `backpressure_timeout_ms`, QoS 0 up to `qos0_backpressure_ms`), then the
+    /// message is dropped for that subscriber (counted in `ferrite_mqtt_messages_dropped_total`).
     pub max_queued_messages: usize,
     /// How long a QoS 1/2 publisher is held back by a full subscriber queue.
     pub backpressure_timeout_ms: u64,
+    /// How long a QoS 0 publisher is held back by a full subscriber queue. A subscriber whose
+    /// queue stays full that long counts as congested: QoS 0 messages for it are then dropped
+    /// at once, without holding anyone, until its queue is half empty. 0: always drop at once.
+    pub qos0_backpressure_ms: u64,
     /// Most retained messages kept; retained publishes beyond it are refused (quota exceeded).
     pub max_retained_messages: usize,
     /// Standard MQTT: `a/#` also matches `a`. AWS IoT does not (set false to match AWS).
@@ -212,6 +218,7 @@ impl Default for MqttConfig {
             max_session_expiry_secs: 3600,
             max_queued_messages: 1000,
             backpressure_timeout_ms: 5000,
+            qos0_backpressure_ms: 100,
             max_retained_messages: 500_000,
             multilevel_wildcard_matches_parent: true,
             retained_for_wildcard_subscriptions: true,
@@ -231,9 +238,48 @@ pub enum Durability {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
-    /// Empty: the embedded store in `{data_dir}/ferrite.db`.
+    /// Empty: the embedded store in `{data_dir}/ferrite.db`. `postgres://` or
+    /// `postgresql://`: the PostgreSQL store at that URL (tables in the connection's current
+    /// schema; `?options[search_path]=NAME` picks one). Anything else is a config error.
     pub url: String,
     pub durability: Durability,
+}
+
+/// The store `storage.url` selects; see [`StorageConfig::backend`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageBackend<'a> {
+    /// SQLite in `{data_dir}/ferrite.db`.
+    Embedded,
+    /// PostgreSQL at this URL.
+    Postgres { url: &'a str },
+}
+
+impl StorageConfig {
+    /// Which store `url` selects, or why it selects none. The error never repeats the URL,
+    /// which may hold a password.
+    pub fn backend(&self) -> Result<StorageBackend<'_>, String> {
+        let url = self.url.trim();
+        if url.is_empty() {
+            return Ok(StorageBackend::Embedded);
+        }
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+        match scheme {
+            Some(s)
+                if s.eq_ignore_ascii_case("postgres") || s.eq_ignore_ascii_case("postgresql") =>
+            {
+                Ok(StorageBackend::Postgres { url })
+            }
+            Some(s) => Err(format!(
+                "unsupported scheme {s:?}: leave it empty for the embedded store, or give a \
+                 postgres:// or postgresql:// URL"
+            )),
+            None => Err(
+                "not a URL: leave it empty for the embedded store, or give a postgres:// or \
+                 postgresql:// URL"
+                    .to_owned(),
+            ),
+        }
+    }
 }
 
 impl Default for StorageConfig {
@@ -241,6 +287,52 @@ impl Default for StorageConfig {
         StorageConfig {
             url: String::new(),
             durability: Durability::Full,
+        }
+    }
+}
+
+/// One access key pair the API accepts (SigV4).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for AccessKey {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The AWS account Ferrite plays, and how clients authenticate to its API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AwsConfig {
+    /// The 12-digit account id in every ARN.
+    pub account_id: String,
+    /// The region `ferrite env` suggests; each request's SigV4 scope sets its own region.
+    pub region: String,
+    /// Access keys accepted on the API. Empty: a pair is generated at first start and kept in
+    /// `{data_dir}/credentials.toml` (`ferrite env` prints it).
+    pub credentials: Vec<AccessKey>,
+    /// The host DescribeEndpoint answers for devices (`iot:Data-ATS`, `iot:Data`) and jobs.
+    pub endpoint_host: String,
+    /// Test hook: `POST /_ferrite/reset`, signed with an accepted key, empties the registry.
+    pub test_hooks: bool,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            account_id: "000000000000".into(),
+            region: "us-east-1".into(),
+            credentials: Vec::new(),
+            endpoint_host: "localhost".into(),
+            test_hooks: false,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The HTTP listener: `/health` and Prometheus `/metrics` (the AWS APIs join it later).
+//! The HTTP listener: `/health`, Prometheus `/metrics`, and every AWS API operation
+//! (`ferrite-http-api`) on the same port.
 
 use std::sync::Arc;
 
@@ -43,11 +44,17 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub async fn serve(listener: TcpListener, registry: Arc<Registry>, cancel: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    api: Arc<ferrite_http_api::ApiState>,
+    cancel: CancellationToken,
+) {
     let app = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .with_state(AppState { registry });
+        .with_state(AppState { registry })
+        .merge(ferrite_http_api::router(api));
     let shutdown = async move { cancel.cancelled().await };
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

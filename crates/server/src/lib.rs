@@ -2,9 +2,14 @@
 //! from a `Config`, and shuts them down in order. Holds no protocol logic of its own.
 //! Tests start the same server in-process through `Server::start`.
 
+mod credentials;
+pub mod env;
 mod http;
 mod listeners;
 pub mod logging;
 mod server;
 
 pub use server::{BoundAddrs, Server};
+
+/// Where a running server writes the addresses its listeners bound, in its data directory.
+pub const LISTENERS_FILE: &str = "listeners.json";

@@ -63,8 +63,13 @@ pub async fn accept_loop(listener: Arc<Listener>, ctx: Arc<AcceptCtx>) {
                 connect_timeout: ctx2.connect_timeout,
                 over_capacity: permit.is_none(),
             };
-            ctx2.broker.serve(accepted.stream, info).await;
-            drop(permit);
+            // A task of its own, so an idle connection does not keep the (larger) TLS and
+            // WebSocket handshake state of this one for its lifetime.
+            let broker = ctx2.broker.clone();
+            ctx2.tasks.spawn(async move {
+                broker.serve(accepted.stream, info).await;
+                drop(permit);
+            });
         });
     }
 }

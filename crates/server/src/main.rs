@@ -1,4 +1,4 @@
-//! The `ferrite` command line: `serve`, `generate-config`.
+//! The `ferrite` command line: `serve`, `generate-config`, `env`.
 
 use std::path::PathBuf;
 
@@ -24,6 +24,13 @@ enum Command {
     },
     /// Print a commented config file holding the built-in defaults.
     GenerateConfig,
+    /// Print the shell exports that point the AWS CLI, boto3 and the Device SDK here
+    /// (`eval "$(ferrite env)"`); generates the API key pair if there is none yet.
+    Env {
+        /// TOML config file; FERRITE_* environment variables override it.
+        #[arg(long, short, env = "FERRITE_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -50,6 +57,9 @@ fn main() -> std::process::ExitCode {
             Ok(())
         }
         Command::Serve { config } => serve(config),
+        Command::Env { config } => load_config(config.as_ref())
+            .and_then(|cfg| ferrite_server::env::exports(&cfg))
+            .map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -6,11 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use ferrite_broker::{Broker, LocalOnly, Metrics};
-use ferrite_config::{Config, Durability};
-use ferrite_storage::BrokerStore;
+use ferrite_config::{Config, Durability, StorageBackend};
+use ferrite_storage::{BrokerStore, RegistryStore};
 use ferrite_storage_embedded::{SqliteOptions, SqliteStore, Synchronous};
+use ferrite_storage_postgres::{PgStoreOptions, PostgresStore};
 use ferrite_transport::{Listener, ListenerKind, TransportError};
 use prometheus_client::registry::Registry;
 use tokio::sync::Semaphore;
@@ -18,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::listeners::{AcceptCtx, accept_loop};
+use ferrite_auth::sigv4::{SecretKey, Verifier};
+use ferrite_http_api::ApiState;
+use ferrite_registry::EndpointConfig;
 
 /// The addresses the listeners actually bound (port 0 resolved).
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -64,28 +68,78 @@ fn bind_error(name: &str, addr: SocketAddr, e: std::io::Error) -> anyhow::Error 
     }
 }
 
-fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn BrokerStore>> {
-    if !cfg.storage.url.is_empty() {
-        bail!(
-            "storage.url {:?}: only the embedded store is available in this version; leave it empty",
-            cfg.storage.url.split('@').next_back().unwrap_or("")
-        );
+/// One backend seen through each storage trait.
+struct Stores {
+    broker: Arc<dyn BrokerStore>,
+    registry: Arc<dyn RegistryStore>,
+}
+
+impl Stores {
+    fn of<S: BrokerStore + RegistryStore>(store: S) -> Stores {
+        let store = Arc::new(store);
+        Stores {
+            broker: store.clone(),
+            registry: store,
+        }
     }
-    let opts = SqliteOptions {
-        synchronous: match cfg.storage.durability {
-            Durability::Full => Synchronous::Full,
-            Durability::Normal => Synchronous::Normal,
-        },
-        ..SqliteOptions::default()
+}
+
+/// The store `storage.url` selects (the config has already refused any other value).
+async fn open_store(cfg: &Config) -> anyhow::Result<Stores> {
+    let backend = cfg
+        .storage
+        .backend()
+        .map_err(|reason| anyhow::anyhow!("invalid setting storage.url: {reason}"))?;
+    match backend {
+        StorageBackend::Embedded => {
+            let opts = SqliteOptions {
+                synchronous: match cfg.storage.durability {
+                    Durability::Full => Synchronous::Full,
+                    Durability::Normal => Synchronous::Normal,
+                },
+                ..SqliteOptions::default()
+            };
+            let path = cfg.data_dir.join("ferrite.db");
+            let store = SqliteStore::open(&path, opts)
+                .with_context(|| format!("opening store {}", path.display()))?;
+            Ok(Stores::of(store))
+        }
+        StorageBackend::Postgres { url } => {
+            let opts = PgStoreOptions {
+                synchronous_commit: cfg.storage.durability == Durability::Full,
+                ..PgStoreOptions::default()
+            };
+            // The error already names the URL, without its password.
+            let store = PostgresStore::open(url, opts)
+                .await
+                .context("opening the PostgreSQL store (storage.url)")?;
+            Ok(Stores::of(store))
+        }
+    }
+}
+
+/// The AWS API's state: accepted keys, account, and the registry over the store.
+fn api_state(cfg: &Config, store: Arc<dyn RegistryStore>) -> anyhow::Result<ApiState> {
+    let keys = crate::credentials::resolve(cfg)?
+        .into_iter()
+        .map(|k| (k.access_key_id, SecretKey::new(k.secret_access_key)))
+        .collect();
+    let host = cfg.aws.endpoint_host.clone();
+    let endpoints = EndpointConfig {
+        data: host.clone(),
+        credential_provider: host.clone(),
+        jobs: host,
     };
-    let path = cfg.data_dir.join("ferrite.db");
-    let store = SqliteStore::open(&path, opts)
-        .with_context(|| format!("opening store {}", path.display()))?;
-    Ok(Arc::new(store))
+    Ok(ApiState {
+        verifier: Verifier::new(keys),
+        account_id: cfg.aws.account_id.clone(),
+        registry: ferrite_registry::Registry::new(store, endpoints),
+        test_hooks: cfg.aws.test_hooks,
+    })
 }
 
 fn write_listeners_file(dir: &Path, addrs: &BoundAddrs) -> anyhow::Result<()> {
-    let path = dir.join("listeners.json");
+    let path = dir.join(crate::LISTENERS_FILE);
     let tmp = dir.join("listeners.json.tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(addrs)?)?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
@@ -98,14 +152,21 @@ impl Server {
         let started = Instant::now();
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
-        let store = open_store(&cfg)?;
+        let stores = open_store(&cfg).await?;
+        let api_state = api_state(&cfg, stores.registry)?;
         let ca = ferrite_transport::ensure_ca(&cfg.data_dir, &cfg.server.server_names)?;
         let tls = ferrite_transport::server_config(&ca, &[])?;
 
         let metrics = Arc::new(Metrics::default());
         let mut registry = Registry::default();
         metrics.register(&mut registry);
-        let broker = Broker::start(cfg.mqtt.clone(), store, Arc::new(LocalOnly), metrics).await?;
+        let broker = Broker::start(
+            cfg.mqtt.clone(),
+            stores.broker,
+            Arc::new(LocalOnly),
+            metrics,
+        )
+        .await?;
 
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -154,7 +215,12 @@ impl Server {
             tasks.spawn(accept_loop(listener, ctx.clone()));
         }
         if let Some(api) = api {
-            tasks.spawn(crate::http::serve(api, Arc::new(registry), cancel.clone()));
+            tasks.spawn(crate::http::serve(
+                api,
+                Arc::new(registry),
+                Arc::new(api_state),
+                cancel.clone(),
+            ));
         }
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,

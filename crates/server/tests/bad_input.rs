@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use ferrite_mqtt_codec::{
     Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode, Subscribe, SubscriptionOptions,
+    encode,
 };
 use ferrite_test_support::{
     TestClient, TestServer, connect_packet, connect_v5, connect_v311, publish,
@@ -220,6 +221,38 @@ async fn qos_above_the_maximum_is_refused() {
         Some(Packet::Disconnect(d)) => assert_eq!(d.reason, ReasonCode::QoSNotSupported),
         other => panic!("{other:?}"),
     }
+}
+
+/// A full queue holds a QoS 0 publisher briefly instead of dropping at once, so a subscriber
+/// that keeps reading receives everything even through a tiny queue.
+#[tokio::test]
+async fn qos0_publisher_is_held_while_a_reading_subscriber_catches_up() {
+    let srv = TestServer::start_with(|c| c.mqtt.max_queued_messages = 2).await;
+    let (mut sub, _) = connect_v311(srv.mqtt_addr(), "reader", true).await;
+    sub.subscribe("burst", QoS::AtMostOnce).await;
+    const N: usize = 5000;
+    let reader = tokio::spawn(async move {
+        for i in 0..N {
+            let p = sub.recv_publish().await;
+            assert_eq!(p.payload.len(), 32, "message {i}");
+        }
+        sub
+    });
+    let (mut p, _) = connect_v311(srv.mqtt_addr(), "burster", true).await;
+    // One write: the broker reads hundreds of publishes at once, far more than the queue holds.
+    let mut burst = bytes::BytesMut::new();
+    for _ in 0..N {
+        let packet = Packet::Publish(publish("burst", &[7u8; 32], QoS::AtMostOnce, false));
+        encode(&packet, ProtocolVersion::V311, &mut burst).expect("encode");
+    }
+    p.send_raw(&burst).await;
+    p.send(&Packet::PingReq).await;
+    assert_eq!(p.recv().await, Packet::PingResp);
+    let mut sub = tokio::time::timeout(Duration::from_secs(20), reader)
+        .await
+        .expect("every QoS 0 message delivered")
+        .expect("reader task");
+    sub.expect_silence(Duration::from_millis(200)).await;
 }
 
 #[tokio::test]

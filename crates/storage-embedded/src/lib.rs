@@ -22,6 +22,7 @@
 
 mod error;
 mod read;
+mod registry;
 mod schema;
 mod writer;
 
@@ -32,7 +33,10 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ferrite_storage::{BrokerOp, BrokerSnapshot, BrokerStore, StorageError, StoreFuture};
+use ferrite_storage::{
+    BrokerOp, BrokerSnapshot, BrokerStore, Page, Record, RegistryStore, StorageError, StoreFuture,
+    Write, WriteOutcome,
+};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
@@ -212,23 +216,7 @@ impl BrokerStore for SqliteStore {
     }
 
     fn load(&self) -> StoreFuture<'_, BrokerSnapshot> {
-        let reader = Arc::clone(&self.reader);
-        let work = move || {
-            let mut guard = reader.lock();
-            let conn = guard.as_mut().ok_or(StorageError::Closed)?;
-            read::load_snapshot(conn)
-        };
-        Box::pin(async move {
-            // Off the async threads when a runtime is there; inline otherwise (never panic
-            // for want of a runtime).
-            match tokio::runtime::Handle::try_current() {
-                Ok(handle) => handle
-                    .spawn_blocking(work)
-                    .await
-                    .map_err(|e| StorageError::Backend(format!("sqlite load task failed: {e}")))?,
-                Err(_) => work(),
-            }
-        })
+        self.read(read::load_snapshot)
     }
 
     fn close(&self) -> StoreFuture<'_, ()> {
@@ -250,6 +238,73 @@ impl BrokerStore for SqliteStore {
             self.join_writer();
             result
         })
+    }
+}
+
+impl SqliteStore {
+    /// Runs `work` on the read connection, off the async threads when a runtime is there.
+    fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        let reader = Arc::clone(&self.reader);
+        let work = move || {
+            let mut guard = reader.lock();
+            let conn = guard.as_mut().ok_or(StorageError::Closed)?;
+            work(conn)
+        };
+        Box::pin(async move {
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => handle
+                    .spawn_blocking(work)
+                    .await
+                    .map_err(|e| StorageError::Backend(format!("sqlite read task failed: {e}")))?,
+                Err(_) => work(),
+            }
+        })
+    }
+}
+
+impl RegistryStore for SqliteStore {
+    fn get<'a>(&'a self, kind: &'a str, key: &'a str) -> StoreFuture<'a, Option<Record>> {
+        let (kind, key) = (kind.to_owned(), key.to_owned());
+        self.read(move |conn| registry::get(conn, &kind, &key))
+    }
+
+    fn list<'a>(
+        &'a self,
+        kind: &'a str,
+        prefix: &'a str,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Page> {
+        let (kind, prefix, after) = (kind.to_owned(), prefix.to_owned(), after.map(str::to_owned));
+        self.read(move |conn| registry::list(conn, &kind, &prefix, after.as_deref(), limit))
+    }
+
+    fn write(&self, batch: Vec<Write>) -> StoreFuture<'_, WriteOutcome> {
+        let submitted = if self.closed.load(Ordering::Acquire) {
+            None
+        } else {
+            let (reply, rx) = oneshot::channel();
+            self.tx
+                .as_ref()
+                .and_then(|tx| tx.send(Request::RegistryWrite { batch, reply }).ok())
+                .map(|()| rx)
+        };
+        Box::pin(async move {
+            let rx = submitted.ok_or(StorageError::Closed)?;
+            rx.await.unwrap_or(Err(StorageError::Closed))
+        })
+    }
+
+    fn clear(&self) -> StoreFuture<'_, ()> {
+        let submitted = if self.closed.load(Ordering::Acquire) {
+            Err(StorageError::Closed)
+        } else {
+            self.submit(|reply| Request::RegistryClear { reply })
+        };
+        Box::pin(async move { submitted?.await.unwrap_or(Err(StorageError::Closed)) })
     }
 }
 

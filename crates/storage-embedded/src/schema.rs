@@ -13,8 +13,14 @@ use crate::error::SqlContext;
 
 /// (version, name, SQL). Versions are strictly increasing; never edit a shipped migration,
 /// add a new one instead.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "broker", include_str!("../migrations/0001_broker.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "broker", include_str!("../migrations/0001_broker.sql")),
+    (
+        2,
+        "registry",
+        include_str!("../migrations/0002_registry.sql"),
+    ),
+];
 
 /// The schema version this build writes.
 pub(crate) fn latest_version() -> i64 {

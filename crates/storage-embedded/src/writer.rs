@@ -10,7 +10,9 @@
 
 use std::sync::mpsc::{Receiver, TryRecvError};
 
-use ferrite_storage::{BrokerOp, QueueState, QueuedMessage, StorageError, StoredMessage};
+use ferrite_storage::{
+    BrokerOp, QueueState, QueuedMessage, StorageError, StoredMessage, Write, WriteOutcome,
+};
 use rusqlite::{Connection, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
@@ -28,6 +30,15 @@ pub(crate) enum Request {
     Close {
         reply: Reply,
     },
+    /// A conditional registry batch: its own transaction, after the broker ops queued before
+    /// it (registry writes are rare; they need no group commit).
+    RegistryWrite {
+        batch: Vec<Write>,
+        reply: oneshot::Sender<Result<WriteOutcome, StorageError>>,
+    },
+    RegistryClear {
+        reply: Reply,
+    },
 }
 
 /// The thread body. Returns when asked to close or when every sender is gone (the store was
@@ -35,6 +46,8 @@ pub(crate) enum Request {
 pub(crate) fn run(mut conn: Connection, rx: Receiver<Request>, max_batch_ops: usize) {
     let mut batch: Vec<(Vec<BrokerOp>, Reply)> = Vec::new();
     let mut close_reply: Option<Reply> = None;
+    // A registry request met while draining: it runs after the group queued before it.
+    let mut deferred: Option<Request> = None;
 
     while close_reply.is_none() {
         let Ok(first) = rx.recv() else {
@@ -47,22 +60,27 @@ pub(crate) fn run(mut conn: Connection, rx: Receiver<Request>, max_batch_ops: us
                 batch.push((ops, reply));
             }
             Request::Close { reply } => close_reply = Some(reply),
+            registry => deferred = Some(registry),
         }
         // Group commit: take what is already waiting, never wait for more. Latency for a lone
         // committer stays one fsync; under load the group grows by itself while the previous
         // fsync is in progress.
-        while close_reply.is_none() && batch_ops < max_batch_ops {
+        while close_reply.is_none() && deferred.is_none() && batch_ops < max_batch_ops {
             match rx.try_recv() {
                 Ok(Request::Commit { ops, reply }) => {
                     batch_ops += ops.len();
                     batch.push((ops, reply));
                 }
                 Ok(Request::Close { reply }) => close_reply = Some(reply),
+                Ok(registry) => deferred = Some(registry),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
         if !batch.is_empty() {
             commit_group(&mut conn, &mut batch);
+        }
+        if let Some(request) = deferred.take() {
+            run_registry(&mut conn, request);
         }
     }
 
@@ -74,6 +92,25 @@ pub(crate) fn run(mut conn: Connection, rx: Receiver<Request>, max_batch_ops: us
     }
     // Dropping `rx` here fails every request that raced with close: their reply senders are
     // dropped and their futures resolve to `Closed`.
+}
+
+fn run_registry(conn: &mut Connection, request: Request) {
+    if !conn.is_autocommit()
+        && let Err(err) = conn.execute_batch("ROLLBACK")
+    {
+        tracing::warn!(error = %err, "could not clear a stale sqlite transaction");
+    }
+    match request {
+        Request::RegistryWrite { batch, reply } => {
+            let _ = reply.send(crate::registry::write(conn, &batch));
+        }
+        Request::RegistryClear { reply } => {
+            let _ = reply.send(crate::registry::clear(conn));
+        }
+        Request::Commit { .. } | Request::Close { .. } => {
+            unreachable!("only registry requests are deferred")
+        }
+    }
 }
 
 /// Applies one group in a single transaction and answers every waiter.

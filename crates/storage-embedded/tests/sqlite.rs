@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use ferrite_storage::conformance::{sample_queued, sample_retained, sample_session};
-use ferrite_storage::{BrokerOp, BrokerStore, StorageError};
+use ferrite_storage::{BrokerOp, BrokerStore, Expect, RegistryStore, StorageError, Write};
 use ferrite_storage_embedded::{SqliteOptions, SqliteStore, Synchronous};
 use rusqlite::Connection;
 
@@ -44,7 +44,10 @@ async fn migrations_are_recorded_once() {
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows");
-    assert_eq!(rows, vec![(1, "broker".to_owned())]);
+    assert_eq!(
+        rows,
+        vec![(1, "broker".to_owned()), (2, "registry".to_owned())]
+    );
 }
 
 #[tokio::test]
@@ -165,4 +168,25 @@ async fn load_after_close_is_closed() {
     let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
     store.close().await.expect("close");
     assert!(matches!(store.load().await, Err(StorageError::Closed)));
+}
+
+#[tokio::test]
+async fn registry_calls_after_close_are_closed() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
+    store.close().await.expect("close");
+    let put = Write::put("thing", "late", Expect::Any, "d".into());
+    assert!(matches!(
+        store.get("thing", "k").await,
+        Err(StorageError::Closed)
+    ));
+    assert!(matches!(
+        store.list("thing", "", None, 1).await,
+        Err(StorageError::Closed)
+    ));
+    assert!(matches!(
+        store.write(vec![put]).await,
+        Err(StorageError::Closed)
+    ));
+    assert!(matches!(store.clear().await, Err(StorageError::Closed)));
 }

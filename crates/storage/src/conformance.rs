@@ -11,7 +11,14 @@
 //!
 //! The factory is called once per test and must return a fresh, empty [`StoreLocation`]:
 //! something that can open the backend, and open it again (after a close or drop) onto the
-//! same data, for the persistence cases.
+//! same data, for the persistence cases. A backend whose tests need an external server (a
+//! database URL from the environment) uses the `optional:` form, whose factory returns
+//! `Option<L>`: `None` skips the test (the factory says why, loudly), and the location's
+//! [`StoreLocation::teardown`] removes what the test created, even when the case panicked:
+//!
+//! ```ignore
+//! ferrite_storage::broker_store_conformance!(optional: || async { MyLocation::from_env().await });
+//! ```
 //!
 //! Contract points the suite pins down beyond the trait docs:
 //! * Deleting or updating a key that does not exist is a no-op, not an error.
@@ -41,6 +48,12 @@ use crate::{
 /// that store committed.
 pub trait StoreLocation: Send + Sync {
     fn open(&self) -> StoreFuture<'_, Arc<dyn BrokerStore>>;
+
+    /// Removes the location's data once the test is over, pass or fail. For locations that
+    /// an async call must clean up (a database schema); `Drop` covers the rest (a temp dir).
+    fn teardown(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A closure returning the opening future is a location, for backends that need no state.
@@ -54,13 +67,25 @@ where
 }
 
 /// Generates one `#[tokio::test]` per conformance case. `$factory` is an expression callable
-/// with no arguments that returns a future of a fresh, empty [`StoreLocation`]. The invoking
+/// with no arguments that returns a future of a fresh, empty [`StoreLocation`]; with
+/// `optional:` before it, a future of `Option` of one, `None` meaning "skip". The invoking
 /// crate needs `tokio` (with `macros` and `rt-multi-thread`) as a dev-dependency.
 #[macro_export]
 macro_rules! broker_store_conformance {
+    (optional: $factory:expr) => {
+        $crate::__broker_store_conformance_all! { $factory; new_optional_location }
+    };
     ($factory:expr) => {
+        $crate::__broker_store_conformance_all! { $factory; new_location }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __broker_store_conformance_all {
+    ($factory:expr; $loader:ident) => {
         $crate::__broker_store_conformance_cases! {
-            $factory;
+            $factory; $loader;
             store: empty_store_loads_empty, empty_commit_is_ok, retained_put_replace_delete,
                 session_put_replace_delete_cascades, subscription_put_replace_delete,
                 queue_enqueue_set_state_dequeue_and_order, ops_in_one_commit_apply_in_order,
@@ -76,7 +101,7 @@ macro_rules! broker_store_conformance {
 #[macro_export]
 macro_rules! __broker_store_conformance_cases {
     (
-        $factory:expr;
+        $factory:expr; $loader:ident;
         store: $($store_case:ident),* ;
         shared: $($shared_case:ident),* ;
         location: $($location_case:ident),* ;
@@ -84,30 +109,45 @@ macro_rules! __broker_store_conformance_cases {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $store_case() {
-                let location = $crate::conformance::new_location($factory).await;
-                let store = $crate::conformance::StoreLocation::open(&location)
-                    .await
-                    .expect("open store");
-                $crate::conformance::$store_case(&*store).await;
-                $crate::BrokerStore::close(&*store).await.expect("close store");
+                let Some(location) = $crate::conformance::$loader($factory).await else {
+                    return;
+                };
+                $crate::conformance::run_case(location, |location| async move {
+                    let store = $crate::conformance::StoreLocation::open(&*location)
+                        .await
+                        .expect("open store");
+                    $crate::conformance::$store_case(&*store).await;
+                    $crate::BrokerStore::close(&*store).await.expect("close store");
+                })
+                .await;
             }
         )*
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $shared_case() {
-                let location = $crate::conformance::new_location($factory).await;
-                let store = $crate::conformance::StoreLocation::open(&location)
-                    .await
-                    .expect("open store");
-                $crate::conformance::$shared_case(::std::sync::Arc::clone(&store)).await;
-                $crate::BrokerStore::close(&*store).await.expect("close store");
+                let Some(location) = $crate::conformance::$loader($factory).await else {
+                    return;
+                };
+                $crate::conformance::run_case(location, |location| async move {
+                    let store = $crate::conformance::StoreLocation::open(&*location)
+                        .await
+                        .expect("open store");
+                    $crate::conformance::$shared_case(::std::sync::Arc::clone(&store)).await;
+                    $crate::BrokerStore::close(&*store).await.expect("close store");
+                })
+                .await;
             }
         )*
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $location_case() {
-                let location = $crate::conformance::new_location($factory).await;
-                $crate::conformance::$location_case(&location).await;
+                let Some(location) = $crate::conformance::$loader($factory).await else {
+                    return;
+                };
+                $crate::conformance::run_case(location, |location| async move {
+                    $crate::conformance::$location_case(&*location).await;
+                })
+                .await;
             }
         )*
     };
@@ -115,13 +155,53 @@ macro_rules! __broker_store_conformance_cases {
 
 /// Calls the macro's factory; a function so that a factory of the wrong shape fails with a
 /// readable bound error instead of deep inside the expansion.
-pub async fn new_location<F, Fut, L>(factory: F) -> L
+pub async fn new_location<F, Fut, L>(factory: F) -> Option<L>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = L>,
     L: StoreLocation,
 {
+    Some(factory().await)
+}
+
+/// [`new_location`] for the `optional:` form: the factory decides whether the test runs.
+pub async fn new_optional_location<F, Fut, L>(factory: F) -> Option<L>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Option<L>>,
+    L: StoreLocation,
+{
     factory().await
+}
+
+/// Runs one case, then the location's teardown whatever the case's outcome, then fails the
+/// test with the case's own panic if it had one. The case runs as a separate task so that its
+/// panic is caught without `catch_unwind` and teardown still gets to run.
+pub async fn run_case<L, C, Fut>(location: L, case: C)
+where
+    L: StoreLocation + 'static,
+    C: FnOnce(Arc<L>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let location = Arc::new(location);
+    let outcome = tokio::spawn(case(Arc::clone(&location))).await;
+    let teardown = location.teardown().await;
+    match outcome {
+        Ok(()) => {
+            if let Err(err) = teardown {
+                panic!("teardown of the store location failed: {err}");
+            }
+        }
+        Err(join) => {
+            if let Err(err) = teardown {
+                eprintln!("teardown of the store location also failed: {err}");
+            }
+            match join.try_into_panic() {
+                Ok(payload) => std::panic::resume_unwind(payload),
+                Err(join) => panic!("conformance case did not finish: {join}"),
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-//! Storage seams: the traits every backend implements, the shared error type, and the
-//! conformance suite (`conformance`) that every backend must pass.
+//! Storage seams: the traits every backend implements (`BrokerStore` for the MQTT broker,
+//! `RegistryStore` for the control plane), the shared error type, and the conformance suite
+//! (`conformance`) that every backend must pass.
 //!
 //! The MQTT hot path never queries storage: the broker keeps retained messages and session
 //! queues in memory and streams their changes here as `BrokerOp`s. A backend applies each
@@ -8,8 +9,11 @@
 
 pub mod conformance;
 mod model;
+mod registry;
+pub mod registry_conformance;
 
 pub use model::*;
+pub use registry::*;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -2,7 +2,8 @@
 //!
 //! Most nodes have a handful of children, where a linear scan of short strings beats hashing with
 //! SipHash. Wide nodes (e.g. `devices/{id}` with thousands of ids) switch to a `HashMap`, which
-//! keeps SipHash's randomisation because level names are attacker-controlled.
+//! keeps SipHash's randomisation because level names are attacker-controlled. Wide maps box
+//! their nodes: a hash map keeps spare slots, and a slot then costs a pointer, not a node.
 
 use std::collections::HashMap;
 use std::collections::hash_map;
@@ -16,7 +17,7 @@ const SHRINK_AT: usize = SMALL_MAX / 2;
 #[derive(Debug)]
 pub(crate) enum Children<N> {
     Small(Vec<(Box<str>, N)>),
-    Map(HashMap<Box<str>, N>),
+    Map(HashMap<Box<str>, Box<N>>),
 }
 
 impl<N> Default for Children<N> {
@@ -36,14 +37,14 @@ impl<N> Children<N> {
     pub(crate) fn get(&self, name: &str) -> Option<&N> {
         match self {
             Children::Small(v) => v.iter().find(|(k, _)| **k == *name).map(|(_, n)| n),
-            Children::Map(m) => m.get(name),
+            Children::Map(m) => m.get(name).map(|n| &**n),
         }
     }
 
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut N> {
         match self {
             Children::Small(v) => v.iter_mut().find(|(k, _)| **k == *name).map(|(_, n)| n),
-            Children::Map(m) => m.get_mut(name),
+            Children::Map(m) => m.get_mut(name).map(|n| &mut **n),
         }
     }
 
@@ -52,7 +53,10 @@ impl<N> Children<N> {
             && v.len() >= SMALL_MAX
             && !v.iter().any(|(k, _)| **k == *name)
         {
-            let map = std::mem::take(v).into_iter().collect();
+            let map = std::mem::take(v)
+                .into_iter()
+                .map(|(k, n)| (k, Box::new(n)))
+                .collect();
             *self = Children::Map(map);
         }
         match self {
@@ -66,7 +70,7 @@ impl<N> Children<N> {
                 };
                 &mut v[index].1
             }
-            Children::Map(m) => m.entry(name.into()).or_insert_with(make),
+            Children::Map(m) => m.entry(name.into()).or_insert_with(|| Box::new(make())),
         }
     }
 
@@ -77,9 +81,12 @@ impl<N> Children<N> {
                 Some(v.swap_remove(index).1)
             }
             Children::Map(m) => {
-                let removed = m.remove(name);
+                let removed = m.remove(name).map(|n| *n);
                 if m.len() <= SHRINK_AT {
-                    let small = std::mem::take(m).into_iter().collect();
+                    let small = std::mem::take(m)
+                        .into_iter()
+                        .map(|(k, n)| (k, *n))
+                        .collect();
                     *self = Children::Small(small);
                 }
                 removed
@@ -99,7 +106,7 @@ impl<N> Children<N> {
 #[derive(Debug)]
 pub(crate) enum ChildIter<'a, N> {
     Small(slice::Iter<'a, (Box<str>, N)>),
-    Map(hash_map::Iter<'a, Box<str>, N>),
+    Map(hash_map::Iter<'a, Box<str>, Box<N>>),
 }
 
 impl<'a, N> Iterator for ChildIter<'a, N> {
@@ -108,7 +115,7 @@ impl<'a, N> Iterator for ChildIter<'a, N> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             ChildIter::Small(it) => it.next().map(|(k, n)| (&**k, n)),
-            ChildIter::Map(it) => it.next().map(|(k, n)| (&**k, n)),
+            ChildIter::Map(it) => it.next().map(|(k, n)| (&**k, &**n)),
         }
     }
 }

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-use super::Conn;
+use super::{Conn, READ_MIN};
 use crate::auth::ConnectContext;
 use crate::lifecycle::{self, PendingWill};
 use crate::message::Message;
@@ -57,8 +57,9 @@ impl Setup {
             aliases_out: HashMap::new(),
             pending_acks: VecDeque::new(),
             inbound_unacked: 0,
-            will: self.will,
+            will: self.will.map(Box::new),
             connect_expiry: self.connect_expiry,
+            read_hint: READ_MIN,
         }
     }
 }

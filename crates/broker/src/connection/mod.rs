@@ -26,7 +26,13 @@ use crate::{BrokerInner, ConnInfo};
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Flush to the socket once this much is buffered, so one busy connection stays responsive.
 const WRITE_CHUNK: usize = 64 * 1024;
-const READ_RESERVE: usize = 4096;
+/// Read buffer bounds: an idle connection holds the smallest, a busy one grows towards the
+/// largest so each read syscall carries many packets.
+const READ_MIN: usize = 256;
+const READ_MAX: usize = 64 * 1024;
+/// Writes smaller than this release the write buffer afterwards: idle connections then hold
+/// no write memory, and busy ones, whose writes are large, keep theirs.
+const WRITE_KEEP: usize = 1024;
 
 /// The human-readable MQTT 5 reason string for a metric label ("keep_alive_timeout" →
 /// "keep alive timeout"): one vocabulary for metrics, logs and clients.
@@ -85,9 +91,12 @@ pub(crate) struct Conn<S> {
     pending_acks: VecDeque<(u64, Packet)>,
     /// QoS 1/2 publishes received and not yet fully acknowledged (Receive Maximum).
     inbound_unacked: usize,
-    will: Option<PendingWill>,
+    /// Boxed: most connections have no will, and a will is several hundred bytes.
+    will: Option<Box<PendingWill>>,
     /// MQTT 5: the session expiry set at CONNECT; 0 forbids raising it at DISCONNECT.
     connect_expiry: u32,
+    /// Spare read capacity to offer the next read, adapted to how much the last ones brought.
+    read_hint: usize,
 }
 
 /// Serves a connection from its first byte to its close.
@@ -97,7 +106,8 @@ where
 {
     inner.metrics.connections_total.inc();
     inner.metrics.connections.inc();
-    let conn = match connect::handshake(&inner, &mut stream, &info).await {
+    // Boxed so the connection's task does not keep the handshake's state for its lifetime.
+    let conn = match Box::pin(connect::handshake(&inner, &mut stream, &info)).await {
         Ok(setup) => setup.into_conn(inner.clone(), stream),
         Err(reason) => {
             inner.metrics.refused(reason);
@@ -107,7 +117,7 @@ where
     };
     let mut conn = conn;
     let exit = conn.serve().await;
-    conn.finish(exit).await;
+    Box::pin(conn.finish(exit)).await;
     inner.metrics.connections.dec();
 }
 
@@ -119,7 +129,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let sleep = tokio::time::sleep(keep_alive);
         tokio::pin!(sleep);
         let mut durable = self.inner.persister.durable();
-        let cancel = self.inner.cancel.clone();
+        // `kick` is a child of the broker's token: it also fires at shutdown, with no reason.
         let kick = self.kick.clone();
         loop {
             let more = match self.fill_outbound() {
@@ -137,9 +147,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 .pending_acks
                 .front()
                 .is_some_and(|(t, _)| !self.inner.persister.is_durable(*t));
-            if self.rbuf.capacity() - self.rbuf.len() < 1024 {
-                self.rbuf.reserve(READ_RESERVE);
-            }
+            let spare = self.prepare_read();
             tokio::select! {
                 biased;
                 _ = kick.cancelled() => {
@@ -149,18 +157,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                         None => Exit { metric: "shutdown", send: Some(ReasonCode::ServerShuttingDown), publish_will: false },
                     };
                 }
-                _ = cancel.cancelled() => {
-                    return Exit { metric: "shutdown", send: Some(ReasonCode::ServerShuttingDown), publish_will: false };
-                }
                 read = self.stream.read_buf(&mut self.rbuf) => {
                     match read {
                         Ok(0) => return Exit::closed("closed_by_client"),
                         Ok(n) => {
+                            self.adapt_read(n, spare);
                             self.inner.metrics.bytes_received.inc_by(n as u64);
                             if let Some(ka) = self.keep_alive {
                                 sleep.as_mut().reset(tokio::time::Instant::now() + ka);
                             }
-                            if let Err(exit) = self.process_input().await {
+                            // Boxed: publish handling is the deepest future of the connection,
+                            // and an idle connection should not carry its space.
+                            if let Err(exit) = Box::pin(self.process_input()).await {
                                 return exit;
                             }
                         }
@@ -171,6 +179,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 _ = self.session.wake.notified() => {}
                 _ = &mut sleep => return Exit::error("keep_alive_timeout", ReasonCode::KeepAliveTimeout),
             }
+        }
+    }
+
+    /// Makes room for the next read; returns the spare capacity offered.
+    fn prepare_read(&mut self) -> usize {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 2 * self.read_hint {
+            self.rbuf = BytesMut::new();
+        }
+        if self.rbuf.capacity() - self.rbuf.len() < self.read_hint / 2 {
+            self.rbuf.reserve(self.read_hint);
+        }
+        self.rbuf.capacity() - self.rbuf.len()
+    }
+
+    /// Grows the read hint when a read filled what was offered, shrinks it when reads are small.
+    fn adapt_read(&mut self, n: usize, offered: usize) {
+        if n >= offered {
+            self.read_hint = (self.read_hint * 2).min(READ_MAX);
+        } else if n < self.read_hint / 4 {
+            self.read_hint = (self.read_hint / 2).max(READ_MIN);
         }
     }
 
@@ -259,7 +287,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             Ok(Ok(())) => {
                 self.inner.metrics.bytes_sent.inc_by(n as u64);
                 self.wbuf.clear();
-                if self.wbuf.capacity() > 4 * WRITE_CHUNK {
+                if n < WRITE_KEEP || self.wbuf.capacity() > 4 * WRITE_CHUNK {
                     self.wbuf = BytesMut::new();
                 }
                 Ok(())
@@ -295,7 +323,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
         }
         let will = if exit.publish_will {
-            self.will.take()
+            self.will.take().map(|w| *w)
         } else {
             None
         };

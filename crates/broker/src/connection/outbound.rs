@@ -4,6 +4,7 @@
 
 use std::num::NonZeroU16;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use ferrite_mqtt_codec::{
     Packet, Properties, ProtocolVersion, PubAck, Publish, QoS, ReasonCode, encode,
@@ -106,8 +107,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             .queue
             .front()
             .is_some_and(|f| f.qos == QoS::AtMostOnce || st.inflight.len() < window);
+        let half_empty = st.queue.len() <= self.inner.cfg.max_queued_messages / 2;
         drop(st);
         if popped {
+            if half_empty {
+                session.congested.store(false, Ordering::Relaxed);
+            }
             session.space.notify_waiters();
         }
         self.inner.persister.submit(dequeued);

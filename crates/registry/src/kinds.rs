@@ -1,0 +1,45 @@
+//! Record kinds (collections) and link key layouts. Links are keyed `{one}/{other}` so a
+//! prefix lists one side; names never contain `/` (the model's name patterns forbid it), so
+//! the separator is unambiguous.
+
+pub const THING: &str = "thing";
+pub const THING_TYPE: &str = "thing-type";
+/// `{type}/{thing}`: things of a type, so a type with things cannot be deleted.
+pub const TYPE_THING: &str = "type-thing";
+pub const SETTINGS: &str = "settings";
+
+pub const THING_GROUP: &str = "thing-group";
+/// `{parent}/{child}`: a group's direct child groups.
+pub const GROUP_CHILD: &str = "group-child";
+/// `{group}/{thing}`: a thing group's direct members.
+pub const GROUP_THING: &str = "group-thing";
+/// `{thing}/{group}`: the thing groups a thing is directly in (the other side of
+/// [`GROUP_THING`], so either side lists without a scan).
+pub const THING_IN_GROUP: &str = "thing-in-group";
+
+pub const BILLING_GROUP: &str = "billing-group";
+/// `{billing group}/{thing}`: a billing group's members.
+pub const BILLING_THING: &str = "billing-thing";
+/// `{thing}`: the billing group a thing is in (a JSON string). Kept apart from the thing's
+/// own record so that joining a billing group does not bump the thing's `version`.
+pub const THING_BILLING: &str = "thing-billing";
+
+/// `{resource id}`: a resource's tags as one map. Keyed by the resource's id, not its name,
+/// so tags a delete failed to remove can never reappear on a new resource of the same name.
+pub const TAGS: &str = "tags";
+
+/// `{kind}/{name}`: a counter bumped by every write that attaches something to the resource
+/// (a member, a child group). Deletes check it at the version they read, so an attachment
+/// racing a delete makes the delete re-read rather than leave a dangling link.
+pub const GUARD: &str = "guard";
+
+/// The document of a link record: links carry nothing but their key.
+pub const LINK_DOC: &str = "{}";
+
+pub fn link(a: &str, b: &str) -> String {
+    format!("{a}/{b}")
+}
+
+pub fn prefix(a: &str) -> String {
+    format!("{a}/")
+}
