@@ -13,7 +13,6 @@ use serde_json::json;
 
 use crate::kinds::{BILLING_GROUP, TAGS, THING_GROUP, THING_TYPE};
 use crate::shared::{listing, parse_arn};
-use crate::thing_types::{CreateThingType, ThingTypeName};
 use crate::{Output, Registry, RegistryError, Scope, decode, encode, token};
 
 /// AWS: at most 50 tags per resource.
@@ -51,15 +50,6 @@ pub struct UntagResource {
 pub struct ListTagsForResource {
     pub resource_arn: String,
     pub next_token: Option<String>,
-}
-
-/// CreateThingType with its `tags` (the thing type module predates tags).
-#[derive(Debug, Deserialize)]
-pub struct CreateThingTypeTagged {
-    #[serde(flatten)]
-    pub create: CreateThingType,
-    #[serde(default)]
-    pub tags: Vec<Tag>,
 }
 
 /// Just the id every taggable resource's document carries.
@@ -214,40 +204,6 @@ impl Registry {
         }
         let next = rest.peek().and(last).map(|k| token::encode(&k));
         Ok(listing("tags", items, next))
-    }
-
-    /// CreateThingType, then its `tags`. Not one batch (the thing type module writes its
-    /// own); a repeated, idempotent create tags the type only if it had no tags yet.
-    pub async fn create_thing_type_tagged(
-        &self,
-        scope: &Scope,
-        req: CreateThingTypeTagged,
-    ) -> Result<Output, RegistryError> {
-        // Checked before creating, so bad tags leave no type behind.
-        check_create_tags(&req.tags)?;
-        let out = self.create_thing_type(scope, req.create).await?;
-        let id = out["thingTypeId"].as_str().unwrap_or_default();
-        if let Some(write) = initial_tags(id, &req.tags)? {
-            // A conflict means the type already had tags: an idempotent create keeps them.
-            self.store.write(vec![write]).await?;
-        }
-        Ok(out)
-    }
-
-    /// DeleteThingType, then its tags.
-    pub async fn delete_thing_type_and_tags(
-        &self,
-        req: ThingTypeName,
-    ) -> Result<Output, RegistryError> {
-        let id = self
-            .get::<Identified>(THING_TYPE, &req.thing_type_name)
-            .await?
-            .map(|(doc, _)| doc.id);
-        let out = self.delete_thing_type(req).await?;
-        if let Some(id) = id {
-            self.store.write(vec![drop_tags(&id)]).await?;
-        }
-        Ok(out)
     }
 }
 

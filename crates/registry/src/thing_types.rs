@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::kinds::{self, THING_TYPE, TYPE_THING};
+use crate::tags::{Tag, check_create_tags, drop_tags, initial_tags};
 use crate::{Output, Registry, RegistryError, Scope, encode, epoch_secs, now_ms, token};
 
 const LIST_PAGE_DEFAULT: usize = 50;
@@ -27,6 +28,8 @@ pub(crate) struct ThingTypeDoc {
 pub struct CreateThingType {
     pub thing_type_name: String,
     pub thing_type_properties: Option<serde_json::Value>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,7 +88,8 @@ impl Registry {
         scope: &Scope,
         req: CreateThingType,
     ) -> Result<Output, RegistryError> {
-        let props = properties(req.thing_type_properties);
+        check_create_tags(&req.tags)?;
+        let props = properties(req.thing_type_properties.clone());
         if props
             .get("searchableAttributes")
             .and_then(|a| a.as_array())
@@ -118,7 +122,9 @@ impl Registry {
                 created_at_ms: now_ms(),
             };
             let out = json!({"thingTypeName": name, "thingTypeArn": arn, "thingTypeId": doc.id});
-            Ok((vec![Write::put(THING_TYPE, name, Expect::Absent, encode(&doc))], out))
+            let mut writes = vec![Write::put(THING_TYPE, name, Expect::Absent, encode(&doc))];
+            writes.extend(initial_tags(&doc.id, &req.tags)?);
+            Ok((writes, out))
         })
         .await
     }
@@ -202,7 +208,10 @@ impl Registry {
                 )));
             }
             Ok((
-                vec![Write::delete(THING_TYPE, name, Expect::Version(version))],
+                vec![
+                    Write::delete(THING_TYPE, name, Expect::Version(version)),
+                    drop_tags(&t.id),
+                ],
                 json!({}),
             ))
         })
