@@ -7,6 +7,7 @@
 //! `commit` batch atomically and durably (fsync) before its future resolves, and is free to
 //! merge concurrent commits into one transaction (group commit).
 
+pub mod commit_bench;
 pub mod conformance;
 mod model;
 mod registry;
