@@ -175,17 +175,30 @@ where
 }
 
 /// Runs one case, then the location's teardown whatever the case's outcome, then fails the
-/// test with the case's own panic if it had one. The case runs as a separate task so that its
-/// panic is caught without `catch_unwind` and teardown still gets to run.
+/// test with the case's own panic if it had one.
 pub async fn run_case<L, C, Fut>(location: L, case: C)
 where
     L: StoreLocation + 'static,
     C: FnOnce(Arc<L>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    run_case_with(location, case, <L as StoreLocation>::teardown).await;
+}
+
+/// The harness of every conformance macro: `case` runs as a separate task so that its panic
+/// is caught without `catch_unwind` and `teardown` still gets to run.
+pub async fn run_case_with<L, C, Fut>(
+    location: L,
+    case: C,
+    teardown: for<'a> fn(&'a L) -> StoreFuture<'a, ()>,
+) where
+    L: Send + Sync + 'static,
+    C: FnOnce(Arc<L>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let location = Arc::new(location);
     let outcome = tokio::spawn(case(Arc::clone(&location))).await;
-    let teardown = location.teardown().await;
+    let teardown = teardown(&location).await;
     match outcome {
         Ok(()) => {
             if let Err(err) = teardown {

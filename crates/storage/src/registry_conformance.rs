@@ -188,33 +188,15 @@ where
     factory().await
 }
 
-/// Runs one case as its own task (so a panic is caught without `catch_unwind`), then the
-/// location's teardown whatever the outcome, then fails the test with the case's own panic.
+/// Runs one case, then the location's teardown whatever the outcome (the broker suite's
+/// harness, [`crate::conformance::run_case_with`]).
 pub async fn run_case<L, C, Fut>(location: L, case: C)
 where
     L: RegistryLocation + 'static,
     C: FnOnce(Arc<L>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let location = Arc::new(location);
-    let outcome = tokio::spawn(case(Arc::clone(&location))).await;
-    let teardown = location.teardown().await;
-    match outcome {
-        Ok(()) => {
-            if let Err(err) = teardown {
-                panic!("teardown of the store location failed: {err}");
-            }
-        }
-        Err(join) => {
-            if let Err(err) = teardown {
-                eprintln!("teardown of the store location also failed: {err}");
-            }
-            match join.try_into_panic() {
-                Ok(payload) => std::panic::resume_unwind(payload),
-                Err(join) => panic!("conformance case did not finish: {join}"),
-            }
-        }
-    }
+    crate::conformance::run_case_with(location, case, <L as RegistryLocation>::teardown).await;
 }
 
 // ---------------------------------------------------------------------------------------
