@@ -32,6 +32,15 @@ TOOL_CPU=${TOOL_CPU:-1}
 MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
 MOSQUITTO_EXTRA_CONF=${MOSQUITTO_EXTRA_CONF:-} # extra mosquitto.conf lines, e.g. "set_tcp_nodelay true"
 OUT=${OUT:-docs/benchmarks.md}
+# Ferrite authorizes every connect, publish, subscribe and delivery with this IoT policy (the
+# bench clients connect anonymously on loopback, which the policy governs): a realistic
+# device policy with variables, wildcards and an explicit deny, not allow-all.
+ARN_PREFIX="arn:aws:iot:us-east-1:000000000000"
+FERRITE_POLICY=${FERRITE_POLICY:-'{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":"iot:Connect","Resource":"'$ARN_PREFIX':client/*"},
+ {"Effect":"Allow","Action":["iot:Publish","iot:Receive"],"Resource":["'$ARN_PREFIX':topic/bench/*","'$ARN_PREFIX':topic/devices/${iot:ClientId}/*"]},
+ {"Effect":"Allow","Action":"iot:Subscribe","Resource":["'$ARN_PREFIX':topicfilter/bench/*","'$ARN_PREFIX':topicfilter/devices/${iot:ClientId}/*"]},
+ {"Effect":"Deny","Action":["iot:Publish","iot:Subscribe"],"Resource":["'$ARN_PREFIX':topic/bench/forbidden/*","'$ARN_PREFIX':topicfilter/bench/forbidden/*"]}]}'}
 
 SETTINGS=(DURATION WARMUP DRAIN PAYLOAD RATE LATENCY_RATE FANIN_PUBLISHERS FANOUT_SUBSCRIBERS P2P_PAIRS
   IDLE_CONNECTIONS IDLE_HOLD SCENARIOS QOS_LEVELS BROKERS BROKER_CPU TOOL_CPU MOSQUITTO_EXTRA_CONF)
@@ -119,7 +128,8 @@ start_broker() { # name port -> BROKER_PID
     data=$(mktemp -d)
     DATA_DIRS+=("$data")
     env FERRITE_DATA_DIR="$data" FERRITE_MQTT_PORT="$port" FERRITE_MQTTS_PORT=off \
-      FERRITE_WS_PORT=off FERRITE_WSS_PORT=off FERRITE_API_PORT=off \
+      FERRITE_WS_PORT=off FERRITE_WSS_PORT=off FERRITE_HTTPS_PORT=off FERRITE_API_PORT=off \
+      FERRITE_ANONYMOUS_POLICY="$FERRITE_POLICY" \
       FERRITE_WORKER_THREADS=1 FERRITE_LOG_LEVEL=warn \
       taskset -c "$BROKER_CPU" "$FERRITE" serve >"$RUN_DIR/$name-$port.log" 2>&1 &
   else
@@ -259,7 +269,7 @@ L = []
 L.append(f"Run finished {env['DATE']}; command: `{env['COMMAND']}`.")
 L.append("")
 L.append(f"- Machine: {env['NPROC']} CPUs ({env['CPU_MODEL']}), {env['MEM']}, Linux {env['KERNEL']}.")
-L.append(f"- Brokers: Ferrite `{env['FERRITE_REV']}` (`FERRITE_WORKER_THREADS=1`), {env['MOSQUITTO_VERSION']}"
+L.append(f"- Brokers: Ferrite `{env['FERRITE_REV']}` (`FERRITE_WORKER_THREADS=1`; every connect, publish, subscribe and delivery checked against the IoT policy `FERRITE_POLICY` in scripts/bench.sh), {env['MOSQUITTO_VERSION']}"
          + (f" with extra config `{env['MOSQUITTO_EXTRA_CONF']}`" if env.get("MOSQUITTO_EXTRA_CONF") else "") + ".")
 L.append(f"- Pinning: broker `taskset -c {env['BROKER_CPU']}`, ferrite-bench `taskset -c {env['TOOL_CPU']}`.")
 L.append(f"- Load: {env['PAYLOAD']}-byte payloads, " + (f"{rate} msgs/s in total" if rate else "publishers at full speed")

@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ -n "${CI:-}" ]; then
+  # A CI clone is built once: incremental caches would only cost disk.
+  export CARGO_INCREMENTAL=0
+fi
+echo "disk free before the build: $(df -h . | awk 'NR==2 {print $4}')"
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 
@@ -40,6 +46,8 @@ if command -v cargo-nextest >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+echo "disk free after the Rust tests: $(df -h . | awk 'NR==2 {print $4}')"
 
 echo "== Python compatibility suite"
 if ! command -v mosquitto_pub >/dev/null 2>&1; then

@@ -38,6 +38,7 @@ class Ferrite:
             "FERRITE_MQTTS_PORT": "0",
             "FERRITE_WS_PORT": "0",
             "FERRITE_WSS_PORT": "0",
+            "FERRITE_HTTPS_PORT": "0",
             "FERRITE_API_PORT": "0",
             "FERRITE_LOG_LEVEL": "warn",
             "FERRITE_MQTT_MIN_KEEP_ALIVE_SECS": "1",
@@ -120,6 +121,7 @@ def api_server(request):
         "FERRITE_ACCESS_KEY_ID": ACCESS_KEY_ID,
         "FERRITE_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         "FERRITE_ACCOUNT_ID": ACCOUNT_ID,
+        "FERRITE_REGION": REGION,
         "FERRITE_TEST_HOOKS": "true",
     }
     schema = None

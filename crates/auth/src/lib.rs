@@ -3,13 +3,16 @@
 //! This crate owns authentication, not authorization. Today that is [`sigv4`]: verification of
 //! AWS Signature Version 4 on API requests (`Authorization` header form, as boto3 and the AWS CLI
 //! send it) and on presigned URLs (query form, as the AWS IoT Device SDK builds it for MQTT over
-//! WebSocket). Client-certificate principals and custom authorizers will live here too.
+//! WebSocket). [`custom`] runs custom authorizers: token-signature checks, the call to the
+//! authorizer function over HTTP and the cache of its answers. Client-certificate principals
+//! will live here too.
 //!
-//! The crate is framework-free and synchronous: callers describe a request with
+//! [`sigv4`] is framework-free and synchronous: callers describe a request with
 //! [`sigv4::SignedRequest`], pass the current time, and receive either a [`sigv4::Verified`]
 //! identity or a [`sigv4::SigV4Error`] that maps to AWS's wire error in one place
 //! ([`sigv4::SigV4Error::aws_error`]). Secrets never appear in `Debug` output or error messages.
 
 #![warn(missing_docs)]
 
+pub mod custom;
 pub mod sigv4;

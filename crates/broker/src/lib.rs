@@ -27,7 +27,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use auth::{Authorizer, ConnectContext, LocalOnly};
+pub use auth::{
+    AllowAll, Authorizer, ConnectContext, ConnectFuture, HttpRequestHead, Permissions, Revoker,
+    TransportIdentity, allow_all,
+};
 pub use message::Message;
 pub use metrics::Metrics;
 
@@ -43,6 +46,8 @@ pub enum BrokerError {
     Topic(#[from] ferrite_topic::TopicError),
     #[error("broker is shutting down")]
     ShuttingDown,
+    #[error("the payload of {size} bytes exceeds the limit of {limit} bytes")]
+    PayloadTooLarge { size: usize, limit: usize },
 }
 
 /// Facts about an accepted connection that the broker cannot learn from MQTT itself.
@@ -50,8 +55,8 @@ pub enum BrokerError {
 pub struct ConnInfo {
     pub local_addr: SocketAddr,
     pub peer_addr: SocketAddr,
-    /// AWS certificate id of the TLS client certificate, if one was presented.
-    pub certificate_id: Option<String>,
+    /// What TLS / WebSocket revealed about the client; boxed and dropped after CONNECT.
+    pub transport: Option<Box<TransportIdentity>>,
     /// Time allowed until CONNECT has arrived.
     pub connect_timeout: Duration,
     /// The server is at its connection cap: answer CONNECT with "server busy" and close.
@@ -153,6 +158,12 @@ impl Broker {
     /// it is routed and, for QoS 1/2, durable for every persistent subscriber.
     pub async fn publish(&self, msg: Message) -> Result<usize, BrokerError> {
         ferrite_topic::validate_topic_name(&msg.topic, &self.inner.limits)?;
+        if msg.payload.len() > self.inner.cfg.max_payload_size {
+            return Err(BrokerError::PayloadTooLarge {
+                size: msg.payload.len(),
+                limit: self.inner.cfg.max_payload_size,
+            });
+        }
         if self.inner.cancel.is_cancelled() {
             return Err(BrokerError::ShuttingDown);
         }
@@ -180,6 +191,58 @@ impl Broker {
         let ticket = inner.persister.submit(ops);
         inner.persister.wait(ticket).await;
         Ok(n)
+    }
+
+    /// Feeds every publish on a reserved topic matching `filter` (e.g.
+    /// `$aws/things/+/shadow/+`) to the returned receiver, besides the topic's subscribers.
+    /// The channel holds `capacity` messages; when it is full, publishers wait, as they do for
+    /// a full subscriber queue. The tap ends when the receiver is dropped.
+    pub fn tap(
+        &self,
+        filter: &str,
+        capacity: usize,
+    ) -> Result<tokio::sync::mpsc::Receiver<Arc<Message>>, BrokerError> {
+        ferrite_topic::validate_topic_filter(filter, &self.inner.limits)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        let mut taps = self.inner.router.taps.write();
+        taps.retain(|t| !t.tx.is_closed());
+        taps.push(router::Tap {
+            filter: filter.to_owned(),
+            tx,
+        });
+        Ok(rx)
+    }
+
+    /// The retained message on `topic`, unless there is none or it has expired.
+    pub fn retained(&self, topic: &str) -> Option<Arc<Message>> {
+        let now = message::now_ms();
+        self.inner
+            .router
+            .retained
+            .read()
+            .get(topic)
+            .filter(|m| !m.is_expired(now))
+            .cloned()
+    }
+
+    /// Retained messages in topic order after `after`, at most `limit`, and whether more
+    /// follow. Sorts all retained topics per call: meant for listing by hand, not for a hot
+    /// path.
+    pub fn retained_page(&self, after: Option<&str>, limit: usize) -> (Vec<Arc<Message>>, bool) {
+        let now = message::now_ms();
+        let mut all: Vec<Arc<Message>> = self
+            .inner
+            .router
+            .retained
+            .read()
+            .iter()
+            .filter(|(topic, m)| after.is_none_or(|a| *topic > a) && !m.is_expired(now))
+            .map(|(_, m)| m.clone())
+            .collect();
+        all.sort_unstable_by(|a, b| a.topic.cmp(&b.topic));
+        let more = all.len() > limit;
+        all.truncate(limit);
+        (all, more)
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

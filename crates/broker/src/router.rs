@@ -41,6 +41,16 @@ pub struct Router {
     pub subs: RwLock<SubscriptionTrie<u64, SubEntry>>,
     pub retained: RwLock<RetainedTree<Arc<Message>>>,
     pub retained_for_wildcards: bool,
+    /// Server-side services (the shadow service) fed every publish on a reserved `$` topic
+    /// their filter matches, besides the normal subscribers.
+    pub taps: RwLock<Vec<Tap>>,
+    pub match_options: MatchOptions,
+}
+
+/// A service's view of the publishes on some reserved topics.
+pub struct Tap {
+    pub filter: String,
+    pub tx: tokio::sync::mpsc::Sender<Arc<Message>>,
 }
 
 /// Where one publish goes, one entry per session after merging overlapping subscriptions.
@@ -63,6 +73,8 @@ impl Router {
             subs: RwLock::new(SubscriptionTrie::new(match_options)),
             retained: RwLock::new(RetainedTree::new(match_options)),
             retained_for_wildcards,
+            taps: RwLock::new(Vec::new()),
+            match_options,
         }
     }
 
@@ -141,6 +153,21 @@ impl Router {
 
     /// Queues `msg` for every matching session. Persistence records go to `ops`; the caller
     /// submits them before acknowledging the publish. Returns the number of deliveries queued.
+    /// Hands `msg` to every tap whose filter matches. A tap that is behind holds the
+    /// publisher (as a full subscriber queue does); a tap whose service stopped is skipped.
+    async fn feed_taps(&self, msg: &Arc<Message>) {
+        let senders: Vec<_> = self
+            .taps
+            .read()
+            .iter()
+            .filter(|t| ferrite_topic::matches(&t.filter, &msg.topic, self.match_options))
+            .map(|t| t.tx.clone())
+            .collect();
+        for tx in senders {
+            let _ = tx.send(msg.clone()).await;
+        }
+    }
+
     pub async fn route(
         &self,
         msg: &Arc<Message>,
@@ -149,6 +176,9 @@ impl Router {
         metrics: &Metrics,
         ops: &mut Vec<BrokerOp>,
     ) -> usize {
+        if msg.topic.starts_with('$') {
+            self.feed_taps(msg).await;
+        }
         let mut delivered = 0;
         for t in self.targets(msg) {
             let out = Outgoing {

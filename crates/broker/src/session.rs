@@ -47,6 +47,9 @@ pub struct Inflight {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KickReason {
     TakenOver,
+    /// The client's credentials or permissions were withdrawn (certificate revoked,
+    /// policy no longer allows connecting).
+    NotAuthorized,
 }
 
 pub struct LiveConn {

@@ -97,6 +97,7 @@ const L_MQTT: [EnvVar; 2] = listener_vars!(mqtt, "FERRITE_MQTT_PORT", "FERRITE_M
 const L_MQTTS: [EnvVar; 2] = listener_vars!(mqtts, "FERRITE_MQTTS_PORT", "FERRITE_MQTTS_ADDR");
 const L_WS: [EnvVar; 2] = listener_vars!(ws, "FERRITE_WS_PORT", "FERRITE_WS_ADDR");
 const L_WSS: [EnvVar; 2] = listener_vars!(wss, "FERRITE_WSS_PORT", "FERRITE_WSS_ADDR");
+const L_HTTPS: [EnvVar; 2] = listener_vars!(https, "FERRITE_HTTPS_PORT", "FERRITE_HTTPS_ADDR");
 const L_API: [EnvVar; 2] = listener_vars!(api, "FERRITE_API_PORT", "FERRITE_API_ADDR");
 
 pub static ENV_VARS: &[EnvVar] = &[
@@ -165,6 +166,8 @@ pub static ENV_VARS: &[EnvVar] = &[
     L_WS[1],
     L_WSS[0],
     L_WSS[1],
+    L_HTTPS[0],
+    L_HTTPS[1],
     L_API[0],
     L_API[1],
     mqtt_num!(max_payload_size, "FERRITE_MQTT_MAX_PAYLOAD_SIZE"),
@@ -233,6 +236,14 @@ pub static ENV_VARS: &[EnvVar] = &[
         doc: "aws.test_hooks (true enables POST /_ferrite/reset)",
         apply: |c, v| {
             c.aws.test_hooks = bool_val(v)?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_ANONYMOUS_POLICY",
+        doc: "auth.anonymous_loopback_policy (IoT policy JSON for credential-less loopback clients; empty refuses them)",
+        apply: |c, v| {
+            c.auth.anonymous_loopback_policy = v.to_owned();
             Ok(())
         },
     },

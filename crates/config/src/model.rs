@@ -19,6 +19,7 @@ pub struct Config {
     pub mqtt: MqttConfig,
     pub storage: StorageConfig,
     pub aws: AwsConfig,
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -32,6 +33,7 @@ impl Default for Config {
             mqtt: MqttConfig::default(),
             storage: StorageConfig::default(),
             aws: AwsConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -100,6 +102,11 @@ pub struct ListenersConfig {
     pub ws: Option<SocketAddr>,
     #[serde(with = "listen_addr")]
     pub wss: Option<SocketAddr>,
+    /// AWS's multiplexed device port (443 on AWS): MQTT by ALPN `x-amzn-mqtt-ca` or
+    /// `mqtt`, HTTPS with client certificates by `x-amzn-http-ca`, otherwise HTTPS or
+    /// MQTT over WebSocket at `/mqtt`.
+    #[serde(with = "listen_addr")]
+    pub https: Option<SocketAddr>,
     #[serde(with = "listen_addr")]
     pub api: Option<SocketAddr>,
 }
@@ -115,6 +122,7 @@ impl Default for ListenersConfig {
             mqtts: loopback(8883),
             ws: loopback(8083),
             wss: loopback(8084),
+            https: loopback(8443),
             api: loopback(8090),
         }
     }
@@ -323,6 +331,11 @@ pub struct AwsConfig {
     pub endpoint_host: String,
     /// Test hook: `POST /_ferrite/reset`, signed with an accepted key, empties the registry.
     pub test_hooks: bool,
+    /// Custom authorizer functions: Lambda ARN (or bare function name) → the URL of the HTTP
+    /// endpoint that plays that Lambda (it receives AWS's authorizer event as a JSON POST and
+    /// answers the Lambda's response). An `authorizerFunctionArn` that is itself an
+    /// `http://`/`https://` URL needs no entry.
+    pub functions: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for AwsConfig {
@@ -333,6 +346,28 @@ impl Default for AwsConfig {
             credentials: Vec::new(),
             endpoint_host: "localhost".into(),
             test_hooks: false,
+            functions: Default::default(),
+        }
+    }
+}
+
+/// Device authentication settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The IoT policy document for clients that connect without credentials to the plain
+    /// (unencrypted) MQTT and WebSocket listeners on a loopback address. Empty: refused.
+    pub anonymous_loopback_policy: String,
+}
+
+/// Everything allowed: local development works out of the box.
+pub const ALLOW_ALL_POLICY: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            anonymous_loopback_policy: ALLOW_ALL_POLICY.into(),
         }
     }
 }

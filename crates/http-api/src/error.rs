@@ -81,6 +81,63 @@ impl ApiError {
             RegistryError::LimitExceeded(m) => {
                 ApiError::in_service(service, "LimitExceededException", StatusCode::GONE, m)
             }
+            RegistryError::CertificateState(m) => ApiError::in_service(
+                service,
+                "CertificateStateException",
+                StatusCode::NOT_ACCEPTABLE,
+                m,
+            ),
+            RegistryError::CertificateValidation(m) => ApiError::in_service(
+                service,
+                "CertificateValidationException",
+                StatusCode::BAD_REQUEST,
+                m,
+            ),
+            RegistryError::CertificateConflict(m) => ApiError::in_service(
+                service,
+                "CertificateConflictException",
+                StatusCode::CONFLICT,
+                m,
+            ),
+            RegistryError::RegistrationCodeValidation(m) => ApiError::in_service(
+                service,
+                "RegistrationCodeValidationException",
+                StatusCode::BAD_REQUEST,
+                m,
+            ),
+            RegistryError::DeleteConflict(m) => {
+                ApiError::in_service(service, "DeleteConflictException", StatusCode::CONFLICT, m)
+            }
+            RegistryError::MalformedPolicy(m) => ApiError::in_service(
+                service,
+                "MalformedPolicyException",
+                StatusCode::BAD_REQUEST,
+                m,
+            ),
+            RegistryError::VersionsLimitExceeded(m) => ApiError::in_service(
+                service,
+                "VersionsLimitExceededException",
+                StatusCode::CONFLICT,
+                m,
+            ),
+            RegistryError::InvalidResponse(m) => ApiError::in_service(
+                service,
+                "InvalidResponseException",
+                StatusCode::BAD_REQUEST,
+                m,
+            ),
+            RegistryError::Unauthorized(m) => ApiError::in_service(
+                service,
+                "UnauthorizedException",
+                StatusCode::UNAUTHORIZED,
+                m,
+            ),
+            RegistryError::ServiceUnavailable(m) => ApiError::in_service(
+                service,
+                "ServiceUnavailableException",
+                StatusCode::SERVICE_UNAVAILABLE,
+                m,
+            ),
             RegistryError::Busy => ApiError::in_service(
                 service,
                 "ThrottlingException",

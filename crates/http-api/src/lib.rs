@@ -5,8 +5,12 @@
 //! and encoding of the output or of an AWS-shaped error (`x-amzn-ErrorType`, status, JSON
 //! `message`). Operations Ferrite does not implement yet answer with an error naming them.
 //!
+//! On the device port a request without a signature but with a client certificate is
+//! authenticated by the certificate ([`data_plane`]) and may call only the data plane.
+//!
 //! The caller (the `server` crate) mounts [`router`] beside `/health` and `/metrics`.
 
+pub mod data_plane;
 mod dispatch;
 mod error;
 mod request;
@@ -31,6 +35,9 @@ pub struct ApiState {
     pub registry: Registry,
     /// Test hook: `POST /_ferrite/reset` (SigV4-signed, any service) empties the registry.
     pub test_hooks: bool,
+    /// Publishing and certificate-authenticated device calls; `None`: iot-data Publish
+    /// answers ServiceUnavailable and client certificates authenticate nothing.
+    pub data_plane: Option<Arc<dyn data_plane::DataPlane>>,
 }
 
 /// The axum router serving every AWS operation (as the fallback, so the caller's own routes

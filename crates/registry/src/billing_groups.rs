@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::kinds::{self, BILLING_GROUP, BILLING_THING, LINK_DOC, THING, THING_BILLING};
-use crate::shared::{Guard, check_version, existing, group_item, listing, name_or_arn};
+use crate::shared::{Guard, check_version, existing, group_item, name_or_arn};
 use crate::tags::{Tag, check_create_tags, drop_tags, initial_tags};
+use crate::token::listing;
 use crate::{Output, Registry, RegistryError, Scope, encode, epoch_secs, now_ms, token};
 
 const LIST_PAGE_DEFAULT: usize = 50;

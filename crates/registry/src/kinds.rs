@@ -28,6 +28,31 @@ pub const THING_BILLING: &str = "thing-billing";
 /// so tags a delete failed to remove can never reappear on a new resource of the same name.
 pub const TAGS: &str = "tags";
 
+// Identity and access (issue 4). A *principal key* names a principal or policy target
+// without `/`: `cert:{certificateId}`, `thinggroup:{groupName}`, `cognito:{identityId}`
+// (see `principal_key`), so link keys stay `{one}/{other}`.
+
+/// `{certificateId}`: a device certificate (DescribeCertificate's document plus internals).
+pub const CERTIFICATE: &str = "certificate";
+/// `{caCertificateId}`: a registered CA certificate.
+pub const CA_CERTIFICATE: &str = "ca-certificate";
+/// `{caCertificateId}/{certificateId}`: certificates registered under a CA.
+pub const CA_CERT: &str = "ca-cert";
+/// `{policyName}`: a policy (default version id, next version number, dates).
+pub const POLICY: &str = "policy";
+/// `{policyName}/{versionId}`: one version of a policy's document.
+pub const POLICY_VERSION: &str = "policy-version";
+/// `{policyName}/{principal key}`: the targets a policy is attached to.
+pub const POLICY_TARGET: &str = "policy-target";
+/// `{principal key}/{policyName}`: the policies attached to a target (the other side).
+pub const TARGET_POLICY: &str = "target-policy";
+/// `{thingName}/{principal key}`: principals attached to a thing.
+pub const THING_PRINCIPAL: &str = "thing-principal";
+/// `{principal key}/{thingName}`: things attached to a principal (the other side).
+pub const PRINCIPAL_THING: &str = "principal-thing";
+/// `{authorizerName}`: a custom authorizer.
+pub const AUTHORIZER: &str = "authorizer";
+
 /// `{kind}/{name}`: a counter bumped by every write that attaches something to the resource
 /// (a member, a child group). Deletes check it at the version they read, so an attachment
 /// racing a delete makes the delete re-read rather than leave a dangling link.

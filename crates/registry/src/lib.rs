@@ -1,6 +1,8 @@
 //! The AWS IoT registry: things, thing types, thing groups, billing groups, tags and the
-//! account's settings, with AWS's semantics (versions, `expectedVersion` conflicts, idempotent
-//! creates, attribute merge, pagination), stored through `ferrite_storage::RegistryStore`.
+//! account's settings; identity and access (device and CA certificates, IoT policies and their
+//! attachments, thing principals, custom authorizers); with AWS's semantics (versions,
+//! `expectedVersion` conflicts, idempotent creates, attribute merge, pagination), stored
+//! through `ferrite_storage::RegistryStore`.
 //!
 //! Operations take typed requests (deserialised from the validated JSON input the HTTP edge
 //! decodes) and return JSON outputs keyed like AWS's output shapes. Errors are
@@ -9,27 +11,42 @@
 //! per region and account.
 //!
 //! Concurrency is optimistic: an operation reads, decides and writes a conditional batch; on a
-//! conflict it re-reads and decides again (see [`Registry::retry`]).
+//! conflict it re-reads and decides again (see [`Registry::retry`]). Writes that can change
+//! what a device may do also signal [`Registry::auth_changes`].
 
+mod authorizers;
 mod billing_groups;
+mod ca_certificates;
+mod certificates;
+mod effective;
 mod error;
 mod kinds;
+mod policies;
+mod principals;
 mod settings;
 mod shared;
 mod tags;
+#[cfg(test)]
+mod test_support;
 mod thing_groups;
+mod thing_principals;
 mod thing_types;
 mod things;
 mod token;
+mod x509;
 
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use ferrite_storage::{Expect, Record, RegistryStore, StorageError, Write, WriteOutcome};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use certificates::{CertificateAuth, CertificateIssuer, IssueError, IssuedKeys};
+pub use effective::{EffectivePolicy, ThingForAuth};
 pub use error::RegistryError;
+pub use ferrite_auth::custom::{CustomAuthInput, CustomAuthOutcome, MqttCredentials};
 pub use settings::EndpointConfig;
 
 /// Where a request runs: the region of its SigV4 scope and the configured account.
@@ -51,6 +68,14 @@ impl Scope {
 pub struct Registry {
     store: Arc<dyn RegistryStore>,
     endpoints: EndpointConfig,
+    /// Bumped after every write that can change what a device may do (policies, their
+    /// attachments, certificate and CA status, thing principals, group membership, thing
+    /// attributes), so live connections re-resolve their permissions.
+    auth_epoch: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Calls custom authorizers' functions and caches their answers.
+    authorizers: ferrite_auth::custom::Invoker,
+    /// Issues device certificates with Ferrite's CA (see [`Registry::with_issuer`]).
+    issuer: Arc<dyn CertificateIssuer>,
 }
 
 /// Attempts of an optimistic read-decide-write cycle before giving up with a conflict.
@@ -60,7 +85,41 @@ pub type Output = serde_json::Value;
 
 impl Registry {
     pub fn new(store: Arc<dyn RegistryStore>, endpoints: EndpointConfig) -> Registry {
-        Registry { store, endpoints }
+        Registry {
+            store,
+            endpoints,
+            auth_epoch: Arc::new(tokio::sync::watch::Sender::new(0)),
+            authorizers: ferrite_auth::custom::Invoker::new(Default::default()),
+            issuer: Arc::new(certificates::NoIssuer),
+        }
+    }
+
+    /// Sets who issues the certificates of CreateKeysAndCertificate and
+    /// CreateCertificateFromCsr; without one they answer ServiceUnavailableException.
+    pub fn with_issuer(mut self, issuer: Arc<dyn CertificateIssuer>) -> Registry {
+        self.issuer = issuer;
+        self
+    }
+
+    /// Sets the `[aws.functions]` table: Lambda ARN or function name → the URL of the HTTP
+    /// endpoint that plays that custom authorizer function.
+    pub fn with_authorizer_functions(
+        mut self,
+        functions: std::collections::BTreeMap<String, String>,
+    ) -> Registry {
+        self.authorizers = ferrite_auth::custom::Invoker::new(functions);
+        self
+    }
+
+    /// Changes whenever a write may have changed some device's permissions.
+    pub fn auth_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.auth_epoch.subscribe()
+    }
+
+    /// Call after a successful write that affects authentication or authorization.
+    fn auth_changed(&self) {
+        self.auth_epoch
+            .send_modify(|epoch| *epoch = epoch.wrapping_add(1));
     }
 
     /// Removes everything (the test hook behind the admin reset endpoint).
@@ -98,6 +157,18 @@ impl Registry {
         Err(RegistryError::Busy)
     }
 
+    /// [`Registry::retry`] for a write that can change what a device may do: once it has
+    /// applied, live connections are told to re-resolve their permissions.
+    async fn retry_auth<F, Fut>(&self, attempt: F) -> Result<Output, RegistryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(Vec<Write>, Output), RegistryError>>,
+    {
+        let output = self.retry(attempt).await?;
+        self.auth_changed();
+        Ok(output)
+    }
+
     /// Read-modify-write of one document at the version read (retried on conflict); `{}` out.
     async fn modify<T, F>(
         &self,
@@ -122,10 +193,49 @@ impl Registry {
     }
 }
 
-/// Records read per store call while filtering a listing.
+/// Records read per store call while filtering a listing or reading every record of one.
 const SCAN_BATCH: usize = 500;
 
 impl Registry {
+    /// Calls `visit` with the records of `kind` under `prefix` after the key `after`, in key
+    /// order, until it breaks or none is left.
+    async fn scan_until(
+        &self,
+        kind: &str,
+        prefix: &str,
+        mut after: Option<String>,
+        mut visit: impl FnMut(&Record) -> Result<ControlFlow<()>, RegistryError>,
+    ) -> Result<(), RegistryError> {
+        loop {
+            let page = self
+                .store
+                .list(kind, prefix, after.as_deref(), SCAN_BATCH)
+                .await?;
+            for r in &page.records {
+                if visit(r)?.is_break() {
+                    return Ok(());
+                }
+            }
+            match page.next_after {
+                Some(k) => after = Some(k),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Calls `visit` with every record of `kind` under `prefix`, in key order.
+    async fn scan(
+        &self,
+        kind: &str,
+        prefix: &str,
+        mut visit: impl FnMut(&Record) -> Result<(), RegistryError>,
+    ) -> Result<(), RegistryError> {
+        self.scan_until(kind, prefix, None, |r| {
+            visit(r).map(|()| ControlFlow::Continue(()))
+        })
+        .await
+    }
+
     /// One page of a listing: records of `kind` under `prefix`, after the position `token`
     /// stands for, rendered by `render` (which returns `None` for records a filter rejects).
     /// Returns the items and the token of the next page, present only when another item
@@ -142,29 +252,24 @@ impl Registry {
         T: DeserializeOwned,
         F: FnMut(&Record, T) -> Option<Output>,
     {
-        let mut cursor = token::decode(next_token)?;
         let mut items = Vec::new();
         let mut last_included: Option<String> = None;
-        loop {
-            let page = self
-                .store
-                .list(kind, prefix, cursor.as_deref(), SCAN_BATCH)
-                .await?;
-            for r in &page.records {
-                let Some(item) = render(r, decode(r)?) else {
-                    continue;
-                };
-                if items.len() == limit {
-                    return Ok((items, last_included.map(|k| token::encode(&k))));
-                }
-                items.push(item);
-                last_included = Some(r.key.clone());
+        let mut more = false;
+        self.scan_until(kind, prefix, token::decode(next_token)?, |r| {
+            let Some(item) = render(r, decode(r)?) else {
+                return Ok(ControlFlow::Continue(()));
+            };
+            if items.len() == limit {
+                more = true;
+                return Ok(ControlFlow::Break(()));
             }
-            match page.next_after {
-                Some(k) => cursor = Some(k),
-                None => return Ok((items, None)),
-            }
-        }
+            items.push(item);
+            last_included = Some(r.key.clone());
+            Ok(ControlFlow::Continue(()))
+        })
+        .await?;
+        let next = last_included.filter(|_| more).map(|k| token::encode(&k));
+        Ok((items, next))
     }
 }
 

@@ -173,9 +173,6 @@ impl Guard {
     }
 }
 
-/// Page size when listing links in full.
-const LINK_BATCH: usize = 500;
-
 impl Registry {
     /// Fails unless thing `name` exists.
     pub(crate) async fn require_thing(&self, name: &str) -> Result<(), RegistryError> {
@@ -202,22 +199,12 @@ impl Registry {
     ) -> Result<Vec<String>, RegistryError> {
         let prefix = kinds::prefix(owner);
         let mut names = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .store
-                .list(kind, &prefix, after.as_deref(), LINK_BATCH)
-                .await?;
-            names.extend(
-                page.records
-                    .iter()
-                    .map(|r| r.key[prefix.len()..].to_owned()),
-            );
-            match page.next_after {
-                Some(k) => after = Some(k),
-                None => return Ok(names),
-            }
-        }
+        self.scan(kind, &prefix, |r| {
+            names.push(r.key[prefix.len()..].to_owned());
+            Ok(())
+        })
+        .await?;
+        Ok(names)
     }
 
     /// Whether `owner` has at least `n` links of kind `kind`.
@@ -283,25 +270,10 @@ pub fn group_item(scope: &Scope, arn_type: &str, name: &str) -> Output {
     serde_json::json!({"groupName": name, "groupArn": arn})
 }
 
-/// A listing's output: the items under `key`, and `nextToken` when another page follows.
-pub fn listing(key: &str, items: Vec<Output>, next: Option<String>) -> Output {
-    let mut out = serde_json::json!({ key: items });
-    if let Some(n) = next {
-        out["nextToken"] = serde_json::json!(n);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scope() -> Scope {
-        Scope {
-            region: "eu-west-1".into(),
-            account: "123456789012".into(),
-        }
-    }
+    use crate::test_support::scope;
 
     fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -11,8 +11,11 @@ use ferrite_storage::{Expect, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::kinds::{BILLING_GROUP, TAGS, THING_GROUP, THING_TYPE};
-use crate::shared::{listing, parse_arn};
+use crate::kinds::{
+    AUTHORIZER, BILLING_GROUP, CA_CERTIFICATE, POLICY, TAGS, THING_GROUP, THING_TYPE,
+};
+use crate::shared::parse_arn;
+use crate::token::listing;
 use crate::{Output, Registry, RegistryError, Scope, decode, encode, token};
 
 /// AWS: at most 50 tags per resource.
@@ -111,6 +114,9 @@ impl Registry {
             "thinggroup" => THING_GROUP,
             "billinggroup" => BILLING_GROUP,
             "thingtype" => THING_TYPE,
+            "policy" => POLICY,
+            "authorizer" => AUTHORIZER,
+            "cacert" => CA_CERTIFICATE,
             "thing" => {
                 return Err(RegistryError::InvalidRequest(format!(
                     "Things cannot be tagged: {arn}"

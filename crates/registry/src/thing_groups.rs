@@ -14,10 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::kinds::{self, GROUP_CHILD, GROUP_THING, LINK_DOC, THING, THING_GROUP, THING_IN_GROUP};
-use crate::shared::{
-    AttributePayload, Guard, check_version, existing, group_item, listing, name_or_arn,
-};
+use crate::shared::{AttributePayload, Guard, check_version, existing, group_item, name_or_arn};
 use crate::tags::{Tag, check_create_tags, drop_tags, initial_tags};
+use crate::token::listing;
 use crate::{Output, Registry, RegistryError, Scope, encode, epoch_secs, now_ms, token};
 
 /// AWS: a hierarchy is at most 7 groups deep (a root is at depth 1).
@@ -301,7 +300,7 @@ impl Registry {
     }
 
     pub async fn delete_thing_group(&self, req: DeleteThingGroup) -> Result<Output, RegistryError> {
-        self.retry(|| async {
+        self.retry_auth(|| async {
             let name = &req.thing_group_name;
             // AWS: deleting a group that does not exist succeeds.
             let Some((g, version)) = self.get::<ThingGroupDoc>(THING_GROUP, name).await? else {
@@ -326,6 +325,9 @@ impl Registry {
             for thing in self.linked(GROUP_THING, name).await? {
                 writes.extend(leave(name, &thing));
             }
+            // Its policies are detached, or a new group of this name would inherit them.
+            let key = crate::principals::Principal::ThingGroup(name.clone()).key();
+            writes.extend(self.detach_all_policies(&key).await?);
             Ok((writes, json!({})))
         })
         .await
@@ -382,7 +384,7 @@ impl Registry {
         req: ThingGroupMembership,
     ) -> Result<Output, RegistryError> {
         let (group, thing) = membership_names(scope, &req)?;
-        self.retry(|| async {
+        self.retry_auth(|| async {
             self.thing_group(&group).await?;
             self.require_thing(&thing).await?;
             let guard = self.guard(THING, &thing).await?;
@@ -411,6 +413,7 @@ impl Registry {
         // Removing a thing that is not in the group is not an error. Unconditional deletes
         // of two links: nothing to decide, so nothing to retry.
         self.store.write(leave(&group, &thing).to_vec()).await?;
+        self.auth_changed();
         Ok(json!({}))
     }
 
@@ -422,7 +425,7 @@ impl Registry {
             .thing_name
             .clone()
             .ok_or_else(|| RegistryError::InvalidRequest("thingName must be specified.".into()))?;
-        self.retry(|| async {
+        self.retry_auth(|| async {
             self.require_thing(&thing).await?;
             for g in req
                 .thing_groups_to_add

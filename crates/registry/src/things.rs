@@ -193,7 +193,8 @@ impl Registry {
                 "Cannot set thingTypeName and removeThingType at the same time.".into(),
             ));
         }
-        self.retry(|| async {
+        // Policy variables read the thing's type and attributes.
+        self.retry_auth(|| async {
             let name = &req.thing_name;
             let (mut t, version) = self
                 .get::<ThingDoc>(THING, name)
@@ -251,9 +252,14 @@ impl Registry {
                 return Ok((Vec::new(), json!({})));
             };
             check_version(req.expected_version, version, "thing", name)?;
-            // The guard makes a group join racing this delete re-run it, so no membership
-            // outlives the thing.
+            // The guard makes a group join or principal attach racing this delete re-run it,
+            // so no membership or attachment outlives the thing.
             let guard = self.guard(THING, name).await?;
+            if self.has_links(kinds::THING_PRINCIPAL, name, 1).await? {
+                return Err(RegistryError::InvalidRequest(format!(
+                    "Cannot delete. Thing {name} is still attached to one or more principals"
+                )));
+            }
             let mut writes = vec![
                 Write::delete(THING, name, Expect::Version(version)),
                 guard.release(),

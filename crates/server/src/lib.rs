@@ -3,10 +3,14 @@
 //! Tests start the same server in-process through `Server::start`.
 
 mod credentials;
+mod data_plane;
+mod device_auth;
 pub mod env;
 mod http;
+mod issuer;
 mod listeners;
 pub mod logging;
+mod peer;
 mod server;
 
 pub use server::{BoundAddrs, Server};

@@ -1,12 +1,13 @@
 //! Accept loops: one per listener, each connection handed to its own task that completes
-//! the transport handshake and then runs the broker session. A semaphore caps connections;
-//! clients beyond the cap get "server busy" from the broker instead of a silent drop.
+//! the transport handshake and then runs the broker session (or, for HTTP on the device
+//! port, the HTTP app). A semaphore caps connections; MQTT clients beyond the cap get
+//! "server busy" from the broker instead of a silent drop, HTTP clients a 503.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrite_broker::{Broker, ConnInfo};
-use ferrite_transport::Listener;
+use ferrite_transport::{Handshaken, Listener};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,6 +18,8 @@ pub struct AcceptCtx {
     pub connect_timeout: Duration,
     pub cancel: CancellationToken,
     pub tasks: TaskTracker,
+    /// Serves HTTP connections of the device port (the API listener's app).
+    pub http_app: axum::Router,
 }
 
 pub async fn accept_loop(listener: Arc<Listener>, ctx: Arc<AcceptCtx>) {
@@ -46,7 +49,20 @@ pub async fn accept_loop(listener: Arc<Listener>, ctx: Arc<AcceptCtx>) {
                 a = listener.handshake(tcp, peer, ctx2.connect_timeout) => a,
             };
             let accepted = match accepted {
-                Ok(a) => a,
+                Ok(Handshaken::Mqtt(a)) => a,
+                Ok(Handshaken::Http(conn)) => {
+                    let app = ctx2.http_app.clone();
+                    let cancel = ctx2.cancel.clone();
+                    ctx2.tasks.spawn(async move {
+                        if permit.is_some() {
+                            crate::http::serve_device_connection(conn, app, cancel).await;
+                        } else {
+                            crate::http::refuse_busy(conn).await;
+                        }
+                        drop(permit);
+                    });
+                    return;
+                }
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "handshake failed");
                     ctx2.broker.metrics().refused("handshake_failed");
@@ -56,18 +72,18 @@ pub async fn accept_loop(listener: Arc<Listener>, ctx: Arc<AcceptCtx>) {
             let info = ConnInfo {
                 local_addr,
                 peer_addr: peer,
-                certificate_id: accepted
-                    .peer_certificate
-                    .as_ref()
-                    .map(|c| c.certificate_id.clone()),
+                transport: Some(Box::new(crate::peer::transport_identity(&accepted))),
                 connect_timeout: ctx2.connect_timeout,
                 over_capacity: permit.is_none(),
             };
             // A task of its own, so an idle connection does not keep the (larger) TLS and
             // WebSocket handshake state of this one for its lifetime.
             let broker = ctx2.broker.clone();
+            // Only the stream moves into the connection's task: the rest of `accepted`
+            // (certificate, upgrade request) is dropped with this one.
+            let stream = accepted.stream;
             ctx2.tasks.spawn(async move {
-                broker.serve(accepted.stream, info).await;
+                broker.serve(stream, info).await;
                 drop(permit);
             });
         });

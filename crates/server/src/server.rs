@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ferrite_broker::{Broker, LocalOnly, Metrics};
+use ferrite_broker::{Broker, Metrics};
 use ferrite_config::{Config, Durability, StorageBackend};
 use ferrite_storage::{BrokerStore, RegistryStore};
 use ferrite_storage_embedded::{SqliteOptions, SqliteStore, Synchronous};
@@ -30,6 +30,7 @@ pub struct BoundAddrs {
     pub mqtts: Option<SocketAddr>,
     pub ws: Option<SocketAddr>,
     pub wss: Option<SocketAddr>,
+    pub https: Option<SocketAddr>,
     pub api: Option<SocketAddr>,
 }
 
@@ -50,6 +51,7 @@ fn setting_for(kind: &str) -> &'static str {
         "mqtts" => "FERRITE_MQTTS_PORT (listeners.mqtts)",
         "ws" => "FERRITE_WS_PORT (listeners.ws)",
         "wss" => "FERRITE_WSS_PORT (listeners.wss)",
+        "https" => "FERRITE_HTTPS_PORT (listeners.https)",
         _ => "FERRITE_API_PORT (listeners.api)",
     }
 }
@@ -119,7 +121,11 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Stores> {
 }
 
 /// The AWS API's state: accepted keys, account, and the registry over the store.
-fn api_state(cfg: &Config, store: Arc<dyn RegistryStore>) -> anyhow::Result<ApiState> {
+fn api_state(
+    cfg: &Config,
+    store: Arc<dyn RegistryStore>,
+    issuer: Arc<dyn ferrite_registry::CertificateIssuer>,
+) -> anyhow::Result<ApiState> {
     let keys = crate::credentials::resolve(cfg)?
         .into_iter()
         .map(|k| (k.access_key_id, SecretKey::new(k.secret_access_key)))
@@ -133,8 +139,11 @@ fn api_state(cfg: &Config, store: Arc<dyn RegistryStore>) -> anyhow::Result<ApiS
     Ok(ApiState {
         verifier: Verifier::new(keys),
         account_id: cfg.aws.account_id.clone(),
-        registry: ferrite_registry::Registry::new(store, endpoints),
+        registry: ferrite_registry::Registry::new(store, endpoints)
+            .with_issuer(issuer)
+            .with_authorizer_functions(cfg.aws.functions.clone()),
         test_hooks: cfg.aws.test_hooks,
+        data_plane: None,
     })
 }
 
@@ -153,41 +162,63 @@ impl Server {
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
         let stores = open_store(&cfg).await?;
-        let api_state = api_state(&cfg, stores.registry)?;
-        let ca = ferrite_transport::ensure_ca(&cfg.data_dir, &cfg.server.server_names)?;
+        let ca = Arc::new(ferrite_transport::ensure_ca(
+            &cfg.data_dir,
+            &cfg.server.server_names,
+        )?);
+        let issuer = crate::issuer::CaIssuer::shared(ca.clone());
+        let shadow_store = stores.registry.clone();
+        let mut api_state = api_state(&cfg, stores.registry, issuer)?;
         let tls = ferrite_transport::server_config(&ca, &[])?;
 
+        let device_auth = crate::device_auth::authorizer(&cfg, api_state.registry.clone())?;
         let metrics = Arc::new(Metrics::default());
         let mut registry = Registry::default();
         metrics.register(&mut registry);
         let broker = Broker::start(
             cfg.mqtt.clone(),
             stores.broker,
-            Arc::new(LocalOnly),
+            Arc::new(device_auth.clone()),
             metrics,
         )
         .await?;
 
+        let shadow_service = ferrite_shadow_service::ShadowService::new(
+            broker.clone(),
+            shadow_store,
+            ferrite_shadow::ShadowConfig::default(),
+        )?;
+        api_state.data_plane = Some(Arc::new(crate::data_plane::DevicePlane {
+            auth: device_auth.clone(),
+            broker: broker.clone(),
+            shadows: shadow_service.shadows(),
+            region: cfg.aws.region.clone(),
+        }));
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
+        tasks.spawn(device_auth.run(cancel.clone()));
+        tasks.spawn(shadow_service.run(cancel.clone()));
+        let http_app = crate::http::app(Arc::new(registry), Arc::new(api_state));
         let ctx = Arc::new(AcceptCtx {
             broker: broker.clone(),
             slots: Arc::new(Semaphore::new(cfg.server.max_connections)),
             connect_timeout: Duration::from_secs(cfg.server.connect_timeout_secs),
             cancel: cancel.clone(),
             tasks: tasks.clone(),
+            http_app: http_app.clone(),
         });
 
         let l = &cfg.listeners;
         let mut addrs = BoundAddrs::default();
-        let mqtt_listeners = [
+        let device_listeners = [
             ("mqtt", l.mqtt, ListenerKind::Tcp, &mut addrs.mqtt),
             ("mqtts", l.mqtts, ListenerKind::Tls, &mut addrs.mqtts),
             ("ws", l.ws, ListenerKind::Ws, &mut addrs.ws),
             ("wss", l.wss, ListenerKind::Wss, &mut addrs.wss),
+            ("https", l.https, ListenerKind::Https, &mut addrs.https),
         ];
         let mut bound = Vec::new();
-        for (name, addr, kind, slot) in mqtt_listeners {
+        for (name, addr, kind, slot) in device_listeners {
             let Some(addr) = addr else { continue };
             let tls = kind.uses_tls().then(|| tls.clone());
             let listener = match Listener::bind(kind, addr, tls).await {
@@ -215,18 +246,13 @@ impl Server {
             tasks.spawn(accept_loop(listener, ctx.clone()));
         }
         if let Some(api) = api {
-            tasks.spawn(crate::http::serve(
-                api,
-                Arc::new(registry),
-                Arc::new(api_state),
-                cancel.clone(),
-            ));
+            tasks.spawn(crate::http::serve(api, http_app, cancel.clone()));
         }
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             data_dir = %cfg.data_dir.display(),
             ca_file = %ca.paths().ca_cert.display(),
-            listeners = ?BTreeMap::from([("mqtt", addrs.mqtt), ("mqtts", addrs.mqtts), ("ws", addrs.ws), ("wss", addrs.wss), ("api", addrs.api)]),
+            listeners = ?BTreeMap::from([("mqtt", addrs.mqtt), ("mqtts", addrs.mqtts), ("ws", addrs.ws), ("wss", addrs.wss), ("https", addrs.https), ("api", addrs.api)]),
             "ferrite started"
         );
         Ok(Server {

@@ -30,6 +30,7 @@ fn spawn(dir: &Path, extra: &[(&str, &str)]) -> Proc {
         .env("FERRITE_MQTTS_PORT", "0")
         .env("FERRITE_WS_PORT", "0")
         .env("FERRITE_WSS_PORT", "0")
+        .env("FERRITE_HTTPS_PORT", "0")
         .env("FERRITE_API_PORT", "0")
         .env("FERRITE_LOG_LEVEL", "warn")
         .stdout(Stdio::null())
@@ -145,6 +146,7 @@ async fn taken_port_gives_a_one_line_error_naming_the_setting() {
         .env("FERRITE_MQTTS_PORT", "0")
         .env("FERRITE_WS_PORT", "0")
         .env("FERRITE_WSS_PORT", "0")
+        .env("FERRITE_HTTPS_PORT", "0")
         .env("FERRITE_API_PORT", "0")
         .output()
         .unwrap();

@@ -1,4 +1,4 @@
-//! The group-commit measurement both backends' `group_commit` examples run: commits per
+//! The group-commit measurement both backends' `*_group_commit` examples run: commits per
 //! second and mean latency with 1 and with 64 concurrent committers, each commit carrying one
 //! `Enqueue` op. One committer pays a full durable commit each time; 64 show how much the
 //! backend's group commit merges.

@@ -31,6 +31,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c.listeners.mqtts = free;
     c.listeners.ws = free;
     c.listeners.wss = free;
+    c.listeners.https = free;
     c.listeners.api = free;
     c.mqtt.min_keep_alive_secs = 1;
     c.server.shutdown_timeout_secs = 5;

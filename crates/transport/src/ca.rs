@@ -5,6 +5,9 @@
 //! root CA in the data directory at first start, signs the server certificate with it and
 //! signs device certificates on request. Users trust `{data_dir}/ca/ca.pem` once.
 //!
+//! The certificates of CreateKeysAndCertificate and CreateCertificateFromCsr are issued in
+//! [`crate::issue`].
+//!
 //! Files (all under `{data_dir}/ca/`, directory mode 0700):
 //! - `ca.pem` / `ca.key`: the root CA (ECDSA P-256, 10 years).
 //! - `server.pem` / `server.key`: server certificate (leaf then CA) and its key, regenerated
@@ -48,7 +51,7 @@ const SERVER_VALIDITY: Duration = Duration::days(397);
 /// A server certificate closer than this to expiry is renewed at start.
 const SERVER_RENEW_BEFORE: Duration = Duration::days(30);
 /// Backdating absorbs clock skew between Ferrite and the devices that verify our certs.
-const BACKDATE: Duration = Duration::hours(1);
+pub(crate) const BACKDATE: Duration = Duration::hours(1);
 
 /// Names every server certificate carries, so local clients work without configuration.
 const DEFAULT_SERVER_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -90,7 +93,7 @@ pub struct CaMaterial {
     paths: CaPaths,
     ca_cert_pem: String,
     ca_cert_der: CertificateDer<'static>,
-    issuer: Issuer<'static, KeyPair>,
+    pub(crate) issuer: Issuer<'static, KeyPair>,
     server_chain: Vec<CertificateDer<'static>>,
     server_key: PrivateKeyDer<'static>,
     server_names: Vec<String>,
@@ -245,7 +248,7 @@ fn normalise_server_names(extra: &[String]) -> Result<BTreeSet<ServerName>, Tran
     Ok(names)
 }
 
-fn distinguished_name(common_name: &str) -> DistinguishedName {
+pub(crate) fn distinguished_name(common_name: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::OrganizationName, ORGANIZATION);
     dn.push(DnType::CommonName, common_name);
@@ -254,7 +257,7 @@ fn distinguished_name(common_name: &str) -> DistinguishedName {
 
 /// 128 random bits, so serials never repeat even when keys (and thus rcgen's default,
 /// key-derived serials) would.
-fn random_serial() -> Result<SerialNumber, TransportError> {
+pub(crate) fn random_serial() -> Result<SerialNumber, TransportError> {
     let mut bytes = [0u8; 16];
     SystemRandom::new()
         .fill(&mut bytes)
@@ -426,7 +429,7 @@ fn create_server(
     Ok((cert.der().clone(), key_der))
 }
 
-fn parse_cert<'a>(der: &'a [u8]) -> Result<X509Certificate<'a>, String> {
+pub(crate) fn parse_cert<'a>(der: &'a [u8]) -> Result<X509Certificate<'a>, String> {
     match x509_parser::parse_x509_certificate(der) {
         Ok((_, cert)) => Ok(cert),
         Err(e) => Err(format!("cannot parse certificate: {e}")),

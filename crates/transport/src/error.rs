@@ -52,7 +52,7 @@ pub enum TransportError {
     #[error("tls configuration failed: {0}")]
     TlsConfig(#[from] rustls::Error),
 
-    /// A TLS or WSS listener was bound without a TLS configuration.
+    /// A TLS, WSS or HTTPS listener was bound without a TLS configuration.
     #[error("a {0} listener needs a tls configuration")]
     MissingTlsConfig(ListenerKind),
 
@@ -82,6 +82,19 @@ pub enum TransportError {
     /// missing `mqtt` subprotocol...). The response has already been sent.
     #[error("websocket upgrade from {peer} rejected with http status {status}")]
     WebSocketRejected { peer: SocketAddr, status: u16 },
+
+    /// The HTTP request head (WebSocket upgrade, or the first request on the device
+    /// port) grew past the limit before its end; the client got 431.
+    #[error("http request head from {peer} exceeds {limit} bytes")]
+    HttpHeadTooLarge { peer: SocketAddr, limit: usize },
+
+    /// Reading the HTTP request head failed, or the client closed before its end.
+    #[error("reading the http request head from {peer} failed: {source}")]
+    HttpHead {
+        peer: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
 
     /// The WebSocket upgrade failed for another reason (malformed request, i/o error...).
     #[error("websocket handshake with {peer} failed: {source}")]

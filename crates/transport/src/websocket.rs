@@ -34,6 +34,61 @@ pub const DEFAULT_MAX_WS_MESSAGE_SIZE: usize = 256 * 1024 + 1024;
 /// writer never flushes.
 const MAX_PENDING_WRITE: usize = 1024 * 1024;
 
+/// The HTTP request that opened a WebSocket connection, as the client sent it: what
+/// verifying a SigV4 presigned URL (the Device SDK signs `GET /mqtt?X-Amz-...` for the
+/// service `iotdevicegateway`) and calling a custom authorizer need. The method is always
+/// `GET`; `path` and `query` rebuild the canonical URI and query string, and `headers`
+/// (including `host`) the canonical headers.
+///
+/// It is only needed until CONNECT is authorized: take it out of [`crate::Accepted`]
+/// before serving the connection, so an idle connection does not keep a few hundred bytes
+/// of request for its whole life.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct WsRequest {
+    /// The request method (`GET` for every accepted upgrade).
+    pub method: String,
+    /// The path of the request target, still percent-encoded (`/mqtt`).
+    pub path: String,
+    /// The raw query string after `?`, still percent-encoded; `None` without a `?`.
+    pub query: Option<String>,
+    /// Every header in arrival order, names lowercased, values as sent (bytes that are
+    /// not UTF-8 replaced by U+FFFD); repeated headers appear once per line.
+    pub headers: Vec<(String, String)>,
+    /// The `Host` header.
+    pub host: Option<String>,
+}
+
+impl WsRequest {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Leaves out the query and header values: they carry signatures and authorizer tokens,
+/// and connections are logged at debug level.
+impl std::fmt::Debug for WsRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query_len", &self.query.as_ref().map(String::len))
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("host", &self.host)
+            .finish()
+    }
+}
+
 /// The tungstenite configuration for accepted connections, with incoming messages and
 /// frames capped at `max_message_size` bytes.
 pub fn websocket_config(max_message_size: usize) -> WebSocketConfig {

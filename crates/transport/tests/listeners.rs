@@ -1,130 +1,26 @@
 //! End-to-end tests over real loopback sockets: each test binds a listener on port 0,
 //! connects a real client (rustls, tokio-tungstenite) and checks what both sides see.
+//! The device port's routing has its own file, `device_port.rs`.
+
+mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::*;
 use ferrite_transport::{
-    Accepted, CaMaterial, Listener, ListenerKind, PeerCertificate, TransportError, ensure_ca,
-    server_config,
+    Accepted, Listener, ListenerKind, MAX_HTTP_HEAD, PeerCertificate, TransportError,
 };
 use futures_util::{SinkExt, StreamExt};
 use rustls::client::ResolvesClientCert;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, SignatureScheme, SupportedProtocolVersion};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
-
-/// Upper bound for anything a test waits on; generous because CI machines are slow.
-const WAIT: Duration = Duration::from_secs(10);
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-
-async fn within<F: std::future::Future>(fut: F) -> F::Output {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .expect("test step timed out")
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    ca: CaMaterial,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ca = ensure_ca(dir.path(), &[]).expect("ca");
-    Fixture { _dir: dir, ca }
-}
-
-async fn bind(kind: ListenerKind, ca: &CaMaterial, alpn: &[&[u8]]) -> Arc<Listener> {
-    let tls = kind
-        .uses_tls()
-        .then(|| server_config(ca, alpn).expect("server config"));
-    let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    Arc::new(Listener::bind(kind, addr, tls).await.expect("bind"))
-}
-
-/// Accepts one connection and runs its handshake.
-async fn accept_one(listener: &Listener) -> Result<Accepted, TransportError> {
-    let (tcp, peer) = listener.accept().await.expect("accept");
-    assert!(tcp.nodelay().expect("nodelay"), "TCP_NODELAY must be set");
-    listener.handshake(tcp, peer, HANDSHAKE_TIMEOUT).await
-}
-
-type ClientKey = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
-
-fn parse_pair(cert_pem: &str, key_pem: &str) -> ClientKey {
-    let cert = CertificateDer::from_pem_slice(cert_pem.as_bytes()).expect("cert pem");
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key pem");
-    (vec![cert], key)
-}
-
-fn client_config(
-    ca: &CaMaterial,
-    client: Option<ClientKey>,
-    versions: &[&'static SupportedProtocolVersion],
-    alpn: &[&[u8]],
-) -> Arc<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    roots.add(ca.ca_cert_der().clone()).expect("root");
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(versions)
-        .expect("versions")
-        .with_root_certificates(roots);
-    let mut config = match client {
-        Some((chain, key)) => builder
-            .with_client_auth_cert(chain, key)
-            .expect("client cert"),
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Arc::new(config)
-}
-
-const ALL_VERSIONS: &[&SupportedProtocolVersion] =
-    &[&rustls::version::TLS13, &rustls::version::TLS12];
-
-async fn tls_connect(
-    addr: SocketAddr,
-    config: Arc<ClientConfig>,
-) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::try_from("localhost").expect("name");
-    TlsConnector::from(config).connect(name, tcp).await
-}
-
-/// Checks that bytes flow both ways over an accepted stream.
-async fn ping_pong<C>(accepted: &mut Accepted, client: &mut C)
-where
-    C: AsyncRead + AsyncWrite + Unpin,
-{
-    client.write_all(b"hello").await.expect("client write");
-    client.flush().await.expect("client flush");
-    let mut buf = [0u8; 5];
-    within(accepted.stream.read_exact(&mut buf))
-        .await
-        .expect("server read");
-    assert_eq!(&buf, b"hello");
-    accepted
-        .stream
-        .write_all(b"world")
-        .await
-        .expect("server write");
-    accepted.stream.flush().await.expect("server flush");
-    within(client.read_exact(&mut buf))
-        .await
-        .expect("client read");
-    assert_eq!(&buf, b"world");
-}
 
 // ---------------------------------------------------------------- TCP
 
@@ -145,6 +41,7 @@ async fn tcp_echo() {
     assert_eq!(accepted.peer_addr, client.local_addr().expect("addr"));
     assert!(accepted.peer_certificate.is_none());
     assert!(accepted.sni.is_none());
+    assert!(accepted.websocket.is_none());
     ping_pong(&mut accepted, &mut client).await;
 }
 
@@ -168,7 +65,7 @@ async fn bind_error_reports_address_and_kind() {
 #[tokio::test]
 async fn tls_listener_needs_a_tls_config() {
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    for kind in [ListenerKind::Tls, ListenerKind::Wss] {
+    for kind in [ListenerKind::Tls, ListenerKind::Wss, ListenerKind::Https] {
         let err = Listener::bind(kind, addr, None)
             .await
             .expect_err("no config");
@@ -196,6 +93,7 @@ async fn tls_without_client_certificate() {
     assert!(accepted.peer_certificate.is_none());
     assert_eq!(accepted.sni.as_deref(), Some("localhost"));
     assert_eq!(accepted.alpn, None);
+    assert!(accepted.websocket.is_none());
     ping_pong(&mut accepted, &mut client).await;
 }
 
@@ -415,21 +313,6 @@ async fn stalled_handshake_does_not_block_other_clients() {
 
 // ---------------------------------------------------------------- WebSocket
 
-type WsClient<S> = WebSocketStream<S>;
-
-fn ws_request(
-    url: &str,
-    protocol: Option<&'static str>,
-) -> tungstenite::handshake::client::Request {
-    let mut request = url.into_client_request().expect("request");
-    if let Some(protocol) = protocol {
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
-    }
-    request
-}
-
 async fn ws_pair(
     listener: &Listener,
     path: &str,
@@ -460,54 +343,6 @@ async fn ws_pair(
     .await
 }
 
-async fn next_message<S>(ws: &mut WsClient<S>) -> Message
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    within(ws.next())
-        .await
-        .expect("stream ended")
-        .expect("websocket error")
-}
-
-/// Server writes are framed per flush; client frames are read back as one byte stream.
-async fn check_ws_framing<S>(accepted: &mut Accepted, client: &mut WsClient<S>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    accepted.stream.write_all(b"hello ").await.expect("write");
-    accepted.stream.write_all(b"world").await.expect("write");
-    accepted.stream.flush().await.expect("flush");
-    accepted.stream.write_all(b"!").await.expect("write");
-    accepted.stream.flush().await.expect("flush");
-    assert_eq!(
-        next_message(client).await,
-        Message::Binary(bytes::Bytes::from_static(b"hello world"))
-    );
-    assert_eq!(
-        next_message(client).await,
-        Message::Binary(bytes::Bytes::from_static(b"!"))
-    );
-
-    // A packet split across frames, and frames holding several packets.
-    for chunk in [&b"ab"[..], b"cdef", b"g", b"hij"] {
-        client
-            .send(Message::binary(chunk.to_vec()))
-            .await
-            .expect("send");
-    }
-    let mut buf = [0u8; 3];
-    within(accepted.stream.read_exact(&mut buf))
-        .await
-        .expect("read");
-    assert_eq!(&buf, b"abc");
-    let mut buf = [0u8; 7];
-    within(accepted.stream.read_exact(&mut buf))
-        .await
-        .expect("read");
-    assert_eq!(&buf, b"defghij");
-}
-
 #[tokio::test]
 async fn ws_frames_follow_flushes_and_reads_span_frames() {
     let f = fixture();
@@ -517,6 +352,14 @@ async fn ws_frames_follow_flushes_and_reads_span_frames() {
     let mut client = client.expect("client");
     assert_eq!(accepted.kind, ListenerKind::Ws);
     assert!(accepted.peer_certificate.is_none());
+    let request = accepted.websocket.take().expect("upgrade request");
+    assert_eq!(request.method, "GET");
+    assert_eq!(request.path, "/mqtt");
+    assert_eq!(request.query, None);
+    let host = listener.local_addr().to_string();
+    assert_eq!(request.host.as_deref(), Some(host.as_str()));
+    assert_eq!(request.header("sec-websocket-protocol"), Some("mqtt"));
+    assert_eq!(request.header("upgrade"), Some("websocket"));
     check_ws_framing(&mut accepted, &mut client).await;
 }
 
@@ -687,7 +530,126 @@ async fn wss_over_tls_works() {
     let (mut client, _) = client.expect("client");
     assert_eq!(accepted.kind, ListenerKind::Wss);
     assert_eq!(accepted.sni.as_deref(), Some("localhost"));
+    let request = accepted.websocket.take().expect("upgrade request");
+    assert_eq!(request.path, "/mqtt");
+    let host = format!("localhost:{}", addr.port());
+    assert_eq!(request.host.as_deref(), Some(host.as_str()));
     let peer = accepted.peer_certificate.clone().expect("certificate");
     assert_eq!(peer.subject_common_name.as_deref(), Some("ws-thing"));
     check_ws_framing(&mut accepted, &mut client).await;
+}
+
+#[tokio::test]
+async fn ws_request_keeps_raw_query_and_header_order() {
+    let f = fixture();
+    for kind in [ListenerKind::Ws, ListenerKind::Wss] {
+        let listener = bind(kind, &f.ca, &[]).await;
+        let addr = listener.local_addr();
+        // A presigned URL as the Device SDK builds it: percent-encoded, with the session
+        // token appended after signing.
+        let query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20240101%2Fus-east-1%2Fiotdevicegateway%2Faws4_request&X-Amz-Date=20240101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature=abc123&X-Amz-Security-Token=a%2Bb%3D";
+        let extra = [
+            ("X-Amz-CustomAuthorizer-Name", "my-authorizer"),
+            ("x-token", "first"),
+            ("X-Token", "second"),
+        ];
+        let request_text = raw_upgrade_request(&format!("/mqtt?{query}"), &extra);
+        let config = client_config(&f.ca, None, ALL_VERSIONS, &[]);
+        let (accepted, response) = within(async {
+            tokio::join!(accept_one(&listener), async {
+                let tcp = TcpStream::connect(addr).await.expect("connect");
+                if kind == ListenerKind::Wss {
+                    let tls = TlsConnector::from(config)
+                        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+                        .await
+                        .expect("tls");
+                    raw_upgrade(tls, &request_text).await.0
+                } else {
+                    raw_upgrade(tcp, &request_text).await.0
+                }
+            })
+        })
+        .await;
+        assert!(response.starts_with("HTTP/1.1 101 "), "{response}");
+        let request = accepted.expect("handshake").websocket.expect("request");
+        assert_eq!(request.path, "/mqtt");
+        assert_eq!(request.query.as_deref(), Some(query));
+        assert_eq!(request.host.as_deref(), Some("localhost"));
+        let mut expected = owned_headers(&RAW_UPGRADE_HEADERS);
+        expected.extend(owned_headers(&[
+            ("x-amz-customauthorizer-name", "my-authorizer"),
+            ("x-token", "first"),
+            ("x-token", "second"),
+        ]));
+        assert_eq!(request.headers, expected, "{kind}");
+        // The query and header values carry credentials: not in debug output.
+        let debug = format!("{request:?}");
+        assert!(
+            !debug.contains("abc123") && !debug.contains("my-authorizer"),
+            "{debug}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ws_oversized_upgrade_head_gets_431() {
+    let f = fixture();
+    let listener = bind(ListenerKind::Ws, &f.ca, &[]).await;
+    let addr = listener.local_addr();
+    // Exactly the cap and no blank line: the server reads it all and refuses. (With more,
+    // the server would close with unread bytes, and the reset could beat the response.)
+    let mut request = b"GET /mqtt HTTP/1.1\r\nx-filler: ".to_vec();
+    request.resize(MAX_HTTP_HEAD, b'a');
+    let (accepted, response) = within(async {
+        tokio::join!(accept_one(&listener), async {
+            let mut tcp = TcpStream::connect(addr).await.expect("connect");
+            tcp.write_all(&request).await.expect("write");
+            let mut response = Vec::new();
+            tcp.read_to_end(&mut response).await.expect("read");
+            response
+        })
+    })
+    .await;
+    match accepted.expect_err("refused") {
+        TransportError::HttpHeadTooLarge { limit, .. } => assert_eq!(limit, MAX_HTTP_HEAD),
+        other => panic!("unexpected error {other}"),
+    }
+    assert!(
+        response.starts_with(b"HTTP/1.1 431 "),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
+}
+
+#[tokio::test]
+async fn ws_upgrade_we_cannot_parse_gets_400() {
+    let f = fixture();
+    let listener = bind(ListenerKind::Ws, &f.ca, &[]).await;
+    let addr = listener.local_addr();
+    // Valid for tungstenite, but more headers than we parse (and than hyper accepts).
+    let extra: Vec<(String, String)> = (0..100).map(|i| (format!("x-h{i}"), "v".into())).collect();
+    let extra: Vec<(&str, &str)> = extra
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let request = raw_upgrade_request("/mqtt", &extra);
+    let (accepted, response) = within(async {
+        tokio::join!(accept_one(&listener), async {
+            let mut tcp = TcpStream::connect(addr).await.expect("connect");
+            tcp.write_all(request.as_bytes()).await.expect("write");
+            let mut response = Vec::new();
+            tcp.read_to_end(&mut response).await.expect("read");
+            response
+        })
+    })
+    .await;
+    match accepted.expect_err("refused") {
+        TransportError::WebSocketRejected { status, .. } => assert_eq!(status, 400),
+        other => panic!("unexpected error {other}"),
+    }
+    assert!(
+        response.starts_with(b"HTTP/1.1 400 "),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
 }

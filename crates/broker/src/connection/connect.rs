@@ -14,11 +14,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::{Conn, READ_MIN};
-use crate::auth::ConnectContext;
+use crate::auth::{ConnectContext, Revoker};
 use crate::lifecycle::{self, PendingWill};
 use crate::message::Message;
 use crate::session::{LiveConn, SessionCell};
-use crate::{BrokerInner, ConnInfo};
+use crate::{BrokerInner, ConnInfo, Permissions};
 
 pub(crate) struct Setup {
     rbuf: BytesMut,
@@ -28,6 +28,7 @@ pub(crate) struct Setup {
     conn_id: u64,
     kick: CancellationToken,
     kick_reason: Arc<Mutex<Option<crate::session::KickReason>>>,
+    perms: Arc<dyn Permissions>,
     keep_alive: Option<Duration>,
     client_receive_max: u16,
     client_max_packet: usize,
@@ -49,6 +50,7 @@ impl Setup {
             conn_id: self.conn_id,
             kick: self.kick,
             kick_reason: self.kick_reason,
+            perms: self.perms,
             keep_alive: self.keep_alive,
             client_receive_max: self.client_receive_max,
             client_max_packet: self.client_max_packet,
@@ -109,6 +111,21 @@ async fn refuse<S: AsyncWrite + Unpin>(
         .await;
     }
     why
+}
+
+/// Refuses a client the authorizer turned down. AWS IoT answers MQTT 3.1.1 clients by
+/// closing the connection without a CONNACK (clients report "connection lost"); MQTT 5
+/// clients get a CONNACK with the reason code.
+async fn refuse_unauthorized<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    protocol: ProtocolVersion,
+    reason: ReasonCode,
+) -> &'static str {
+    if protocol == ProtocolVersion::V5 {
+        return refuse(stream, protocol, reason, "not_authorized").await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+    "not_authorized"
 }
 
 /// Runs the handshake; `Err` carries the refusal reason for metrics.
@@ -179,20 +196,8 @@ where
     if info.over_capacity {
         return Err(refuse(stream, protocol, ReasonCode::ServerBusy, "max_connections").await);
     }
-    let ctx = ConnectContext {
-        client_id: &client_id,
-        username: username.as_deref(),
-        password: password.as_deref(),
-        local_addr: info.local_addr,
-        peer_addr: info.peer_addr,
-        certificate_id: info.certificate_id.as_deref(),
-        clean_start,
-    };
-    if let Err(code) = inner.auth.connect(&ctx) {
-        return Err(refuse(stream, protocol, code, "not_authorized").await);
-    }
-    let client_id: Arc<str> = Arc::from(client_id);
 
+    let client_id: Arc<str> = Arc::from(client_id);
     let pending_will = match will {
         None => None,
         Some(w) => {
@@ -220,15 +225,6 @@ where
                 return Err(
                     refuse(stream, protocol, ReasonCode::PacketTooLarge, "will_invalid").await,
                 );
-            }
-            if !inner.auth.publish(&client_id, &w.topic, w.retain) {
-                return Err(refuse(
-                    stream,
-                    protocol,
-                    ReasonCode::NotAuthorized,
-                    "not_authorized",
-                )
-                .await);
             }
             let delay_secs = w.properties.will_delay_interval.unwrap_or(0);
             let msg = Message::new(
@@ -276,6 +272,37 @@ where
     let conn_id = inner.conn_id();
     let kick = inner.cancel.child_token();
     let kick_reason = Arc::new(Mutex::new(None));
+
+    let ctx = ConnectContext {
+        protocol,
+        client_id: &client_id,
+        username: username.as_deref(),
+        password: password.as_deref(),
+        local_addr: info.local_addr,
+        peer_addr: info.peer_addr,
+        transport: info.transport.as_deref(),
+        clean_start,
+        session_expiry_secs: expiry,
+        will_topic: pending_will.as_ref().map(|w| &*w.msg.topic),
+        will_retain: pending_will.as_ref().is_some_and(|w| w.msg.retain),
+        revoker: Revoker {
+            kick: kick.clone(),
+            reason: kick_reason.clone(),
+        },
+    };
+    let authorized = tokio::select! {
+        a = inner.auth.connect(ctx) => a,
+        _ = inner.cancel.cancelled() => return Err("shutdown"),
+    };
+    let perms = match authorized {
+        Ok(perms) => perms,
+        Err(code) => return Err(refuse_unauthorized(stream, protocol, code).await),
+    };
+    if let Some(w) = &pending_will
+        && !perms.publish(&w.msg.topic, w.msg.retain)
+    {
+        return Err(refuse_unauthorized(stream, protocol, ReasonCode::NotAuthorized).await);
+    }
     let live = LiveConn {
         id: conn_id,
         kick: kick.clone(),
@@ -331,6 +358,7 @@ where
         conn_id,
         kick,
         kick_reason,
+        perms,
         keep_alive,
         client_receive_max: properties.receive_maximum.unwrap_or(u16::MAX),
         client_max_packet: properties

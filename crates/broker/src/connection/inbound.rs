@@ -100,9 +100,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if p.payload.len() > cfg.max_payload_size {
             return Err(Exit::error("payload_too_large", ReasonCode::PacketTooLarge));
         }
-        if !ferrite_topic::client_may_publish(&topic)
-            || !inner.auth.publish(&self.client_id, &topic, p.retain)
-        {
+        if !ferrite_topic::client_may_publish(&topic) || !self.perms.publish(&topic, p.retain) {
             return self.refuse_publish(&p, ReasonCode::NotAuthorized, "publish_not_authorized");
         }
         if p.qos == QoS::ExactlyOnce
@@ -286,9 +284,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 reasons.push(ReasonCode::TopicFilterInvalid);
                 continue;
             }
-            if !ferrite_topic::client_may_subscribe(&filter)
-                || !inner.auth.subscribe(&self.client_id, &filter)
-            {
+            if !ferrite_topic::client_may_subscribe(&filter) || !self.perms.subscribe(&filter) {
                 reasons.push(ReasonCode::NotAuthorized);
                 continue;
             }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::lifecycle::{self, PendingWill};
 use crate::session::{KickReason, SessionCell};
-use crate::{BrokerInner, ConnInfo};
+use crate::{BrokerInner, ConnInfo, Permissions};
 
 /// A write that makes no progress for this long means the peer is gone or stuck.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -79,6 +79,8 @@ pub(crate) struct Conn<S> {
     conn_id: u64,
     kick: CancellationToken,
     kick_reason: Arc<Mutex<Option<KickReason>>>,
+    /// What the authorizer granted this connection.
+    perms: Arc<dyn Permissions>,
     /// 1.5 × the effective keep-alive; `None` disables the check.
     keep_alive: Option<Duration>,
     client_receive_max: u16,
@@ -154,6 +156,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     let reason = *self.kick_reason.lock();
                     return match reason {
                         Some(KickReason::TakenOver) => Exit::error("taken_over", ReasonCode::SessionTakenOver),
+                        Some(KickReason::NotAuthorized) => Exit::error("not_authorized", ReasonCode::NotAuthorized),
                         None => Exit { metric: "shutdown", send: Some(ReasonCode::ServerShuttingDown), publish_will: false },
                     };
                 }

@@ -76,6 +76,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 }
                 continue;
             }
+            if !self.perms.receive(&out.msg.topic) {
+                // iot:Receive is checked per delivery, so a policy change reaches existing
+                // subscriptions; a denied message is dropped as if never routed here.
+                self.inner.metrics.dropped("receive_not_authorized");
+                if let Some(seq) = out.seq {
+                    dequeued.push(BrokerOp::Dequeue {
+                        client_id: self.client_id.to_string(),
+                        seq,
+                    });
+                }
+                continue;
+            }
             let packet_id = if out.qos == QoS::AtMostOnce {
                 None
             } else {

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! FERRITE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/ferrite_test \
-//!   cargo run --release -p ferrite-storage-postgres --example group_commit [SECONDS]
+//!   cargo run --release -p ferrite-storage-postgres --example postgres_group_commit [SECONDS]
 //! ```
 //!
 //! Each run works in a scratch schema that is dropped afterwards.

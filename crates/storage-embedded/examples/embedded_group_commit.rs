@@ -4,7 +4,7 @@
 //! merges whatever is waiting into one transaction, so many commits share an fsync.
 //!
 //! ```text
-//! cargo run --release -p ferrite-storage-embedded --example group_commit [DIR] [SECONDS]
+//! cargo run --release -p ferrite-storage-embedded --example embedded_group_commit [DIR] [SECONDS]
 //! ```
 //!
 //! DIR (default: the system temp dir) should be on the disk you care about: on tmpfs the

@@ -1,0 +1,18 @@
+//! Device identity and access. This crate owns the answer to "who is this connection and
+//! what may it do": it authenticates a CONNECT (registered X.509 client certificate, SigV4
+//! presigned WebSocket URL, custom authorizer, or anonymous on loopback), gathers the
+//! principal's IoT policies and policy variables from the registry, and implements the
+//! broker's `Authorizer` / `Permissions` seam with them. It also keeps live connections'
+//! permissions current: registry changes (policy edits, detachments, certificate status)
+//! are re-resolved within moments, and a connection that lost its right to connect is
+//! closed.
+
+mod authorizer;
+mod certificate;
+mod compiled;
+mod context;
+mod live;
+mod permissions;
+mod sigv4_ws;
+
+pub use authorizer::{HttpAuthError, IdentityConfig, IotAuthorizer};
