@@ -114,27 +114,40 @@ else:
     print("!! FERRITE_TEST_POSTGRES_URL is not set: the API suite runs on the embedded store only")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def api_server(request):
-    """One server per module and backend, with the reset hook on and a fixed key pair."""
+def start_api_server(backend, extra_env=None):
+    """A server on `backend` ("embedded" or "postgres") with the reset hook on and a fixed key
+    pair; stop it with `stop_api_server`."""
     env = {
         "FERRITE_ACCESS_KEY_ID": ACCESS_KEY_ID,
         "FERRITE_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         "FERRITE_ACCOUNT_ID": ACCOUNT_ID,
         "FERRITE_REGION": REGION,
         "FERRITE_TEST_HOOKS": "true",
+        **(extra_env or {}),
     }
     schema = None
-    if request.param == "postgres":
+    if backend == "postgres":
         schema, url = postgres_schema()
         env["FERRITE_STORAGE_URL"] = url
     f = Ferrite(env)
     f.endpoint = f"http://127.0.0.1:{f.ports['api']}"
-    f.backend = request.param
-    yield f
+    f.backend = backend
+    f.schema = schema
+    return f
+
+
+def stop_api_server(f):
     f.close()
-    if schema:
-        drop_schema(schema)
+    if f.schema:
+        drop_schema(f.schema)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def api_server(request):
+    """One server per module and backend."""
+    f = start_api_server(request.param)
+    yield f
+    stop_api_server(f)
 
 
 def aws_client(server, service="iot", secret=SECRET_ACCESS_KEY, key_id=ACCESS_KEY_ID):

@@ -3,11 +3,12 @@ ListNamedShadowsForThing): AWS's bodies and error names, the MQTT messages a RES
 publishes, and the same shadow seen from both sides, on both storage backends."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Client, aws_client
+from conftest import BACKENDS, Client, aws_client, reset, start_api_server, stop_api_server
 
 
 @pytest.fixture
@@ -88,3 +89,90 @@ def test_named_shadows_are_listed_and_paged(data):
     with pytest.raises(ClientError) as e:
         data.get_thing_shadow(thingName="multi", shadowName="nope")
     assert error_of(e) == ("ResourceNotFoundException", 404)
+
+
+def test_concurrent_mqtt_and_rest_updates_lose_nothing(api_server, data):
+    """Devices (MQTT, reported) and apps (REST, desired) update one shadow at the same time:
+    every update gets its own version and the document keeps every writer's last value."""
+    devices, apps, rounds = 4, 2, 15
+    topic = "$aws/things/crowd/shadow/update"
+    watcher = Client("crowd-watcher")
+    watcher.connect(api_server.ports["mqtt"])
+    watcher.subscribe(topic + "/accepted")
+
+    def device(i):
+        c = Client(f"crowd-dev-{i}")
+        c.connect(api_server.ports["mqtt"])
+        c.subscribe(topic + "/accepted")
+        c.subscribe(topic + "/rejected")
+        for j in range(rounds):
+            token = f"d{i}-{j}"
+            c.publish(topic, json.dumps({"state": {"reported": {f"r{i}": j}}, "clientToken": token}))
+            while True:  # each device waits for its own answer, as SDK clients do
+                m = c.get()
+                if json.loads(m.payload).get("clientToken") == token:
+                    assert m.topic.endswith("/accepted"), m.payload
+                    break
+        c.close()
+
+    def app(i):
+        client = aws_client(api_server, "iot-data")
+        for j in range(rounds):
+            client.update_thing_shadow(
+                thingName="crowd", payload=json.dumps({"state": {"desired": {f"w{i}": j}}}))
+
+    with ThreadPoolExecutor(max_workers=devices + apps) as pool:
+        futures = [pool.submit(device, i) for i in range(devices)]
+        futures += [pool.submit(app, i) for i in range(apps)]
+        for f in futures:
+            f.result()
+    total = (devices + apps) * rounds
+    versions = sorted(json.loads(watcher.get().payload)["version"] for _ in range(total))
+    assert versions == list(range(1, total + 1))
+    got = body(data.get_thing_shadow(thingName="crowd"))
+    assert got["version"] == total
+    assert got["state"]["reported"] == {f"r{i}": rounds - 1 for i in range(devices)}
+    assert got["state"]["desired"] == {f"w{i}": rounds - 1 for i in range(apps)}
+    watcher.close()
+
+
+def test_delete_thing_keeps_its_shadows_by_default(iot, data):
+    # AWS: a shadow does not need its thing, and deleting the thing leaves it [VERIFY].
+    iot.create_thing(thingName="keeper")
+    data.update_thing_shadow(thingName="keeper", payload=json.dumps({"state": {"reported": {"a": 1}}}))
+    data.update_thing_shadow(thingName="keeper", shadowName="cfg",
+                             payload=json.dumps({"state": {"reported": {"b": 1}}}))
+    iot.delete_thing(thingName="keeper")
+    assert body(data.get_thing_shadow(thingName="keeper"))["state"]["reported"] == {"a": 1}
+    assert data.list_named_shadows_for_thing(thingName="keeper")["results"] == ["cfg"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def cascading_server(request):
+    f = start_api_server(request.param, {"FERRITE_SHADOW_DELETE_WITH_THING": "true"})
+    yield f
+    stop_api_server(f)
+
+
+def test_delete_thing_deletes_its_shadows_when_configured(cascading_server):
+    reset(cascading_server)
+    iot = aws_client(cascading_server)
+    data = aws_client(cascading_server, "iot-data")
+    iot.create_thing(thingName="doomed")
+    for thing, shadow in [("doomed", None), ("doomed", "cfg"), ("doomed", "fw"), ("doomed-2", None)]:
+        kw = {"shadowName": shadow} if shadow else {}
+        for _ in range(2):
+            data.update_thing_shadow(thingName=thing, payload=json.dumps({"state": {"reported": {"x": 1}}}), **kw)
+    data.delete_thing_shadow(thingName="doomed", shadowName="fw")
+    iot.delete_thing(thingName="doomed")
+    for kw in [{}, {"shadowName": "cfg"}]:
+        with pytest.raises(ClientError) as e:
+            data.get_thing_shadow(thingName="doomed", **kw)
+        assert error_of(e) == ("ResourceNotFoundException", 404)
+    assert data.list_named_shadows_for_thing(thingName="doomed")["results"] == []
+    # Gone entirely, deleted-version memory included: a new shadow starts at version 1.
+    again = body(data.update_thing_shadow(thingName="doomed", shadowName="fw",
+                                          payload=json.dumps({"state": {"reported": {"x": 2}}})))
+    assert again["version"] == 1
+    # Another thing's shadow, even with a name that extends this one, stays.
+    assert body(data.get_thing_shadow(thingName="doomed-2"))["version"] == 2

@@ -7,6 +7,7 @@ mod idle;
 mod load;
 mod mqtt;
 mod procfs;
+mod shadow;
 
 use std::net::SocketAddr;
 
@@ -44,6 +45,21 @@ enum Scenario {
     P2p {
         #[arg(long, default_value_t = 50)]
         pairs: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// D devices update reported state, A apps update desired state of the devices' shadows,
+    /// over the Device Shadow service's MQTT topics (Ferrite only: plain brokers have no
+    /// shadow service); reports accepted updates/s and the update round trip.
+    Shadow {
+        #[arg(long, default_value_t = 500)]
+        devices: usize,
+        /// At least devices / 25: an app subscribes to 2 topics per shadow, 50 at most.
+        #[arg(long, default_value_t = 20)]
+        apps: usize,
+        /// Unanswered updates per client (1..=10; AWS rejects more with 429).
+        #[arg(long, default_value_t = 1)]
+        outstanding: usize,
         #[command(flatten)]
         common: Common,
     },
@@ -138,6 +154,7 @@ fn main() -> Result<()> {
         Scenario::Fanin { common, .. }
         | Scenario::Fanout { common, .. }
         | Scenario::P2p { common, .. }
+        | Scenario::Shadow { common, .. }
         | Scenario::Idle { common, .. } => common.clone(),
     };
     common.validate()?;
@@ -173,6 +190,19 @@ fn main() -> Result<()> {
                 common,
             } => run_load(load::Plan::fanout(subscribers), common).await,
             Scenario::P2p { pairs, common } => run_load(load::Plan::p2p(pairs), common).await,
+            Scenario::Shadow {
+                devices,
+                apps,
+                outstanding,
+                common,
+            } => {
+                let plan = shadow::Plan {
+                    devices,
+                    apps,
+                    outstanding,
+                };
+                shadow::run(plan, common, addr).await
+            }
             Scenario::Idle {
                 connections,
                 concurrency,

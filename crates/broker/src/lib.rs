@@ -214,6 +214,12 @@ impl Broker {
     }
 
     /// The retained message on `topic`, unless there is none or it has expired.
+    /// Whether a publish on `topic` would reach anyone now: a subscription or a tap matches.
+    /// Lets a server-side publisher skip building messages nobody would receive.
+    pub fn has_receivers(&self, topic: &str) -> bool {
+        self.inner.router.has_receivers(topic)
+    }
+
     pub fn retained(&self, topic: &str) -> Option<Arc<Message>> {
         let now = message::now_ms();
         self.inner

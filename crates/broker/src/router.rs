@@ -105,6 +105,18 @@ impl Router {
         RetainOutcome::Stored
     }
 
+    /// Whether any subscription or tap matches `topic`.
+    pub fn has_receivers(&self, topic: &str) -> bool {
+        let mut found = false;
+        self.subs.read().for_each_match(topic, |_| found = true);
+        found
+            || self
+                .taps
+                .read()
+                .iter()
+                .any(|t| ferrite_topic::matches(&t.filter, topic, self.match_options))
+    }
+
     fn targets(&self, msg: &Message) -> Vec<Target> {
         let mut targets: Vec<Target> = Vec::new();
         let subs = self.subs.read();

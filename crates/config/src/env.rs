@@ -248,6 +248,14 @@ pub static ENV_VARS: &[EnvVar] = &[
         },
     },
     EnvVar {
+        name: "FERRITE_SHADOW_DELETE_WITH_THING",
+        doc: "shadow.delete_with_thing (true: DeleteThing also deletes the thing's shadows)",
+        apply: |c, v| {
+            c.shadow.delete_with_thing = bool_val(v)?;
+            Ok(())
+        },
+    },
+    EnvVar {
         name: "FERRITE_STORAGE_URL",
         doc: "storage.url (empty = embedded SQLite, postgres:// or postgresql:// = PostgreSQL)",
         apply: |c, v| {

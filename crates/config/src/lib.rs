@@ -117,6 +117,12 @@ impl Config {
                  (FERRITE_ACCESS_KEY_ID and FERRITE_SECRET_ACCESS_KEY go together)",
             );
         }
+        if self.shadow.max_state_bytes == 0 {
+            return invalid("shadow.max_state_bytes", "must be at least 1");
+        }
+        if self.shadow.max_in_flight_per_client == 0 {
+            return invalid("shadow.max_in_flight_per_client", "must be at least 1");
+        }
         if let Err(reason) = self.storage.backend() {
             return invalid("storage.url", &reason);
         }

@@ -20,6 +20,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub aws: AwsConfig,
     pub auth: AuthConfig,
+    pub shadow: ShadowConfig,
 }
 
 impl Default for Config {
@@ -34,6 +35,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             aws: AwsConfig::default(),
             auth: AuthConfig::default(),
+            shadow: ShadowConfig::default(),
         }
     }
 }
@@ -368,6 +370,47 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             anonymous_loopback_policy: ALLOW_ALL_POLICY.into(),
+        }
+    }
+}
+
+/// When an accepted shadow update publishes `/update/delta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeltaTrigger {
+    /// Only when the request set `state.desired` (what AWS does).
+    DesiredInRequest,
+    /// After every accepted update with a non-empty delta (the developer guide's wording).
+    AnyUpdate,
+}
+
+/// The Device Shadow service: limits, and switches where AWS's behaviour is not pinned down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShadowConfig {
+    /// Largest `desired` + `reported` in bytes (AWS: 8 KB, 30 KB by quota increase) -> 413.
+    pub max_state_bytes: usize,
+    /// How long a deleted shadow's version numbering is remembered (AWS: 48 h).
+    pub deleted_version_memory_secs: u64,
+    /// When `/update/delta` is published.
+    pub delta_trigger: DeltaTrigger,
+    /// Whether GET documents carry `metadata.delta`.
+    pub get_metadata_delta: bool,
+    /// Whether DeleteThing also deletes the thing's shadows (AWS keeps them).
+    pub delete_with_thing: bool,
+    /// Unanswered shadow requests one MQTT client may have; more are rejected with 429 (AWS: 10).
+    pub max_in_flight_per_client: usize,
+}
+
+impl Default for ShadowConfig {
+    fn default() -> Self {
+        ShadowConfig {
+            max_state_bytes: 8192,
+            deleted_version_memory_secs: 48 * 3600,
+            delta_trigger: DeltaTrigger::DesiredInRequest,
+            get_metadata_delta: false,
+            delete_with_thing: false,
+            max_in_flight_per_client: 10,
         }
     }
 }

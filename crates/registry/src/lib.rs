@@ -76,6 +76,19 @@ pub struct Registry {
     authorizers: ferrite_auth::custom::Invoker,
     /// Issues device certificates with Ferrite's CA (see [`Registry::with_issuer`]).
     issuer: Arc<dyn CertificateIssuer>,
+    /// What else DeleteThing deletes (see [`Registry::with_thing_cascade`]).
+    cascade: Option<Arc<dyn ThingCascade>>,
+}
+
+/// Records owned by other services that go when their thing goes, deleted in DeleteThing's
+/// own atomic batch (the server wires the shadow store here when `shadow.delete_with_thing`
+/// is on).
+pub trait ThingCascade: Send + Sync {
+    /// The deletions to add to the batch that deletes `thing`.
+    fn deletes_for_thing<'a>(
+        &'a self,
+        thing: &'a str,
+    ) -> ferrite_storage::StoreFuture<'a, Vec<Write>>;
 }
 
 /// Attempts of an optimistic read-decide-write cycle before giving up with a conflict.
@@ -91,7 +104,14 @@ impl Registry {
             auth_epoch: Arc::new(tokio::sync::watch::Sender::new(0)),
             authorizers: ferrite_auth::custom::Invoker::new(Default::default()),
             issuer: Arc::new(certificates::NoIssuer),
+            cascade: None,
         }
+    }
+
+    /// Makes DeleteThing also delete what `cascade` names for the thing.
+    pub fn with_thing_cascade(mut self, cascade: Arc<dyn ThingCascade>) -> Registry {
+        self.cascade = Some(cascade);
+        self
     }
 
     /// Sets who issues the certificates of CreateKeysAndCertificate and

@@ -273,6 +273,9 @@ impl Registry {
                     Expect::Any,
                 ));
             }
+            if let Some(cascade) = &self.cascade {
+                writes.extend(cascade.deletes_for_thing(name).await?);
+            }
             Ok((writes, json!({})))
         })
         .await

@@ -12,6 +12,7 @@ mod listeners;
 pub mod logging;
 mod peer;
 mod server;
+mod shadows;
 
 pub use server::{BoundAddrs, Server};
 

@@ -136,12 +136,18 @@ fn api_state(
         credential_provider: host.clone(),
         jobs: host,
     };
+    let mut registry = ferrite_registry::Registry::new(store.clone(), endpoints)
+        .with_issuer(issuer)
+        .with_authorizer_functions(cfg.aws.functions.clone());
+    if cfg.shadow.delete_with_thing {
+        registry = registry.with_thing_cascade(Arc::new(crate::shadows::ShadowCascade(
+            ferrite_shadow_service::ShadowStore::new(store),
+        )));
+    }
     Ok(ApiState {
         verifier: Verifier::new(keys),
         account_id: cfg.aws.account_id.clone(),
-        registry: ferrite_registry::Registry::new(store, endpoints)
-            .with_issuer(issuer)
-            .with_authorizer_functions(cfg.aws.functions.clone()),
+        registry,
         test_hooks: cfg.aws.test_hooks,
         data_plane: None,
     })
@@ -186,7 +192,7 @@ impl Server {
         let shadow_service = ferrite_shadow_service::ShadowService::new(
             broker.clone(),
             shadow_store,
-            ferrite_shadow::ShadowConfig::default(),
+            crate::shadows::service_config(&cfg),
         )?;
         api_state.data_plane = Some(Arc::new(crate::data_plane::DevicePlane {
             auth: device_auth.clone(),

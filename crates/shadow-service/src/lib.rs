@@ -5,48 +5,65 @@
 //! publishes the `/accepted`, `/rejected`, `/delta` and `/documents` messages through the
 //! broker, where the normal subscription and policy rules deliver them. An accepted update is
 //! stored before its `/accepted` message is published.
+//!
+//! MQTT requests and REST calls take the same path: a request goes to the shard that owns its
+//! shadow (see [`shard`]), which batches, caches and stores; REST callers wait for the
+//! shard's answer.
 
+mod in_flight;
+mod shard;
 mod store;
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use ferrite_broker::{Broker, BrokerError, Message};
-use ferrite_mqtt_codec::{Properties, QoS};
 use ferrite_shadow::{Operation, Rejection, ShadowConfig, ShadowError, ShadowId, TopicKind};
-use ferrite_storage::{RegistryStore, StorageError};
-use tokio::sync::mpsc::Receiver;
+use ferrite_storage::RegistryStore;
+use tokio::sync::mpsc::{self, Receiver, Sender};
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::in_flight::InFlight;
+use crate::shard::{Context, Failed, Job, Reply, Shard};
 pub use store::ShadowStore;
 
-/// Requests waiting for the service before publishers are held.
-const QUEUE: usize = 1024;
+/// Requests waiting in each tap before publishers are held.
+const TAP_QUEUE: usize = 1024;
+/// Requests waiting for each shard before the dispatcher (and so the taps) is held.
+const SHARD_QUEUE: usize = 256;
+/// Shards: independent writers whose writes the store commits together.
+const SHARDS: usize = 16;
 /// Filters of the request topics: classic and named shadows.
 const CLASSIC_REQUESTS: &str = "$aws/things/+/shadow/+";
 const NAMED_REQUESTS: &str = "$aws/things/+/shadow/name/+/+";
-/// Attempts of one request when concurrent writers keep changing the shadow.
-const MAX_ATTEMPTS: usize = 16;
 
-/// The shadow service's shared part: what both the MQTT loop and REST calls use. Cheap to
-/// clone.
-#[derive(Clone)]
-pub struct Shadows {
-    broker: Broker,
-    store: ShadowStore,
-    config: Arc<ShadowConfig>,
+/// The service's tunables beyond the shadow semantics themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    pub shadow: ShadowConfig,
+    /// Unanswered requests one MQTT client may have before more are rejected with 429 (AWS: 10).
+    pub max_in_flight_per_client: usize,
 }
 
-/// What one request came to.
-pub enum Handled {
-    /// Applied (or read): the response body (the `/accepted` payload) and every message to
-    /// publish, in order.
-    Accepted {
-        body: Vec<u8>,
-        messages: Vec<(String, Vec<u8>)>,
-    },
-    Rejected(Rejection),
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            shadow: ShadowConfig::default(),
+            max_in_flight_per_client: 10,
+        }
+    }
+}
+
+/// The handle REST calls use. Cheap to clone.
+#[derive(Clone)]
+pub struct Shadows {
+    ctx: Arc<Context>,
+    shards: Arc<[Sender<Job>]>,
 }
 
 /// A REST call's failure: the HTTP status, AWS's exception name and message.
@@ -65,85 +82,16 @@ impl RestError {
             message: e.aws_message(),
         }
     }
-
-    fn internal(e: &StorageError) -> RestError {
-        tracing::error!(error = %e, "shadow storage failed");
-        RestError::of(&ShadowError::Internal)
-    }
 }
 
 impl Shadows {
-    /// Runs one request against the stored shadow.
-    pub async fn request(
-        &self,
-        op: Operation,
-        id: &ShadowId,
-        payload: &[u8],
-    ) -> Result<Handled, StorageError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let current = self.store.load(id).await?;
-            let now = now();
-            let outcome = match ferrite_shadow::handle(
-                op,
-                id,
-                current.as_ref().map(|(s, _)| s),
-                payload,
-                now,
-                &self.config,
-            ) {
-                Ok(outcome) => outcome,
-                Err(rejection) => return Ok(Handled::Rejected(rejection)),
-            };
-            if let Some(record) = outcome.record()
-                && !self
-                    .store
-                    .save(id, &record, current.as_ref().map(|(_, v)| *v))
-                    .await?
-            {
-                // Someone else changed the shadow since it was read: decide again.
-                continue;
-            }
-            let messages: Vec<(String, Vec<u8>)> = outcome
-                .messages()
-                .into_iter()
-                .map(|(kind, payload)| (id.response_topic(kind), payload.to_vec()))
-                .collect();
-            let body = messages.first().map(|(_, b)| b.clone()).unwrap_or_default();
-            return Ok(Handled::Accepted { body, messages });
-        }
-        Err(StorageError::Backend(
-            "the shadow kept changing under concurrent updates".into(),
-        ))
-    }
-
-    /// An MQTT request: responses (or the rejection) are published.
-    async fn serve(&self, msg: &Message) {
-        let Ok(topic) = ferrite_shadow::parse_topic(&msg.topic) else {
-            return;
-        };
-        let TopicKind::Request(op) = topic.kind else {
-            return;
-        };
-        let rejected = topic.id.response_topic(op.rejected());
-        match self.request(op, &topic.id, &msg.payload).await {
-            Ok(Handled::Accepted { messages, .. }) => {
-                for (topic, payload) in messages {
-                    self.publish(topic, payload).await;
-                }
-            }
-            Ok(Handled::Rejected(rejection)) => {
-                self.publish(rejected, rejection.payload(now())).await;
-            }
-            Err(e) => {
-                // The store failed: the client learns it as AWS's 500.
-                tracing::error!(error = %e, topic = %msg.topic, "shadow request failed");
-                let rejection = Rejection {
-                    error: ShadowError::Internal,
-                    client_token: None,
-                };
-                self.publish(rejected, rejection.payload(now())).await;
-            }
-        }
+    /// Queues `job` on the shard that owns its shadow; gives it back when the service stopped.
+    async fn send(&self, job: Job) -> Result<(), Job> {
+        let mut hasher = DefaultHasher::new();
+        job.id.thing().as_str().hash(&mut hasher);
+        job.id.shadow().map(|s| s.as_str()).hash(&mut hasher);
+        let shard = (hasher.finish() % self.shards.len() as u64) as usize;
+        self.shards[shard].send(job).await.map_err(|e| e.0)
     }
 
     /// A REST call (GetThingShadow, UpdateThingShadow, DeleteThingShadow): the response body.
@@ -161,17 +109,21 @@ impl Shadows {
             code: "InvalidRequestException",
             message: e.to_string(),
         })?;
-        match self.request(op, &id, payload).await {
-            Ok(Handled::Accepted { body, messages }) => {
-                if op != Operation::Get {
-                    for (topic, payload) in messages {
-                        self.publish(topic, payload).await;
-                    }
-                }
-                Ok(body)
-            }
-            Ok(Handled::Rejected(rejection)) => Err(RestError::of(&rejection.error)),
-            Err(e) => Err(RestError::internal(&e)),
+        let (tx, rx) = oneshot::channel();
+        let job = Job {
+            op,
+            id,
+            payload: Bytes::copy_from_slice(payload),
+            reply: Reply::Rest(tx),
+        };
+        let internal = RestError::of(&ShadowError::Internal);
+        if self.send(job).await.is_err() {
+            return Err(internal);
+        }
+        match rx.await {
+            Ok(Ok(Ok(body))) => Ok(body),
+            Ok(Ok(Err(rejection))) => Err(RestError::of(&rejection.error)),
+            Ok(Err(Failed)) | Err(_) => Err(internal),
         }
     }
 
@@ -182,30 +134,21 @@ impl Shadows {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<String>, bool), RestError> {
-        self.store
+        self.ctx
+            .store
             .list_named(thing, after, limit)
             .await
-            .map_err(|e| RestError::internal(&e))
-    }
-
-    async fn publish(&self, topic: String, payload: Vec<u8>) {
-        let msg = Message::new(
-            Arc::from(topic.as_str()),
-            Bytes::from(payload),
-            QoS::AtLeastOnce,
-            false,
-            &Properties::default(),
-            None,
-        );
-        if let Err(e) = self.broker.publish(msg).await {
-            tracing::warn!(error = %e, %topic, "cannot publish a shadow response");
-        }
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot list named shadows");
+                RestError::of(&ShadowError::Internal)
+            })
     }
 }
 
-/// The MQTT side of the service: the tapped request topics and the task serving them.
+/// The MQTT side of the service: the tapped request topics, the dispatcher and the shards.
 pub struct ShadowService {
     shadows: Shadows,
+    shards: Vec<Shard>,
     classic: Receiver<Arc<Message>>,
     named: Receiver<Arc<Message>>,
 }
@@ -216,16 +159,30 @@ impl ShadowService {
     pub fn new(
         broker: Broker,
         store: Arc<dyn RegistryStore>,
-        config: ShadowConfig,
+        config: ServiceConfig,
     ) -> Result<Self, BrokerError> {
+        let classic = broker.tap(CLASSIC_REQUESTS, TAP_QUEUE)?;
+        let named = broker.tap(NAMED_REQUESTS, TAP_QUEUE)?;
+        let ctx = Arc::new(Context {
+            broker,
+            store: ShadowStore::new(store),
+            config: config.shadow,
+            in_flight: InFlight::new(config.max_in_flight_per_client.max(1)),
+        });
+        let (senders, shards): (Vec<_>, Vec<_>) = (0..SHARDS)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(SHARD_QUEUE);
+                (tx, Shard::new(ctx.clone(), rx))
+            })
+            .unzip();
         Ok(ShadowService {
-            classic: broker.tap(CLASSIC_REQUESTS, QUEUE)?,
-            named: broker.tap(NAMED_REQUESTS, QUEUE)?,
             shadows: Shadows {
-                broker,
-                store: ShadowStore::new(store),
-                config: Arc::new(config),
+                ctx,
+                shards: senders.into(),
             },
+            shards,
+            classic,
+            named,
         })
     }
 
@@ -234,19 +191,75 @@ impl ShadowService {
         self.shadows.clone()
     }
 
-    /// Serves shadow requests until `cancel` fires. Requests are handled one at a time, in
-    /// the order they were published, which keeps each client's requests in order.
-    pub async fn run(mut self, cancel: CancellationToken) {
+    /// Serves shadow requests until `cancel` fires; the shards are its own tasks and end with
+    /// it. Requests for one shadow are handled in the order they were published.
+    pub async fn run(self, cancel: CancellationToken) {
+        let ShadowService {
+            shadows,
+            shards,
+            mut classic,
+            mut named,
+        } = self;
+        let mut tasks = JoinSet::new();
+        for shard in shards {
+            tasks.spawn(shard.run(cancel.clone()));
+        }
         loop {
             let msg = tokio::select! {
-                _ = cancel.cancelled() => return,
-                m = self.classic.recv() => m,
-                m = self.named.recv() => m,
+                _ = cancel.cancelled() => break,
+                m = classic.recv() => m,
+                m = named.recv() => m,
             };
-            let Some(msg) = msg else { return };
-            self.shadows.serve(&msg).await;
+            let Some(msg) = msg else { break };
+            dispatch(&shadows, &msg).await;
         }
+        while tasks.join_next().await.is_some() {}
     }
+}
+
+/// Hands one tapped request to its shard, or rejects it with 429 when its client already
+/// waits for too many answers.
+async fn dispatch(shadows: &Shadows, msg: &Message) {
+    let Ok(topic) = ferrite_shadow::parse_topic(&msg.topic) else {
+        return;
+    };
+    let TopicKind::Request(op) = topic.kind else {
+        return;
+    };
+    let ctx = &shadows.ctx;
+    if let Some(client) = &msg.origin
+        && !ctx.in_flight.try_acquire(client)
+    {
+        let rejection = Rejection::new(
+            ShadowError::Throttled,
+            client_token(&msg.payload, &ctx.config),
+        );
+        let rejected = topic.id.response_topic(op.rejected());
+        ctx.publish(rejected, rejection.payload(now())).await;
+        return;
+    }
+    let job = Job {
+        op,
+        id: topic.id,
+        payload: msg.payload.clone(),
+        reply: Reply::Mqtt {
+            client: msg.origin.clone(),
+        },
+    };
+    if let Err(job) = shadows.send(job).await
+        && let Reply::Mqtt {
+            client: Some(client),
+        } = &job.reply
+    {
+        ctx.in_flight.release(client);
+    }
+}
+
+/// The request's valid `clientToken`, for rejections decided before the request is parsed.
+fn client_token(payload: &[u8], config: &ShadowConfig) -> Option<String> {
+    ferrite_shadow::parse_token_request(payload, config)
+        .ok()
+        .and_then(|r| r.client_token)
 }
 
 fn now() -> u64 {

@@ -30,6 +30,9 @@ pub use document::{Object, Sections, ShadowState, StoredShadow, Tombstone};
 pub use error::{Rejection, ShadowError};
 pub use limits::{DeltaTrigger, ShadowConfig};
 pub use names::{NameError, ShadowId, ShadowName, ThingName};
-pub use ops::{DeleteOutcome, Outcome, UpdateOutcome, delete, get, handle, update};
+pub use ops::{
+    DeleteOutcome, Outcome, Publishing, UpdateOutcome, delete, get, handle, handle_publishing,
+    update, update_publishing,
+};
 pub use request::{SectionUpdate, TokenRequest, UpdateRequest, parse_token_request, parse_update};
 pub use topics::{Operation, ResponseTopic, ShadowTopic, TopicError, TopicKind, parse_topic};

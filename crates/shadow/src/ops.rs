@@ -24,8 +24,22 @@ pub struct UpdateOutcome {
     pub accepted: Vec<u8>,
     /// `/update/delta` payload, when one is due.
     pub delta: Option<Vec<u8>>,
-    /// `/update/documents` payload.
-    pub documents: Vec<u8>,
+    /// `/update/documents` payload; `None` when the caller said nobody would receive it.
+    pub documents: Option<Vec<u8>>,
+}
+
+/// What the caller is going to publish: payloads nobody would receive are not built (the
+/// `/documents` one serializes the whole shadow twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Publishing {
+    /// Someone receives `/update/documents`.
+    pub documents: bool,
+}
+
+impl Default for Publishing {
+    fn default() -> Self {
+        Publishing { documents: true }
+    }
 }
 
 impl UpdateOutcome {
@@ -36,7 +50,9 @@ impl UpdateOutcome {
             self.delta
                 .as_deref()
                 .map(|d| (ResponseTopic::UpdateDelta, d)),
-            Some((ResponseTopic::UpdateDocuments, self.documents.as_slice())),
+            self.documents
+                .as_deref()
+                .map(|d| (ResponseTopic::UpdateDocuments, d)),
         ]
         .into_iter()
         .flatten()
@@ -73,6 +89,15 @@ impl Outcome {
         }
     }
 
+    /// What the caller must store, moved out of the outcome (no copy of the shadow).
+    pub fn into_record(self) -> Option<StoredShadow> {
+        match self {
+            Self::Get(_) => None,
+            Self::Update(u) => Some(StoredShadow::Live(u.state)),
+            Self::Delete(d) => Some(StoredShadow::Deleted(d.tombstone)),
+        }
+    }
+
     /// The messages to publish, each with the response topic it goes to.
     pub fn messages(&self) -> Vec<(ResponseTopic, &[u8])> {
         match self {
@@ -94,6 +119,19 @@ pub fn handle(
     now: u64,
     config: &ShadowConfig,
 ) -> Result<Outcome, Rejection> {
+    handle_publishing(op, id, current, payload, now, config, Publishing::default())
+}
+
+/// [`handle`], building only the payloads `publishing` names.
+pub fn handle_publishing(
+    op: Operation,
+    id: &ShadowId,
+    current: Option<&StoredShadow>,
+    payload: &[u8],
+    now: u64,
+    config: &ShadowConfig,
+    publishing: Publishing,
+) -> Result<Outcome, Rejection> {
     match op {
         Operation::Get => {
             let req = request::parse_token_request(payload, config)?;
@@ -101,7 +139,7 @@ pub fn handle(
         }
         Operation::Update => {
             let req = request::parse_update(payload, config)?;
-            update(current, req, now, config).map(Outcome::Update)
+            update_publishing(current, req, now, config, publishing).map(Outcome::Update)
         }
         Operation::Delete => {
             let req = request::parse_token_request(payload, config)?;
@@ -164,6 +202,17 @@ pub fn update(
     now: u64,
     config: &ShadowConfig,
 ) -> Result<UpdateOutcome, Rejection> {
+    update_publishing(current, req, now, config, Publishing::default())
+}
+
+/// [`update`], building only the payloads `publishing` names.
+pub fn update_publishing(
+    current: Option<&StoredShadow>,
+    req: UpdateRequest,
+    now: u64,
+    config: &ShadowConfig,
+    publishing: Publishing,
+) -> Result<UpdateOutcome, Rejection> {
     let token = req.client_token.as_deref();
     let reject = |error| Rejection::new(error, req.client_token.clone());
     let base = document::base_version(current, now, config);
@@ -219,27 +268,29 @@ pub fn update(
     };
 
     let empty = Sections::default();
-    let documents = response::to_bytes(&DocumentsDoc {
-        previous: match previous {
-            Some(p) => Snapshot {
-                state: &p.state,
-                metadata: &p.metadata,
-                version: p.version,
+    let documents = publishing.documents.then(|| {
+        response::to_bytes(&DocumentsDoc {
+            previous: match previous {
+                Some(p) => Snapshot {
+                    state: &p.state,
+                    metadata: &p.metadata,
+                    version: p.version,
+                },
+                // A new shadow's previous side is empty at the version it builds on [VERIFY].
+                None => Snapshot {
+                    state: &empty,
+                    metadata: &empty,
+                    version: base,
+                },
             },
-            // A new shadow's previous side is empty at the version it builds on [VERIFY].
-            None => Snapshot {
-                state: &empty,
-                metadata: &empty,
-                version: base,
+            current: Snapshot {
+                state: &next.state,
+                metadata: &next.metadata,
+                version,
             },
-        },
-        current: Snapshot {
-            state: &next.state,
-            metadata: &next.metadata,
-            version,
-        },
-        timestamp: now,
-        client_token: token,
+            timestamp: now,
+            client_token: token,
+        })
     });
     Ok(UpdateOutcome {
         state: next,

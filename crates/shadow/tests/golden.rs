@@ -3,7 +3,8 @@
 //! developer guide's "Device Shadow service documents" and "empty fields" pages) come first.
 
 use ferrite_shadow::{
-    Operation, Outcome, ShadowConfig, ShadowId, ShadowState, StoredShadow, handle,
+    Operation, Outcome, Publishing, ShadowConfig, ShadowId, ShadowState, StoredShadow, handle,
+    handle_publishing,
 };
 use serde_json::{Value, json};
 
@@ -36,6 +37,16 @@ fn parse(bytes: &[u8]) -> Value {
 fn run_update(case: UpdateCase) {
     let current = stored(case.previous);
     let payload = serde_json::to_vec(&case.request).expect("request");
+    // Without anyone to receive /documents, it is not built and nothing else changes.
+    let unwatched = handle_publishing(
+        Operation::Update,
+        &id(),
+        current.as_ref(),
+        &payload,
+        NOW,
+        &ShadowConfig::default(),
+        Publishing { documents: false },
+    );
     let outcome = handle(
         Operation::Update,
         &id(),
@@ -56,7 +67,7 @@ fn run_update(case: UpdateCase) {
         case.name
     );
     assert_eq!(
-        parse(&u.documents),
+        parse(u.documents.as_deref().expect("documents built by default")),
         case.documents,
         "{}: documents",
         case.name
@@ -71,6 +82,16 @@ fn run_update(case: UpdateCase) {
     assert_eq!(
         stored["metadata"], case.documents["current"]["metadata"],
         "{}: stored metadata",
+        case.name
+    );
+    let Ok(Outcome::Update(lean)) = unwatched else {
+        panic!("{}: the unwatched update was not accepted", case.name)
+    };
+    assert_eq!(lean.documents, None, "{}: documents not built", case.name);
+    assert_eq!(
+        (lean.accepted, lean.delta, lean.state),
+        (u.accepted, u.delta, u.state),
+        "{}: the rest is the same",
         case.name
     );
 }
