@@ -136,15 +136,15 @@ impl Shard {
     }
 
     async fn run_batch(&mut self, jobs: Vec<Job>) {
-        if jobs.len() > 1 {
-            if let Some(results) = self.decide_and_store(&jobs).await {
-                for (job, result) in jobs.into_iter().zip(results) {
-                    self.respond(job, result).await;
-                }
-                return;
+        // When another writer got in between, nothing was stored or answered: each request
+        // is then decided again on its own.
+        if jobs.len() > 1
+            && let Some(results) = self.decide_and_store(&jobs).await
+        {
+            for (job, result) in jobs.into_iter().zip(results) {
+                self.respond(job, result).await;
             }
-            // Another writer got in between: nothing was stored or answered; decide each
-            // request again on its own.
+            return;
         }
         for job in jobs {
             let mut result = Err(Failed);
