@@ -400,6 +400,8 @@ pub struct ShadowConfig {
     pub delete_with_thing: bool,
     /// Unanswered shadow requests one MQTT client may have; more are rejected with 429 (AWS: 10).
     pub max_in_flight_per_client: usize,
+    /// Shadow requests per second per thing before 429 (AWS's adjustable quota: 20); 0 = off.
+    pub max_requests_per_thing_per_sec: u32,
 }
 
 impl Default for ShadowConfig {
@@ -411,6 +413,7 @@ impl Default for ShadowConfig {
             get_metadata_delta: false,
             delete_with_thing: false,
             max_in_flight_per_client: 10,
+            max_requests_per_thing_per_sec: 0,
         }
     }
 }

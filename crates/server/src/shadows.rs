@@ -21,6 +21,7 @@ pub fn service_config(cfg: &Config) -> ServiceConfig {
             ..ShadowConfig::default()
         },
         max_in_flight_per_client: s.max_in_flight_per_client,
+        max_requests_per_thing_per_sec: s.max_requests_per_thing_per_sec,
     }
 }
 

@@ -13,6 +13,7 @@
 mod in_flight;
 mod shard;
 mod store;
+mod thing_rate;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::in_flight::InFlight;
 use crate::shard::{Context, Failed, Job, Reply, Shard};
+use crate::thing_rate::ThingRate;
 pub use store::ShadowStore;
 
 /// Requests waiting in each tap before publishers are held.
@@ -48,6 +50,9 @@ pub struct ServiceConfig {
     pub shadow: ShadowConfig,
     /// Unanswered requests one MQTT client may have before more are rejected with 429 (AWS: 10).
     pub max_in_flight_per_client: usize,
+    /// Requests per second per thing, MQTT and REST together, before 429 (AWS's adjustable
+    /// quota: 20); 0 = unlimited.
+    pub max_requests_per_thing_per_sec: u32,
 }
 
 impl Default for ServiceConfig {
@@ -55,6 +60,7 @@ impl Default for ServiceConfig {
         ServiceConfig {
             shadow: ShadowConfig::default(),
             max_in_flight_per_client: 10,
+            max_requests_per_thing_per_sec: 0,
         }
     }
 }
@@ -109,6 +115,9 @@ impl Shadows {
             code: "InvalidRequestException",
             message: e.to_string(),
         })?;
+        if !self.ctx.thing_rate.try_take(thing) {
+            return Err(RestError::of(&ShadowError::Throttled));
+        }
         let (tx, rx) = oneshot::channel();
         let job = Job {
             op,
@@ -168,6 +177,7 @@ impl ShadowService {
             store: ShadowStore::new(store),
             config: config.shadow,
             in_flight: InFlight::new(config.max_in_flight_per_client.max(1)),
+            thing_rate: ThingRate::new(config.max_requests_per_thing_per_sec),
         });
         let (senders, shards): (Vec<_>, Vec<_>) = (0..SHARDS)
             .map(|_| {
@@ -217,8 +227,8 @@ impl ShadowService {
     }
 }
 
-/// Hands one tapped request to its shard, or rejects it with 429 when its client already
-/// waits for too many answers.
+/// Hands one tapped request to its shard, or rejects it with 429 when its thing is over its
+/// request quota or its client already waits for too many answers.
 async fn dispatch(shadows: &Shadows, msg: &Message) {
     let Ok(topic) = ferrite_shadow::parse_topic(&msg.topic) else {
         return;
@@ -227,9 +237,12 @@ async fn dispatch(shadows: &Shadows, msg: &Message) {
         return;
     };
     let ctx = &shadows.ctx;
-    if let Some(client) = &msg.origin
-        && !ctx.in_flight.try_acquire(client)
-    {
+    let throttled = !ctx.thing_rate.try_take(topic.id.thing().as_str())
+        || msg
+            .origin
+            .as_ref()
+            .is_some_and(|client| !ctx.in_flight.try_acquire(client));
+    if throttled {
         let rejection = Rejection::new(
             ShadowError::Throttled,
             client_token(&msg.payload, &ctx.config),

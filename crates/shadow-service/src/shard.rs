@@ -42,6 +42,7 @@ pub(crate) struct Context {
     pub store: ShadowStore,
     pub config: ShadowConfig,
     pub in_flight: InFlight,
+    pub thing_rate: crate::thing_rate::ThingRate,
 }
 
 impl Context {

@@ -74,6 +74,11 @@ struct Harness {
 
 impl Harness {
     async fn start() -> Harness {
+        Harness::start_with(0).await
+    }
+
+    /// With a per-thing quota of `per_sec` requests per second (0: none).
+    async fn start_with(per_sec: u32) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let sqlite = Arc::new(
             SqliteStore::open(&dir.path().join("store.db"), SqliteOptions::default())
@@ -98,6 +103,7 @@ impl Harness {
             ServiceConfig {
                 shadow: ShadowConfig::default(),
                 max_in_flight_per_client: 10,
+                max_requests_per_thing_per_sec: per_sec,
             },
         )
         .expect("service");
@@ -207,6 +213,55 @@ async fn an_eleventh_unanswered_request_of_one_client_is_rejected_with_429() {
         }
         assert!(!topic.ends_with("/rejected"), "{topic}: {doc}");
     }
+}
+
+#[tokio::test]
+async fn requests_beyond_the_things_quota_are_rejected_with_429_on_both_apis() {
+    let h = Harness::start_with(1).await;
+    let mut responses = h.responses("hot");
+    for i in 0..3 {
+        h.request(
+            "dev",
+            "hot",
+            "update",
+            update(&format!("t{i}"), json!({"i": i})),
+        )
+        .await;
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let (topic, doc) = next(&mut responses).await;
+        let kind = topic.rsplit('/').next().unwrap_or_default().to_owned();
+        if kind == "accepted" || kind == "rejected" {
+            seen.push((doc["clientToken"].clone(), kind, doc["code"].clone()));
+        }
+    }
+    seen.sort_by_key(|(token, ..)| token.to_string());
+    assert_eq!(
+        seen,
+        vec![
+            (json!("t0"), "accepted".to_owned(), Value::Null),
+            (json!("t1"), "rejected".to_owned(), json!(429)),
+            (json!("t2"), "rejected".to_owned(), json!(429)),
+        ]
+    );
+    // REST calls draw on the same quota (the second of this second).
+    let err = h
+        .shadows
+        .rest(Operation::Get, "hot", Some("named"), b"")
+        .await
+        .expect_err("throttled");
+    assert_eq!((err.status, err.code), (429, "ThrottlingException"));
+    // Another thing has its own.
+    h.shadows
+        .rest(
+            Operation::Update,
+            "cold",
+            None,
+            br#"{"state":{"reported":{"a":1}}}"#,
+        )
+        .await
+        .expect("another thing's update");
 }
 
 #[tokio::test]
