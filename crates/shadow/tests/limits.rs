@@ -168,16 +168,21 @@ fn deleted_version_memory_expires() {
     assert_eq!(err.error, ShadowError::NotFound("t".into()));
 }
 
-#[test]
-fn delta_trigger_any_update() {
-    let current = StoredShadow::Live(
+/// A shadow at version 1 whose only state is `desired.on = true`, set at time 1.
+fn desired_on() -> StoredShadow {
+    StoredShadow::Live(
         serde_json::from_value::<ShadowState>(json!({
             "state": {"desired": {"on": true}},
             "metadata": {"desired": {"on": {"timestamp": 1}}},
             "version": 1, "updated_at": 1
         }))
         .expect("state"),
-    );
+    )
+}
+
+#[test]
+fn delta_trigger_any_update() {
+    let current = desired_on();
     let request = r#"{"state":{"reported":{"on":false}}}"#;
     let Ok(Outcome::Update(default)) = update(Some(&current), request, &ShadowConfig::default())
     else {
@@ -200,14 +205,7 @@ fn delta_trigger_any_update() {
 
 #[test]
 fn get_metadata_delta_switch() {
-    let current = StoredShadow::Live(
-        serde_json::from_value::<ShadowState>(json!({
-            "state": {"desired": {"on": true}},
-            "metadata": {"desired": {"on": {"timestamp": 1}}},
-            "version": 1, "updated_at": 1
-        }))
-        .expect("state"),
-    );
+    let current = desired_on();
     let get = |config: &ShadowConfig| -> Value {
         match handle(Operation::Get, &id(), Some(&current), b"", NOW, config) {
             Ok(Outcome::Get(p)) => serde_json::from_slice(&p).expect("json"),
