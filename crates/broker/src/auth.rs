@@ -108,6 +108,11 @@ pub trait Permissions: Send + Sync + 'static {
     /// Any other action on `{resource_type}/{name}` (e.g. `iot:GetThingShadow` on
     /// `thing/lamp`), for the data-plane APIs.
     fn allows(&self, action: &str, resource_type: &str, name: &str) -> bool;
+    /// The authenticated principal (certificate id, custom authorizer principal id, access
+    /// key id) that messages from this connection carry in their origin.
+    fn principal(&self) -> Option<Arc<str>> {
+        None
+    }
 }
 
 /// Everything allowed.

@@ -72,6 +72,8 @@ pub(crate) struct BrokerInner {
     pub store: Arc<dyn BrokerStore>,
     pub metrics: Arc<Metrics>,
     pub auth: Arc<dyn Authorizer>,
+    /// This node's id, stamped on the origin of every message received here.
+    pub node: Arc<str>,
     /// Cancelled at shutdown: every connection and timer watches it.
     pub cancel: CancellationToken,
     /// Connections and timers.
@@ -131,6 +133,7 @@ impl Broker {
             store,
             metrics,
             auth,
+            node: ferrite_types::message::local_node(),
             cancel: CancellationToken::new(),
             tasks: TaskTracker::new(),
             persist_task,

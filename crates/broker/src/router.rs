@@ -121,10 +121,7 @@ impl Router {
         let mut targets: Vec<Target> = Vec::new();
         let subs = self.subs.read();
         let mut add = |entry: &SubEntry, shared: bool| {
-            if !shared
-                && entry.options.no_local
-                && msg.origin.as_deref() == Some(&*entry.session.client_id)
-            {
+            if !shared && entry.options.no_local && msg.origin.is_client(&entry.session.client_id) {
                 return;
             }
             let qos = msg.qos.min(entry.options.qos);

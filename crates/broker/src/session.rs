@@ -219,7 +219,7 @@ pub fn message_from_stored(s: StoredMessage) -> Result<Message, records::RecordE
         properties: records::decode_message_properties(s.properties)?,
         received_at_ms: s.received_at_ms,
         expires_at_ms: s.expires_at_ms,
-        origin: None,
+        origin: ferrite_types::message::unknown_origin(),
     })
 }
 

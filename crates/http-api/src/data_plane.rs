@@ -291,7 +291,14 @@ pub(crate) async fn publish(
         qos,
         retain,
         &properties,
-        None,
+        Arc::new(ferrite_types::Origin {
+            client_id: None,
+            principal: None,
+            source_ip: None,
+            protocol: ferrite_types::Protocol::Http,
+            node: ferrite_types::message::local_node(),
+        }),
+        ferrite_types::clock::system_now_ms(),
     );
     match plane.publish(msg).await {
         Ok(()) => Ok(json!({})),

@@ -240,6 +240,7 @@ async fn dispatch(shadows: &Shadows, msg: &Message) {
     let throttled = !ctx.thing_rate.try_take(topic.id.thing().as_str())
         || msg
             .origin
+            .client_id
             .as_ref()
             .is_some_and(|client| !ctx.in_flight.try_acquire(client));
     if throttled {
@@ -256,7 +257,7 @@ async fn dispatch(shadows: &Shadows, msg: &Message) {
         id: topic.id,
         payload: msg.payload.clone(),
         reply: Reply::Mqtt {
-            client: msg.origin.clone(),
+            client: msg.origin.client_id.clone(),
         },
     };
     if let Err(job) = shadows.send(job).await

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferrite_broker::Broker;
-use ferrite_mqtt_codec::{Properties, QoS};
+use ferrite_mqtt_codec::QoS;
 use ferrite_shadow::{
     Operation, Rejection, ResponseTopic, ShadowConfig, ShadowError, ShadowId, StoredShadow,
 };
@@ -47,13 +47,11 @@ pub(crate) struct Context {
 
 impl Context {
     pub(crate) async fn publish(&self, topic: String, payload: Vec<u8>) {
-        let msg = ferrite_broker::Message::new(
-            Arc::from(topic.as_str()),
-            Bytes::from(payload),
+        let msg = ferrite_broker::Message::from_service(
+            "shadow",
+            topic.as_str(),
+            payload,
             QoS::AtLeastOnce,
-            false,
-            &Properties::default(),
-            None,
         );
         if let Err(e) = self.broker.publish(msg).await {
             tracing::warn!(error = %e, %topic, "cannot publish a shadow response");

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrite_broker::{Broker, ConnectContext, ConnectFuture, Message, Metrics};
-use ferrite_mqtt_codec::{Properties, QoS, ReasonCode};
+use ferrite_mqtt_codec::{Properties, ProtocolVersion, QoS, ReasonCode};
 use ferrite_shadow::{Operation, ShadowConfig, ShadowId};
 use ferrite_shadow_service::{ServiceConfig, ShadowService, ShadowStore, Shadows};
 use ferrite_storage::{Page, Record, RegistryStore, StoreFuture, Write, WriteOutcome};
 use ferrite_storage_embedded::{SqliteOptions, SqliteStore};
+use ferrite_types::message::local_node;
+use ferrite_types::{Origin, Protocol};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::watch;
@@ -134,7 +136,14 @@ impl Harness {
             QoS::AtLeastOnce,
             false,
             &Properties::default(),
-            Some(Arc::from(client)),
+            Arc::new(Origin {
+                client_id: Some(Arc::from(client)),
+                principal: None,
+                source_ip: None,
+                protocol: Protocol::Mqtt(ProtocolVersion::V5),
+                node: local_node(),
+            }),
+            0,
         );
         self.broker.publish(msg).await.expect("publish");
     }

@@ -16,14 +16,16 @@ use tokio_util::sync::CancellationToken;
 use super::{Conn, READ_MIN};
 use crate::auth::{ConnectContext, Revoker};
 use crate::lifecycle::{self, PendingWill};
-use crate::message::Message;
+use crate::message::{Message, now_ms};
 use crate::session::{LiveConn, SessionCell};
 use crate::{BrokerInner, ConnInfo, Permissions};
+use ferrite_types::{Origin, Protocol};
 
 pub(crate) struct Setup {
     rbuf: BytesMut,
     protocol: ProtocolVersion,
     client_id: Arc<str>,
+    origin: Arc<Origin>,
     session: Arc<SessionCell>,
     conn_id: u64,
     kick: CancellationToken,
@@ -46,6 +48,7 @@ impl Setup {
             wbuf: BytesMut::new(),
             protocol: self.protocol,
             client_id: self.client_id,
+            origin: self.origin,
             session: self.session,
             conn_id: self.conn_id,
             kick: self.kick,
@@ -198,7 +201,7 @@ where
     }
 
     let client_id: Arc<str> = Arc::from(client_id);
-    let pending_will = match will {
+    let mut pending_will = match will {
         None => None,
         Some(w) => {
             if ferrite_topic::validate_topic_name(&w.topic, &inner.limits).is_err()
@@ -227,13 +230,15 @@ where
                 );
             }
             let delay_secs = w.properties.will_delay_interval.unwrap_or(0);
+            // The origin is known once the client is authorized; the will takes it then.
             let msg = Message::new(
                 Arc::from(w.topic.as_str()),
                 w.payload,
                 w.qos,
                 w.retain,
                 &w.properties,
-                Some(client_id.clone()),
+                ferrite_types::message::unknown_origin(),
+                now_ms(),
             );
             Some(PendingWill { msg, delay_secs })
         }
@@ -303,6 +308,16 @@ where
     {
         return Err(refuse_unauthorized(stream, protocol, ReasonCode::NotAuthorized).await);
     }
+    let origin = Arc::new(Origin {
+        client_id: Some(client_id.clone()),
+        principal: perms.principal(),
+        source_ip: Some(info.peer_addr.ip()),
+        protocol: Protocol::Mqtt(protocol),
+        node: inner.node.clone(),
+    });
+    if let Some(w) = &mut pending_will {
+        w.msg.origin = origin.clone();
+    }
     let live = LiveConn {
         id: conn_id,
         kick: kick.clone(),
@@ -354,6 +369,7 @@ where
         rbuf,
         protocol,
         client_id,
+        origin,
         session: attached.session,
         conn_id,
         kick,

@@ -12,7 +12,7 @@ use ferrite_storage::{BrokerOp, QueueState, StoredSubscription};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Conn, Exit};
-use crate::message::Message;
+use crate::message::{Message, now_ms};
 use crate::records;
 use crate::router::{NewSubscription, RetainOutcome, SubEntry};
 use crate::session::Subscription;
@@ -119,7 +119,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             p.qos,
             p.retain,
             &p.properties,
-            Some(self.client_id.clone()),
+            self.origin.clone(),
+            now_ms(),
         ));
         let mut ops = Vec::new();
         let mut reason = ReasonCode::Success;

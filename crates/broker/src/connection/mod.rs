@@ -75,6 +75,8 @@ pub(crate) struct Conn<S> {
     wbuf: BytesMut,
     protocol: ProtocolVersion,
     client_id: Arc<str>,
+    /// Who this connection is, shared by every message it publishes.
+    origin: Arc<ferrite_types::Origin>,
     session: Arc<SessionCell>,
     conn_id: u64,
     kick: CancellationToken,
