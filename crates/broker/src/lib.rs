@@ -5,13 +5,16 @@
 
 mod auth;
 mod connection;
+mod dispatch;
 mod lifecycle;
 mod message;
 mod metrics;
 mod persist;
 mod records;
 mod router;
+mod seams;
 mod session;
+mod taps;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,8 +34,11 @@ pub use auth::{
     AllowAll, Authorizer, ConnectContext, ConnectFuture, HttpRequestHead, Permissions, Revoker,
     TransportIdentity, allow_all,
 };
+pub use dispatch::Dispatched;
 pub use message::Message;
 pub use metrics::Metrics;
+pub use seams::{DeliveryTicket, Forwarder, Interest, RemoteReceipt, Seams, SingleNode};
+pub use taps::{Overflow, TapOptions};
 
 use persist::Persister;
 use router::{Backpressure, Router};
@@ -48,6 +54,8 @@ pub enum BrokerError {
     ShuttingDown,
     #[error("the payload of {size} bytes exceeds the limit of {limit} bytes")]
     PayloadTooLarge { size: usize, limit: usize },
+    #[error("a tap cannot be a shared subscription")]
+    SharedTap,
 }
 
 /// Facts about an accepted connection that the broker cannot learn from MQTT itself.
@@ -72,8 +80,8 @@ pub(crate) struct BrokerInner {
     pub store: Arc<dyn BrokerStore>,
     pub metrics: Arc<Metrics>,
     pub auth: Arc<dyn Authorizer>,
-    /// This node's id, stamped on the origin of every message received here.
-    pub node: Arc<str>,
+    /// The cluster's hooks (no-ops on one node), the node id and the wall clock.
+    pub seams: Seams,
     /// Cancelled at shutdown: every connection and timer watches it.
     pub cancel: CancellationToken,
     /// Connections and timers.
@@ -93,6 +101,11 @@ impl BrokerInner {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Wall-clock milliseconds, from the broker's (injectable) clock.
+    pub fn now_ms(&self) -> i64 {
+        self.seams.clock.now_ms()
+    }
+
     pub fn backpressure(&self) -> Backpressure {
         Backpressure {
             qos0: Duration::from_millis(self.cfg.qos0_backpressure_ms),
@@ -108,12 +121,23 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Loads the durable state from `store` and returns a running broker.
+    /// Loads the durable state from `store` and returns a running single-node broker.
     pub async fn start(
         cfg: MqttConfig,
         store: Arc<dyn BrokerStore>,
         auth: Arc<dyn Authorizer>,
         metrics: Arc<Metrics>,
+    ) -> Result<Broker, BrokerError> {
+        Broker::start_with(cfg, store, auth, metrics, Seams::default()).await
+    }
+
+    /// Like [`Broker::start`], with the cluster's hooks, node id and clock in `seams`.
+    pub async fn start_with(
+        cfg: MqttConfig,
+        store: Arc<dyn BrokerStore>,
+        auth: Arc<dyn Authorizer>,
+        metrics: Arc<Metrics>,
+        seams: Seams,
     ) -> Result<Broker, BrokerError> {
         let snapshot = store.load().await?;
         let match_options = MatchOptions {
@@ -126,14 +150,18 @@ impl Broker {
                 max_bytes: cfg.max_topic_bytes,
                 max_levels: cfg.max_topic_levels,
             },
-            router: Router::new(match_options, cfg.retained_for_wildcard_subscriptions),
+            router: Router::new(
+                match_options,
+                cfg.retained_for_wildcard_subscriptions,
+                seams.interest.clone(),
+            ),
             cfg,
             sessions: Mutex::new(HashMap::new()),
             persister,
             store,
             metrics,
             auth,
-            node: ferrite_types::message::local_node(),
+            seams,
             cancel: CancellationToken::new(),
             tasks: TaskTracker::new(),
             persist_task,
@@ -157,74 +185,73 @@ impl Broker {
         drop(token);
     }
 
-    /// Publishes a message from the server itself (rules, shadows, HTTP publish). Returns once
-    /// it is routed and, for QoS 1/2, durable for every persistent subscriber.
-    pub async fn publish(&self, msg: Message) -> Result<usize, BrokerError> {
-        ferrite_topic::validate_topic_name(&msg.topic, &self.inner.limits)?;
-        if msg.payload.len() > self.inner.cfg.max_payload_size {
-            return Err(BrokerError::PayloadTooLarge {
-                size: msg.payload.len(),
-                limit: self.inner.cfg.max_payload_size,
-            });
-        }
+    /// Routes a message published on this node by anyone but a connected client (iot-data
+    /// Publish, the services): the same path a client's PUBLISH takes. Returns what became of
+    /// it; [`Broker::wait`] on its ticket before promising it is durable.
+    pub async fn dispatch(&self, msg: Message) -> Result<Dispatched, BrokerError> {
+        dispatch::validate(&self.inner, &msg.topic, msg.payload.len())?;
         if self.inner.cancel.is_cancelled() {
             return Err(BrokerError::ShuttingDown);
         }
-        let msg = Arc::new(msg);
-        let inner = &self.inner;
-        let mut ops = Vec::new();
-        if msg.retain {
-            inner.router.retain(
-                &msg,
-                inner.cfg.max_retained_messages,
-                &inner.metrics,
-                &mut ops,
-            );
-        }
-        let n = inner
-            .router
-            .route(
-                &msg,
-                inner.cfg.max_queued_messages,
-                inner.backpressure(),
-                &inner.metrics,
-                &mut ops,
-            )
-            .await;
-        let ticket = inner.persister.submit(ops);
-        inner.persister.wait(ticket).await;
-        Ok(n)
+        Ok(dispatch::dispatch(&self.inner, Arc::new(msg)).await)
     }
 
-    /// Feeds every publish on a reserved topic matching `filter` (e.g.
-    /// `$aws/things/+/shadow/+`) to the returned receiver, besides the topic's subscribers.
-    /// The channel holds `capacity` messages; when it is full, publishers wait, as they do for
-    /// a full subscriber queue. The tap ends when the receiver is dropped.
+    /// Waits until a dispatched message is durable for every persistent subscriber (and, in a
+    /// cluster, confirmed by the other nodes).
+    pub async fn wait(&self, ticket: &DeliveryTicket) {
+        dispatch::wait(&self.inner, ticket).await;
+    }
+
+    /// Dispatches `msg` and waits until it is durable. Returns the local deliveries queued.
+    pub async fn publish(&self, msg: Message) -> Result<usize, BrokerError> {
+        let d = self.dispatch(msg).await?;
+        self.wait(&d.ticket).await;
+        Ok(d.delivered)
+    }
+
+    /// Routes a message that another node received to this node's subscribers only (it was
+    /// retained, tapped and forwarded where it arrived).
+    pub async fn deliver_remote(&self, msg: Arc<Message>) -> Result<Dispatched, BrokerError> {
+        if self.inner.cancel.is_cancelled() {
+            return Err(BrokerError::ShuttingDown);
+        }
+        Ok(dispatch::deliver_remote(&self.inner, msg).await)
+    }
+
+    /// Feeds every message published on a topic matching `filter` to the returned receiver,
+    /// besides the topic's subscribers; when full, the publisher waits (nothing is lost). The
+    /// tap ends when the receiver is dropped. See [`Broker::tap_with`] for other policies.
     pub fn tap(
         &self,
         filter: &str,
         capacity: usize,
     ) -> Result<tokio::sync::mpsc::Receiver<Arc<Message>>, BrokerError> {
-        ferrite_topic::validate_topic_filter(filter, &self.inner.limits)?;
-        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
-        let mut taps = self.inner.router.taps.write();
-        taps.retain(|t| !t.tx.is_closed());
-        taps.push(router::Tap {
-            filter: filter.to_owned(),
-            tx,
-        });
-        Ok(rx)
+        self.tap_with(filter, TapOptions::hold("service", capacity))
     }
 
-    /// The retained message on `topic`, unless there is none or it has expired.
+    /// A tap on any topic filter (wildcards included, shared subscriptions not) with the
+    /// overflow policy and exclusivity its owner chooses.
+    pub fn tap_with(
+        &self,
+        filter: &str,
+        opts: TapOptions,
+    ) -> Result<tokio::sync::mpsc::Receiver<Arc<Message>>, BrokerError> {
+        ferrite_topic::validate_topic_filter(filter, &self.inner.limits)?;
+        if ferrite_topic::parse_shared(filter).is_some() {
+            return Err(BrokerError::SharedTap);
+        }
+        Ok(self.inner.router.taps.add(filter, opts))
+    }
+
     /// Whether a publish on `topic` would reach anyone now: a subscription or a tap matches.
     /// Lets a server-side publisher skip building messages nobody would receive.
     pub fn has_receivers(&self, topic: &str) -> bool {
         self.inner.router.has_receivers(topic)
     }
 
+    /// The retained message on `topic`, unless there is none or it has expired.
     pub fn retained(&self, topic: &str) -> Option<Arc<Message>> {
-        let now = message::now_ms();
+        let now = self.inner.now_ms();
         self.inner
             .router
             .retained
@@ -238,7 +265,7 @@ impl Broker {
     /// follow. Sorts all retained topics per call: meant for listing by hand, not for a hot
     /// path.
     pub fn retained_page(&self, after: Option<&str>, limit: usize) -> (Vec<Arc<Message>>, bool) {
-        let now = message::now_ms();
+        let now = self.inner.now_ms();
         let mut all: Vec<Arc<Message>> = self
             .inner
             .router

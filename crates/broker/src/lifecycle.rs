@@ -10,9 +10,8 @@ use ferrite_mqtt_codec::ProtocolVersion;
 use ferrite_storage::{BrokerOp, BrokerSnapshot, QueueState};
 
 use crate::BrokerInner;
-use crate::message::{Message, now_ms};
+use crate::message::Message;
 use crate::records;
-use crate::router::SubEntry;
 use crate::session::{
     KickReason, LiveConn, Outgoing, SessionCell, Subscription, message_from_stored,
 };
@@ -148,7 +147,7 @@ pub fn detach(
     // A clean session forgets its undelivered messages right away.
     let mut ops = Vec::new();
     if expiry > 0 {
-        st.disconnected_at_ms = Some(now_ms());
+        st.disconnected_at_ms = Some(inner.now_ms());
         ops.push(BrokerOp::PutSession(cell.session_record(&st)));
     }
     drop(st);
@@ -186,14 +185,20 @@ pub fn detach(
     );
 }
 
-fn publish_will(inner: &Arc<BrokerInner>, msg: Message) {
-    let broker = crate::Broker {
-        inner: inner.clone(),
-    };
+/// Publishes a will through the one publish path. Its expiry interval starts now, when it is
+/// published, not when the client connected.
+fn publish_will(inner: &Arc<BrokerInner>, mut msg: Message) {
+    if inner.cancel.is_cancelled() {
+        return;
+    }
+    let now = inner.now_ms();
+    if let Some(at) = msg.expires_at_ms {
+        msg.expires_at_ms = Some(now + (at - msg.received_at_ms));
+    }
+    msg.received_at_ms = now;
+    let inner2 = inner.clone();
     inner.tasks.spawn(async move {
-        if let Err(e) = broker.publish(msg).await {
-            tracing::debug!(error = %e, "will not published");
-        }
+        crate::dispatch::dispatch(&inner2, Arc::new(msg)).await;
     });
 }
 
@@ -235,13 +240,9 @@ pub fn remove_session(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>) {
     st.queue.clear();
     st.inflight.clear();
     drop(st);
-    {
-        let mut trie = inner.router.subs.write();
-        for f in &filters {
-            trie.remove(f, &cell.uid);
-        }
-        inner.metrics.subscriptions.set(trie.len() as i64);
-    }
+    inner
+        .router
+        .unsubscribe(cell.uid, filters.iter().map(String::as_str), &inner.metrics);
     {
         let mut sessions = inner.sessions.lock();
         if sessions
@@ -263,7 +264,7 @@ pub fn remove_session(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>) {
 
 /// Rebuilds retained messages and offline sessions from the store at start-up.
 pub fn restore(inner: &Arc<BrokerInner>, snap: BrokerSnapshot) {
-    let now = now_ms();
+    let now = inner.now_ms();
     {
         let mut tree = inner.router.retained.write();
         for stored in snap.retained {
@@ -292,32 +293,22 @@ pub fn restore(inner: &Arc<BrokerInner>, snap: BrokerSnapshot) {
         cell.state.lock().disconnected_at_ms = Some(s.disconnected_at_ms.unwrap_or(now));
         cells.insert(s.client_id, cell);
     }
-    {
-        let mut trie = inner.router.subs.write();
-        for sub in snap.subscriptions {
-            let Some(cell) = cells.get(&sub.client_id) else {
-                continue;
-            };
-            match records::decode_subscription(sub.options) {
-                Ok((options, id)) => {
-                    cell.state
-                        .lock()
-                        .subscriptions
-                        .insert(sub.filter.clone(), Subscription { options, id });
-                    trie.insert(
-                        &sub.filter,
-                        cell.uid,
-                        SubEntry {
-                            session: cell.clone(),
-                            options,
-                            id,
-                        },
-                    );
-                }
-                Err(e) => tracing::warn!(error = %e, "skipping corrupt subscription"),
+    for sub in snap.subscriptions {
+        let Some(cell) = cells.get(&sub.client_id) else {
+            continue;
+        };
+        match records::decode_subscription(sub.options) {
+            Ok((options, id)) => {
+                cell.state
+                    .lock()
+                    .subscriptions
+                    .insert(sub.filter.clone(), Subscription { options, id });
+                inner
+                    .router
+                    .subscribe(cell, &sub.filter, options, id, &inner.metrics);
             }
+            Err(e) => tracing::warn!(error = %e, "skipping corrupt subscription"),
         }
-        inner.metrics.subscriptions.set(trie.len() as i64);
     }
     for q in snap.queued {
         let Some(cell) = cells.get(&q.client_id) else {

@@ -1,8 +1,4 @@
-//! The in-process message lives in `ferrite-types`; the broker reads wall time through the
-//! broker's clock.
+//! The in-process message lives in `ferrite-types`; the broker re-exports it so its users
+//! need no second dependency for it.
 
 pub use ferrite_types::Message;
-
-pub fn now_ms() -> i64 {
-    ferrite_types::clock::system_now_ms()
-}

@@ -12,6 +12,11 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TapLabel {
+    pub tap: &'static str,
+}
+
 #[derive(Default)]
 pub struct Metrics {
     pub connections: Gauge,
@@ -26,6 +31,7 @@ pub struct Metrics {
     pub sessions: Gauge,
     pub subscriptions: Gauge,
     pub retained_messages: Gauge,
+    pub tap_dropped: Family<TapLabel, Counter>,
 }
 
 impl Metrics {
@@ -91,12 +97,21 @@ impl Metrics {
             "Retained messages held",
             self.retained_messages.clone(),
         );
+        r.register(
+            "tap_messages_dropped",
+            "Messages a drop-policy tap had no room for, by tap",
+            self.tap_dropped.clone(),
+        );
     }
 
     pub fn dropped(&self, reason: &'static str) {
         self.messages_dropped
             .get_or_create(&ReasonLabel { reason })
             .inc();
+    }
+
+    pub fn tap_dropped(&self, tap: &'static str) {
+        self.tap_dropped.get_or_create(&TapLabel { tap }).inc();
     }
 
     pub fn disconnected(&self, reason: &'static str) {

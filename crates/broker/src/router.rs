@@ -1,5 +1,6 @@
-//! Routing: the subscription trie, the retained-message tree, and fan-out of a publish into
-//! the queues of every matching session.
+//! Routing: the subscription trie (every insertion and removal, reported to the interest
+//! hook), the retained-message tree, the taps, and fan-out of a message into the queues of
+//! every matching local session.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,9 +11,12 @@ use ferrite_storage::BrokerOp;
 use ferrite_topic::{Match, MatchOptions, RetainedTree, SubscriptionTrie};
 use parking_lot::RwLock;
 
-use crate::message::{Message, now_ms};
+use crate::BrokerInner;
+use crate::message::Message;
 use crate::metrics::Metrics;
+use crate::seams::Interest;
 use crate::session::{Enqueued, Outgoing, SessionCell, stored_message};
+use crate::taps::Taps;
 
 /// How long a publisher may be held by a full subscriber queue, per delivery QoS.
 #[derive(Clone, Copy, Debug)]
@@ -38,19 +42,13 @@ pub struct NewSubscription {
 }
 
 pub struct Router {
-    pub subs: RwLock<SubscriptionTrie<u64, SubEntry>>,
+    subs: RwLock<SubscriptionTrie<u64, SubEntry>>,
     pub retained: RwLock<RetainedTree<Arc<Message>>>,
     pub retained_for_wildcards: bool,
-    /// Server-side services (the shadow service) fed every publish on a reserved `$` topic
-    /// their filter matches, besides the normal subscribers.
-    pub taps: RwLock<Vec<Tap>>,
-    pub match_options: MatchOptions,
-}
-
-/// A service's view of the publishes on some reserved topics.
-pub struct Tap {
-    pub filter: String,
-    pub tx: tokio::sync::mpsc::Sender<Arc<Message>>,
+    /// Services' views of the messages on the topics they serve.
+    pub taps: Taps,
+    /// Told of each filter's first and last local subscriber.
+    interest: Arc<dyn Interest>,
 }
 
 /// Where one publish goes, one entry per session after merging overlapping subscriptions.
@@ -61,31 +59,69 @@ struct Target {
     sub_ids: Vec<u32>,
 }
 
-pub enum RetainOutcome {
-    Stored,
-    Deleted,
-    QuotaExceeded,
-}
-
 impl Router {
-    pub fn new(match_options: MatchOptions, retained_for_wildcards: bool) -> Router {
+    pub fn new(
+        match_options: MatchOptions,
+        retained_for_wildcards: bool,
+        interest: Arc<dyn Interest>,
+    ) -> Router {
         Router {
             subs: RwLock::new(SubscriptionTrie::new(match_options)),
             retained: RwLock::new(RetainedTree::new(match_options)),
             retained_for_wildcards,
-            taps: RwLock::new(Vec::new()),
-            match_options,
+            taps: Taps::new(match_options),
+            interest,
         }
     }
 
-    /// Updates the retained store for a RETAIN publish; a zero-byte payload deletes.
+    /// Adds or replaces `session`'s subscription to `filter`. Every insertion into the
+    /// subscription trie goes through here, so the interest hook sees every first subscriber.
+    pub fn subscribe(
+        &self,
+        session: &Arc<SessionCell>,
+        filter: &str,
+        options: SubscriptionOptions,
+        id: Option<u32>,
+        metrics: &Metrics,
+    ) {
+        let mut trie = self.subs.write();
+        let entry = SubEntry {
+            session: session.clone(),
+            options,
+            id,
+        };
+        if trie.insert(filter, session.uid, entry).is_none() && trie.filter_len(filter) == 1 {
+            self.interest.first(filter);
+        }
+        metrics.subscriptions.set(trie.len() as i64);
+    }
+
+    /// Removes the subscriptions of the session `uid` to `filters`. Every removal from the
+    /// subscription trie goes through here, so the interest hook sees every last subscriber.
+    pub fn unsubscribe<'f>(
+        &self,
+        uid: u64,
+        filters: impl IntoIterator<Item = &'f str>,
+        metrics: &Metrics,
+    ) {
+        let mut trie = self.subs.write();
+        for filter in filters {
+            if trie.remove(filter, &uid).is_some() && trie.filter_len(filter) == 0 {
+                self.interest.last(filter);
+            }
+        }
+        metrics.subscriptions.set(trie.len() as i64);
+    }
+
+    /// Updates the retained store for a RETAIN publish; a zero-byte payload deletes. False
+    /// when the message was refused because the quota of retained messages is reached.
     pub fn retain(
         &self,
         msg: &Arc<Message>,
         max: usize,
         metrics: &Metrics,
         ops: &mut Vec<BrokerOp>,
-    ) -> RetainOutcome {
+    ) -> bool {
         let mut tree = self.retained.write();
         if msg.payload.is_empty() {
             if tree.remove(&msg.topic).is_some() {
@@ -94,27 +130,22 @@ impl Router {
                 });
             }
             metrics.retained_messages.set(tree.len() as i64);
-            return RetainOutcome::Deleted;
+            return true;
         }
         if tree.get(&msg.topic).is_none() && tree.len() >= max {
-            return RetainOutcome::QuotaExceeded;
+            return false;
         }
         tree.insert(&msg.topic, Arc::new(msg.detached()));
         metrics.retained_messages.set(tree.len() as i64);
         ops.push(BrokerOp::PutRetained(stored_message(msg)));
-        RetainOutcome::Stored
+        true
     }
 
     /// Whether any subscription or tap matches `topic`.
     pub fn has_receivers(&self, topic: &str) -> bool {
         let mut found = false;
         self.subs.read().for_each_match(topic, |_| found = true);
-        found
-            || self
-                .taps
-                .read()
-                .iter()
-                .any(|t| ferrite_topic::matches(&t.filter, topic, self.match_options))
+        found || self.taps.any_matching(topic)
     }
 
     fn targets(&self, msg: &Message) -> Vec<Target> {
@@ -160,34 +191,18 @@ impl Router {
         targets
     }
 
-    /// Queues `msg` for every matching session. Persistence records go to `ops`; the caller
-    /// submits them before acknowledging the publish. Returns the number of deliveries queued.
-    /// Hands `msg` to every tap whose filter matches. A tap that is behind holds the
-    /// publisher (as a full subscriber queue does); a tap whose service stopped is skipped.
-    async fn feed_taps(&self, msg: &Arc<Message>) {
-        let senders: Vec<_> = self
-            .taps
-            .read()
-            .iter()
-            .filter(|t| ferrite_topic::matches(&t.filter, &msg.topic, self.match_options))
-            .map(|t| t.tx.clone())
-            .collect();
-        for tx in senders {
-            let _ = tx.send(msg.clone()).await;
-        }
-    }
-
-    pub async fn route(
+    /// Queues `msg` for every matching local session. Persistence records go to `ops`; the
+    /// caller submits them before acknowledging the publish. Returns the number of deliveries
+    /// queued.
+    pub async fn fan_out(
         &self,
+        inner: &BrokerInner,
         msg: &Arc<Message>,
-        max_queued: usize,
-        backpressure: Backpressure,
-        metrics: &Metrics,
         ops: &mut Vec<BrokerOp>,
     ) -> usize {
-        if msg.topic.starts_with('$') {
-            self.feed_taps(msg).await;
-        }
+        let max_queued = inner.cfg.max_queued_messages;
+        let backpressure = inner.backpressure();
+        let metrics = &inner.metrics;
         let mut delivered = 0;
         for t in self.targets(msg) {
             let out = Outgoing {
@@ -242,6 +257,7 @@ impl Router {
         session: &Arc<SessionCell>,
         sub: &NewSubscription,
         max_queued: usize,
+        now: i64,
         metrics: &Metrics,
         ops: &mut Vec<BrokerOp>,
     ) {
@@ -261,7 +277,6 @@ impl Router {
         if wildcard && !self.retained_for_wildcards {
             return;
         }
-        let now = now_ms();
         let mut found: Vec<Arc<Message>> = Vec::new();
         self.retained.read().for_each_matching(filter, |_, m| {
             if !m.is_expired(now) {

@@ -293,3 +293,31 @@ async fn qos2_duplicate_publish_is_delivered_once() {
     assert_eq!(&s.recv_publish().await.payload[..], b"1");
     s.expect_silence(QUIET).await;
 }
+
+#[tokio::test]
+async fn exceeding_the_announced_receive_maximum_gets_disconnect_0x93() {
+    let srv = TestServer::start_with(|c| c.mqtt.receive_maximum = 5).await;
+    let (mut c, ack) = connect_v5(srv.mqtt_addr(), "flood", true, Properties::default()).await;
+    assert_eq!(ack.properties.receive_maximum, Some(5));
+    // QoS 2 publishes stay unacknowledged until PUBREL/PUBCOMP, which this client never
+    // sends; the 6th exceeds the window. More follow in the same write, so the server closes
+    // with unread input, which must not destroy the DISCONNECT it sent.
+    let mut bytes = bytes::BytesMut::new();
+    for i in 1..=200u16 {
+        let p = Publish {
+            packet_id: Some(std::num::NonZeroU16::new(i).unwrap()),
+            ..publish("flow/in", b"payload", QoS::ExactlyOnce, false)
+        };
+        ferrite_mqtt_codec::encode(
+            &Packet::Publish(p),
+            ferrite_mqtt_codec::ProtocolVersion::V5,
+            &mut bytes,
+        )
+        .unwrap();
+    }
+    c.send_raw(&bytes).await;
+    match c.expect_closed().await {
+        Some(Packet::Disconnect(d)) => assert_eq!(d.reason, ReasonCode::ReceiveMaximumExceeded),
+        other => panic!("expected DISCONNECT 0x93 before the close, got {other:?}"),
+    }
+}

@@ -10,13 +10,19 @@ use ferrite_mqtt_codec::{
     ConnAck, Connect, Packet, Properties, ProtocolVersion, PubAck, Publish, QoS, ReasonCode,
     SubAck, Subscribe, SubscriptionOptions, decode, encode,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::WAIT;
 
+/// Any byte stream a test client can talk over: a TCP socket, or one end of an in-memory
+/// duplex pipe whose other end a broker serves.
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ClientStream for T {}
+
 pub struct TestClient {
-    pub stream: TcpStream,
+    pub stream: Box<dyn ClientStream>,
     pub protocol: ProtocolVersion,
     rbuf: BytesMut,
     next_id: u16,
@@ -33,6 +39,11 @@ impl TestClient {
             .expect("connect timed out")
             .expect("tcp connect");
         stream.set_nodelay(true).ok();
+        TestClient::over(Box::new(stream), protocol)
+    }
+
+    /// A client over an already open stream.
+    pub fn over(stream: Box<dyn ClientStream>, protocol: ProtocolVersion) -> TestClient {
         TestClient {
             stream,
             protocol,

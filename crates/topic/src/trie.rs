@@ -346,6 +346,32 @@ impl<K: Eq + Hash + Clone, V> SubscriptionTrie<K, V> {
         Some(removed)
     }
 
+    /// How many subscribers `filter` itself has (for `$share/{group}/{filter}`: the group's
+    /// members). Lets a caller tell a filter's first and last subscriber apart from the rest.
+    pub fn filter_len(&self, filter: &str) -> usize {
+        let (group, path) = split_shared(filter);
+        let mut node = &self.root;
+        for level in path.split('/') {
+            let next = match level {
+                "+" => node.plus.as_deref(),
+                "#" => node.hash.as_deref(),
+                _ => node.children.get(level),
+            };
+            match next {
+                Some(n) => node = n,
+                None => return 0,
+            }
+        }
+        match group {
+            None => node.singles.entries.len(),
+            Some(name) => node
+                .groups
+                .iter()
+                .find(|g| &*g.name == name)
+                .map_or(0, |g| g.members.entries.len()),
+        }
+    }
+
     /// Calls `f` for every subscription matching `topic`.
     ///
     /// A subscriber with several matching filters is reported once per filter; MQTT lets the
@@ -424,6 +450,29 @@ mod tests {
                 assert_eq!(singles(&trie, topic), want, "{opts:?} {topic:?}");
             }
         }
+    }
+
+    #[test]
+    fn filter_len_counts_the_subscribers_of_one_exact_filter() {
+        let mut trie = SubscriptionTrie::new(MatchOptions::MQTT);
+        assert_eq!(trie.filter_len("a/+"), 0);
+        trie.insert("a/+", 1, ());
+        trie.insert("a/+", 2, ());
+        trie.insert("a/+/b", 3, ());
+        trie.insert("$share/g/a/+", 4, ());
+        trie.insert("$share/h/a/+", 5, ());
+        trie.insert("$share/h/a/+", 6, ());
+        assert_eq!(trie.filter_len("a/+"), 2);
+        assert_eq!(trie.filter_len("a/+/b"), 1);
+        assert_eq!(trie.filter_len("a"), 0);
+        assert_eq!(trie.filter_len("a/#"), 0);
+        assert_eq!(trie.filter_len("$share/g/a/+"), 1);
+        assert_eq!(trie.filter_len("$share/h/a/+"), 2);
+        assert_eq!(trie.filter_len("$share/x/a/+"), 0);
+        trie.remove("a/+", &1);
+        trie.remove("a/+", &2);
+        assert_eq!(trie.filter_len("a/+"), 0);
+        assert_eq!(trie.filter_len("a/+/b"), 1);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Conn, READ_MIN};
 use crate::auth::{ConnectContext, Revoker};
 use crate::lifecycle::{self, PendingWill};
-use crate::message::{Message, now_ms};
+use crate::message::Message;
 use crate::session::{LiveConn, SessionCell};
 use crate::{BrokerInner, ConnInfo, Permissions};
 use ferrite_types::{Origin, Protocol};
@@ -238,7 +238,7 @@ where
                 w.retain,
                 &w.properties,
                 ferrite_types::message::unknown_origin(),
-                now_ms(),
+                inner.now_ms(),
             );
             Some(PendingWill { msg, delay_secs })
         }
@@ -313,7 +313,7 @@ where
         principal: perms.principal(),
         source_ip: Some(info.peer_addr.ip()),
         protocol: Protocol::Mqtt(protocol),
-        node: inner.node.clone(),
+        node: inner.seams.node.clone(),
     });
     if let Some(w) = &mut pending_will {
         w.msg.origin = origin.clone();

@@ -12,10 +12,12 @@ use ferrite_storage::{BrokerOp, QueueState, StoredSubscription};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Conn, Exit};
-use crate::message::{Message, now_ms};
+use crate::message::Message;
 use crate::records;
-use crate::router::{NewSubscription, RetainOutcome, SubEntry};
+use crate::router::NewSubscription;
+use crate::seams::DeliveryTicket;
 use crate::session::Subscription;
+use crate::{BrokerError, dispatch};
 
 fn ack(packet_id: NonZeroU16, reason: ReasonCode) -> PubAck {
     PubAck {
@@ -39,12 +41,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             (ProtocolVersion::V5, QoS::AtLeastOnce, Some(id)) => {
                 self.inbound_unacked += 1;
                 self.pending_acks
-                    .push_back((0, Packet::PubAck(ack(id, code))));
+                    .push_back((DeliveryTicket::default(), Packet::PubAck(ack(id, code))));
                 Ok(())
             }
             (ProtocolVersion::V5, QoS::ExactlyOnce, Some(id)) => {
                 self.pending_acks
-                    .push_back((0, Packet::PubRec(ack(id, code))));
+                    .push_back((DeliveryTicket::default(), Packet::PubRec(ack(id, code))));
                 Ok(())
             }
             (ProtocolVersion::V5, _, _) => Err(Exit::error(metric, code)),
@@ -94,11 +96,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
             None => Arc::from(p.topic.as_str()),
         };
-        if ferrite_topic::validate_topic_name(&topic, &inner.limits).is_err() {
-            return Err(Exit::error("topic_invalid", ReasonCode::TopicNameInvalid));
-        }
-        if p.payload.len() > cfg.max_payload_size {
-            return Err(Exit::error("payload_too_large", ReasonCode::PacketTooLarge));
+        match dispatch::validate(&inner, &topic, p.payload.len()) {
+            Ok(()) => {}
+            Err(BrokerError::PayloadTooLarge { .. }) => {
+                return Err(Exit::error("payload_too_large", ReasonCode::PacketTooLarge));
+            }
+            Err(_) => return Err(Exit::error("topic_invalid", ReasonCode::TopicNameInvalid)),
         }
         if !ferrite_topic::client_may_publish(&topic) || !self.perms.publish(&topic, p.retain) {
             return self.refuse_publish(&p, ReasonCode::NotAuthorized, "publish_not_authorized");
@@ -108,8 +111,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             && !self.session.state.lock().incoming_qos2.insert(id.get())
         {
             // Already routed: acknowledge again without delivering twice.
-            self.pending_acks
-                .push_back((0, Packet::PubRec(ack(id, ReasonCode::Success))));
+            self.pending_acks.push_back((
+                DeliveryTicket::default(),
+                Packet::PubRec(ack(id, ReasonCode::Success)),
+            ));
             return Ok(());
         }
 
@@ -120,42 +125,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             p.retain,
             &p.properties,
             self.origin.clone(),
-            now_ms(),
+            inner.now_ms(),
         ));
-        let mut ops = Vec::new();
-        let mut reason = ReasonCode::Success;
-        if msg.retain
-            && let RetainOutcome::QuotaExceeded =
-                inner
-                    .router
-                    .retain(&msg, cfg.max_retained_messages, &inner.metrics, &mut ops)
-        {
-            reason = ReasonCode::QuotaExceeded;
-        }
-        let delivered = inner
-            .router
-            .route(
-                &msg,
-                cfg.max_queued_messages,
-                inner.backpressure(),
-                &inner.metrics,
-                &mut ops,
-            )
-            .await;
-        if delivered == 0 && reason == ReasonCode::Success && self.protocol == ProtocolVersion::V5 {
-            reason = ReasonCode::NoMatchingSubscribers;
-        }
-        let ticket = inner.persister.submit(ops);
+        let d = dispatch::dispatch(&inner, msg).await;
+        let reason = if d.retain_quota_exceeded {
+            ReasonCode::QuotaExceeded
+        } else if d.delivered == 0 && self.protocol == ProtocolVersion::V5 {
+            ReasonCode::NoMatchingSubscribers
+        } else {
+            ReasonCode::Success
+        };
         match (p.qos, p.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
                 self.inbound_unacked += 1;
                 self.pending_acks
-                    .push_back((ticket, Packet::PubAck(ack(id, reason))));
+                    .push_back((d.ticket, Packet::PubAck(ack(id, reason))));
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 self.inbound_unacked += 1;
                 self.pending_acks
-                    .push_back((ticket, Packet::PubRec(ack(id, reason))));
+                    .push_back((d.ticket, Packet::PubRec(ack(id, reason))));
             }
             _ => {}
         }
@@ -165,7 +154,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Moves acknowledgements whose data is durable into the write buffer, in arrival order.
     pub(super) fn flush_ready_acks(&mut self) {
         while let Some((ticket, _)) = self.pending_acks.front() {
-            if !self.inner.persister.is_durable(*ticket) {
+            if !self.inner.persister.is_durable(ticket.local) || ticket.remote_pending().is_some() {
                 break;
             }
             let Some((_, packet)) = self.pending_acks.pop_front() else {
@@ -187,7 +176,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             ReasonCode::PacketIdentifierNotFound
         };
         self.pending_acks
-            .push_back((0, Packet::PubComp(ack(id, reason))));
+            .push_back((DeliveryTicket::default(), Packet::PubComp(ack(id, reason))));
     }
 
     /// PUBACK for an outbound QoS 1 delivery.
@@ -307,19 +296,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             );
             let persistent = st.expiry_secs > 0;
             drop(st);
-            {
-                let mut trie = inner.router.subs.write();
-                trie.insert(
-                    &filter,
-                    self.session.uid,
-                    SubEntry {
-                        session: self.session.clone(),
-                        options,
-                        id: sub_id,
-                    },
-                );
-                inner.metrics.subscriptions.set(trie.len() as i64);
-            }
+            inner
+                .router
+                .subscribe(&self.session, &filter, options, sub_id, &inner.metrics);
             if persistent {
                 ops.push(BrokerOp::PutSubscription(StoredSubscription {
                     client_id: self.client_id.to_string(),
@@ -349,6 +328,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 &self.session,
                 sub,
                 cfg.max_queued_messages,
+                inner.now_ms(),
                 &inner.metrics,
                 &mut ops,
             );
@@ -366,9 +346,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             let persistent = st.expiry_secs > 0;
             drop(st);
             if existed {
-                let mut trie = self.inner.router.subs.write();
-                trie.remove(&filter, &self.session.uid);
-                self.inner.metrics.subscriptions.set(trie.len() as i64);
+                self.inner.router.unsubscribe(
+                    self.session.uid,
+                    [filter.as_str()],
+                    &self.inner.metrics,
+                );
                 if persistent {
                     ops.push(BrokerOp::DeleteSubscription {
                         client_id: self.client_id.to_string(),

@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::lifecycle::{self, PendingWill};
+use crate::seams::DeliveryTicket;
 use crate::session::{KickReason, SessionCell};
 use crate::{BrokerInner, ConnInfo, Permissions};
 
@@ -92,7 +93,7 @@ pub(crate) struct Conn<S> {
     aliases_out: HashMap<Arc<str>, u16>,
     /// Acknowledgements in the order their packets arrived, each with the persistence ticket
     /// that must be durable before it is sent.
-    pending_acks: VecDeque<(u64, Packet)>,
+    pending_acks: VecDeque<(DeliveryTicket, Packet)>,
     /// QoS 1/2 publishes received and not yet fully acknowledged (Receive Maximum).
     inbound_unacked: usize,
     /// Boxed: most connections have no will, and a will is several hundred bytes.
@@ -147,10 +148,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if more {
                 self.session.wake.notify_one();
             }
-            let awaiting_durable = self
-                .pending_acks
-                .front()
-                .is_some_and(|(t, _)| !self.inner.persister.is_durable(*t));
+            let front = self.pending_acks.front().map(|(t, _)| t);
+            let awaiting_durable = front.is_some_and(|t| !self.inner.persister.is_durable(t.local));
+            let awaiting_remote = front.and_then(|t| t.remote_pending()).cloned();
             let spare = self.prepare_read();
             tokio::select! {
                 biased;
@@ -181,6 +181,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     }
                 }
                 _ = durable.changed(), if awaiting_durable => {}
+                _ = async { if let Some(r) = &awaiting_remote { r.confirmed().await } }, if awaiting_remote.is_some() => {}
                 _ = self.session.wake.notified() => {}
                 _ = &mut sleep => return Exit::error("keep_alive_timeout", ReasonCode::KeepAliveTimeout),
             }

@@ -13,14 +13,13 @@ use ferrite_storage::BrokerOp;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Conn, Exit, WRITE_CHUNK};
-use crate::message::now_ms;
 use crate::session::{Inflight, Outgoing};
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Encodes queued deliveries into the write buffer. Returns true when more are waiting
     /// and the window is open, so the caller comes back without waiting for a wake-up.
     pub(super) fn fill_outbound(&mut self) -> Result<bool, Exit> {
-        let now = now_ms();
+        let now = self.inner.now_ms();
         let window = usize::from(
             self.client_receive_max
                 .min(self.inner.cfg.max_inflight)

@@ -1,0 +1,127 @@
+//! Where a cluster plugs into the broker without the broker knowing about one: the
+//! remote-forward hook at the end of the publish path, the interest hook on the
+//! subscribe/unsubscribe path, the node id messages are stamped with, and the wall clock.
+//! One node wires the no-op implementations; the `cluster` crate will wire NATS.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ferrite_types::Clock;
+use tokio::sync::Notify;
+
+use crate::message::Message;
+
+/// Hands messages published on this node to the other nodes that want them. Called once per
+/// message, after local fan-out, never for messages that came from another node or that an
+/// exclusive tap took.
+pub trait Forwarder: Send + Sync + 'static {
+    /// Returns a receipt to wait on before acknowledging the publish when other nodes must
+    /// first make the message durable; `None` when there is nothing to wait for.
+    fn forward(&self, msg: &Arc<Message>) -> Option<RemoteReceipt>;
+}
+
+/// Told when this node's first local subscriber of a filter arrives and when its last one
+/// leaves: what a cluster node subscribes to on the bus. Called with the subscription table
+/// locked, so calls for one filter are in order: implementations must not block (queue the
+/// change and act on it elsewhere).
+pub trait Interest: Send + Sync + 'static {
+    /// `filter` (shared ones as `$share/{group}/{filter}`) got its first local subscriber.
+    fn first(&self, filter: &str);
+    /// `filter` lost its last local subscriber.
+    fn last(&self, filter: &str);
+}
+
+/// One node: nothing to forward to.
+pub struct SingleNode;
+
+impl Forwarder for SingleNode {
+    fn forward(&self, _msg: &Arc<Message>) -> Option<RemoteReceipt> {
+        None
+    }
+}
+
+impl Interest for SingleNode {
+    fn first(&self, _filter: &str) {}
+    fn last(&self, _filter: &str) {}
+}
+
+/// The parts of a broker a cluster (or a test) replaces.
+#[derive(Clone)]
+pub struct Seams {
+    pub forwarder: Arc<dyn Forwarder>,
+    pub interest: Arc<dyn Interest>,
+    /// Stamped on the origin of every message received on this node.
+    pub node: Arc<str>,
+    pub clock: Clock,
+}
+
+impl Default for Seams {
+    fn default() -> Self {
+        Seams {
+            forwarder: Arc::new(SingleNode),
+            interest: Arc::new(SingleNode),
+            node: ferrite_types::message::local_node(),
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// Other nodes' confirmation that a forwarded message is durable where it must be.
+#[derive(Clone, Debug, Default)]
+pub struct RemoteReceipt(Arc<ReceiptState>);
+
+#[derive(Debug, Default)]
+struct ReceiptState {
+    done: AtomicBool,
+    notify: Notify,
+}
+
+impl RemoteReceipt {
+    /// A pending receipt; the forwarder calls [`RemoteReceipt::confirm`] on a clone.
+    pub fn pending() -> RemoteReceipt {
+        RemoteReceipt::default()
+    }
+
+    pub fn confirm(&self) {
+        self.0.done.store(true, Ordering::Release);
+        self.0.notify.notify_waiters();
+    }
+
+    pub fn is_confirmed(&self) -> bool {
+        self.0.done.load(Ordering::Acquire)
+    }
+
+    pub async fn confirmed(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_confirmed() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What a publish must wait for before it is acknowledged: this node's group commit
+/// (`local`, a persister ticket; 0 = nothing) and, in a cluster, other nodes' receipt.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryTicket {
+    pub(crate) local: u64,
+    pub(crate) remote: Option<RemoteReceipt>,
+}
+
+impl DeliveryTicket {
+    pub(crate) fn local(local: u64) -> DeliveryTicket {
+        DeliveryTicket {
+            local,
+            remote: None,
+        }
+    }
+
+    /// The remote receipt still outstanding, if any.
+    pub(crate) fn remote_pending(&self) -> Option<&RemoteReceipt> {
+        self.remote.as_ref().filter(|r| !r.is_confirmed())
+    }
+}
