@@ -321,3 +321,35 @@ async fn exceeding_the_announced_receive_maximum_gets_disconnect_0x93() {
         other => panic!("expected DISCONNECT 0x93 before the close, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_pubrel_for_an_unknown_packet_id_does_not_open_the_receive_window() {
+    let srv = TestServer::start_with(|c| c.mqtt.receive_maximum = 3).await;
+    let (mut c, _) = connect_v5(srv.mqtt_addr(), "bogus", true, Properties::default()).await;
+    let q2 = |id: u16| {
+        Packet::Publish(Publish {
+            packet_id: Some(ferrite_test_support::pid(id)),
+            ..publish("flow/q2", b"m", QoS::ExactlyOnce, false)
+        })
+    };
+    for id in 1..=3 {
+        c.send(&q2(id)).await;
+        assert!(matches!(c.recv().await, Packet::PubRec(_)));
+    }
+    c.send(&Packet::PubRel(ferrite_mqtt_codec::PubAck {
+        packet_id: ferrite_test_support::pid(77),
+        reason: ReasonCode::Success,
+        properties: Properties::default(),
+    }))
+    .await;
+    match c.recv().await {
+        Packet::PubComp(a) => assert_eq!(a.reason, ReasonCode::PacketIdentifierNotFound),
+        other => panic!("{other:?}"),
+    }
+    // Three publishes are still unreleased: a fourth exceeds the window.
+    c.send(&q2(4)).await;
+    match c.expect_closed().await {
+        Some(Packet::Disconnect(d)) => assert_eq!(d.reason, ReasonCode::ReceiveMaximumExceeded),
+        other => panic!("expected DISCONNECT 0x93, got {other:?}"),
+    }
+}

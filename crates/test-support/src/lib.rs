@@ -2,12 +2,15 @@
 //! a raw MQTT client built on the codec that waits for every packet with a timeout, so
 //! tests never sleep and never hang.
 
+pub mod aws;
 mod client;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-pub use client::{TestClient, connect_packet, connect_v5, connect_v311, pid, publish};
+pub use client::{
+    ClientStream, TestClient, connect_packet, connect_v5, connect_v311, pid, publish,
+};
 use ferrite_config::Config;
 use ferrite_server::Server;
 
@@ -34,6 +37,11 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c.listeners.https = free;
     c.listeners.api = free;
     c.mqtt.min_keep_alive_secs = 1;
+    // Known keys, so tests can sign API calls (`aws::signed_call`).
+    c.aws.credentials = vec![ferrite_config::AccessKey {
+        access_key_id: aws::TEST_ACCESS_KEY_ID.into(),
+        secret_access_key: aws::TEST_SECRET_ACCESS_KEY.into(),
+    }];
     c.server.shutdown_timeout_secs = 5;
     c
 }

@@ -11,7 +11,7 @@ use ferrite_mqtt_codec::{
 use ferrite_storage::{BrokerOp, QueueState, StoredSubscription};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Conn, Exit};
+use super::{Conn, Exit, PendingAck};
 use crate::message::Message;
 use crate::records;
 use crate::router::NewSubscription;
@@ -40,13 +40,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         match (self.protocol, p.qos, p.packet_id) {
             (ProtocolVersion::V5, QoS::AtLeastOnce, Some(id)) => {
                 self.inbound_unacked += 1;
-                self.pending_acks
-                    .push_back((DeliveryTicket::default(), Packet::PubAck(ack(id, code))));
+                self.queue_ack(
+                    DeliveryTicket::default(),
+                    Packet::PubAck(ack(id, code)),
+                    true,
+                );
                 Ok(())
             }
+            // A failing PUBREC ends the exchange: it never took a slot of the window.
             (ProtocolVersion::V5, QoS::ExactlyOnce, Some(id)) => {
-                self.pending_acks
-                    .push_back((DeliveryTicket::default(), Packet::PubRec(ack(id, code))));
+                self.queue_ack(
+                    DeliveryTicket::default(),
+                    Packet::PubRec(ack(id, code)),
+                    false,
+                );
                 Ok(())
             }
             (ProtocolVersion::V5, _, _) => Err(Exit::error(metric, code)),
@@ -110,11 +117,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             && let Some(id) = p.packet_id
             && !self.session.state.lock().incoming_qos2.insert(id.get())
         {
-            // Already routed: acknowledge again without delivering twice.
-            self.pending_acks.push_back((
+            // Already routed: acknowledge again without delivering twice. Its slot of the
+            // window is still held from the first time, until PUBCOMP.
+            self.queue_ack(
                 DeliveryTicket::default(),
                 Packet::PubRec(ack(id, ReasonCode::Success)),
-            ));
+                false,
+            );
             return Ok(());
         }
 
@@ -138,32 +147,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         match (p.qos, p.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
                 self.inbound_unacked += 1;
-                self.pending_acks
-                    .push_back((d.ticket, Packet::PubAck(ack(id, reason))));
+                self.queue_ack(d.ticket, Packet::PubAck(ack(id, reason)), true);
             }
+            // The slot is freed by the PUBCOMP that answers the client's PUBREL.
             (QoS::ExactlyOnce, Some(id)) => {
                 self.inbound_unacked += 1;
-                self.pending_acks
-                    .push_back((d.ticket, Packet::PubRec(ack(id, reason))));
+                self.queue_ack(d.ticket, Packet::PubRec(ack(id, reason)), false);
             }
             _ => {}
         }
         Ok(())
     }
 
+    /// Queues an acknowledgement behind the earlier ones. `frees_slot`: sending it ends an
+    /// exchange that counts against the Receive Maximum window.
+    fn queue_ack(&mut self, ticket: DeliveryTicket, packet: Packet, frees_slot: bool) {
+        self.pending_acks.push_back(PendingAck {
+            ticket,
+            packet,
+            frees_slot,
+        });
+    }
+
     /// Moves acknowledgements whose data is durable into the write buffer, in arrival order.
     pub(super) fn flush_ready_acks(&mut self) {
-        while let Some((ticket, _)) = self.pending_acks.front() {
-            if !self.inner.persister.is_durable(ticket.local) || ticket.remote_pending().is_some() {
+        while let Some(front) = self.pending_acks.front() {
+            if !self.inner.persister.is_durable(front.ticket.local)
+                || front.ticket.remote_pending().is_some()
+            {
                 break;
             }
-            let Some((_, packet)) = self.pending_acks.pop_front() else {
+            let Some(done) = self.pending_acks.pop_front() else {
                 break;
             };
-            if matches!(packet, Packet::PubAck(_) | Packet::PubComp(_)) {
+            if done.frees_slot {
                 self.inbound_unacked = self.inbound_unacked.saturating_sub(1);
             }
-            self.send(&packet);
+            self.send(&done.packet);
         }
     }
 
@@ -175,8 +195,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         } else {
             ReasonCode::PacketIdentifierNotFound
         };
-        self.pending_acks
-            .push_back((DeliveryTicket::default(), Packet::PubComp(ack(id, reason))));
+        // Only the release of a publish this connection counted frees a slot of the window.
+        self.queue_ack(
+            DeliveryTicket::default(),
+            Packet::PubComp(ack(id, reason)),
+            known,
+        );
     }
 
     /// PUBACK for an outbound QoS 1 delivery.

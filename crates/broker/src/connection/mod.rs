@@ -31,6 +31,10 @@ const WRITE_CHUNK: usize = 64 * 1024;
 /// largest so each read syscall carries many packets.
 const READ_MIN: usize = 256;
 const READ_MAX: usize = 64 * 1024;
+/// How long a closing connection may take to send its last packet, and then to stop sending.
+const LINGER: Duration = Duration::from_secs(1);
+/// Most input discarded while waiting for a closing client to stop sending.
+const LINGER_MAX_BYTES: usize = 1024 * 1024;
 /// Writes smaller than this release the write buffer afterwards: idle connections then hold
 /// no write memory, and busy ones, whose writes are large, keep theirs.
 const WRITE_KEEP: usize = 1024;
@@ -69,6 +73,14 @@ impl Exit {
     }
 }
 
+/// An acknowledgement waiting for its publish to be durable.
+pub(crate) struct PendingAck {
+    ticket: DeliveryTicket,
+    packet: Packet,
+    /// Sending it ends an inbound QoS 1/2 exchange (Receive Maximum).
+    frees_slot: bool,
+}
+
 pub(crate) struct Conn<S> {
     inner: Arc<BrokerInner>,
     stream: S,
@@ -93,7 +105,7 @@ pub(crate) struct Conn<S> {
     aliases_out: HashMap<Arc<str>, u16>,
     /// Acknowledgements in the order their packets arrived, each with the persistence ticket
     /// that must be durable before it is sent.
-    pending_acks: VecDeque<(DeliveryTicket, Packet)>,
+    pending_acks: VecDeque<PendingAck>,
     /// QoS 1/2 publishes received and not yet fully acknowledged (Receive Maximum).
     inbound_unacked: usize,
     /// Boxed: most connections have no will, and a will is several hundred bytes.
@@ -148,7 +160,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if more {
                 self.session.wake.notify_one();
             }
-            let front = self.pending_acks.front().map(|(t, _)| t);
+            let front = self.pending_acks.front().map(|a| &a.ticket);
             let awaiting_durable = front.is_some_and(|t| !self.inner.persister.is_durable(t.local));
             let awaiting_remote = front.and_then(|t| t.remote_pending()).cloned();
             let spare = self.prepare_read();
@@ -303,6 +315,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
+    /// Reads and discards what the client still sends, until it closes or `LINGER` passes.
+    /// Closing a socket with unread input makes the kernel answer with a reset, and a reset
+    /// can destroy the DISCONNECT just sent before the client reads it.
+    async fn linger(&mut self) {
+        self.rbuf = BytesMut::with_capacity(READ_MIN);
+        let mut budget = LINGER_MAX_BYTES;
+        let _ = tokio::time::timeout(LINGER, async {
+            loop {
+                self.rbuf.clear();
+                match self.stream.read_buf(&mut self.rbuf).await {
+                    Ok(n) if n > 0 && n < budget => budget -= n,
+                    _ => return,
+                }
+            }
+        })
+        .await;
+    }
+
     /// Sends the final DISCONNECT (MQTT 5), closes the socket and releases the session.
     async fn finish(&mut self, exit: Exit) {
         self.inner.metrics.disconnected(exit.metric);
@@ -318,21 +348,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 properties,
             }));
         }
-        if !self.wbuf.is_empty() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                let _ = self.stream.write_all(&self.wbuf).await;
-                let _ = self.stream.flush().await;
-                let _ = self.stream.shutdown().await;
-            })
-            .await;
-        } else {
-            let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
-        }
+        let told = !self.wbuf.is_empty();
+        let _ = tokio::time::timeout(LINGER, async {
+            let _ = self.stream.write_all(&self.wbuf).await;
+            let _ = self.stream.flush().await;
+            let _ = self.stream.shutdown().await;
+        })
+        .await;
         let will = if exit.publish_will {
             self.will.take().map(|w| *w)
         } else {
             None
         };
         lifecycle::detach(&self.inner, &self.session, self.conn_id, will);
+        // After the session is released, so a take-over never waits for this.
+        if told && !self.inner.cancel.is_cancelled() {
+            self.linger().await;
+        }
     }
 }
