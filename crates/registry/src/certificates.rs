@@ -339,6 +339,15 @@ pub(crate) fn certificate_arn(scope: &Scope, id: &str) -> String {
     scope.arn(&format!("cert/{id}"))
 }
 
+/// A certificate that is already stored, whoever issued it, in AWS's words.
+fn already_registered(scope: &Scope, id: &str) -> RegistryError {
+    RegistryError::AlreadyExists {
+        message: "The certificate is already provisioned or registered".into(),
+        resource_id: id.to_owned(),
+        resource_arn: certificate_arn(scope, id),
+    }
+}
+
 fn not_found(id: &str) -> RegistryError {
     RegistryError::NotFound(format!("The certificate {id} does not exist."))
 }
@@ -387,14 +396,9 @@ impl Registry {
         new: NewCertificate,
     ) -> Result<String, RegistryError> {
         let id = new.parsed.id.clone();
-        let arn = certificate_arn(scope, &id);
         self.retry(|| async {
             if self.store.get(CERTIFICATE, &id).await?.is_some() {
-                return Err(RegistryError::AlreadyExists {
-                    message: "The certificate is already provisioned or registered".into(),
-                    resource_id: id.clone(),
-                    resource_arn: arn.clone(),
-                });
+                return Err(already_registered(scope, &id));
             }
             let doc = CertificateDoc {
                 core: CertificateCore::new(scope, &new.parsed, new.mode),
@@ -498,6 +502,11 @@ impl Registry {
         } else {
             req.status.unwrap_or(CertStatus::Inactive).settable()?
         };
+        // A known certificate is refused as such before its issuer is looked for: one that
+        // Ferrite's own CA issued has no registered CA to find.
+        if self.store.get(CERTIFICATE, &parsed.id).await?.is_some() {
+            return Err(already_registered(scope, &parsed.id));
+        }
         let ca = match &req.ca_certificate_pem {
             Some(ca_pem) => self.named_signing_ca(&parsed, ca_pem).await?,
             None => self.only_signing_ca(&parsed).await?,

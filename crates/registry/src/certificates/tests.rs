@@ -724,3 +724,27 @@ async fn cas_sharing_subject_and_key_must_be_named_and_are_limited_to_ten() {
         Err(RegistryError::LimitExceeded(_))
     ));
 }
+
+#[tokio::test]
+async fn registering_a_certificate_ferrite_issued_is_already_registered() {
+    // Ferrite's CA is no registered CA: the duplicate must be found before the CA is looked for.
+    let f = fixture();
+    let issued = f.new_keys(true).await;
+    let pem = issued["certificatePem"].as_str().unwrap();
+    let id = issued["certificateId"].as_str().unwrap();
+    match f.register(pem, None).await {
+        Err(RegistryError::AlreadyExists {
+            message,
+            resource_id,
+            resource_arn,
+        }) => {
+            assert_eq!(
+                message,
+                "The certificate is already provisioned or registered"
+            );
+            assert_eq!(resource_id, id);
+            assert_eq!(resource_arn, issued["certificateArn"].as_str().unwrap());
+        }
+        other => panic!("expected ResourceAlreadyExists, got {other:?}"),
+    }
+}
