@@ -113,6 +113,12 @@ def test_create_keys_and_certificate_is_signed_by_ferrites_ca(api_server, iot):
     assert d["transferData"] == {}
     assert isinstance(d["creationDate"], datetime.datetime)
 
+    # Registering it again finds the duplicate before looking for a registered CA.
+    with pytest.raises(ClientError) as e:
+        iot.register_certificate(certificatePem=out["certificatePem"])
+    assert error_of(e) == ("ResourceAlreadyExistsException", 409)
+    assert e.value.response["Error"]["Message"] == "The certificate is already provisioned or registered"
+
     # setAsActive defaults to false.
     inactive = iot.create_keys_and_certificate()
     d = iot.describe_certificate(certificateId=inactive["certificateId"])["certificateDescription"]
@@ -209,7 +215,8 @@ def test_list_certificates_pages_by_creation_date(iot):
     assert [len(p["certificates"]) for p in pages] == [2, 2, 1]
     listed = [c["certificateId"] for p in pages for c in p["certificates"]]
     dates = [c["creationDate"] for p in pages for c in p["certificates"]]
-    assert sorted(listed) == sorted(created)
+    # Creation order, also among certificates created in the same millisecond.
+    assert listed == created
     assert dates == sorted(dates)
     first = pages[0]["certificates"][0]
     assert set(first) == {"certificateArn", "certificateId", "status", "certificateMode", "creationDate"}

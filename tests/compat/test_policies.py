@@ -282,8 +282,9 @@ def test_thing_principals_both_ways(iot):
     # Errors: unknown thing, and principals a thing cannot have.
     fails(NOT_FOUND, iot.attach_thing_principal, thingName="lamp", principal=COGNITO)
     fails(NOT_FOUND, iot.detach_thing_principal, thingName="lamp", principal=COGNITO)
-    fails(NOT_FOUND, iot.list_thing_principals, thingName="lamp")
-    fails(NOT_FOUND, iot.list_thing_principals_v2, thingName="lamp")
+    missing = "Failed to list principals for thing lamp because the thing does not exist in your account"
+    assert fails(NOT_FOUND, iot.list_thing_principals, thingName="lamp") == missing
+    assert fails(NOT_FOUND, iot.list_thing_principals_v2, thingName="lamp") == missing
     iot.create_thing_group(thingGroupName="g")
     fails(INVALID, iot.attach_thing_principal, thingName="fan", principal=arn("thinggroup/g"))
     fails(INVALID, iot.attach_thing_principal, thingName="fan", principal="not-a-principal")

@@ -50,6 +50,7 @@ def test_thing_group_lifecycle(iot):
     r = fails(EXISTS, iot.create_thing_group, thingGroupName="lights",
               thingGroupProperties={"thingGroupDescription": "other"})
     assert (r["resourceId"], r["resourceArn"]) == (created["thingGroupId"], created["thingGroupArn"])
+    assert r["Error"]["Message"] == "Thing Group lights already exists in current account with different properties"
 
     d = iot.describe_thing_group(thingGroupName="lights")
     assert (d["thingGroupName"], d["thingGroupId"], d["thingGroupArn"], d["version"]) == (

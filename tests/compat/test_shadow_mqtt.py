@@ -302,6 +302,37 @@ def test_named_shadow_is_independent_of_the_classic_shadow(ferrite):
     s.close()
 
 
+def test_empty_objects_are_stored_and_state_null_clears(ferrite):
+    s = Shadows(connect(ferrite.ports["mqtt"], "vent-app"))
+    p = prefix("vent")
+    s.subscribe(*response_filters(p))
+
+    # An explicit `{}` is a value: echoed, stored and returned, also in place of a scalar.
+    s.request(f"{p}/update", {"state": {"desired": {"a": {"b": 1}, "d": {}, "s": 5}}})
+    assert s.wait(f"{p}/update/accepted")["version"] == 1
+    s.request(f"{p}/update", {"state": {"desired": {"s": {}}}, "clientToken": "e2"})
+    accepted = s.wait(f"{p}/update/accepted")
+    assert accepted["state"] == {"desired": {"s": {}}}
+    assert accepted["metadata"] == {"desired": {"s": {}}}
+    s.request(f"{p}/get", {})
+    got = s.wait(f"{p}/get/accepted")
+    assert got["state"]["desired"] == {"a": {"b": 1}, "d": {}, "s": {}}
+
+    # `"state": null` is echoed as null with a bare stamp and clears both sections.
+    t0 = int(time.time())
+    s.request(f"{p}/update", {"state": None, "clientToken": "n1"})
+    accepted = s.wait(f"{p}/update/accepted")
+    t1 = int(time.time())
+    assert accepted["state"] is None
+    assert set(accepted["metadata"]) == {"timestamp"}
+    assert_ts(accepted["metadata"]["timestamp"], t0, t1)
+    assert (accepted["version"], accepted["clientToken"]) == (3, "n1")
+    s.request(f"{p}/get", {})
+    got = s.wait(f"{p}/get/accepted")
+    assert (got["state"], got["version"]) == ({}, 3)
+    s.close()
+
+
 def test_offline_device_gets_the_delta_when_it_reconnects(ferrite):
     port = ferrite.ports["mqtt"]
     p = prefix("dev")

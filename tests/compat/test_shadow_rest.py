@@ -72,6 +72,20 @@ def test_mqtt_and_rest_see_one_shadow(api_server, data):
     dev.close()
 
 
+def test_rest_keeps_empty_objects_and_accepts_state_null(data):
+    doc = body(data.update_thing_shadow(
+        thingName="vent", payload=json.dumps({"state": {"desired": {"a": {"b": 1}, "d": {}}}})))
+    assert doc["state"] == {"desired": {"a": {"b": 1}, "d": {}}}
+    got = body(data.get_thing_shadow(thingName="vent"))
+    assert got["state"]["desired"] == {"a": {"b": 1}, "d": {}}
+    doc = body(data.update_thing_shadow(thingName="vent", payload=json.dumps({"state": None})))
+    assert doc["state"] is None
+    assert set(doc["metadata"]) == {"timestamp"}
+    assert doc["version"] == 2
+    got = body(data.get_thing_shadow(thingName="vent"))
+    assert (got["state"], got["version"]) == ({}, 2)
+
+
 def test_named_shadows_are_listed_and_paged(data):
     for name in ["alpha", "beta", "gamma"]:
         data.update_thing_shadow(thingName="multi", shadowName=name,

@@ -272,6 +272,7 @@ impl Registry {
         let tags = initial_tags(&ca.id, &req.tags)?;
         let id = ca.id.clone();
         let arn = ca_arn(scope, &id);
+        let order_seq = self.store.next_sequence().await?;
         self.retry(|| async {
             if self.store.get(CA_CERTIFICATE, &id).await?.is_some() {
                 return Err(RegistryError::AlreadyExists {
@@ -289,7 +290,7 @@ impl Registry {
                 )));
             }
             let doc = CaCertificateDoc {
-                core: CertificateCore::new(scope, &ca, mode),
+                core: CertificateCore::new(scope, &ca, mode, order_seq),
                 status: if req.set_as_active == Some(true) {
                     CaStatus::Active
                 } else {
@@ -312,7 +313,7 @@ impl Registry {
                     LINK_DOC.into(),
                 ),
             ];
-            writes.extend(order_writes(CA_LIST, doc.core.created_ms, &id, true));
+            writes.extend(order_writes(CA_LIST, &doc.core, true));
             writes.extend(tags.clone());
             Ok((writes, json!({"certificateArn": arn, "certificateId": id})))
         })
@@ -433,7 +434,7 @@ impl Registry {
                 ),
                 drop_tags(&id),
             ];
-            writes.extend(order_writes(CA_LIST, c.core.created_ms, &id, false));
+            writes.extend(order_writes(CA_LIST, &c.core, false));
             Ok((writes, json!({})))
         })
         .await

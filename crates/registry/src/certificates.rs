@@ -162,13 +162,24 @@ pub(crate) struct CertificateCore {
     /// Validity, epoch seconds.
     pub not_before: i64,
     pub not_after: i64,
+    /// The store's sequence number at creation: orders the certificates of one millisecond
+    /// (see [`CERT_ORDER`]). Absent on certificates stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_seq: Option<u64>,
 }
 
 impl CertificateCore {
-    /// `parsed`, registered now by `scope`'s account: customer version 1.
-    pub fn new(scope: &Scope, parsed: &ParsedCert, mode: CertMode) -> CertificateCore {
+    /// `parsed`, registered now by `scope`'s account: customer version 1. `order_seq` is a
+    /// fresh [`RegistryStore::next_sequence`](ferrite_storage::RegistryStore::next_sequence).
+    pub fn new(
+        scope: &Scope,
+        parsed: &ParsedCert,
+        mode: CertMode,
+        order_seq: u64,
+    ) -> CertificateCore {
         let now = now_ms();
         CertificateCore {
+            order_seq: Some(order_seq),
             id: parsed.id.clone(),
             pem: parsed.pem.clone(),
             mode,
@@ -290,26 +301,44 @@ pub struct DeleteCertificate {
     pub force_delete: bool,
 }
 
-/// Creation-date order: `{list}/a/{13-digit creation ms}/{id}` ascending, ties by id, and
-/// `{list}/d/{TIME_MAX - creation ms}/{id with each hex digit complemented}/{id}`, its exact
-/// reverse. Lists: [`ALL_CERTS`], `ca:{caCertificateId}` (see [`ca_list`]) and `cacert` (CA
-/// certificates).
+/// Creation-date order: `{list}/a/{13-digit creation ms}/{19-digit order seq}/{id}`
+/// ascending, so certificates created in one millisecond keep their creation order, and
+/// `{list}/d/{TIME_MAX - creation ms}/{SEQ_MAX - order seq}/{id}`, its exact reverse.
+/// Certificates stored before the order seq was kept have `{ms}/{id}` and
+/// `{TIME_MAX - ms}/{id with each hex digit complemented}/{id}` instead. Lists:
+/// [`ALL_CERTS`], `ca:{caCertificateId}` (see [`ca_list`]) and `cacert` (CA certificates).
 pub(crate) const CERT_ORDER: &str = "cert-order";
 const ALL_CERTS: &str = "cert";
 const TIME_MAX: i64 = 9_999_999_999_999;
+/// Store sequences are PostgreSQL BIGINTs: 19 digits at most.
+const SEQ_MAX: u64 = i64::MAX as u64;
 
 pub(crate) fn ca_list(ca_id: &str) -> String {
     format!("ca:{ca_id}")
 }
 
-/// The two order entries of `id` in `list`, written (`put`) or removed with their resource.
-pub(crate) fn order_writes(list: &str, created_ms: i64, id: &str, put: bool) -> [Write; 2] {
-    let asc = format!("{list}/a/{created_ms:013}/{id}");
-    let desc = format!(
-        "{list}/d/{:013}/{}/{id}",
-        TIME_MAX - created_ms,
-        complement_hex(id)
-    );
+/// The two order entries of the certificate `core` in `list`, written (`put`) or removed
+/// with their resource.
+pub(crate) fn order_writes(list: &str, core: &CertificateCore, put: bool) -> [Write; 2] {
+    let (created_ms, id) = (core.created_ms, &core.id);
+    let (asc, desc) = match core.order_seq {
+        Some(seq) => (
+            format!("{list}/a/{created_ms:013}/{seq:019}/{id}"),
+            format!(
+                "{list}/d/{:013}/{:019}/{id}",
+                TIME_MAX - created_ms,
+                SEQ_MAX.saturating_sub(seq)
+            ),
+        ),
+        None => (
+            format!("{list}/a/{created_ms:013}/{id}"),
+            format!(
+                "{list}/d/{:013}/{}/{id}",
+                TIME_MAX - created_ms,
+                complement_hex(id)
+            ),
+        ),
+    };
     [asc, desc].map(|key| {
         if put {
             Write::put(CERT_ORDER, &key, Expect::Any, LINK_DOC.into())
@@ -337,6 +366,15 @@ pub(crate) fn normalise_id(id: &str) -> String {
 /// A device certificate's ARN.
 pub(crate) fn certificate_arn(scope: &Scope, id: &str) -> String {
     scope.arn(&format!("cert/{id}"))
+}
+
+/// A certificate that is already stored, whoever issued it, in AWS's words.
+fn already_registered(scope: &Scope, id: &str) -> RegistryError {
+    RegistryError::AlreadyExists {
+        message: "The certificate is already provisioned or registered".into(),
+        resource_id: id.to_owned(),
+        resource_arn: certificate_arn(scope, id),
+    }
 }
 
 fn not_found(id: &str) -> RegistryError {
@@ -387,23 +425,18 @@ impl Registry {
         new: NewCertificate,
     ) -> Result<String, RegistryError> {
         let id = new.parsed.id.clone();
-        let arn = certificate_arn(scope, &id);
+        let order_seq = self.store.next_sequence().await?;
         self.retry(|| async {
             if self.store.get(CERTIFICATE, &id).await?.is_some() {
-                return Err(RegistryError::AlreadyExists {
-                    message: "The certificate is already provisioned or registered".into(),
-                    resource_id: id.clone(),
-                    resource_arn: arn.clone(),
-                });
+                return Err(already_registered(scope, &id));
             }
             let doc = CertificateDoc {
-                core: CertificateCore::new(scope, &new.parsed, new.mode),
+                core: CertificateCore::new(scope, &new.parsed, new.mode, order_seq),
                 status: new.status,
                 ca_certificate_id: new.ca_certificate_id.clone(),
             };
-            let now = doc.core.created_ms;
             let mut writes = vec![Write::put(CERTIFICATE, &id, Expect::Absent, encode(&doc))];
-            writes.extend(order_writes(ALL_CERTS, now, &id, true));
+            writes.extend(order_writes(ALL_CERTS, &doc.core, true));
             if let Some(ca) = &new.ca_certificate_id {
                 writes.push(Write::check(CA_CERTIFICATE, ca, Expect::Present));
                 writes.push(Guard::touch_any(CA_CERTIFICATE, ca));
@@ -413,7 +446,7 @@ impl Registry {
                     Expect::Any,
                     LINK_DOC.into(),
                 ));
-                writes.extend(order_writes(&ca_list(ca), now, &id, true));
+                writes.extend(order_writes(&ca_list(ca), &doc.core, true));
             }
             Ok((writes, json!({})))
         })
@@ -498,6 +531,11 @@ impl Registry {
         } else {
             req.status.unwrap_or(CertStatus::Inactive).settable()?
         };
+        // A known certificate is refused as such before its issuer is looked for: one that
+        // Ferrite's own CA issued has no registered CA to find.
+        if self.store.get(CERTIFICATE, &parsed.id).await?.is_some() {
+            return Err(already_registered(scope, &parsed.id));
+        }
         let ca = match &req.ca_certificate_pem {
             Some(ca_pem) => self.named_signing_ca(&parsed, ca_pem).await?,
             None => self.only_signing_ca(&parsed).await?,
@@ -725,10 +763,10 @@ impl Registry {
                 Write::delete(CERTIFICATE, &id, Expect::Version(version)),
                 guard.release(),
             ];
-            writes.extend(order_writes(ALL_CERTS, c.core.created_ms, &id, false));
+            writes.extend(order_writes(ALL_CERTS, &c.core, false));
             if let Some(ca) = &c.ca_certificate_id {
                 writes.push(Write::delete(CA_CERT, &kinds::link(ca, &id), Expect::Any));
-                writes.extend(order_writes(&ca_list(ca), c.core.created_ms, &id, false));
+                writes.extend(order_writes(&ca_list(ca), &c.core, false));
             }
             // forceDelete: AWS detaches the policies with the certificate.
             writes.extend(policies.iter().flat_map(|p| unlink_policy(p, &principal)));

@@ -308,6 +308,10 @@ fn decode<T: DeserializeOwned>(r: &Record) -> Result<T, RegistryError> {
 
 /// Milliseconds since the Unix epoch, for creation dates.
 fn now_ms() -> i64 {
+    #[cfg(test)]
+    if let Some(ms) = test_support::pinned_ms() {
+        return ms;
+    }
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

@@ -1,6 +1,7 @@
-//! What the registry's unit tests share: the scope their requests run in, and a registry
-//! over a real embedded store in a temporary directory.
+//! What the registry's unit tests share: the scope their requests run in, a registry over a
+//! real embedded store in a temporary directory, and a wall clock a test can stop.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use ferrite_storage_embedded::{SqliteOptions, SqliteStore, Synchronous};
@@ -42,5 +43,31 @@ impl Fixture {
             scope: scope(),
             dir,
         }
+    }
+}
+
+thread_local! {
+    static PINNED_MS: Cell<Option<i64>> = const { Cell::new(None) };
+}
+
+/// The time [`pin_clock`] set for this thread, if any.
+pub(crate) fn pinned_ms() -> Option<i64> {
+    PINNED_MS.with(Cell::get)
+}
+
+/// Stops the registry's wall clock at `ms` on this thread until the guard drops, so that
+/// everything a test creates meanwhile has the same creation time. A `#[tokio::test]` (one
+/// thread) runs the registry's code on the test's thread.
+pub fn pin_clock(ms: i64) -> ClockPin {
+    PINNED_MS.with(|p| p.set(Some(ms)));
+    ClockPin(())
+}
+
+/// Restarts the clock when dropped.
+pub struct ClockPin(());
+
+impl Drop for ClockPin {
+    fn drop(&mut self) {
+        PINNED_MS.with(|p| p.set(None));
     }
 }

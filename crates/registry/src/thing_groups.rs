@@ -202,7 +202,7 @@ impl Registry {
                     && g.attributes == attributes;
                 let out = json!({"thingGroupName": name, "thingGroupArn": arn, "thingGroupId": g.id});
                 let message =
-                    format!("Thing Group {name} already exists in account with different properties");
+                    format!("Thing Group {name} already exists in current account with different properties");
                 return existing(same, message, &g.id, arn, out);
             }
             let mut writes = Vec::new();
@@ -568,6 +568,37 @@ mod tests {
                 (THING_IN_GROUP.to_owned(), "t/g".to_owned())
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_group_recreated_with_other_properties_is_refused_in_aws_words() {
+        let f = crate::test_support::Fixture::new();
+        let create = |description: &str| CreateThingGroup {
+            thing_group_name: "fleet".into(),
+            parent_group_name: None,
+            thing_group_properties: Some(ThingGroupProperties {
+                thing_group_description: Some(description.into()),
+                attribute_payload: None,
+            }),
+            tags: Vec::new(),
+        };
+        let first = f.r.create_thing_group(&f.scope, create("a")).await.unwrap();
+        let again = f.r.create_thing_group(&f.scope, create("a")).await.unwrap();
+        assert_eq!(first, again);
+        match f.r.create_thing_group(&f.scope, create("b")).await {
+            Err(RegistryError::AlreadyExists {
+                message,
+                resource_id,
+                ..
+            }) => {
+                assert_eq!(
+                    message,
+                    "Thing Group fleet already exists in current account with different properties"
+                );
+                assert_eq!(resource_id, first["thingGroupId"].as_str().unwrap());
+            }
+            other => panic!("expected ResourceAlreadyExists, got {other:?}"),
+        }
     }
 
     #[test]

@@ -270,7 +270,12 @@ impl Registry {
         req: &ListThingPrincipals,
         version: Version,
     ) -> Result<Output, RegistryError> {
-        self.require_thing(&req.thing_name).await?;
+        let thing = &req.thing_name;
+        if self.store.get(THING, thing).await?.is_none() {
+            return Err(RegistryError::NotFound(format!(
+                "Failed to list principals for thing {thing} because the thing does not exist in your account"
+            )));
+        }
         self.list_links(
             &THING_PRINCIPALS,
             &req.thing_name,
@@ -341,6 +346,27 @@ impl Registry {
 mod tests {
     use super::*;
     use crate::kinds::LINK_DOC;
+
+    #[tokio::test]
+    async fn listing_the_principals_of_a_missing_thing_is_not_found_in_aws_words() {
+        let f = crate::test_support::Fixture::new();
+        let req = || ListThingPrincipals {
+            thing_name: "ghost".into(),
+            next_token: None,
+            max_results: None,
+            thing_principal_type: None,
+        };
+        let expected = "Failed to list principals for thing ghost because the thing does not exist in your account";
+        for result in [
+            f.r.list_thing_principals(&f.scope, req()).await,
+            f.r.list_thing_principals_v2(&f.scope, req()).await,
+        ] {
+            match result {
+                Err(RegistryError::NotFound(message)) => assert_eq!(message, expected),
+                other => panic!("expected ResourceNotFound, got {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn thing_principal_links_default_to_non_exclusive() {

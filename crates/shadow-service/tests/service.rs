@@ -63,6 +63,10 @@ impl RegistryStore for GatedStore {
     fn clear(&self) -> StoreFuture<'_, ()> {
         self.inner.clear()
     }
+
+    fn next_sequence(&self) -> StoreFuture<'_, u64> {
+        self.inner.next_sequence()
+    }
 }
 
 struct Harness {

@@ -1,6 +1,7 @@
 //! The update merge (spec §3.4): objects merge key by key, `null` deletes, arrays and scalars
-//! replace, and an object (or section) left empty disappears. Metadata is updated alongside so
-//! that it always mirrors the state.
+//! replace, an object (or section) emptied by deletions disappears, and an explicit `{}` in the
+//! request is stored like any other value. Metadata is updated alongside so that it always
+//! mirrors the state.
 
 use serde_json::{Map, Value};
 
@@ -47,16 +48,21 @@ pub(crate) fn merge_object(target: &mut Object, meta: &mut Object, patch: Object
                         let Value::Object(sub_meta) = sub_meta else {
                             continue;
                         };
+                        // Only deletions can empty an object that had keys; one that was
+                        // already `{}` stays, and merging `{}` into it changes nothing.
+                        let had_keys = !existing.is_empty();
                         merge_object(existing, sub_meta, sub, t);
-                        existing.is_empty()
+                        had_keys && existing.is_empty()
                     }
                     _ => {
                         // New key, or an object replacing a scalar/array: merge into nothing
-                        // so nested `null`s are dropped rather than stored.
+                        // so nested `null`s are dropped rather than stored. An explicit `{}`
+                        // is stored; an object whose every member was a `null` is not.
+                        let explicit_empty = sub.is_empty();
                         let mut fresh = Map::new();
                         let mut fresh_meta = Map::new();
                         merge_object(&mut fresh, &mut fresh_meta, sub, t);
-                        if !fresh.is_empty() {
+                        if !fresh.is_empty() || explicit_empty {
                             target.insert(key.clone(), Value::Object(fresh));
                             meta.insert(key, Value::Object(fresh_meta));
                             continue;
@@ -65,7 +71,7 @@ pub(crate) fn merge_object(target: &mut Object, meta: &mut Object, patch: Object
                     }
                 };
                 if emptied {
-                    // An object left empty goes, like a section does [VERIFY].
+                    // An object emptied by deletions goes, like a section does [VERIFY].
                     target.remove(&key);
                     meta.remove(&key);
                 }

@@ -227,11 +227,11 @@ pub fn update_publishing(
     let mut next = previous.cloned().unwrap_or_default();
     // The echo is written before the merge consumes the request's values.
     let accepted = response::to_bytes(&AcceptedDoc {
-        state: EchoSections {
+        state: (!req.state_null).then_some(EchoSections {
             desired: Echo(&req.desired),
             reported: Echo(&req.reported),
-        },
-        metadata: response::echo_metadata(&req.desired, &req.reported, now),
+        }),
+        metadata: response::echo_metadata(&req.desired, &req.reported, req.state_null, now),
         version,
         timestamp: now,
         client_token: token,

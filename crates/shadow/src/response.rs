@@ -102,20 +102,29 @@ pub(crate) struct EchoSections<'a> {
 }
 
 /// `/update/accepted` and the UpdateThingShadow body: the request's state as sent, metadata
-/// for every key it touched (`null`s included [VERIFY]).
+/// for every key it touched (`null`s included [VERIFY]). `"state": null` echoes as `null`
+/// with a bare stamp as its metadata.
 #[derive(Serialize)]
 pub(crate) struct AcceptedDoc<'a> {
-    pub state: EchoSections<'a>,
-    pub metadata: Object,
+    pub state: Option<EchoSections<'a>>,
+    pub metadata: Value,
     pub version: u64,
     pub timestamp: u64,
     #[serde(rename = "clientToken", skip_serializing_if = "Option::is_none")]
     pub client_token: Option<&'a str>,
 }
 
-/// The metadata echoed for the request's sections: a stamp for a cleared section, mirrored
-/// stamps for a merged one.
-pub(crate) fn echo_metadata(desired: &SectionUpdate, reported: &SectionUpdate, t: u64) -> Object {
+/// The metadata echoed for the request: a stamp for `"state": null`, and otherwise per section
+/// a stamp for a cleared section and mirrored stamps for a merged one.
+pub(crate) fn echo_metadata(
+    desired: &SectionUpdate,
+    reported: &SectionUpdate,
+    state_null: bool,
+    t: u64,
+) -> Value {
+    if state_null {
+        return metadata::stamp(t);
+    }
     let mut out = Map::new();
     for (name, section) in [("desired", desired), ("reported", reported)] {
         match section {
@@ -128,5 +137,5 @@ pub(crate) fn echo_metadata(desired: &SectionUpdate, reported: &SectionUpdate, t
             }
         }
     }
-    out
+    Value::Object(out)
 }

@@ -349,6 +349,83 @@ fn emptied_section_and_object_disappear() {
 }
 
 #[test]
+fn explicit_empty_object_is_stored() {
+    // An explicit `{}` is a value like any other: stored, echoed and part of the delta, both
+    // as a new key and in place of a scalar (issue 10).
+    run_update(UpdateCase {
+        name: "explicit {}",
+        previous: Some(json!({
+            "state": {"desired": {"s": 5}},
+            "metadata": {"desired": {"s": ts(BEFORE)}},
+            "version": 1, "updated_at": BEFORE
+        })),
+        request: json!({"state": {"desired": {"a": {"b": 1}, "d": {}, "s": {}, "n": {"e": {}}}}}),
+        accepted: json!({
+            "state": {"desired": {"a": {"b": 1}, "d": {}, "s": {}, "n": {"e": {}}}},
+            "metadata": {"desired": {"a": {"b": ts(NOW)}, "d": {}, "s": {}, "n": {"e": {}}}},
+            "version": 2, "timestamp": NOW
+        }),
+        delta: Some(json!({
+            "version": 2, "timestamp": NOW,
+            "state": {"a": {"b": 1}, "d": {}, "s": {}, "n": {"e": {}}},
+            "metadata": {"a": {"b": ts(NOW)}, "d": {}, "s": {}, "n": {"e": {}}}
+        })),
+        documents: json!({
+            "previous": {
+                "state": {"desired": {"s": 5}},
+                "metadata": {"desired": {"s": ts(BEFORE)}},
+                "version": 1
+            },
+            "current": {
+                "state": {"desired": {"s": {}, "a": {"b": 1}, "d": {}, "n": {"e": {}}}},
+                "metadata": {"desired": {"s": {}, "a": {"b": ts(NOW)}, "d": {}, "n": {"e": {}}}},
+                "version": 2
+            },
+            "timestamp": NOW
+        }),
+    });
+}
+
+#[test]
+fn empty_object_merged_into_an_object_changes_nothing() {
+    // [VERIFY] pinned: `{}` over an object with keys merges nothing (AWS's Greengrass shadow
+    // manager merges this way); an object that is already `{}` stays; an object whose every
+    // member is `null` is not created.
+    run_update(UpdateCase {
+        name: "{} into objects",
+        previous: Some(json!({
+            "state": {"desired": {"a": {"b": 1}, "e": {}}},
+            "metadata": {"desired": {"a": {"b": ts(BEFORE)}, "e": {}}},
+            "version": 3, "updated_at": BEFORE
+        })),
+        request: json!({"state": {"desired": {"a": {}, "e": {}, "g": {"h": null, "i": {"j": null}}}}}),
+        accepted: json!({
+            "state": {"desired": {"a": {}, "e": {}, "g": {"h": null, "i": {"j": null}}}},
+            "metadata": {"desired": {"a": {}, "e": {}, "g": {"h": ts(NOW), "i": {"j": ts(NOW)}}}},
+            "version": 4, "timestamp": NOW
+        }),
+        delta: Some(json!({
+            "version": 4, "timestamp": NOW,
+            "state": {"a": {"b": 1}, "e": {}},
+            "metadata": {"a": {"b": ts(BEFORE)}, "e": {}}
+        })),
+        documents: json!({
+            "previous": {
+                "state": {"desired": {"a": {"b": 1}, "e": {}}},
+                "metadata": {"desired": {"a": {"b": ts(BEFORE)}, "e": {}}},
+                "version": 3
+            },
+            "current": {
+                "state": {"desired": {"a": {"b": 1}, "e": {}}},
+                "metadata": {"desired": {"a": {"b": ts(BEFORE)}, "e": {}}},
+                "version": 4
+            },
+            "timestamp": NOW
+        }),
+    });
+}
+
+#[test]
 fn numbers_compare_by_value_and_delta_lists_all_differences() {
     // `1` equals `1.0`; the delta carries every differing desired key, not only the request's.
     run_update(UpdateCase {
@@ -419,7 +496,8 @@ fn reported_only_update_publishes_no_delta_by_default() {
 
 #[test]
 fn state_null_clears_both_sections() {
-    // [VERIFY] pinned: `"state": null` echoes as both sections null.
+    // [VERIFY] pinned: `"state": null` echoes as `null` with a bare stamp as metadata (issue
+    // 10), and the stored shadow keeps existing with both sections gone.
     run_update(UpdateCase {
         name: "state null",
         previous: Some(json!({
@@ -429,8 +507,8 @@ fn state_null_clears_both_sections() {
         })),
         request: json!({"state": null, "clientToken": "z"}),
         accepted: json!({
-            "state": {"desired": null, "reported": null},
-            "metadata": {"desired": ts(NOW), "reported": ts(NOW)},
+            "state": null,
+            "metadata": ts(NOW),
             "version": 10, "timestamp": NOW, "clientToken": "z"
         }),
         delta: None,

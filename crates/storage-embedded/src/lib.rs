@@ -34,8 +34,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ferrite_storage::{
-    BrokerOp, BrokerSnapshot, BrokerStore, Page, Record, RegistryStore, StorageError, StoreFuture,
-    Write, WriteOutcome,
+    BrokerOp, BrokerSnapshot, BrokerStore, Page, Record, RegistryStore, SessionSnapshot,
+    StorageError, StoreFuture, Write, WriteOutcome,
 };
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
@@ -219,6 +219,11 @@ impl BrokerStore for SqliteStore {
         self.read(read::load_snapshot)
     }
 
+    fn load_session<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<SessionSnapshot>> {
+        let client_id = client_id.to_owned();
+        self.read(move |conn| read::load_session(conn, &client_id))
+    }
+
     fn close(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             if self.closed.swap(true, Ordering::AcqRel) {
@@ -305,6 +310,22 @@ impl RegistryStore for SqliteStore {
             self.submit(|reply| Request::RegistryClear { reply })
         };
         Box::pin(async move { submitted?.await.unwrap_or(Err(StorageError::Closed)) })
+    }
+
+    fn next_sequence(&self) -> StoreFuture<'_, u64> {
+        let submitted = if self.closed.load(Ordering::Acquire) {
+            None
+        } else {
+            let (reply, rx) = oneshot::channel();
+            self.tx
+                .as_ref()
+                .and_then(|tx| tx.send(Request::RegistrySequence { reply }).ok())
+                .map(|()| rx)
+        };
+        Box::pin(async move {
+            let rx = submitted.ok_or(StorageError::Closed)?;
+            rx.await.unwrap_or(Err(StorageError::Closed))
+        })
     }
 }
 

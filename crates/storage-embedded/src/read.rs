@@ -1,4 +1,4 @@
-//! Loading the snapshot, decoding every column defensively.
+//! Loading the snapshot, or one client's session, decoding every column defensively.
 //!
 //! The file may have been edited, truncated by a bad disk or written by a buggy build, so no
 //! value is trusted: every column is checked for type and range and a bad one becomes
@@ -6,98 +6,118 @@
 
 use bytes::Bytes;
 use ferrite_storage::{
-    BrokerSnapshot, QueueState, QueuedMessage, StorageError, StoredMessage, StoredSession,
-    StoredSubscription,
+    BrokerSnapshot, QueueState, QueuedMessage, SessionSnapshot, StorageError, StoredMessage,
+    StoredSession, StoredSubscription,
 };
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, Row};
+use rusqlite::{Connection, Params, Row};
 
 use crate::error::SqlContext;
+
+const SESSION_COLUMNS: &str = "client_id, expiry_interval_secs, disconnected_at_ms, data";
+const SUBSCRIPTION_COLUMNS: &str = "client_id, filter, options";
+const QUEUE_COLUMNS: &str = "client_id, seq, state,
+     topic, payload, qos, retain, properties, received_at_ms, expires_at_ms";
 
 /// Reads everything inside one read transaction, so the four tables form a consistent
 /// snapshot even while the writer keeps committing.
 pub(crate) fn load_snapshot(conn: &mut Connection) -> Result<BrokerSnapshot, StorageError> {
     let tx = conn.transaction().ctx("load: begin")?;
-    let mut snapshot = BrokerSnapshot::default();
-
-    {
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT topic, payload, qos, retain, properties, received_at_ms, expires_at_ms
-                 FROM retained ORDER BY topic",
-            )
-            .ctx("load: prepare retained")?;
-        let mut rows = stmt.query([]).ctx("load: query retained")?;
-        while let Some(row) = rows.next().ctx("load: read retained")? {
-            let cols = Cols::new(row, "retained");
-            snapshot.retained.push(cols.message(0)?);
-        }
-    }
-    {
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT client_id, expiry_interval_secs, disconnected_at_ms, data
-                 FROM sessions ORDER BY client_id",
-            )
-            .ctx("load: prepare sessions")?;
-        let mut rows = stmt.query([]).ctx("load: query sessions")?;
-        while let Some(row) = rows.next().ctx("load: read sessions")? {
-            let cols = Cols::new(row, "sessions");
-            let client_id = cols.text(0, "client_id")?;
-            let expiry = cols.integer(1, "expiry_interval_secs")?;
-            snapshot.sessions.push(StoredSession {
-                expiry_interval_secs: u32::try_from(expiry)
-                    .map_err(|_| cols.corrupt("expiry_interval_secs", "out of range"))?,
-                disconnected_at_ms: cols.opt_integer(2, "disconnected_at_ms")?,
-                data: cols.blob(3, "data")?,
-                client_id,
-            });
-        }
-    }
-    {
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT client_id, filter, options FROM subscriptions ORDER BY client_id, filter",
-            )
-            .ctx("load: prepare subscriptions")?;
-        let mut rows = stmt.query([]).ctx("load: query subscriptions")?;
-        while let Some(row) = rows.next().ctx("load: read subscriptions")? {
-            let cols = Cols::new(row, "subscriptions");
-            snapshot.subscriptions.push(StoredSubscription {
-                client_id: cols.text(0, "client_id")?,
-                filter: cols.text(1, "filter")?,
-                options: cols.blob(2, "options")?,
-            });
-        }
-    }
-    {
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT client_id, seq, state,
-                        topic, payload, qos, retain, properties, received_at_ms, expires_at_ms
-                 FROM queue ORDER BY client_id, seq",
-            )
-            .ctx("load: prepare queue")?;
-        let mut rows = stmt.query([]).ctx("load: query queue")?;
-        while let Some(row) = rows.next().ctx("load: read queue")? {
-            let cols = Cols::new(row, "queue");
-            let seq = cols.integer(1, "seq")?;
-            let state = match cols.integer(2, "state")? {
-                0 => QueueState::Pending,
-                1 => QueueState::Released,
-                _ => return Err(cols.corrupt("state", "unknown queue state")),
-            };
-            snapshot.queued.push(QueuedMessage {
-                client_id: cols.text(0, "client_id")?,
-                seq: u64::try_from(seq).map_err(|_| cols.corrupt("seq", "negative"))?,
-                state,
-                message: cols.message(3)?,
-            });
-        }
-    }
-
+    let snapshot = BrokerSnapshot {
+        retained: rows(
+            &tx,
+            "retained",
+            "SELECT topic, payload, qos, retain, properties, received_at_ms, expires_at_ms
+             FROM retained ORDER BY topic",
+            [],
+            |cols| cols.message(0),
+        )?,
+        sessions: rows(
+            &tx,
+            "sessions",
+            &format!("SELECT {SESSION_COLUMNS} FROM sessions ORDER BY client_id"),
+            [],
+            |c| c.session(),
+        )?,
+        subscriptions: rows(
+            &tx,
+            "subscriptions",
+            &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY client_id, filter"),
+            [],
+            |c| c.subscription(),
+        )?,
+        queued: rows(
+            &tx,
+            "queue",
+            &format!("SELECT {QUEUE_COLUMNS} FROM queue ORDER BY client_id, seq"),
+            [],
+            |c| c.queued(),
+        )?,
+    };
     tx.finish().ctx("load: end")?;
     Ok(snapshot)
+}
+
+/// One client's session, subscriptions and queue, inside one read transaction.
+pub(crate) fn load_session(
+    conn: &mut Connection,
+    client_id: &str,
+) -> Result<Option<SessionSnapshot>, StorageError> {
+    let tx = conn.transaction().ctx("load session: begin")?;
+    let session = rows(
+        &tx,
+        "sessions",
+        &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE client_id = ?1"),
+        [client_id],
+        |c| c.session(),
+    )?
+    .pop();
+    let snapshot = match session {
+        None => None,
+        Some(session) => Some(SessionSnapshot {
+            session,
+            subscriptions: rows(
+                &tx,
+                "subscriptions",
+                &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE client_id = ?1"),
+                [client_id],
+                |c| c.subscription(),
+            )?,
+            queued: rows(
+                &tx,
+                "queue",
+                &format!("SELECT {QUEUE_COLUMNS} FROM queue WHERE client_id = ?1 ORDER BY seq"),
+                [client_id],
+                |c| c.queued(),
+            )?,
+        }),
+    };
+    tx.finish().ctx("load session: end")?;
+    Ok(snapshot)
+}
+
+/// Every row `sql` selects from `table`, decoded by `decode`.
+fn rows<T, P: Params>(
+    conn: &Connection,
+    table: &'static str,
+    sql: &str,
+    params: P,
+    decode: impl Fn(&Cols<'_, '_>) -> Result<T, StorageError>,
+) -> Result<Vec<T>, StorageError> {
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .map_err(|e| crate::error::sql_error(&format!("load: prepare {table}"), e))?;
+    let mut rows = stmt
+        .query(params)
+        .map_err(|e| crate::error::sql_error(&format!("load: query {table}"), e))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows
+        .next()
+        .map_err(|e| crate::error::sql_error(&format!("load: read {table}"), e))?
+    {
+        out.push(decode(&Cols::new(row, table))?);
+    }
+    Ok(out)
 }
 
 /// Typed, checked access to one row; errors name the table and column (never the value,
@@ -159,6 +179,43 @@ impl<'r, 's> Cols<'r, 's> {
             1 => Ok(true),
             _ => Err(self.corrupt(column, "expected 0 or 1")),
         }
+    }
+
+    /// A `sessions` row of [`SESSION_COLUMNS`].
+    fn session(&self) -> Result<StoredSession, StorageError> {
+        let expiry = self.integer(1, "expiry_interval_secs")?;
+        Ok(StoredSession {
+            client_id: self.text(0, "client_id")?,
+            expiry_interval_secs: u32::try_from(expiry)
+                .map_err(|_| self.corrupt("expiry_interval_secs", "out of range"))?,
+            disconnected_at_ms: self.opt_integer(2, "disconnected_at_ms")?,
+            data: self.blob(3, "data")?,
+        })
+    }
+
+    /// A `subscriptions` row of [`SUBSCRIPTION_COLUMNS`].
+    fn subscription(&self) -> Result<StoredSubscription, StorageError> {
+        Ok(StoredSubscription {
+            client_id: self.text(0, "client_id")?,
+            filter: self.text(1, "filter")?,
+            options: self.blob(2, "options")?,
+        })
+    }
+
+    /// A `queue` row of [`QUEUE_COLUMNS`].
+    fn queued(&self) -> Result<QueuedMessage, StorageError> {
+        let seq = self.integer(1, "seq")?;
+        let state = match self.integer(2, "state")? {
+            0 => QueueState::Pending,
+            1 => QueueState::Released,
+            _ => return Err(self.corrupt("state", "unknown queue state")),
+        };
+        Ok(QueuedMessage {
+            client_id: self.text(0, "client_id")?,
+            seq: u64::try_from(seq).map_err(|_| self.corrupt("seq", "negative"))?,
+            state,
+            message: self.message(3)?,
+        })
     }
 
     /// The seven message columns starting at `first`, in the order of `StoredMessage`.

@@ -1,5 +1,5 @@
-//! `RegistryStore` on SQLite: conditional batches run on the writer thread, each in its own
-//! transaction; reads use the read connection on the blocking pool.
+//! `RegistryStore` on SQLite: conditional batches and sequence numbers run on the writer
+//! thread, each in its own transaction; reads use the read connection on the blocking pool.
 
 use ferrite_storage::{Change, Expect, Page, Record, StorageError, Write, WriteOutcome};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -76,6 +76,19 @@ fn refuse_nul(batch: &[Write]) -> Result<(), StorageError> {
         }
     }
     Ok(())
+}
+
+/// The next registry sequence number, durable before it is returned (its own transaction).
+pub(crate) fn next_sequence(conn: &mut Connection) -> Result<u64, StorageError> {
+    let value: i64 = conn
+        .prepare_cached(
+            "UPDATE registry_sequence SET value = value + 1 WHERE id = 1 RETURNING value",
+        )
+        .ctx("registry: prepare sequence")?
+        .query_row([], |row| row.get(0))
+        .ctx("registry: next sequence")?;
+    u64::try_from(value)
+        .map_err(|_| StorageError::Corrupt("registry_sequence.value: negative".into()))
 }
 
 pub(crate) fn clear(conn: &mut Connection) -> Result<(), StorageError> {

@@ -20,6 +20,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "registry",
         include_str!("../migrations/0002_registry.sql"),
     ),
+    (
+        3,
+        "registry_sequence",
+        include_str!("../migrations/0003_registry_sequence.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -39,6 +39,9 @@ pub(crate) enum Request {
     RegistryClear {
         reply: Reply,
     },
+    RegistrySequence {
+        reply: oneshot::Sender<Result<u64, StorageError>>,
+    },
 }
 
 /// The thread body. Returns when asked to close or when every sender is gone (the store was
@@ -106,6 +109,9 @@ fn run_registry(conn: &mut Connection, request: Request) {
         }
         Request::RegistryClear { reply } => {
             let _ = reply.send(crate::registry::clear(conn));
+        }
+        Request::RegistrySequence { reply } => {
+            let _ = reply.send(crate::registry::next_sequence(conn));
         }
         Request::Commit { .. } | Request::Close { .. } => {
             unreachable!("only registry requests are deferred")

@@ -46,7 +46,11 @@ async fn migrations_are_recorded_once() {
         .expect("rows");
     assert_eq!(
         rows,
-        vec![(1, "broker".to_owned()), (2, "registry".to_owned())]
+        vec![
+            (1, "broker".to_owned()),
+            (2, "registry".to_owned()),
+            (3, "registry_sequence".to_owned())
+        ]
     );
 }
 

@@ -66,6 +66,7 @@ mod read;
 mod registry;
 mod schema;
 mod statements;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod writer;
 
@@ -73,7 +74,9 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ferrite_storage::{BrokerOp, BrokerSnapshot, BrokerStore, StorageError, StoreFuture};
+use ferrite_storage::{
+    BrokerOp, BrokerSnapshot, BrokerStore, SessionSnapshot, StorageError, StoreFuture,
+};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot};
@@ -243,6 +246,15 @@ impl BrokerStore for PostgresStore {
                 return Err(StorageError::Closed);
             }
             Ok(read::load_snapshot(&self.pool).await?)
+        })
+    }
+
+    fn load_session<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<SessionSnapshot>> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(read::load_session(&self.pool, client_id).await?)
         })
     }
 

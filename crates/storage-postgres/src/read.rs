@@ -1,4 +1,4 @@
-//! Loading the snapshot, decoding every column defensively.
+//! Loading the snapshot, or one client's session, decoding every column defensively.
 //!
 //! The tables may have been edited by hand or written by a buggy build, so no value is
 //! trusted: every column is checked for type and range and a bad one becomes
@@ -6,13 +6,20 @@
 
 use bytes::Bytes;
 use ferrite_storage::{
-    BrokerSnapshot, QueueState, QueuedMessage, StoredMessage, StoredSession, StoredSubscription,
+    BrokerSnapshot, QueueState, QueuedMessage, SessionSnapshot, StoredMessage, StoredSession,
+    StoredSubscription,
 };
 use futures_util::TryStreamExt;
-use sqlx::postgres::PgRow;
-use sqlx::{Connection, Decode, PgPool, Postgres, Row, Type};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{Connection, Decode, PgConnection, PgPool, Postgres, Row, Type};
 
 use crate::error::PgStoreError;
+
+const SESSION_COLUMNS: &str = "client_id, expiry_interval_secs, disconnected_at_ms, data";
+const SUBSCRIPTION_COLUMNS: &str = "client_id, filter, options";
+const QUEUE_COLUMNS: &str = "client_id, seq, state,
+     topic, payload, qos, retain, properties, received_at_ms, expires_at_ms";
 
 /// Reads the four tables in one REPEATABLE READ transaction, so they form a consistent
 /// snapshot even while the writer keeps committing. Rows are streamed, not buffered whole.
@@ -25,95 +32,127 @@ pub(crate) async fn load_snapshot(pool: &PgPool) -> Result<BrokerSnapshot, PgSto
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
         .map_err(PgStoreError::sql("load: begin"))?;
-    let mut snapshot = BrokerSnapshot::default();
-
-    {
-        let mut rows = sqlx::query(
+    let retained = fetch(
+        &mut tx,
+        sqlx::query(
             "SELECT topic, payload, qos, retain, properties, received_at_ms, expires_at_ms
              FROM broker_retained ORDER BY topic",
-        )
-        .fetch(&mut *tx);
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .map_err(PgStoreError::sql("load: read retained"))?
-        {
-            snapshot
-                .retained
-                .push(Cols::new(&row, "broker_retained").message(0)?);
-        }
-    }
-    {
-        let mut rows = sqlx::query(
-            "SELECT client_id, expiry_interval_secs, disconnected_at_ms, data
-             FROM broker_sessions ORDER BY client_id",
-        )
-        .fetch(&mut *tx);
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .map_err(PgStoreError::sql("load: read sessions"))?
-        {
-            let cols = Cols::new(&row, "broker_sessions");
-            let expiry: i64 = cols.get(1, "expiry_interval_secs")?;
-            snapshot.sessions.push(StoredSession {
-                client_id: cols.get(0, "client_id")?,
-                expiry_interval_secs: u32::try_from(expiry)
-                    .map_err(|_| cols.corrupt("expiry_interval_secs", "out of range"))?,
-                disconnected_at_ms: cols.get(2, "disconnected_at_ms")?,
-                data: cols.bytes(3, "data")?,
-            });
-        }
-    }
-    {
-        let mut rows = sqlx::query(
-            "SELECT client_id, filter, options FROM broker_subscriptions
-             ORDER BY client_id, filter",
-        )
-        .fetch(&mut *tx);
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .map_err(PgStoreError::sql("load: read subscriptions"))?
-        {
-            let cols = Cols::new(&row, "broker_subscriptions");
-            snapshot.subscriptions.push(StoredSubscription {
-                client_id: cols.get(0, "client_id")?,
-                filter: cols.get(1, "filter")?,
-                options: cols.bytes(2, "options")?,
-            });
-        }
-    }
-    {
-        let mut rows = sqlx::query(
-            "SELECT client_id, seq, state,
-                    topic, payload, qos, retain, properties, received_at_ms, expires_at_ms
-             FROM broker_queue ORDER BY client_id, seq",
-        )
-        .fetch(&mut *tx);
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .map_err(PgStoreError::sql("load: read queue"))?
-        {
-            let cols = Cols::new(&row, "broker_queue");
-            let seq: i64 = cols.get(1, "seq")?;
-            let state = match cols.get::<i16>(2, "state")? {
-                0 => QueueState::Pending,
-                1 => QueueState::Released,
-                _ => return Err(cols.corrupt("state", "unknown queue state")),
-            };
-            snapshot.queued.push(QueuedMessage {
-                client_id: cols.get(0, "client_id")?,
-                seq: u64::try_from(seq).map_err(|_| cols.corrupt("seq", "negative"))?,
-                state,
-                message: cols.message(3)?,
-            });
-        }
-    }
+        ),
+        ("broker_retained", "load: read retained"),
+        |c| c.message(0),
+    )
+    .await?;
+    let sessions = fetch(
+        &mut tx,
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM broker_sessions ORDER BY client_id"
+        )),
+        ("broker_sessions", "load: read sessions"),
+        |c| c.session(),
+    )
+    .await?;
+    let subscriptions = fetch(
+        &mut tx,
+        sqlx::query(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM broker_subscriptions ORDER BY client_id, filter"
+        )),
+        ("broker_subscriptions", "load: read subscriptions"),
+        |c| c.subscription(),
+    )
+    .await?;
+    let queued = fetch(
+        &mut tx,
+        sqlx::query(&format!(
+            "SELECT {QUEUE_COLUMNS} FROM broker_queue ORDER BY client_id, seq"
+        )),
+        ("broker_queue", "load: read queue"),
+        |c| c.queued(),
+    )
+    .await?;
 
     tx.commit().await.map_err(PgStoreError::sql("load: end"))?;
+    Ok(BrokerSnapshot {
+        retained,
+        sessions,
+        subscriptions,
+        queued,
+    })
+}
+
+/// One client's session, subscriptions and queue, in one REPEATABLE READ transaction.
+pub(crate) async fn load_session(
+    pool: &PgPool,
+    client_id: &str,
+) -> Result<Option<SessionSnapshot>, PgStoreError> {
+    // PostgreSQL refuses NUL in text, so no stored session can have it: nothing to find.
+    if client_id.contains('\0') {
+        return Ok(None);
+    }
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(PgStoreError::sql("load session: acquire connection"))?;
+    let mut tx = conn
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(PgStoreError::sql("load session: begin"))?;
+    let session = fetch(
+        &mut tx,
+        sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM broker_sessions WHERE client_id = $1"
+        ))
+        .bind(client_id),
+        ("broker_sessions", "load session: read session"),
+        |c| c.session(),
+    )
+    .await?
+    .pop();
+    let snapshot = match session {
+        None => None,
+        Some(session) => Some(SessionSnapshot {
+            session,
+            subscriptions: fetch(
+                &mut tx,
+                sqlx::query(&format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM broker_subscriptions WHERE client_id = $1"
+                ))
+                .bind(client_id),
+                ("broker_subscriptions", "load session: read subscriptions"),
+                |c| c.subscription(),
+            )
+            .await?,
+            queued: fetch(
+                &mut tx,
+                sqlx::query(&format!(
+                    "SELECT {QUEUE_COLUMNS} FROM broker_queue WHERE client_id = $1 ORDER BY seq"
+                ))
+                .bind(client_id),
+                ("broker_queue", "load session: read queue"),
+                |c| c.queued(),
+            )
+            .await?,
+        }),
+    };
+    tx.commit()
+        .await
+        .map_err(PgStoreError::sql("load session: end"))?;
     Ok(snapshot)
+}
+
+/// Every row `query` returns from `table`, streamed and decoded by `decode`; `context` names
+/// the read in errors.
+async fn fetch<'q, T>(
+    conn: &mut PgConnection,
+    query: Query<'q, Postgres, PgArguments>,
+    (table, context): (&'static str, &'static str),
+    decode: impl Fn(&Cols<'_>) -> Result<T, PgStoreError>,
+) -> Result<Vec<T>, PgStoreError> {
+    let mut rows = query.fetch(conn);
+    let mut out = Vec::new();
+    while let Some(row) = rows.try_next().await.map_err(PgStoreError::sql(context))? {
+        out.push(decode(&Cols::new(&row, table))?);
+    }
+    Ok(out)
 }
 
 /// Typed, checked access to one row; errors name the table and column (never the value,
@@ -147,6 +186,43 @@ impl<'r> Cols<'r> {
 
     fn bytes(&self, idx: usize, column: &'static str) -> Result<Bytes, PgStoreError> {
         self.get::<Vec<u8>>(idx, column).map(Bytes::from)
+    }
+
+    /// A `broker_sessions` row of [`SESSION_COLUMNS`].
+    fn session(&self) -> Result<StoredSession, PgStoreError> {
+        let expiry: i64 = self.get(1, "expiry_interval_secs")?;
+        Ok(StoredSession {
+            client_id: self.get(0, "client_id")?,
+            expiry_interval_secs: u32::try_from(expiry)
+                .map_err(|_| self.corrupt("expiry_interval_secs", "out of range"))?,
+            disconnected_at_ms: self.get(2, "disconnected_at_ms")?,
+            data: self.bytes(3, "data")?,
+        })
+    }
+
+    /// A `broker_subscriptions` row of [`SUBSCRIPTION_COLUMNS`].
+    fn subscription(&self) -> Result<StoredSubscription, PgStoreError> {
+        Ok(StoredSubscription {
+            client_id: self.get(0, "client_id")?,
+            filter: self.get(1, "filter")?,
+            options: self.bytes(2, "options")?,
+        })
+    }
+
+    /// A `broker_queue` row of [`QUEUE_COLUMNS`].
+    fn queued(&self) -> Result<QueuedMessage, PgStoreError> {
+        let seq: i64 = self.get(1, "seq")?;
+        let state = match self.get::<i16>(2, "state")? {
+            0 => QueueState::Pending,
+            1 => QueueState::Released,
+            _ => return Err(self.corrupt("state", "unknown queue state")),
+        };
+        Ok(QueuedMessage {
+            client_id: self.get(0, "client_id")?,
+            seq: u64::try_from(seq).map_err(|_| self.corrupt("seq", "negative"))?,
+            state,
+            message: self.message(3)?,
+        })
     }
 
     /// The seven message columns starting at `first`, in the order of `StoredMessage`.

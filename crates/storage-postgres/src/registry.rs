@@ -1,6 +1,7 @@
 //! `RegistryStore` on PostgreSQL: one row per record in `registry`, conditional batches as
 //! READ COMMITTED transactions that lock every record they name, on pooled connections;
-//! reads are single statements on the pool. Registry writes skip the writer task and its
+//! reads are single statements on the pool, and sequence numbers come from a PostgreSQL
+//! sequence. Registry writes skip the writer task and its
 //! group commit: they come at control-plane rate, and each needs its own decision anyway.
 //!
 //! # Isolation: a row lock on every record a batch names, in key order
@@ -79,6 +80,13 @@ impl RegistryStore for PostgresStore {
         Box::pin(async move {
             self.open_for_registry()?;
             Ok(clear(&self.pool).await?)
+        })
+    }
+
+    fn next_sequence(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            self.open_for_registry()?;
+            Ok(next_sequence(&self.pool).await?)
         })
     }
 }
@@ -433,6 +441,19 @@ async fn decide_and_apply(
         }
     }
     Ok(WriteOutcome::Applied)
+}
+
+async fn next_sequence(pool: &PgPool) -> Result<u64, PgStoreError> {
+    let value: i64 = sqlx::query("SELECT nextval('registry_sequence')")
+        .fetch_one(pool)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(PgStoreError::sql("registry: next sequence"))?;
+    u64::try_from(value).map_err(|_| PgStoreError::Corrupt {
+        table: "registry_sequence",
+        column: "value",
+        what: "negative".to_owned(),
+    })
 }
 
 async fn clear(pool: &PgPool) -> Result<(), PgStoreError> {

@@ -22,8 +22,10 @@
 //!
 //! Contract points the suite pins down beyond the trait docs:
 //! * Deleting or updating a key that does not exist is a no-op, not an error.
-//! * `load` returns `queued` ordered by `(client_id, seq)` with `seq` compared numerically;
-//!   the other lists may come in any order (the suite sorts them). Client ids in the suite are
+//! * `load` returns `queued` ordered by `(client_id, seq)` with `seq` compared numerically,
+//!   and `load_session` its `queued` by `seq`; the other lists may come in any order (the
+//!   suite sorts them). `load_session` finds nothing without a session record, whatever
+//!   subscriptions or queued messages exist under the client id. Client ids in the suite are
 //!   plain lowercase ASCII so that database collations cannot disagree with byte order.
 //! * A commit fails as a whole: a queue `seq` above [`QueuedMessage::MAX_SEQ`] is the one op
 //!   every backend must reject, which is how the suite builds a failing batch.
@@ -32,6 +34,8 @@
 //! * Commits after `close` fail with [`StorageError::Closed`].
 //!
 //! The case functions panic (assert) on a violation: they are test code.
+
+mod sessions;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,6 +46,8 @@ use crate::{
     BrokerOp, BrokerSnapshot, BrokerStore, QueueState, QueuedMessage, StorageError, StoreFuture,
     StoredMessage, StoredSession, StoredSubscription,
 };
+
+pub use sessions::*;
 
 /// A place a backend keeps its data (a directory, a database schema) that can be opened
 /// repeatedly. Each `open` after the previous store was closed or dropped must see the data
@@ -90,7 +96,9 @@ macro_rules! __broker_store_conformance_all {
                 session_put_replace_delete_cascades, subscription_put_replace_delete,
                 queue_enqueue_set_state_dequeue_and_order, ops_in_one_commit_apply_in_order,
                 deletes_of_missing_keys_are_noops, failed_commit_is_atomic,
-                binary_payloads_round_trip, optional_fields_round_trip, large_commit_lands;
+                binary_payloads_round_trip, optional_fields_round_trip, large_commit_lands,
+                load_session_of_unknown_client_is_none, load_session_returns_one_clients_state,
+                load_session_follows_commits;
             shared: concurrent_commits_all_land, failed_commit_does_not_fail_concurrent_commits;
             location: reopen_persists, commit_after_close_is_closed;
         }
@@ -1019,6 +1027,15 @@ pub async fn reopen_persists(location: &dyn StoreLocation) {
     assert_eq!(load_sorted(&*store).await, expected);
     assert_eq!(expected.retained.len(), 2);
     assert_eq!(expected.queued, vec![sample_queued("alpha", 2)]);
+    let alpha = store.load_session("alpha").await.expect("load_session");
+    assert_eq!(
+        alpha,
+        Some(crate::SessionSnapshot {
+            session: sample_session("alpha"),
+            subscriptions: vec![sample_subscription("alpha", "persist/#", b"\x01")],
+            queued: vec![sample_queued("alpha", 2)],
+        })
+    );
     store.close().await.expect("close");
 }
 

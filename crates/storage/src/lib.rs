@@ -1,16 +1,23 @@
 //! Storage seams: the traits every backend implements (`BrokerStore` for the MQTT broker,
-//! `RegistryStore` for the control plane), the shared error type, and the conformance suite
-//! (`conformance`) that every backend must pass.
+//! `RegistryStore` for the control plane), the shared error type, and the conformance suites
+//! (`conformance`, `registry_conformance`) that every backend must pass.
+//!
+//! The suites, with the group-commit measurement built on their sample data
+//! (`commit_bench`), are test code: they compile only with the `conformance` feature, which
+//! the backends enable for their own tests and examples, so production builds leave them out.
 //!
 //! The MQTT hot path never queries storage: the broker keeps retained messages and session
 //! queues in memory and streams their changes here as `BrokerOp`s. A backend applies each
 //! `commit` batch atomically and durably (fsync) before its future resolves, and is free to
 //! merge concurrent commits into one transaction (group commit).
 
+#[cfg(feature = "conformance")]
 pub mod commit_bench;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 mod model;
 mod registry;
+#[cfg(feature = "conformance")]
 pub mod registry_conformance;
 
 pub use model::*;
@@ -40,6 +47,12 @@ pub trait BrokerStore: Send + Sync + 'static {
 
     /// Everything stored, for the broker to rebuild its memory at start-up.
     fn load(&self) -> StoreFuture<'_, BrokerSnapshot>;
+
+    /// One client's durable session: its record, subscriptions and queued messages, read
+    /// consistently (as of one point between commits); `None` when no session record exists
+    /// for `client_id`. For a node that loads sessions per client at CONNECT rather than all
+    /// at start.
+    fn load_session<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<SessionSnapshot>>;
 
     /// Flushes and stops accepting commits; later commits fail with `Closed`.
     fn close(&self) -> StoreFuture<'_, ()>;

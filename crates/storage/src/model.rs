@@ -101,3 +101,14 @@ pub struct BrokerSnapshot {
     /// Ordered by (client_id, seq).
     pub queued: Vec<QueuedMessage>,
 }
+
+/// One client's durable session, as [`BrokerStore::load_session`](crate::BrokerStore::load_session)
+/// returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSnapshot {
+    pub session: StoredSession,
+    /// The client's subscriptions, in no particular order.
+    pub subscriptions: Vec<StoredSubscription>,
+    /// The client's queued messages, ordered by `seq`.
+    pub queued: Vec<QueuedMessage>,
+}

@@ -130,4 +130,10 @@ pub trait RegistryStore: Send + Sync + 'static {
 
     /// Removes every record of every kind: the test hook that resets an account.
     fn clear(&self) -> StoreFuture<'_, ()>;
+
+    /// A number greater than every number this store, or any other store on the same data
+    /// (after a restart, or on another node), returned before; never 0. Numbers may be
+    /// skipped, and [`clear`](Self::clear) does not start them again. The registry uses them
+    /// to keep creation order among records created in the same millisecond.
+    fn next_sequence(&self) -> StoreFuture<'_, u64>;
 }

@@ -30,8 +30,12 @@
 //! * Text containing NUL (U+0000) cannot be stored (PostgreSQL text cannot hold it): a write
 //!   with NUL in a kind, key or doc fails with an error and applies nothing; reads for such
 //!   keys find nothing.
+//! * `next_sequence` numbers increase per caller and are unique across callers, and survive
+//!   `clear` and reopening; they need not be dense.
 //!
 //! The case functions panic (assert) on a violation: they are test code.
+
+mod sequence;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -43,6 +47,8 @@ use tokio::task::JoinSet;
 use crate::{
     Change, Expect, Page, Record, RegistryStore, StorageError, StoreFuture, Write, WriteOutcome,
 };
+
+pub use sequence::*;
 
 /// A place a backend keeps its registry (a directory, a database schema) that can be opened
 /// repeatedly: each `open` after the previous store was closed must see what it wrote.
@@ -94,11 +100,12 @@ macro_rules! __registry_store_conformance_all {
                 check_changes_nothing, empty_batch_applies, list_orders_keys_bytewise,
                 list_filters_by_prefix, list_after_is_exclusive, list_limit_and_next_after,
                 kinds_are_isolated, clear_removes_every_kind, text_round_trips_exactly,
-                nul_text_is_refused, random_batches_match_a_model;
+                nul_text_is_refused, random_batches_match_a_model, sequence_increases;
             shared: concurrent_writers_have_one_winner_per_round,
                 concurrent_increments_lose_no_update, concurrent_creates_have_one_winner,
-                concurrent_writes_to_distinct_keys_all_apply, concurrent_write_skew_is_prevented;
-            location: reopen_persists;
+                concurrent_writes_to_distinct_keys_all_apply, concurrent_write_skew_is_prevented,
+                concurrent_sequences_are_unique;
+            location: reopen_persists, sequence_survives_reopen;
         }
     };
 }

@@ -352,7 +352,8 @@ async fn listings_follow_creation_date_with_markers() {
             .map(|c| c["certificateId"].as_str().unwrap().to_owned())
             .collect()
     };
-    // Creation-date order, ties (certificates created in the same millisecond) by id.
+    // Creation-date order, ties (certificates created in the same millisecond) in creation
+    // order: a stable sort by date of the ids as created.
     let mut dated = Vec::new();
     for id in &ids {
         dated.push((
@@ -360,7 +361,7 @@ async fn listings_follow_creation_date_with_markers() {
             id.clone(),
         ));
     }
-    dated.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    dated.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
     let ids: Vec<String> = dated.into_iter().map(|(_, id)| id).collect();
     for ascending in [true, false] {
         let mut expected = ids.clone();
@@ -669,22 +670,60 @@ async fn just_in_time_registration_needs_an_active_enabled_ca() {
 
 #[test]
 fn descending_order_is_the_exact_reverse_of_ascending() {
-    let entries = [(7, "00"), (5, "0b"), (5, "0a"), (5, "f0")];
-    let sorted_ids = |direction: usize| -> Vec<String> {
-        let mut keys: Vec<String> = entries
-            .iter()
-            .map(|(ms, id)| order_writes("cert", *ms, id, true)[direction].key.clone())
-            .collect();
-        keys.sort();
-        keys.iter()
-            .map(|k| k.rsplit('/').next().unwrap().to_owned())
-            .collect()
+    let core = |created_ms: i64, order_seq: Option<u64>, id: &str| CertificateCore {
+        id: id.into(),
+        pem: String::new(),
+        mode: CertMode::Default,
+        owned_by: String::new(),
+        created_ms,
+        modified_ms: created_ms,
+        customer_version: 1,
+        generation_id: String::new(),
+        not_before: 0,
+        not_after: 0,
+        order_seq,
     };
-    let ascending = sorted_ids(0);
-    assert_eq!(ascending, ["0a", "0b", "f0", "00"]);
-    let mut descending = sorted_ids(1);
-    descending.reverse();
-    assert_eq!(descending, ascending);
+    // Ties in one millisecond go by order seq, in creation order; certificates stored before
+    // the order seq was kept go by id.
+    let cases = [
+        (
+            vec![
+                core(7, Some(4), "00"),
+                core(5, Some(3), "0b"),
+                core(5, Some(9), "0c"),
+                core(5, Some(1), "f0"),
+                core(5, Some(10), "0a"),
+            ],
+            ["f0", "0b", "0c", "0a", "00"],
+        ),
+        (
+            vec![
+                core(7, None, "00"),
+                core(5, None, "0b"),
+                core(5, None, "0c"),
+                core(5, None, "0a"),
+                core(5, None, "f0"),
+            ],
+            ["0a", "0b", "0c", "f0", "00"],
+        ),
+    ];
+    for (entries, expected) in cases {
+        let sorted_ids = |direction: usize| -> Vec<String> {
+            let mut keys: Vec<String> = entries
+                .iter()
+                .map(|c| order_writes("cert", c, true)[direction].key.clone())
+                .collect();
+            keys.sort();
+            keys.iter()
+                .map(|k| k.rsplit('/').next().unwrap().to_owned())
+                .collect()
+        };
+        let ascending = sorted_ids(0);
+        assert_eq!(ascending, expected);
+        let mut descending = sorted_ids(1);
+        descending.reverse();
+        assert_eq!(descending, ascending);
+    }
 }
 
 #[tokio::test]
@@ -723,4 +762,98 @@ async fn cas_sharing_subject_and_key_must_be_named_and_are_limited_to_ten() {
         f.r.register_ca_certificate(&f.scope, req).await,
         Err(RegistryError::LimitExceeded(_))
     ));
+}
+
+#[tokio::test]
+async fn registering_a_certificate_ferrite_issued_is_already_registered() {
+    // Ferrite's CA is no registered CA: the duplicate must be found before the CA is looked for.
+    let f = fixture();
+    let issued = f.new_keys(true).await;
+    let pem = issued["certificatePem"].as_str().unwrap();
+    let id = issued["certificateId"].as_str().unwrap();
+    match f.register(pem, None).await {
+        Err(RegistryError::AlreadyExists {
+            message,
+            resource_id,
+            resource_arn,
+        }) => {
+            assert_eq!(
+                message,
+                "The certificate is already provisioned or registered"
+            );
+            assert_eq!(resource_id, id);
+            assert_eq!(resource_arn, issued["certificateArn"].as_str().unwrap());
+        }
+        other => panic!("expected ResourceAlreadyExists, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn certificates_of_one_millisecond_list_in_creation_order() {
+    // All in one millisecond, each certificate created after one with a greater id: an order
+    // that breaks ties by id lists every pair the wrong way round.
+    let f = fixture();
+    let _clock = crate::test_support::pin_clock(1_700_000_000_000);
+    let by_id_descending = |mut pems: Vec<String>| {
+        pems.sort_by_key(|pem| std::cmp::Reverse(id_of(pem)));
+        pems
+    };
+    let cas = {
+        let a = user_ca("CA one");
+        let b = user_ca("CA two");
+        if id_of(&a.pem()) > id_of(&b.pem()) {
+            [a, b]
+        } else {
+            [b, a]
+        }
+    };
+    let mut ca_ids = Vec::new();
+    for ca in &cas {
+        ca_ids.push(f.register_ca(ca).await);
+    }
+    let devices = by_id_descending(vec![
+        leaf(&cas[0], "device-1"),
+        leaf(&cas[0], "device-2"),
+        leaf(&cas[0], "device-3"),
+    ]);
+    let mut device_ids = Vec::new();
+    for pem in &devices {
+        let out = f.register(pem, Some(&cas[0].pem())).await.unwrap();
+        device_ids.push(out["certificateId"].as_str().unwrap().to_owned());
+    }
+    let ids = |out: &Value| -> Vec<String> {
+        out["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["certificateId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for ascending in [true, false] {
+        let in_order = |created: &[String]| {
+            let mut v = created.to_vec();
+            if !ascending {
+                v.reverse();
+            }
+            v
+        };
+        let page = || MarkerPage {
+            ascending_order: Some(ascending),
+            ..MarkerPage::default()
+        };
+        let by_ca = ListCertificatesByCa {
+            ca_certificate_id: ca_ids[0].clone(),
+            page: page(),
+        };
+        let listed = f.r.list_certificates_by_ca(&f.scope, by_ca).await.unwrap();
+        assert_eq!(ids(&listed), in_order(&device_ids), "by CA");
+        let listed = f.r.list_certificates(&f.scope, page()).await.unwrap();
+        assert_eq!(ids(&listed), in_order(&device_ids), "all certificates");
+        let cas = ListCaCertificates {
+            page: page(),
+            ..ListCaCertificates::default()
+        };
+        let listed = f.r.list_ca_certificates(&f.scope, cas).await.unwrap();
+        assert_eq!(ids(&listed), in_order(&ca_ids), "CA certificates");
+    }
 }
