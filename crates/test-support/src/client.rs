@@ -239,6 +239,8 @@ impl TestClient {
         }
     }
 
+    /// Sends DISCONNECT and returns once the server has closed the connection, so the
+    /// session is released when this returns.
     pub async fn disconnect(mut self) {
         self.send(&Packet::Disconnect(ferrite_mqtt_codec::Disconnect {
             reason: ReasonCode::Success,
@@ -246,6 +248,13 @@ impl TestClient {
         }))
         .await;
         let _ = self.stream.shutdown().await;
+        loop {
+            match self.recv_within(WAIT).await {
+                Ok(None) => return,
+                Ok(Some(_)) => {}
+                Err(e) => panic!("server did not close after DISCONNECT: {e}"),
+            }
+        }
     }
 }
 

@@ -3,11 +3,13 @@
 //! tests never sleep and never hang.
 
 pub mod aws;
+mod broker;
 mod client;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use broker::{AllowEveryone, BrokerHarness};
 pub use client::{
     ClientStream, TestClient, connect_packet, connect_v5, connect_v311, pid, publish,
 };
