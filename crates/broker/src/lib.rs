@@ -284,8 +284,5 @@ impl Broker {
         {
             tracing::error!("store did not confirm the last writes before shutdown");
         }
-        if let Err(e) = inner.store.close().await {
-            tracing::error!(error = %e, "closing the store failed");
-        }
     }
 }

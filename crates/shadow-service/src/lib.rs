@@ -25,8 +25,8 @@ use ferrite_broker::{Broker, BrokerError, Message};
 use ferrite_shadow::{
     NameError, Operation, Rejection, ShadowConfig, ShadowError, ShadowId, TopicKind,
 };
-use ferrite_types::AwsException;
 use ferrite_storage::RegistryStore;
+use ferrite_types::AwsException;
 use tokio::sync::mpsc::{self, Receiver, Sender};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
