@@ -77,7 +77,6 @@ pub(crate) struct BrokerInner {
     pub router: Router,
     pub sessions: Mutex<HashMap<Arc<str>, Arc<SessionCell>>>,
     pub persister: Arc<Persister>,
-    pub store: Arc<dyn BrokerStore>,
     pub metrics: Arc<Metrics>,
     pub auth: Arc<dyn Authorizer>,
     /// The cluster's hooks (no-ops on one node), the node id and the wall clock.
@@ -158,7 +157,6 @@ impl Broker {
             cfg,
             sessions: Mutex::new(HashMap::new()),
             persister,
-            store,
             metrics,
             auth,
             seams,
@@ -290,8 +288,9 @@ impl Broker {
         self.inner.sessions.lock().len()
     }
 
-    /// Disconnects every client (MQTT 5: reason 0x8B), writes the final session state and
-    /// closes the store. Waits at most `timeout` for connections to finish.
+    /// Disconnects every client (MQTT 5: reason 0x8B) and writes the final session state.
+    /// Waits at most `timeout` for connections to finish. The store stays open: its owner
+    /// (the server) closes it after everything else that writes to it has stopped.
     pub async fn shutdown(&self, timeout: Duration) {
         let inner = &self.inner;
         inner.cancel.cancel();
@@ -310,9 +309,6 @@ impl Broker {
             || !inner.persister.is_durable(last)
         {
             tracing::error!("store did not confirm the last writes before shutdown");
-        }
-        if let Err(e) = inner.store.close().await {
-            tracing::error!(error = %e, "closing the store failed");
         }
     }
 }

@@ -1,28 +1,38 @@
-//! The AWS API listener's application: every request of the `iot`, `iot-data` and
-//! `iot-jobs-data` REST-JSON planes goes through one path — body limit, SigV4 verification,
-//! routing to an [`Operation`] (by method, path and the signature's service), decoding and
-//! validation against the botocore model (`ferrite-api-model`), one `handle` per operation,
-//! and encoding of the output or of an AWS-shaped error (`x-amzn-ErrorType`, status, JSON
-//! `message`). Operations Ferrite does not implement yet answer with an error naming them.
+//! The AWS API edge. Every request of the `iot`, `iot-data` and `iot-jobs-data` REST-JSON
+//! planes goes through one path (`request.rs`): body limit, authentication (SigV4; on the
+//! device port a client certificate instead), routing to an [`Operation`] (by method, path and
+//! the signature's service), decoding and validation against the botocore model
+//! (`ferrite-api-model`), one handler per operation grouped by service and resource family
+//! (`iot/`, `data/`), and encoding of the output or of an AWS-shaped error through the one
+//! [`error_response`]. Operations Ferrite does not implement yet answer with an error naming
+//! them.
 //!
-//! On the device port a request without a signature but with a client certificate is
-//! authenticated by the certificate ([`data_plane`]) and may call only the data plane.
-//!
-//! The caller (the `server` crate) mounts [`router`] beside `/health` and `/metrics`.
+//! The handlers call the services they need through concrete handles: the registry, and for
+//! the data plane the broker, the shadow service and the device authorizer ([`DataServices`]).
+//! [`serve_api`] serves the API listener; [`serve_device_connection`] serves the HTTP
+//! connections of the device port. The caller (the `server` crate) mounts [`router`] beside
+//! `/health` and `/metrics`.
 
-pub mod data_plane;
+mod call;
+mod data;
 mod dispatch;
 mod error;
+mod iot;
 mod request;
+mod serve;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use ferrite_auth::sigv4::{SecretKey, Verifier};
+use ferrite_broker::Broker;
+use ferrite_identity::IotAuthorizer;
 use ferrite_registry::Registry;
+use ferrite_shadow_service::Shadows;
 
-pub use error::ApiError;
+pub use error::{ApiError, RequestError, error_response};
 pub use ferrite_api_model::Operation;
+pub use serve::{refuse_busy, serve_api, serve_device_connection};
 
 /// Largest request body accepted; AWS's biggest control-plane documents (policies, job
 /// documents, rule payloads) are far smaller.
@@ -35,9 +45,21 @@ pub struct ApiState {
     pub registry: Registry,
     /// Test hook: `POST /_ferrite/reset` (SigV4-signed, any service) empties the registry.
     pub test_hooks: bool,
-    /// Publishing and certificate-authenticated device calls; `None`: iot-data Publish
-    /// answers ServiceUnavailable and client certificates authenticate nothing.
-    pub data_plane: Option<Arc<dyn data_plane::DataPlane>>,
+    /// The data plane's services; `None` (the API alone, in tests): iot-data operations answer
+    /// NotImplementedException and client certificates authenticate nothing.
+    pub data: Option<DataServices>,
+}
+
+/// What the data plane and certificate-authenticated device calls run on.
+pub struct DataServices {
+    /// Publish and the retained messages.
+    pub broker: Broker,
+    /// Shadow REST calls, served in the same queue as MQTT shadow requests.
+    pub shadows: Shadows,
+    /// What a client certificate on the device port may do.
+    pub devices: IotAuthorizer,
+    /// The region in ARNs for certificate-authenticated callers (they sign nothing).
+    pub region: String,
 }
 
 /// The axum router serving every AWS operation (as the fallback, so the caller's own routes

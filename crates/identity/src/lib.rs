@@ -11,6 +11,7 @@ mod authorizer;
 mod certificate;
 mod compiled;
 mod context;
+mod http_refusal;
 mod live;
 mod permissions;
 mod sigv4_ws;

@@ -3,7 +3,6 @@
 //! Tests start the same server in-process through `Server::start`.
 
 mod credentials;
-mod data_plane;
 mod device_auth;
 pub mod env;
 mod http;

@@ -16,8 +16,12 @@ pub struct AcceptCtx {
     pub broker: Broker,
     pub slots: Arc<Semaphore>,
     pub connect_timeout: Duration,
+    /// Stops the accept loops and handshakes, and ends device-port HTTP connections.
     pub cancel: CancellationToken,
+    /// Accept loops, handshakes and device-port HTTP connections.
     pub tasks: TaskTracker,
+    /// MQTT connections, which end with the broker.
+    pub connections: TaskTracker,
     /// Serves HTTP connections of the device port (the API listener's app).
     pub http_app: axum::Router,
 }
@@ -55,9 +59,9 @@ pub async fn accept_loop(listener: Arc<Listener>, ctx: Arc<AcceptCtx>) {
                     let cancel = ctx2.cancel.clone();
                     ctx2.tasks.spawn(async move {
                         if permit.is_some() {
-                            crate::http::serve_device_connection(conn, app, cancel).await;
+                            ferrite_http_api::serve_device_connection(conn, app, cancel).await;
                         } else {
-                            crate::http::refuse_busy(conn).await;
+                            ferrite_http_api::refuse_busy(conn).await;
                         }
                         drop(permit);
                     });
@@ -82,7 +86,7 @@ pub async fn accept_loop(listener: Arc<Listener>, ctx: Arc<AcceptCtx>) {
             // Only the stream moves into the connection's task: the rest of `accepted`
             // (certificate, upgrade request) is dropped with this one.
             let stream = accepted.stream;
-            ctx2.tasks.spawn(async move {
+            ctx2.connections.spawn(async move {
                 broker.serve(stream, info).await;
                 drop(permit);
             });

@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::listeners::{AcceptCtx, accept_loop};
 use ferrite_auth::sigv4::{SecretKey, Verifier};
-use ferrite_http_api::ApiState;
+use ferrite_http_api::{ApiState, DataServices};
 use ferrite_registry::EndpointConfig;
 
 /// The addresses the listeners actually bound (port 0 resolved).
@@ -39,8 +39,17 @@ pub struct Server {
     pub broker: Broker,
     /// The CA certificate clients trust for the TLS listeners.
     pub ca_file: std::path::PathBuf,
-    cancel: CancellationToken,
-    tasks: TaskTracker,
+    /// Stops the edge: accept loops, handshakes, the API listener and the device port's
+    /// HTTP connections (each finishes the request in flight).
+    edge_cancel: CancellationToken,
+    edge: TaskTracker,
+    /// Stops the services the API and the broker call: shadows, the device authorizer.
+    services_cancel: CancellationToken,
+    services: TaskTracker,
+    /// MQTT connections handed to the broker; they end with its shutdown.
+    connections: TaskTracker,
+    /// Owned here, not by the broker: it is closed after everything that writes to it.
+    store: Arc<dyn BrokerStore>,
     shutdown_timeout: Duration,
 }
 
@@ -77,8 +86,7 @@ struct Stores {
 }
 
 impl Stores {
-    fn of<S: BrokerStore + RegistryStore>(store: S) -> Stores {
-        let store = Arc::new(store);
+    fn of<S: BrokerStore + RegistryStore>(store: Arc<S>) -> Stores {
         Stores {
             broker: store.clone(),
             registry: store,
@@ -104,7 +112,7 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Stores> {
             let path = cfg.data_dir.join("ferrite.db");
             let store = SqliteStore::open(&path, opts)
                 .with_context(|| format!("opening store {}", path.display()))?;
-            Ok(Stores::of(store))
+            Ok(Stores::of(Arc::new(store)))
         }
         StorageBackend::Postgres { url } => {
             let opts = PgStoreOptions {
@@ -115,7 +123,7 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Stores> {
             let store = PostgresStore::open(url, opts)
                 .await
                 .context("opening the PostgreSQL store (storage.url)")?;
-            Ok(Stores::of(store))
+            Ok(Stores::of(Arc::new(store)))
         }
     }
 }
@@ -149,7 +157,7 @@ fn api_state(
         account_id: cfg.aws.account_id.clone(),
         registry,
         test_hooks: cfg.aws.test_hooks,
-        data_plane: None,
+        data: None,
     })
 }
 
@@ -162,12 +170,29 @@ fn write_listeners_file(dir: &Path, addrs: &BoundAddrs) -> anyhow::Result<()> {
 }
 
 impl Server {
-    /// Builds everything and starts listening. Returns once every listener is bound.
+    /// Builds everything on the store `storage.url` selects and starts listening. Returns
+    /// once every listener is bound.
     pub async fn start(cfg: Config) -> anyhow::Result<Server> {
-        let started = Instant::now();
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
         let stores = open_store(&cfg).await?;
+        Self::start_on(cfg, stores).await
+    }
+
+    /// [`Server::start`] on a store the caller opened (`storage.url` is not read). The server
+    /// owns it from here and closes it last at shutdown.
+    pub async fn start_with_store<S: BrokerStore + RegistryStore>(
+        cfg: Config,
+        store: Arc<S>,
+    ) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+        Self::start_on(cfg, Stores::of(store)).await
+    }
+
+    async fn start_on(cfg: Config, stores: Stores) -> anyhow::Result<Server> {
+        let started = Instant::now();
+        let store = stores.broker.clone();
         let ca = Arc::new(ferrite_transport::ensure_ca(
             &cfg.data_dir,
             &cfg.server.server_names,
@@ -194,23 +219,27 @@ impl Server {
             shadow_store,
             crate::shadows::service_config(&cfg),
         )?;
-        api_state.data_plane = Some(Arc::new(crate::data_plane::DevicePlane {
-            auth: device_auth.clone(),
+        api_state.data = Some(DataServices {
             broker: broker.clone(),
             shadows: shadow_service.shadows(),
+            devices: device_auth.clone(),
             region: cfg.aws.region.clone(),
-        }));
-        let cancel = CancellationToken::new();
-        let tasks = TaskTracker::new();
-        tasks.spawn(device_auth.run(cancel.clone()));
-        tasks.spawn(shadow_service.run(cancel.clone()));
+        });
+        let services_cancel = CancellationToken::new();
+        let services = TaskTracker::new();
+        services.spawn(device_auth.run(services_cancel.clone()));
+        services.spawn(shadow_service.run(services_cancel.clone()));
+        let edge_cancel = CancellationToken::new();
+        let edge = TaskTracker::new();
+        let connections = TaskTracker::new();
         let http_app = crate::http::app(Arc::new(registry), Arc::new(api_state));
         let ctx = Arc::new(AcceptCtx {
             broker: broker.clone(),
             slots: Arc::new(Semaphore::new(cfg.server.max_connections)),
             connect_timeout: Duration::from_secs(cfg.server.connect_timeout_secs),
-            cancel: cancel.clone(),
-            tasks: tasks.clone(),
+            cancel: edge_cancel.clone(),
+            tasks: edge.clone(),
+            connections: connections.clone(),
             http_app: http_app.clone(),
         });
 
@@ -249,10 +278,14 @@ impl Server {
         };
         write_listeners_file(&cfg.data_dir, &addrs)?;
         for listener in bound {
-            tasks.spawn(accept_loop(listener, ctx.clone()));
+            edge.spawn(accept_loop(listener, ctx.clone()));
         }
         if let Some(api) = api {
-            tasks.spawn(crate::http::serve(api, http_app, cancel.clone()));
+            edge.spawn(ferrite_http_api::serve_api(
+                api,
+                http_app,
+                edge_cancel.clone(),
+            ));
         }
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -265,24 +298,41 @@ impl Server {
             addrs,
             broker,
             ca_file: ca.paths().ca_cert.clone(),
-            cancel,
-            tasks,
+            edge_cancel,
+            edge,
+            services_cancel,
+            services,
+            connections,
+            store,
             shutdown_timeout: Duration::from_secs(cfg.server.shutdown_timeout_secs),
         })
     }
 
-    /// Stops accepting, disconnects clients, flushes persistent state and closes the store.
+    /// Shuts down in dependency order, so nothing loses what it still needs: the edge stops
+    /// accepting and finishes the HTTP requests in flight (they may need the services, the
+    /// broker and the store); then the services stop; then the broker disconnects its clients
+    /// and flushes persistent state; the store, which all of them write, closes last.
     pub async fn shutdown(self) {
         tracing::info!("shutting down");
-        self.cancel.cancel();
+        self.edge_cancel.cancel();
+        self.drain(&self.edge, "http requests").await;
+        self.services_cancel.cancel();
+        self.drain(&self.services, "services").await;
         self.broker.shutdown(self.shutdown_timeout).await;
-        self.tasks.close();
-        if tokio::time::timeout(self.shutdown_timeout, self.tasks.wait())
+        self.drain(&self.connections, "mqtt connections").await;
+        if let Err(e) = self.store.close().await {
+            tracing::error!(error = %e, "closing the store failed");
+        }
+        tracing::info!("shutdown complete");
+    }
+
+    async fn drain(&self, tasks: &TaskTracker, what: &str) {
+        tasks.close();
+        if tokio::time::timeout(self.shutdown_timeout, tasks.wait())
             .await
             .is_err()
         {
-            tracing::warn!("some connection tasks did not finish in time");
+            tracing::warn!(what, "tasks did not finish in time");
         }
-        tracing::info!("shutdown complete");
     }
 }

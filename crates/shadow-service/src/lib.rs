@@ -22,8 +22,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use ferrite_broker::{Broker, BrokerError, Message};
-use ferrite_shadow::{Operation, Rejection, ShadowConfig, ShadowError, ShadowId, TopicKind};
+use ferrite_shadow::{
+    NameError, Operation, Rejection, ShadowConfig, ShadowError, ShadowId, TopicKind,
+};
 use ferrite_storage::RegistryStore;
+use ferrite_types::AwsException;
 use tokio::sync::mpsc::{self, Receiver, Sender};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -72,20 +75,36 @@ pub struct Shadows {
     shards: Arc<[Sender<Job>]>,
 }
 
-/// A REST call's failure: the HTTP status, AWS's exception name and message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestError {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
+/// A REST call's failure. Its AWS exception is the shadow error's (the same code and message an
+/// MQTT caller reads on `/rejected`), or InvalidRequestException for a bad thing or shadow
+/// name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestError {
+    #[error(transparent)]
+    Refused(#[from] ShadowError),
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
 }
 
-impl RestError {
-    fn of(e: &ShadowError) -> RestError {
-        RestError {
-            status: e.code(),
-            code: e.aws_exception(),
-            message: e.aws_message(),
+impl AwsException for RestError {
+    fn exception_name(&self) -> &'static str {
+        match self {
+            RestError::Refused(e) => e.aws_exception(),
+            RestError::InvalidName(_) => "InvalidRequestException",
+        }
+    }
+
+    fn exception_message(&self) -> String {
+        match self {
+            RestError::Refused(e) => e.aws_message(),
+            RestError::InvalidName(e) => e.to_string(),
+        }
+    }
+
+    fn undeclared_status(&self) -> u16 {
+        match self {
+            RestError::Refused(e) => e.code(),
+            RestError::InvalidName(_) => 400,
         }
     }
 }
@@ -110,13 +129,9 @@ impl Shadows {
         shadow: Option<&str>,
         payload: &[u8],
     ) -> Result<Vec<u8>, RestError> {
-        let id = ShadowId::parse(thing, shadow).map_err(|e| RestError {
-            status: 400,
-            code: "InvalidRequestException",
-            message: e.to_string(),
-        })?;
+        let id = ShadowId::parse(thing, shadow)?;
         if !self.ctx.thing_rate.try_take(thing) {
-            return Err(RestError::of(&ShadowError::Throttled));
+            return Err(ShadowError::Throttled.into());
         }
         let (tx, rx) = oneshot::channel();
         let job = Job {
@@ -125,14 +140,13 @@ impl Shadows {
             payload: Bytes::copy_from_slice(payload),
             reply: Reply::Rest(tx),
         };
-        let internal = RestError::of(&ShadowError::Internal);
         if self.send(job).await.is_err() {
-            return Err(internal);
+            return Err(ShadowError::Internal.into());
         }
         match rx.await {
             Ok(Ok(Ok(body))) => Ok(body),
-            Ok(Ok(Err(rejection))) => Err(RestError::of(&rejection.error)),
-            Ok(Err(Failed)) | Err(_) => Err(internal),
+            Ok(Ok(Err(rejection))) => Err(rejection.error.into()),
+            Ok(Err(Failed)) | Err(_) => Err(ShadowError::Internal.into()),
         }
     }
 
@@ -149,7 +163,7 @@ impl Shadows {
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot list named shadows");
-                RestError::of(&ShadowError::Internal)
+                RestError::from(ShadowError::Internal)
             })
     }
 }

@@ -13,7 +13,7 @@ use ferrite_shadow_service::{ServiceConfig, ShadowService, ShadowStore, Shadows}
 use ferrite_storage::{Page, Record, RegistryStore, StoreFuture, Write, WriteOutcome};
 use ferrite_storage_embedded::{SqliteOptions, SqliteStore};
 use ferrite_types::message::local_node;
-use ferrite_types::{Origin, Protocol};
+use ferrite_types::{AwsException, Origin, Protocol};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::watch;
@@ -264,7 +264,10 @@ async fn requests_beyond_the_things_quota_are_rejected_with_429_on_both_apis() {
         .rest(Operation::Get, "hot", Some("named"), b"")
         .await
         .expect_err("throttled");
-    assert_eq!((err.status, err.code), (429, "ThrottlingException"));
+    assert_eq!(
+        (err.undeclared_status(), err.exception_name()),
+        (429, "ThrottlingException")
+    );
     // Another thing has its own.
     h.shadows
         .rest(

@@ -21,6 +21,7 @@
 //! `x-amz-content-sha256` texts. Ours, extrapolated from the expired-signature text: the expired
 //! presigned URL message.
 
+use ferrite_types::AwsException;
 use http::StatusCode;
 
 use super::amz_date::{format_iso_basic, unix_seconds};
@@ -246,6 +247,22 @@ impl SigV4Error {
             status,
             message,
         }
+    }
+}
+
+/// SigV4 fails before any service is known, so its statuses are its own (no model declares
+/// these exceptions).
+impl AwsException for SigV4Error {
+    fn exception_name(&self) -> &'static str {
+        self.aws_error().code
+    }
+
+    fn exception_message(&self) -> String {
+        self.aws_error().message
+    }
+
+    fn undeclared_status(&self) -> u16 {
+        self.aws_error().status.as_u16()
     }
 }
 

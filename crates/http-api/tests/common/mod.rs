@@ -73,7 +73,7 @@ pub fn api_with(test_hooks: bool) -> Api {
         account_id: ACCOUNT.into(),
         registry,
         test_hooks,
-        data_plane: None,
+        data: None,
     };
     Api {
         app: router(Arc::new(state)),
