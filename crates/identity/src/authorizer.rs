@@ -116,6 +116,11 @@ impl IotAuthorizer {
         self.inner.refresh_on_changes(changes, cancel).await;
     }
 
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
     /// The permissions of an HTTPS request authenticated by a client certificate (the
     /// device port's data plane). HTTP has no client id, so `iot:ClientId` and the thing
     /// variables stay unresolved, and `iot:Connect` does not apply. Not tracked: each

@@ -16,5 +16,7 @@ mod live;
 mod permissions;
 mod refresh;
 mod sigv4_ws;
+#[cfg(test)]
+mod tests;
 
 pub use authorizer::{HttpAuthError, IdentityConfig, IotAuthorizer};
