@@ -73,6 +73,15 @@ pub struct Revoker {
 }
 
 impl Revoker {
+    /// A revoker attached to no connection, for driving an [`Authorizer`] without a broker
+    /// (tests, tools): revoking it only marks it closed.
+    pub fn detached() -> Revoker {
+        Revoker {
+            kick: CancellationToken::new(),
+            reason: Arc::default(),
+        }
+    }
+
     pub fn revoke(&self) {
         self.reason.lock().get_or_insert(KickReason::NotAuthorized);
         self.kick.cancel();

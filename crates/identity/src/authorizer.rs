@@ -2,25 +2,23 @@
 //! who that makes the client, which policies apply, and `iot:Connect`.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ferrite_auth::custom::{self, CustomAuthInput, MqttCredentials};
 
 use ferrite_auth::sigv4::{SecretKey, Verifier};
-use ferrite_broker::{
-    Authorizer, ConnectContext, ConnectFuture, Permissions, TransportIdentity, allow_all,
-};
+use ferrite_broker::{Authorizer, ConnectContext, ConnectFuture, Permissions, TransportIdentity};
 use ferrite_mqtt_codec::ReasonCode;
 use ferrite_policy::Policy;
 use ferrite_registry::{Registry, RegistryError, Scope};
+use ferrite_types::ChangeSubscription;
 use tokio_util::sync::CancellationToken;
 
 use crate::compiled::PolicyCache;
 use crate::context::{self, ConnContext, ConnectFacts, Vars};
-use crate::live::{Basis, Live, LiveConn};
-use crate::permissions::{PolicyPermissions, Snapshot};
+use crate::live::{Basis, Key, Live, LiveConn};
+use crate::permissions::{AccessKeyPermissions, PolicyPermissions, Snapshot};
 use crate::{certificate, sigv4_ws};
 
 /// How the authorizer is set up.
@@ -69,6 +67,18 @@ pub(crate) struct Inner {
     pub verifier: Verifier<HashMap<String, SecretKey>>,
     pub live: Live,
     pub policies: PolicyCache,
+    /// Batches of changes the refresher has taken in. A connection that was resolved while
+    /// it moved may have missed one before it was indexed, and is resolved again.
+    pub changes_seen: AtomicU64,
+}
+
+/// A connection's permissions as just resolved, with what they were resolved from.
+pub(crate) struct Resolved {
+    pub snapshot: Snapshot,
+    /// Where the connection is indexed, so the changes that affect it find it.
+    pub keys: Vec<Key>,
+    /// Who the connection authenticated as.
+    pub principal: Option<Arc<str>>,
 }
 
 /// Authenticates devices and authorizes them with IoT policies. Cheap to clone.
@@ -93,23 +103,22 @@ impl IotAuthorizer {
                 verifier: Verifier::new(keys),
                 live: Live::default(),
                 policies: PolicyCache::default(),
+                changes_seen: AtomicU64::new(0),
             }),
         }
     }
 
-    /// Keeps live connections' permissions current until `cancel` fires: whenever the
-    /// registry reports a change that may affect permissions, every live connection is
-    /// resolved again, and those no longer allowed to connect are closed.
-    pub async fn run(self, cancel: CancellationToken) {
-        let mut changes = self.inner.registry.auth_changes();
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                changed = changes.changed() => if changed.is_err() { return },
-            }
-            changes.borrow_and_update();
-            self.inner.refresh_all().await;
-        }
+    /// Keeps live connections' permissions current until `cancel` fires: each registry
+    /// change heard on `changes` resolves again the connections it affects (and only
+    /// those), and those no longer allowed to connect are closed. Subscribe before any
+    /// device connects.
+    pub async fn run(self, changes: ChangeSubscription, cancel: CancellationToken) {
+        self.inner.refresh_on_changes(changes, cancel).await;
+    }
+
+    #[cfg(test)]
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
     }
 
     /// The permissions of an HTTPS request authenticated by a client certificate (the
@@ -121,7 +130,7 @@ impl IotAuthorizer {
         der: &[u8],
         peer_addr: std::net::SocketAddr,
     ) -> Result<Arc<dyn Permissions>, HttpAuthError> {
-        let id = ferrite_transport::identity::certificate_id(der);
+        let id = ferrite_types::certificate_id(der);
         let facts = ConnectFacts {
             client_id: String::new(),
             peer_addr,
@@ -130,12 +139,12 @@ impl IotAuthorizer {
             will_topic: None,
         };
         let basis = Basis::Certificate {
-            id,
+            id: id.into(),
             vars: certificate::variables(der),
         };
         let resolved = self.inner.resolve_policies(&basis, &facts).await;
         match self.inner.with_jitr(der, resolved).await {
-            Ok(snapshot) => Ok(Arc::new(PolicyPermissions::new(snapshot))),
+            Ok(r) => Ok(Arc::new(PolicyPermissions::new(r.snapshot, r.principal))),
             Err(Refusal::Denied(why)) => Err(HttpAuthError::Denied(why)),
             Err(Refusal::Unavailable(e)) => {
                 tracing::warn!(error = %e, "cannot authorize an HTTPS request: registry unavailable");
@@ -183,7 +192,7 @@ impl Inner {
             custom_alpn,
         ) {
             Basis::Certificate {
-                id: id.clone(),
+                id: id.as_str().into(),
                 vars: certificate::variables(der),
             }
         } else if let Some(head) = transport
@@ -194,7 +203,9 @@ impl Inner {
             return match sigv4_ws::verify(&self.verifier, head) {
                 Ok(key) => {
                     tracing::debug!(client_id = ctx.client_id, access_key_id = %key, "SigV4 WebSocket connection");
-                    Ok(allow_all())
+                    Ok(Arc::new(AccessKeyPermissions {
+                        access_key_id: key.into(),
+                    }))
                 }
                 Err(e) => {
                     tracing::debug!(client_id = ctx.client_id, error = %e, "SigV4 WebSocket signature refused");
@@ -211,59 +222,44 @@ impl Inner {
         } else {
             return Err(Refusal::Denied("no_credentials"));
         };
+        let seen = self.changes_seen.load(Ordering::SeqCst);
         let resolved = self.resolve(&basis, &facts).await;
-        let snapshot = match &transport.certificate_der {
+        let resolved = match &transport.certificate_der {
             Some(der) if matches!(basis, Basis::Certificate { .. }) => {
                 self.with_jitr(der, resolved).await?
             }
             _ => resolved?,
         };
+        let Resolved {
+            snapshot,
+            keys,
+            principal,
+        } = resolved;
         let timers = (snapshot.refresh_after, snapshot.disconnect_after);
         if matches!(basis, Basis::Anonymous) {
             // The anonymous policy is configuration, not registry state: nothing to refresh.
-            return Ok(Arc::new(PolicyPermissions::new(snapshot)));
+            return Ok(Arc::new(PolicyPermissions::new(snapshot, principal)));
         }
-        let perms = Arc::new(PolicyPermissions::new(snapshot));
-        let conn = self.live.insert(LiveConn {
+        let perms = Arc::new(PolicyPermissions::new(snapshot, principal));
+        let conn = LiveConn {
             basis,
             facts,
             perms: Arc::downgrade(&perms),
             revoker: ctx.revoker.clone(),
-        });
+        };
+        let tracked = self.live.insert(conn, keys);
+        if self.changes_seen.load(Ordering::SeqCst) != seen {
+            // A change arrived while this connection was resolved and before it could be
+            // found: it may have been resolved from what the change replaced.
+            self.refresh_one(&tracked).await;
+        }
         if let (Some(refresh), Some(disconnect)) = timers {
             let ended = perms.ended();
             // Owned by the connection: it ends with the connection, its revocation or the
             // broker's shutdown (which cancels every revoker).
-            tokio::spawn(self.custom_timers(conn, ended, refresh, disconnect));
+            tokio::spawn(self.custom_timers(tracked, ended, refresh, disconnect));
         }
         Ok(perms)
-    }
-
-    /// A custom-authorized connection asks its authorizer again every `refresh` and is
-    /// closed after `disconnect` (AWS: `CUSTOMAUTH_TTL_EXPIRATION`).
-    fn custom_timers(
-        self: &Arc<Self>,
-        conn: Arc<LiveConn>,
-        ended: CancellationToken,
-        refresh: Duration,
-        disconnect: Duration,
-    ) -> impl Future<Output = ()> + Send + 'static {
-        let this = self.clone();
-        async move {
-            let deadline = tokio::time::Instant::now() + disconnect;
-            loop {
-                tokio::select! {
-                    _ = ended.cancelled() => return,
-                    _ = conn.revoker.closed() => return,
-                    _ = tokio::time::sleep_until(deadline) => {
-                        tracing::info!(client_id = %conn.facts.client_id, "custom authorizer disconnectAfterInSeconds reached");
-                        conn.revoker.revoke();
-                        return;
-                    }
-                    _ = tokio::time::sleep(refresh) => this.refresh_one(&conn).await,
-                }
-            }
-        }
     }
 
     fn anonymous_allowed(&self, ctx: &ConnectContext<'_>, transport: &TransportIdentity) -> bool {
@@ -283,7 +279,10 @@ impl Inner {
             .auto_register_certificate(&scope, &pem_of(der))
             .await?
         {
-            tracing::info!(status, "certificate registered just in time");
+            tracing::info!(
+                status = status.as_str(),
+                "certificate registered just in time"
+            );
         }
         Ok(())
     }
@@ -303,12 +302,15 @@ impl Inner {
         &self,
         basis: &Basis,
         facts: &ConnectFacts,
-    ) -> Result<Snapshot, Refusal> {
-        let snapshot = self.resolve_policies(basis, facts).await?;
-        if !snapshot.allows("iot:Connect", "client", &facts.client_id) {
+    ) -> Result<Resolved, Refusal> {
+        let resolved = self.resolve_policies(basis, facts).await?;
+        if !resolved
+            .snapshot
+            .allows("iot:Connect", "client", &facts.client_id)
+        {
             return Err(Refusal::Denied("connect_not_allowed"));
         }
-        Ok(snapshot)
+        Ok(resolved)
     }
 
     /// The current policies and variables of `basis`, if its credentials are still good.
@@ -316,9 +318,11 @@ impl Inner {
         &self,
         basis: &Basis,
         facts: &ConnectFacts,
-    ) -> Result<Snapshot, Refusal> {
+    ) -> Result<Resolved, Refusal> {
         let mut vars = context::base(facts, &self.arn_prefix);
         let mut timers = None;
+        let mut keys = Vec::new();
+        let mut principal = None;
         let policies = match basis {
             Basis::Anonymous => match &self.cfg.anonymous_policy {
                 Some(p) => vec![p.clone()],
@@ -328,16 +332,22 @@ impl Inner {
                 id,
                 vars: cert_vars,
             } => {
-                self.certificate_policies(id, facts, &mut vars, cert_vars)
+                principal = Some(id.clone());
+                self.certificate_policies(id, facts, &mut vars, cert_vars, &mut keys)
                     .await?
             }
             Basis::Custom(input) => {
+                if input.authorizer_name().is_none() {
+                    keys.push(Key::DefaultAuthorizer);
+                }
                 let outcome = self
                     .registry
                     .authorize_custom(input)
                     .await
                     .map_err(custom_refusal)?;
+                keys.push(Key::Authorizer(outcome.authorizer_name));
                 timers = Some((outcome.refresh_after, outcome.disconnect_after));
+                principal = Some(outcome.principal_id.as_str().into());
                 vars.insert(
                     "iot:PrincipalId",
                     ferrite_policy::ContextValue::One(outcome.principal_id),
@@ -354,24 +364,37 @@ impl Inner {
             refresh_after: timers.map(|t| t.0),
             disconnect_after: timers.map(|t| t.1),
         };
-        Ok(snapshot)
+        Ok(Resolved {
+            snapshot,
+            keys,
+            principal,
+        })
     }
 
+    /// The policies of a certificate connection; `keys` gets what they were read from.
     async fn certificate_policies(
         &self,
-        id: &str,
+        id: &Arc<str>,
         facts: &ConnectFacts,
         vars: &mut ConnContext,
         cert_vars: &Vars,
+        keys: &mut Vec<Key>,
     ) -> Result<Vec<Policy>, Refusal> {
         let Some(cert) = self.registry.certificate_for_auth(id).await? else {
             return Err(Refusal::Denied(NOT_REGISTERED));
         };
-        if cert.status != "ACTIVE" {
+        if !cert.status.is_active() {
             return Err(Refusal::Denied("certificate_not_active"));
         }
-        if cert.ca_status.as_deref().is_some_and(|s| s != "ACTIVE") {
+        if cert.ca_status.is_some_and(|s| !s.is_active()) {
             return Err(Refusal::Denied("ca_not_active"));
+        }
+        keys.push(Key::Certificate(id.clone()));
+        if let Some(ca) = cert.ca_certificate_id {
+            keys.push(Key::CaCertificate(ca));
+        }
+        if !facts.client_id.is_empty() {
+            keys.push(Key::Thing(facts.client_id.clone()));
         }
         let principal = format!("cert:{id}");
         let thing = if self
@@ -387,36 +410,20 @@ impl Inner {
         };
         context::add_thing(vars, thing.as_ref());
         vars.extend(cert_vars);
-        let documents = self
+        let effective = self
             .registry
             .effective_policies(&principal, thing.as_ref().map(|t| t.name.as_str()))
             .await?;
+        keys.extend(
+            effective
+                .policies
+                .iter()
+                .map(|p| Key::Policy(p.name.clone())),
+        );
+        keys.extend(effective.thing_groups.into_iter().map(Key::ThingGroup));
         Ok(self
             .policies
-            .compile(documents.iter().map(|p| (&*p.name, &*p.document))))
-    }
-
-    /// Resolves every live connection again (after a registry change).
-    async fn refresh_all(&self) {
-        for conn in self.live.current() {
-            self.refresh_one(&conn).await;
-        }
-    }
-
-    async fn refresh_one(&self, conn: &LiveConn) {
-        let Some(perms) = conn.perms.upgrade() else {
-            return;
-        };
-        match self.resolve(&conn.basis, &conn.facts).await {
-            Ok(snapshot) => perms.replace(snapshot),
-            Err(Refusal::Denied(why)) => {
-                tracing::info!(client_id = %conn.facts.client_id, why, "closing connection: no longer authorized");
-                conn.revoker.revoke();
-            }
-            Err(Refusal::Unavailable(e)) => {
-                tracing::warn!(client_id = %conn.facts.client_id, error = %e, "cannot refresh permissions; keeping the current ones");
-            }
-        }
+            .compile(effective.policies.iter().map(|p| (&*p.name, &*p.document))))
     }
 }
 

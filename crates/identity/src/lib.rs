@@ -3,17 +3,21 @@
 //! presigned WebSocket URL, custom authorizer, or anonymous on loopback), gathers the
 //! principal's IoT policies and policy variables from the registry, and implements the
 //! broker's `Authorizer` / `Permissions` seam with them. It also keeps live connections'
-//! permissions current: registry changes (policy edits, detachments, certificate status)
-//! are re-resolved within moments, and a connection that lost its right to connect is
-//! closed.
+//! permissions current: live connections are indexed by what their permissions came from,
+//! each registry change on the change feed resolves again only the connections it affects,
+//! and a connection that lost its right to connect is closed.
 
 mod authorizer;
 mod certificate;
+mod changes;
 mod compiled;
 mod context;
 mod http_refusal;
 mod live;
 mod permissions;
+mod refresh;
 mod sigv4_ws;
+#[cfg(test)]
+mod tests;
 
 pub use authorizer::{HttpAuthError, IdentityConfig, IotAuthorizer};

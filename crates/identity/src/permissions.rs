@@ -54,6 +54,26 @@ impl Snapshot {
     fn cacheable(&self) -> bool {
         !self.time_dependent
     }
+
+    /// Permissions that allow nothing.
+    #[cfg(test)]
+    pub fn empty() -> Snapshot {
+        let facts = crate::context::ConnectFacts {
+            client_id: String::new(),
+            peer_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 1)),
+            tls: false,
+            persistent: false,
+            will_topic: None,
+        };
+        Snapshot {
+            policies: Vec::new(),
+            vars: crate::context::base(&facts, ""),
+            arn_prefix: "".into(),
+            refresh_after: None,
+            disconnect_after: None,
+            time_dependent: false,
+        }
+    }
 }
 
 /// Decision bits per topic: one "known" and one "allowed" bit per action. SUBSCRIBE is not
@@ -73,6 +93,9 @@ pub struct PolicyPermissions {
     /// Cancelled when the connection lets go of its permissions (it ended), so timers kept
     /// for it stop. Made on first request: most connections keep no timer.
     ended: OnceLock<CancellationToken>,
+    /// Who the connection authenticated as (certificate id, custom authorizer principal id),
+    /// as of its CONNECT.
+    principal: Option<Arc<str>>,
 }
 
 struct State {
@@ -89,13 +112,14 @@ impl Drop for PolicyPermissions {
 }
 
 impl PolicyPermissions {
-    pub fn new(snapshot: Snapshot) -> PolicyPermissions {
+    pub fn new(snapshot: Snapshot, principal: Option<Arc<str>>) -> PolicyPermissions {
         PolicyPermissions {
             state: Mutex::new(State {
                 snapshot: Arc::new(snapshot),
                 cache: HashMap::new(),
             }),
             ended: OnceLock::new(),
+            principal,
         }
     }
 
@@ -162,6 +186,38 @@ impl Permissions for PolicyPermissions {
     fn allows(&self, action: &str, resource_type: &str, name: &str) -> bool {
         self.snapshot().allows(action, resource_type, name)
     }
+
+    fn principal(&self) -> Option<Arc<str>> {
+        self.principal.clone()
+    }
+}
+
+/// The permissions of a SigV4-signed WebSocket connection: the configured keys are the
+/// account's, so everything is allowed; the principal is the signing access key id.
+pub struct AccessKeyPermissions {
+    pub access_key_id: Arc<str>,
+}
+
+impl Permissions for AccessKeyPermissions {
+    fn publish(&self, _topic: &str, _retain: bool) -> bool {
+        true
+    }
+
+    fn subscribe(&self, _filter: &str) -> bool {
+        true
+    }
+
+    fn receive(&self, _topic: &str) -> bool {
+        true
+    }
+
+    fn allows(&self, _action: &str, _resource_type: &str, _name: &str) -> bool {
+        true
+    }
+
+    fn principal(&self) -> Option<Arc<str>> {
+        Some(self.access_key_id.clone())
+    }
 }
 
 #[cfg(test)]
@@ -193,7 +249,7 @@ mod tests {
 
     #[test]
     fn actions_are_decided_separately_even_when_cached() {
-        let p = PolicyPermissions::new(snapshot(DOC));
+        let p = PolicyPermissions::new(snapshot(DOC), None);
         for _ in 0..2 {
             assert!(p.publish("dev/dev-1/x", false));
             assert!(!p.publish("dev/dev-1/x", true), "no iot:RetainPublish");
@@ -213,7 +269,7 @@ mod tests {
 
     #[test]
     fn replacing_the_snapshot_forgets_cached_decisions() {
-        let p = PolicyPermissions::new(snapshot(DOC));
+        let p = PolicyPermissions::new(snapshot(DOC), None);
         assert!(p.publish("dev/dev-1/x", false));
         p.replace(snapshot(
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iot:*","Resource":"*"}]}"#,
@@ -223,7 +279,7 @@ mod tests {
 
     #[test]
     fn the_cache_stays_bounded() {
-        let p = PolicyPermissions::new(snapshot(DOC));
+        let p = PolicyPermissions::new(snapshot(DOC), None);
         for i in 0..(CACHE_ENTRIES * 3) {
             assert!(p.publish(&format!("dev/dev-1/{i}"), false));
         }

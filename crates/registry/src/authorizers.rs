@@ -33,6 +33,7 @@ use ferrite_auth::custom::{
     Authorizer, CustomAuthError, CustomAuthInput, CustomAuthOutcome, MqttCredentials, SigningKey,
 };
 use ferrite_storage::{Expect, Write};
+use ferrite_types::RegistryChange;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -275,7 +276,12 @@ impl Registry {
         check_signing(&doc)?;
         check_create_tags(&req.tags)?;
         let name = &doc.name;
-        self.retry_auth(|| async {
+        let created = || {
+            vec![RegistryChange::AuthorizerCreated {
+                authorizer: name.clone(),
+            }]
+        };
+        self.retry_announcing(created, || async {
             if self.get::<AuthorizerDoc>(AUTHORIZER, name).await?.is_some() {
                 return Err(RegistryError::AlreadyExists {
                     message: format!("Authorizer {name} already exists."),
@@ -321,7 +327,12 @@ impl Registry {
         req: UpdateAuthorizer,
     ) -> Result<Output, RegistryError> {
         let name = &req.authorizer_name;
-        self.retry_auth(|| async {
+        let updated = || {
+            vec![RegistryChange::AuthorizerUpdated {
+                authorizer: name.clone(),
+            }]
+        };
+        self.retry_announcing(updated, || async {
             let (mut doc, version) = self.authorizer(name).await?;
             if let Some(arn) = &req.authorizer_function_arn {
                 doc.function_arn = arn.clone();
@@ -355,7 +366,12 @@ impl Registry {
 
     pub async fn delete_authorizer(&self, req: AuthorizerName) -> Result<Output, RegistryError> {
         let name = &req.authorizer_name;
-        self.retry_auth(|| async {
+        let deleted = || {
+            vec![RegistryChange::AuthorizerDeleted {
+                authorizer: name.clone(),
+            }]
+        };
+        self.retry_announcing(deleted, || async {
             let (doc, version) = self.authorizer(name).await?;
             if doc.status == AuthorizerStatus::Active {
                 return Err(RegistryError::DeleteConflict(format!(
@@ -391,7 +407,12 @@ impl Registry {
         req: AuthorizerName,
     ) -> Result<Output, RegistryError> {
         let name = &req.authorizer_name;
-        self.retry_auth(|| async {
+        let set = || {
+            vec![RegistryChange::DefaultAuthorizerSet {
+                authorizer: name.clone(),
+            }]
+        };
+        self.retry_announcing(set, || async {
             let (_, version) = self.authorizer(name).await?;
             let out = name_and_arn(scope, name);
             match self.default_authorizer().await? {
@@ -423,7 +444,8 @@ impl Registry {
     }
 
     pub async fn clear_default_authorizer(&self, _req: NoInput) -> Result<Output, RegistryError> {
-        self.retry_auth(|| async {
+        let cleared = || vec![RegistryChange::DefaultAuthorizerCleared];
+        self.retry_announcing(cleared, || async {
             let Some((_, version)) = self.default_authorizer().await? else {
                 return Err(no_default());
             };

@@ -8,15 +8,15 @@
 //! AWS allows up to ten CA certificates with the same subject per account and region; the
 //! index [`CA_BY_SUBJECT`] finds them from a device certificate's issuer.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use ferrite_storage::{Expect, Write};
+use ferrite_types::{CaStatus, CertStatus, RegistryChange};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::certificates::{
-    CertMode, CertStatus, CertificateCore, CertificateId, NewCertificate, normalise_id, now_secs,
-    order_writes, still_active,
+    CertMode, CertificateCore, CertificateId, NewCertificate, normalise_id, now_secs, order_writes,
+    still_active,
 };
 use crate::kinds::{self, CA_CERT, CA_CERTIFICATE, CERTIFICATE, LINK_DOC};
 use crate::tags::{Tag, drop_tags, initial_tags};
@@ -34,22 +34,6 @@ const CA_LIST: &str = "cacert";
 /// AWS: "You can register up to 10 CA certificates with the same CA subject field per
 /// Amazon Web Services account."
 const MAX_CAS_PER_SUBJECT: usize = 10;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CaStatus {
-    Active,
-    Inactive,
-}
-
-impl CaStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaStatus::Active => "ACTIVE",
-            CaStatus::Inactive => "INACTIVE",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -150,7 +134,7 @@ fn new_registration_code() -> Result<String, RegistryError> {
         .map_err(|_| {
             RegistryError::ServiceUnavailable("no randomness for a registration code".into())
         })?;
-    Ok(crate::x509::sha256_hex(&bytes))
+    Ok(ferrite_types::certificate::sha256_hex(&bytes))
 }
 
 impl CaCertificateDoc {
@@ -378,8 +362,19 @@ impl Registry {
             ));
         }
         let id = normalise_id(&req.certificate_id);
-        let status_changed = AtomicBool::new(false);
-        self.retry(|| async {
+        // The status the attempt that applied set, when it changed it.
+        let new_status = Mutex::new(None);
+        let changes = || {
+            new_status
+                .lock()
+                .map(|status| RegistryChange::CaCertificateStatusChanged {
+                    ca_certificate_id: id.clone(),
+                    status,
+                })
+                .into_iter()
+                .collect()
+        };
+        self.retry_announcing(changes, || async {
             let (mut c, version) = self.ca_certificate(&id).await?;
             let before = (c.status, c.auto_registration, c.registration_config.clone());
             if let Some(s) = req.new_status {
@@ -397,21 +392,22 @@ impl Registry {
             if before == (c.status, c.auto_registration, c.registration_config.clone()) {
                 return Ok((Vec::new(), json!({})));
             }
-            status_changed.store(before.0 != c.status, Ordering::Relaxed);
+            *new_status.lock() = (before.0 != c.status).then_some(c.status);
             c.core.changed();
             let write = Write::put(CA_CERTIFICATE, &id, Expect::Version(version), encode(&c));
             Ok((vec![write], json!({})))
         })
-        .await?;
-        if status_changed.load(Ordering::Relaxed) {
-            self.auth_changed();
-        }
-        Ok(json!({}))
+        .await
     }
 
     pub async fn delete_ca_certificate(&self, req: CertificateId) -> Result<Output, RegistryError> {
         let id = normalise_id(&req.certificate_id);
-        self.retry_auth(|| async {
+        let deleted = || {
+            vec![RegistryChange::CaCertificateDeleted {
+                ca_certificate_id: id.clone(),
+            }]
+        };
+        self.retry_announcing(deleted, || async {
             // RegisterCertificate bumps this guard with each certificate it registers under
             // the CA, so one racing this delete makes it re-read the links below.
             let guard = self.guard(CA_CERTIFICATE, &id).await?;
@@ -513,14 +509,14 @@ impl Registry {
     /// Just-in-time registration (JITR): when a device presents `certificate_pem`, valid and
     /// not yet registered, signed by a registered CA that is ACTIVE with auto-registration
     /// ENABLE, registers it under that CA with status PENDING_ACTIVATION and returns
-    /// `Some("PENDING_ACTIVATION")`. Anything else (unparsable, expired, already registered,
+    /// `Some(PendingActivation)`. Anything else (unparsable, expired, already registered,
     /// no such CA) is `None`: the caller refuses the connection as for any unknown
     /// certificate.
     pub async fn auto_register_certificate(
         &self,
         scope: &Scope,
         certificate_pem: &str,
-    ) -> Result<Option<String>, RegistryError> {
+    ) -> Result<Option<CertStatus>, RegistryError> {
         let Ok(cert) = parse_valid_pem(certificate_pem, "certificate", now_secs()) else {
             return Ok(None);
         };
@@ -540,7 +536,7 @@ impl Registry {
             ca_certificate_id: Some(signing.id),
         };
         match self.store_new_certificate(scope, new).await {
-            Ok(_) => Ok(Some(CertStatus::PendingActivation.as_str().to_owned())),
+            Ok(_) => Ok(Some(CertStatus::PendingActivation)),
             // Another connection registered it first.
             Err(RegistryError::AlreadyExists { .. }) => Ok(None),
             Err(e) => Err(e),

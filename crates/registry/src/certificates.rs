@@ -11,9 +11,9 @@
 //! too: [`CertificateCore`] and [`Registry::certificate_listing`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use ferrite_storage::{Expect, Write};
+use ferrite_types::{CaStatus, CertStatus, RegistryChange};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -83,51 +83,26 @@ impl From<IssueError> for RegistryError {
 /// What device authentication needs to know about a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateAuth {
-    /// `ACTIVE`, `INACTIVE`, `REVOKED`, `PENDING_TRANSFER`, `PENDING_ACTIVATION`, ...
-    pub status: String,
+    pub status: CertStatus,
     /// The registered CA it was registered under, if any.
     pub ca_certificate_id: Option<String>,
-    /// That CA's status (`ACTIVE` or `INACTIVE`); `None` without a CA.
-    pub ca_status: Option<String>,
+    /// That CA's status; `None` without a CA.
+    pub ca_status: Option<CaStatus>,
     /// `DEFAULT` or `SNI_ONLY`.
     pub mode: String,
     pub certificate_pem: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CertStatus {
-    Active,
-    Inactive,
-    Revoked,
-    PendingTransfer,
-    RegisterInactive,
-    PendingActivation,
-}
-
-impl CertStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CertStatus::Active => "ACTIVE",
-            CertStatus::Inactive => "INACTIVE",
-            CertStatus::Revoked => "REVOKED",
-            CertStatus::PendingTransfer => "PENDING_TRANSFER",
-            CertStatus::RegisterInactive => "REGISTER_INACTIVE",
-            CertStatus::PendingActivation => "PENDING_ACTIVATION",
-        }
-    }
-
-    /// The statuses a caller may set (UpdateCertificate, RegisterCertificate's `status`):
-    /// PENDING_TRANSFER and PENDING_ACTIVATION are the service's own, REGISTER_INACTIVE is
-    /// deprecated.
-    fn settable(self) -> Result<CertStatus, RegistryError> {
-        match self {
-            CertStatus::Active | CertStatus::Inactive | CertStatus::Revoked => Ok(self),
-            other => Err(RegistryError::InvalidRequest(format!(
-                "The status {} cannot be set; use ACTIVE, INACTIVE or REVOKED.",
-                other.as_str()
-            ))),
-        }
+/// The statuses a caller may set (UpdateCertificate, RegisterCertificate's `status`):
+/// PENDING_TRANSFER and PENDING_ACTIVATION are the service's own, REGISTER_INACTIVE is
+/// deprecated.
+fn settable(status: CertStatus) -> Result<CertStatus, RegistryError> {
+    match status {
+        CertStatus::Active | CertStatus::Inactive | CertStatus::Revoked => Ok(status),
+        other => Err(RegistryError::InvalidRequest(format!(
+            "The status {} cannot be set; use ACTIVE, INACTIVE or REVOKED.",
+            other.as_str()
+        ))),
     }
 }
 
@@ -529,7 +504,7 @@ impl Registry {
         let status = if req.set_as_active == Some(true) {
             CertStatus::Active
         } else {
-            req.status.unwrap_or(CertStatus::Inactive).settable()?
+            settable(req.status.unwrap_or(CertStatus::Inactive))?
         };
         // A known certificate is refused as such before its issuer is looked for: one that
         // Ferrite's own CA issued has no registered CA to find.
@@ -557,7 +532,7 @@ impl Registry {
         let parsed = parse_valid_pem(&req.certificate_pem, "certificate", now_secs())?;
         let new = NewCertificate {
             parsed,
-            status: req.status.unwrap_or(CertStatus::Inactive).settable()?,
+            status: settable(req.status.unwrap_or(CertStatus::Inactive))?,
             mode: CertMode::SniOnly,
             ca_certificate_id: None,
         };
@@ -689,9 +664,14 @@ impl Registry {
         req: UpdateCertificate,
     ) -> Result<Output, RegistryError> {
         let id = normalise_id(&req.certificate_id);
-        let new_status = req.new_status.settable()?;
-        let changed = AtomicBool::new(false);
-        self.retry(|| async {
+        let new_status = settable(req.new_status)?;
+        let changed = || {
+            vec![RegistryChange::CertificateStatusChanged {
+                certificate_id: id.clone(),
+                status: new_status,
+            }]
+        };
+        self.retry_announcing(changed, || async {
             let (mut c, version) = self.certificate(&id).await?;
             if c.status == new_status {
                 return Ok((Vec::new(), json!({})));
@@ -712,15 +692,10 @@ impl Registry {
             }
             c.status = new_status;
             c.core.changed();
-            changed.store(true, Ordering::Relaxed);
             let write = Write::put(CERTIFICATE, &id, Expect::Version(version), encode(&c));
             Ok((vec![write], json!({})))
         })
-        .await?;
-        if changed.load(Ordering::Relaxed) {
-            self.auth_changed();
-        }
-        Ok(json!({}))
+        .await
     }
 
     pub async fn delete_certificate(
@@ -731,7 +706,12 @@ impl Registry {
         let id = normalise_id(&req.certificate_id);
         let principal = principal(&id);
         let arn = certificate_arn(scope, &id);
-        self.retry_auth(|| async {
+        let deleted = || {
+            vec![RegistryChange::CertificateDeleted {
+                certificate_id: id.clone(),
+            }]
+        };
+        self.retry_announcing(deleted, || async {
             // Attachments (policies, things) bump this guard; reading it before the links
             // makes a racing attachment conflict with the delete rather than dangle.
             let guard = self.guard(CERTIFICATE, &id).await?;
@@ -786,14 +766,11 @@ impl Registry {
             return Ok(None);
         };
         let ca_status = match &c.ca_certificate_id {
-            Some(ca) => self
-                .ca_certificate_status(ca)
-                .await?
-                .map(|s| s.as_str().to_owned()),
+            Some(ca) => self.ca_certificate_status(ca).await?,
             None => None,
         };
         Ok(Some(CertificateAuth {
-            status: c.status.as_str().to_owned(),
+            status: c.status,
             ca_certificate_id: c.ca_certificate_id,
             ca_status,
             mode: c.core.mode.as_str().to_owned(),

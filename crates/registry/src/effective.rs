@@ -27,6 +27,15 @@ pub struct EffectivePolicy {
     pub document: String,
 }
 
+/// The policies in force for a connection, and the thing groups they were looked up through
+/// (so a change to one of those groups can be traced to the connection).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EffectivePolicies {
+    pub policies: Vec<EffectivePolicy>,
+    /// The thing's groups and all their ancestors, in name order.
+    pub thing_groups: Vec<String>,
+}
+
 /// What policy variables read from a connection's thing (`iot:Connection.Thing.*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThingForAuth {
@@ -94,12 +103,12 @@ fn thing_context(ctx: &mut HashMap<String, ContextValue>, thing: Option<&ThingFo
 impl Registry {
     /// The names of the policies attached to `principal_key` (and to its ancestors when it is
     /// a thing group) and to the groups of `thing_name` and their ancestors, each once, the
-    /// principal's first.
+    /// principal's first; and those groups.
     async fn effective_policy_names(
         &self,
         principal_key: Option<&str>,
         thing_name: Option<&str>,
-    ) -> Result<Vec<String>, RegistryError> {
+    ) -> Result<(Vec<String>, BTreeSet<String>), RegistryError> {
         let mut targets: Vec<String> = Vec::new();
         let mut groups = BTreeSet::new();
         if let Some(key) = principal_key {
@@ -134,7 +143,7 @@ impl Registry {
                 }
             }
         }
-        Ok(names)
+        Ok((names, with_ancestors))
     }
 
     /// The policies in force for a connection authenticated as `principal_key`
@@ -145,18 +154,21 @@ impl Registry {
         &self,
         principal_key: &str,
         thing_name: Option<&str>,
-    ) -> Result<Vec<EffectivePolicy>, RegistryError> {
-        let names = self
+    ) -> Result<EffectivePolicies, RegistryError> {
+        let (names, groups) = self
             .effective_policy_names(Some(principal_key), thing_name)
             .await?;
-        let mut out = Vec::with_capacity(names.len());
+        let mut policies = Vec::with_capacity(names.len());
         for name in names {
             // A policy detached and deleted since its link was read is no longer in force.
             if let Some(document) = self.default_policy_document(&name).await? {
-                out.push(EffectivePolicy { name, document });
+                policies.push(EffectivePolicy { name, document });
             }
         }
-        Ok(out)
+        Ok(EffectivePolicies {
+            policies,
+            thing_groups: groups.into_iter().collect(),
+        })
     }
 
     /// Whether `principal_key` is attached to thing `thing_name`.
@@ -212,7 +224,7 @@ impl Registry {
             self.require_thing(thing).await?;
         }
         let key = principal.as_ref().map(Principal::key);
-        let names = self
+        let (names, _) = self
             .effective_policy_names(key.as_deref(), req.thing_name.as_deref())
             .await?;
         let mut items = Vec::new();
@@ -254,7 +266,7 @@ impl Registry {
             }
             _ => None,
         };
-        let mut names = self
+        let (mut names, _) = self
             .effective_policy_names(key.as_deref(), thing.as_ref().map(|t| t.name.as_str()))
             .await?;
         names.retain(|n| !req.policy_names_to_skip.contains(n));
@@ -359,7 +371,9 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::test_support::{Fixture, scope};
+    use ferrite_types::{RegistryChange, change};
+
+    use crate::test_support::{Fixture, announced, scope};
 
     const CERT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
     const COGNITO: &str = "eu-west-1:6b1f2a3c-0d4e-4f5a-8b6c-7d8e9f0a1b2c";
@@ -454,13 +468,20 @@ mod tests {
         .unwrap();
 
         let key = format!("cert:{CERT}");
-        let names = |ps: &[EffectivePolicy]| ps.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+        let names = |e: &EffectivePolicies| {
+            e.policies
+                .iter()
+                .map(|p| p.name.clone())
+                .collect::<Vec<_>>()
+        };
         let with_thing = r.effective_policies(&key, Some("t1")).await.unwrap();
         assert_eq!(names(&with_thing), ["p-cert", "p-root", "p-child"]);
-        assert_eq!(with_thing[2].document, allow("iot:Publish"));
-        assert_eq!(with_thing[0].document, allow("iot:Connect"));
+        assert_eq!(with_thing.policies[2].document, allow("iot:Publish"));
+        assert_eq!(with_thing.policies[0].document, allow("iot:Connect"));
+        assert_eq!(with_thing.thing_groups, ["child", "root"]);
         let alone = r.effective_policies(&key, None).await.unwrap();
         assert_eq!(names(&alone), ["p-cert", "p-root"]);
+        assert!(alone.thing_groups.is_empty());
         // A thing group as the principal inherits from its ancestors too.
         let group = r
             .effective_policies("thinggroup:child", None)
@@ -496,59 +517,175 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_auth_epoch_moves_with_what_devices_may_do() {
+    async fn writes_announce_what_devices_may_do() {
         let (r, _dir) = registry().await;
-        let mut epoch = r.auth_changes();
-        let mut moved = || {
-            let changed = epoch.has_changed().unwrap();
-            epoch.borrow_and_update();
-            changed
-        };
+        let mut changes = r.subscribe_changes();
+        let p = || "p".to_owned();
+        let cognito = || change::Principal::Cognito(COGNITO.into());
+        let t = || "t".to_owned();
         create_policy(&r, "p", &allow("iot:Connect")).await;
-        assert!(!moved(), "a new policy is attached to nothing");
+        assert_eq!(
+            announced(&mut changes),
+            [],
+            "a new policy is attached to nothing"
+        );
         attach(&r, "p", COGNITO).await.unwrap();
-        assert!(moved());
+        attach(&r, "p", COGNITO).await.unwrap();
+        assert_eq!(
+            announced(&mut changes),
+            [RegistryChange::PolicyAttached {
+                policy: p(),
+                target: cognito()
+            }],
+            "attaching again writes nothing"
+        );
         r.create_policy_version(
             &scope(),
             req(json!({"policyName": "p", "policyDocument": allow("iot:*")})),
         )
         .await
         .unwrap();
-        assert!(
-            !moved(),
-            "a version that is not the default is not in force"
-        );
         r.set_default_policy_version(req(json!({"policyName": "p", "policyVersionId": "2"})))
             .await
             .unwrap();
-        assert!(moved());
+        r.set_default_policy_version(req(json!({"policyName": "p", "policyVersionId": "2"})))
+            .await
+            .unwrap();
+        r.delete_policy_version(req(json!({"policyName": "p", "policyVersionId": "1"})))
+            .await
+            .unwrap();
+        assert_eq!(
+            announced(&mut changes),
+            [
+                RegistryChange::PolicyVersionCreated {
+                    policy: p(),
+                    version: 2,
+                    is_default: false
+                },
+                RegistryChange::PolicyDefaultVersionSet {
+                    policy: p(),
+                    version: 2
+                },
+                RegistryChange::PolicyVersionDeleted {
+                    policy: p(),
+                    version: 1
+                },
+            ]
+        );
         r.detach_policy(req(json!({"policyName": "p", "target": COGNITO})))
             .await
             .unwrap();
-        assert!(moved());
+        assert_eq!(
+            announced(&mut changes),
+            [RegistryChange::PolicyDetached {
+                policy: p(),
+                target: cognito()
+            }]
+        );
         create_thing(&r, "t").await;
-        moved();
         r.attach_thing_principal(
             &scope(),
             req(json!({"thingName": "t", "principal": COGNITO})),
         )
         .await
         .unwrap();
-        assert!(moved());
         r.update_thing(req(
             json!({"thingName": "t", "attributePayload": {"attributes": {"a": "b"}}}),
         ))
         .await
         .unwrap();
-        assert!(moved());
+        assert_eq!(
+            announced(&mut changes),
+            [
+                RegistryChange::ThingCreated { thing: t() },
+                RegistryChange::ThingPrincipalAttached {
+                    thing: t(),
+                    principal: cognito()
+                },
+                RegistryChange::ThingUpdated { thing: t() },
+            ]
+        );
         create_group(&r, "g", None).await;
+        create_group(&r, "h", Some("g")).await;
         r.add_thing_to_thing_group(
             &scope(),
             req(json!({"thingGroupName": "g", "thingName": "t"})),
         )
         .await
         .unwrap();
-        assert!(moved());
+        r.update_thing_groups_for_thing(req(
+            json!({"thingName": "t", "thingGroupsToAdd": ["h"], "thingGroupsToRemove": ["g"]}),
+        ))
+        .await
+        .unwrap();
+        r.remove_thing_from_thing_group(
+            &scope(),
+            req(json!({"thingGroupName": "h", "thingName": "t"})),
+        )
+        .await
+        .unwrap();
+        let group = |g: &str| g.to_owned();
+        assert_eq!(
+            announced(&mut changes),
+            [
+                RegistryChange::ThingGroupCreated {
+                    group: group("g"),
+                    parent: None
+                },
+                RegistryChange::ThingGroupCreated {
+                    group: group("h"),
+                    parent: Some(group("g"))
+                },
+                RegistryChange::ThingAddedToGroup {
+                    thing: t(),
+                    group: group("g")
+                },
+                RegistryChange::ThingRemovedFromGroup {
+                    thing: t(),
+                    group: group("g")
+                },
+                RegistryChange::ThingAddedToGroup {
+                    thing: t(),
+                    group: group("h")
+                },
+                RegistryChange::ThingRemovedFromGroup {
+                    thing: t(),
+                    group: group("h")
+                },
+            ]
+        );
+        r.detach_thing_principal(req(json!({"thingName": "t", "principal": COGNITO})))
+            .await
+            .unwrap();
+        r.delete_thing(req(json!({"thingName": "t"})))
+            .await
+            .unwrap();
+        r.delete_thing_group(req(json!({"thingGroupName": "h"})))
+            .await
+            .unwrap();
+        r.delete_policy(req(json!({"policyName": "p"})))
+            .await
+            .unwrap();
+        assert_eq!(
+            announced(&mut changes),
+            [
+                RegistryChange::ThingPrincipalDetached {
+                    thing: t(),
+                    principal: cognito()
+                },
+                RegistryChange::ThingDeleted { thing: t() },
+                RegistryChange::ThingGroupDeleted { group: group("h") },
+                RegistryChange::PolicyDeleted { policy: p() },
+            ]
+        );
+        // Deleting what does not exist changes nothing.
+        r.delete_thing(req(json!({"thingName": "t"})))
+            .await
+            .unwrap();
+        r.delete_thing_group(req(json!({"thingGroupName": "h"})))
+            .await
+            .unwrap();
+        assert_eq!(announced(&mut changes), []);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,8 +11,9 @@
 //! per region and account.
 //!
 //! Concurrency is optimistic: an operation reads, decides and writes a conditional batch; on a
-//! conflict it re-reads and decides again (see [`Registry::retry`]). Writes that can change
-//! what a device may do also signal [`Registry::auth_changes`].
+//! conflict it re-reads and decides again (see [`Registry::retry`]). Writes that others must
+//! hear of (what a device may do, what a thing is) announce the precise
+//! [`RegistryChange`]s on the registry's [`ChangeFeed`] once they are durable.
 
 mod authorizers;
 mod billing_groups;
@@ -40,11 +41,12 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use ferrite_storage::{Expect, Record, RegistryStore, StorageError, Write, WriteOutcome};
+use ferrite_types::{ChangeFeed, ChangeSubscription, InProcessFeed, RegistryChange};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use certificates::{CertificateAuth, CertificateIssuer, IssueError, IssuedKeys};
-pub use effective::{EffectivePolicy, ThingForAuth};
+pub use effective::{EffectivePolicies, EffectivePolicy, ThingForAuth};
 pub use error::RegistryError;
 pub use ferrite_auth::custom::{CustomAuthInput, CustomAuthOutcome, MqttCredentials};
 pub use settings::EndpointConfig;
@@ -68,10 +70,10 @@ impl Scope {
 pub struct Registry {
     store: Arc<dyn RegistryStore>,
     endpoints: EndpointConfig,
-    /// Bumped after every write that can change what a device may do (policies, their
-    /// attachments, certificate and CA status, thing principals, group membership, thing
-    /// attributes), so live connections re-resolve their permissions.
-    auth_epoch: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Where durable changes are announced (policies, their attachments, certificate and CA
+    /// status, things, thing principals, group membership, authorizers), so that live
+    /// connections re-resolve their permissions.
+    changes: Arc<dyn ChangeFeed>,
     /// Calls custom authorizers' functions and caches their answers.
     authorizers: ferrite_auth::custom::Invoker,
     /// Issues device certificates with Ferrite's CA (see [`Registry::with_issuer`]).
@@ -101,7 +103,7 @@ impl Registry {
         Registry {
             store,
             endpoints,
-            auth_epoch: Arc::new(tokio::sync::watch::Sender::new(0)),
+            changes: Arc::new(InProcessFeed::default()),
             authorizers: ferrite_auth::custom::Invoker::new(Default::default()),
             issuer: Arc::new(certificates::NoIssuer),
             cascade: None,
@@ -131,15 +133,23 @@ impl Registry {
         self
     }
 
-    /// Changes whenever a write may have changed some device's permissions.
-    pub fn auth_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.auth_epoch.subscribe()
+    /// Announces changes on `feed` instead of a feed of the registry's own (the server
+    /// shares one feed between the registry and every subscriber, and later the bus).
+    pub fn with_change_feed(mut self, feed: Arc<dyn ChangeFeed>) -> Registry {
+        self.changes = feed;
+        self
     }
 
-    /// Call after a successful write that affects authentication or authorization.
-    fn auth_changed(&self) {
-        self.auth_epoch
-            .send_modify(|epoch| *epoch = epoch.wrapping_add(1));
+    /// The changes announced from now on.
+    pub fn subscribe_changes(&self) -> ChangeSubscription {
+        self.changes.subscribe()
+    }
+
+    /// Call once the write that made `changes` is durable.
+    fn announce(&self, changes: impl IntoIterator<Item = RegistryChange>) {
+        for change in changes {
+            self.changes.publish(change);
+        }
     }
 
     /// Removes everything (the test hook behind the admin reset endpoint).
@@ -159,7 +169,16 @@ impl Registry {
     }
 
     /// Runs `attempt` until its batch applies; `attempt` returns the writes and the output.
-    async fn retry<F, Fut>(&self, mut attempt: F) -> Result<Output, RegistryError>
+    async fn retry<F, Fut>(&self, attempt: F) -> Result<Output, RegistryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(Vec<Write>, Output), RegistryError>>,
+    {
+        self.retry_wrote(attempt).await.map(|(output, _)| output)
+    }
+
+    /// [`Registry::retry`], also telling whether the batch that applied wrote anything.
+    async fn retry_wrote<F, Fut>(&self, mut attempt: F) -> Result<(Output, bool), RegistryError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<(Vec<Write>, Output), RegistryError>>,
@@ -167,25 +186,32 @@ impl Registry {
         for _ in 0..MAX_ATTEMPTS {
             let (writes, output) = attempt().await?;
             if writes.is_empty() {
-                return Ok(output);
+                return Ok((output, false));
             }
             match self.store.write(writes).await? {
-                WriteOutcome::Applied => return Ok(output),
+                WriteOutcome::Applied => return Ok((output, true)),
                 WriteOutcome::Conflict { .. } => continue,
             }
         }
         Err(RegistryError::Busy)
     }
 
-    /// [`Registry::retry`] for a write that can change what a device may do: once it has
-    /// applied, live connections are told to re-resolve their permissions.
-    async fn retry_auth<F, Fut>(&self, attempt: F) -> Result<Output, RegistryError>
+    /// [`Registry::retry`] for a write others must hear of: once its batch has applied, if it
+    /// wrote anything, the changes `changes` names (called then, so it may read what the
+    /// last attempt decided) are announced.
+    async fn retry_announcing<F, Fut>(
+        &self,
+        changes: impl FnOnce() -> Vec<RegistryChange>,
+        attempt: F,
+    ) -> Result<Output, RegistryError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<(Vec<Write>, Output), RegistryError>>,
     {
-        let output = self.retry(attempt).await?;
-        self.auth_changed();
+        let (output, wrote) = self.retry_wrote(attempt).await?;
+        if wrote {
+            self.announce(changes());
+        }
         Ok(output)
     }
 

@@ -12,6 +12,8 @@ use std::collections::BTreeSet;
 
 use ferrite_policy::Policy;
 use ferrite_storage::{Expect, Record, Write};
+use ferrite_types::RegistryChange;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -329,7 +331,12 @@ impl Registry {
     /// for no device, so no permission changes.
     pub async fn delete_policy(&self, req: PolicyName) -> Result<Output, RegistryError> {
         let name = &req.policy_name;
-        self.retry(|| async {
+        let deleted = || {
+            vec![RegistryChange::PolicyDeleted {
+                policy: name.clone(),
+            }]
+        };
+        self.retry_announcing(deleted, || async {
             let (p, version) = self.policy(name).await?;
             // Read before the attachments, so an attach racing this delete makes it re-run.
             let guard = self.guard(POLICY, name).await?;
@@ -369,50 +376,54 @@ impl Registry {
     ) -> Result<Output, RegistryError> {
         check_document(&req.policy_document)?;
         let name = &req.policy_name;
-        let out = self
-            .retry(|| async {
-                let (mut p, version) = self.policy(name).await?;
-                if p.versions.len() >= MAX_VERSIONS {
-                    return Err(RegistryError::VersionsLimitExceeded(format!(
-                        "The policy {name} already has the maximum number of versions ({MAX_VERSIONS})"
-                    )));
-                }
-                let id = p.next_version;
-                let now = now_ms();
-                p.versions.insert(id);
-                p.next_version += 1;
-                if req.set_as_default {
-                    p.default_version = id;
-                    p.last_modified_ms = now;
-                    p.generation_id = generation_id();
-                }
-                let doc = PolicyVersionDoc {
-                    document: req.policy_document.clone(),
-                    created_at_ms: now,
-                };
-                let writes = vec![
-                    Write::put(POLICY, name, Expect::Version(version), encode(&p)),
-                    Write::put(
-                        POLICY_VERSION,
-                        &version_key(name, id),
-                        Expect::Any,
-                        encode(&doc),
-                    ),
-                ];
-                let out = json!({
-                    "policyArn": policy_arn(scope, name),
-                    "policyDocument": req.policy_document,
-                    "policyVersionId": id.to_string(),
-                    "isDefaultVersion": req.set_as_default,
-                });
-                Ok((writes, out))
-            })
-            .await?;
-        // Only the default version is in force: another version changes no permission.
-        if req.set_as_default {
-            self.auth_changed();
-        }
-        Ok(out)
+        // The version id the attempt that applied gave.
+        let created = Mutex::new(0);
+        let changes = || {
+            vec![RegistryChange::PolicyVersionCreated {
+                policy: name.clone(),
+                version: *created.lock(),
+                is_default: req.set_as_default,
+            }]
+        };
+        self.retry_announcing(changes, || async {
+            let (mut p, version) = self.policy(name).await?;
+            if p.versions.len() >= MAX_VERSIONS {
+                return Err(RegistryError::VersionsLimitExceeded(format!(
+                    "The policy {name} already has the maximum number of versions ({MAX_VERSIONS})"
+                )));
+            }
+            let id = p.next_version;
+            *created.lock() = id;
+            let now = now_ms();
+            p.versions.insert(id);
+            p.next_version += 1;
+            if req.set_as_default {
+                p.default_version = id;
+                p.last_modified_ms = now;
+                p.generation_id = generation_id();
+            }
+            let doc = PolicyVersionDoc {
+                document: req.policy_document.clone(),
+                created_at_ms: now,
+            };
+            let writes = vec![
+                Write::put(POLICY, name, Expect::Version(version), encode(&p)),
+                Write::put(
+                    POLICY_VERSION,
+                    &version_key(name, id),
+                    Expect::Any,
+                    encode(&doc),
+                ),
+            ];
+            let out = json!({
+                "policyArn": policy_arn(scope, name),
+                "policyDocument": req.policy_document,
+                "policyVersionId": id.to_string(),
+                "isDefaultVersion": req.set_as_default,
+            });
+            Ok((writes, out))
+        })
+        .await
     }
 
     pub async fn get_policy_version(
@@ -460,12 +471,20 @@ impl Registry {
         req: PolicyVersionId,
     ) -> Result<Output, RegistryError> {
         let name = &req.policy_name;
-        self.retry_auth(|| async {
+        let set = Mutex::new(0);
+        let changes = || {
+            vec![RegistryChange::PolicyDefaultVersionSet {
+                policy: name.clone(),
+                version: *set.lock(),
+            }]
+        };
+        self.retry_announcing(changes, || async {
             let (mut p, version) = self.policy(name).await?;
             let id = p.version_named(&req.policy_version_id)?;
             if id == p.default_version {
                 return Ok((Vec::new(), json!({})));
             }
+            *set.lock() = id;
             p.default_version = id;
             p.last_modified_ms = now_ms();
             p.generation_id = generation_id();
@@ -480,9 +499,17 @@ impl Registry {
         req: PolicyVersionId,
     ) -> Result<Output, RegistryError> {
         let name = &req.policy_name;
-        self.retry(|| async {
+        let deleted = Mutex::new(0);
+        let changes = || {
+            vec![RegistryChange::PolicyVersionDeleted {
+                policy: name.clone(),
+                version: *deleted.lock(),
+            }]
+        };
+        self.retry_announcing(changes, || async {
             let (mut p, version) = self.policy(name).await?;
             let id = p.version_named(&req.policy_version_id)?;
+            *deleted.lock() = id;
             if id == p.default_version {
                 return Err(RegistryError::DeleteConflict(
                     "Cannot delete the default version of a policy".into(),

@@ -9,6 +9,7 @@
 //! guards of what it links, so a delete racing it re-reads instead of leaving a dangling link.
 
 use ferrite_storage::{Expect, Write};
+use ferrite_types::{RegistryChange, change};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -108,6 +109,15 @@ impl Principal {
             Principal::Certificate(id) => certificate_arn(scope, id),
             Principal::ThingGroup(name) => scope.arn(&format!("thinggroup/{name}")),
             Principal::Cognito(id) => id.clone(),
+        }
+    }
+
+    /// The principal as change events name it.
+    pub fn announced(&self) -> change::Principal {
+        match self {
+            Principal::Certificate(id) => change::Principal::Certificate(id.clone()),
+            Principal::ThingGroup(name) => change::Principal::ThingGroup(name.clone()),
+            Principal::Cognito(id) => change::Principal::Cognito(id.clone()),
         }
     }
 
@@ -273,7 +283,13 @@ impl Registry {
         target: &Principal,
     ) -> Result<Output, RegistryError> {
         let key = target.key();
-        self.retry_auth(|| async {
+        let attached = || {
+            vec![RegistryChange::PolicyAttached {
+                policy: policy.to_owned(),
+                target: target.announced(),
+            }]
+        };
+        self.retry_announcing(attached, || async {
             self.policy(policy).await?;
             self.require_principal(scope, target).await?;
             // Read before the links it protects, so the limit holds when the batch applies.
@@ -319,7 +335,10 @@ impl Registry {
         self.store
             .write(unlink_policy(policy, &target.key()).to_vec())
             .await?;
-        self.auth_changed();
+        self.announce([RegistryChange::PolicyDetached {
+            policy: policy.to_owned(),
+            target: target.announced(),
+        }]);
         Ok(json!({}))
     }
 

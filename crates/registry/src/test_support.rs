@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use ferrite_storage_embedded::{SqliteOptions, SqliteStore, Synchronous};
+use ferrite_types::{ChangeSubscription, Received, RegistryChange};
 
 use crate::{EndpointConfig, Registry, Scope};
 
@@ -70,4 +71,17 @@ impl Drop for ClockPin {
     fn drop(&mut self) {
         PINNED_MS.with(|p| p.set(None));
     }
+}
+
+/// The changes announced since the last call (they are announced before the operation
+/// returns, so nothing is still on its way).
+pub fn announced(changes: &mut ChangeSubscription) -> Vec<RegistryChange> {
+    let mut out = Vec::new();
+    while let Some(received) = changes.try_recv() {
+        match received {
+            Received::Change(c) => out.push((*c).clone()),
+            Received::Missed(n) => panic!("the test fell {n} changes behind"),
+        }
+    }
+    out
 }

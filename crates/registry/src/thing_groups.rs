@@ -10,6 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ferrite_storage::{Expect, Write};
+use ferrite_types::RegistryChange;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -192,7 +194,13 @@ impl Registry {
         check_create_tags(&req.tags)?;
         let props = req.thing_group_properties.unwrap_or_default();
         let attributes = AttributePayload::initial(props.attribute_payload.as_ref());
-        self.retry(|| async {
+        let created = || {
+            vec![RegistryChange::ThingGroupCreated {
+                group: req.thing_group_name.clone(),
+                parent: req.parent_group_name.clone(),
+            }]
+        };
+        self.retry_announcing(created, || async {
             let name = &req.thing_group_name;
             let arn = arn(scope, name);
             if let Some((g, _)) = self.get::<ThingGroupDoc>(THING_GROUP, name).await? {
@@ -300,7 +308,12 @@ impl Registry {
     }
 
     pub async fn delete_thing_group(&self, req: DeleteThingGroup) -> Result<Output, RegistryError> {
-        self.retry_auth(|| async {
+        let deleted = || {
+            vec![RegistryChange::ThingGroupDeleted {
+                group: req.thing_group_name.clone(),
+            }]
+        };
+        self.retry_announcing(deleted, || async {
             let name = &req.thing_group_name;
             // AWS: deleting a group that does not exist succeeds.
             let Some((g, version)) = self.get::<ThingGroupDoc>(THING_GROUP, name).await? else {
@@ -384,7 +397,13 @@ impl Registry {
         req: ThingGroupMembership,
     ) -> Result<Output, RegistryError> {
         let (group, thing) = membership_names(scope, &req)?;
-        self.retry_auth(|| async {
+        let added = || {
+            vec![RegistryChange::ThingAddedToGroup {
+                thing: thing.clone(),
+                group: group.clone(),
+            }]
+        };
+        self.retry_announcing(added, || async {
             self.thing_group(&group).await?;
             self.require_thing(&thing).await?;
             let guard = self.guard(THING, &thing).await?;
@@ -413,7 +432,7 @@ impl Registry {
         // Removing a thing that is not in the group is not an error. Unconditional deletes
         // of two links: nothing to decide, so nothing to retry.
         self.store.write(leave(&group, &thing).to_vec()).await?;
-        self.auth_changed();
+        self.announce([RegistryChange::ThingRemovedFromGroup { thing, group }]);
         Ok(json!({}))
     }
 
@@ -425,7 +444,10 @@ impl Registry {
             .thing_name
             .clone()
             .ok_or_else(|| RegistryError::InvalidRequest("thingName must be specified.".into()))?;
-        self.retry_auth(|| async {
+        // What the attempt that applied decided.
+        let decided = Mutex::new(Vec::new());
+        let changes = || std::mem::take(&mut *decided.lock());
+        self.retry_announcing(changes, || async {
             self.require_thing(&thing).await?;
             for g in req
                 .thing_groups_to_add
@@ -453,12 +475,22 @@ impl Registry {
                 return Ok((Vec::new(), json!({})));
             }
             let mut writes = vec![Write::check(THING, &thing, Expect::Present), guard.touch()];
+            let mut changes = Vec::new();
             for g in current.difference(&wanted) {
                 writes.extend(leave(g, &thing));
+                changes.push(RegistryChange::ThingRemovedFromGroup {
+                    thing: thing.clone(),
+                    group: g.clone(),
+                });
             }
             for g in wanted.difference(&current) {
                 writes.extend(join(g, &thing));
+                changes.push(RegistryChange::ThingAddedToGroup {
+                    thing: thing.clone(),
+                    group: g.clone(),
+                });
             }
+            *decided.lock() = changes;
             Ok((writes, json!({})))
         })
         .await

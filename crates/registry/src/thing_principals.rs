@@ -7,6 +7,7 @@
 //! either racing it re-reads and refuses instead of leaving a dangling link.
 
 use ferrite_storage::{Expect, Write};
+use ferrite_types::RegistryChange;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -129,7 +130,13 @@ impl Registry {
         let key = principal.key();
         let thing = &req.thing_name;
         let wanted = req.thing_principal_type.unwrap_or_default();
-        self.retry_auth(|| async {
+        let attached = || {
+            vec![RegistryChange::ThingPrincipalAttached {
+                thing: thing.clone(),
+                principal: principal.announced(),
+            }]
+        };
+        self.retry_announcing(attached, || async {
             self.require_thing(thing).await?;
             self.require_principal(scope, &principal).await?;
             let guard = self.guard(PRINCIPAL_THING, &key).await?;
@@ -205,7 +212,10 @@ impl Registry {
                 ),
             ])
             .await?;
-        self.auth_changed();
+        self.announce([RegistryChange::ThingPrincipalDetached {
+            thing: req.thing_name,
+            principal: principal.announced(),
+        }]);
         Ok(json!({}))
     }
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use ferrite_storage::{Expect, Write};
+use ferrite_types::RegistryChange;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -114,7 +115,12 @@ impl Registry {
     ) -> Result<Output, RegistryError> {
         let attributes = AttributePayload::initial(req.attribute_payload.as_ref());
         check_attribute_count(&attributes, req.thing_type_name.is_some())?;
-        self.retry(|| async {
+        let created = || {
+            vec![RegistryChange::ThingCreated {
+                thing: req.thing_name.clone(),
+            }]
+        };
+        self.retry_announcing(created, || async {
             let name = &req.thing_name;
             let arn = scope.arn(&format!("thing/{name}"));
             if let Some((t, _)) = self.get::<ThingDoc>(THING, name).await? {
@@ -194,7 +200,12 @@ impl Registry {
             ));
         }
         // Policy variables read the thing's type and attributes.
-        self.retry_auth(|| async {
+        let updated = || {
+            vec![RegistryChange::ThingUpdated {
+                thing: req.thing_name.clone(),
+            }]
+        };
+        self.retry_announcing(updated, || async {
             let name = &req.thing_name;
             let (mut t, version) = self
                 .get::<ThingDoc>(THING, name)
@@ -245,7 +256,12 @@ impl Registry {
     }
 
     pub async fn delete_thing(&self, req: DeleteThing) -> Result<Output, RegistryError> {
-        self.retry(|| async {
+        let deleted = || {
+            vec![RegistryChange::ThingDeleted {
+                thing: req.thing_name.clone(),
+            }]
+        };
+        self.retry_announcing(deleted, || async {
             let name = &req.thing_name;
             // AWS: deleting a thing that does not exist succeeds.
             let Some((t, version)) = self.get::<ThingDoc>(THING, name).await? else {

@@ -5,6 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use ferrite_types::certificate::{certificate_id, sha256_hex};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use x509_parser::certificate::X509Certificate;
@@ -64,7 +65,7 @@ fn parse_der(der: &[u8], what: &str) -> Result<ParsedCert, RegistryError> {
         .and_then(|cn| cn.as_str().ok())
         .map(str::to_owned);
     Ok(ParsedCert {
-        id: sha256_hex(der),
+        id: certificate_id(der),
         der: der.to_vec(),
         pem: to_pem(der),
         not_before: validity.not_before.timestamp(),
@@ -109,16 +110,6 @@ fn parse(der: &[u8]) -> Option<X509Certificate<'_>> {
     }
 }
 
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest.as_ref() {
-        out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-        out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
-    }
-    out
-}
-
 /// `-----BEGIN CERTIFICATE-----`, base64 in 64-column lines, LF line ends.
 fn to_pem(der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
@@ -135,14 +126,6 @@ fn to_pem(der: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sha256_is_lowercase_hex() {
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 
     #[test]
     fn garbage_is_a_validation_error_naming_the_certificate() {

@@ -13,6 +13,7 @@ use ferrite_storage::{BrokerStore, RegistryStore};
 use ferrite_storage_embedded::{SqliteOptions, SqliteStore, Synchronous};
 use ferrite_storage_postgres::{PgStoreOptions, PostgresStore};
 use ferrite_transport::{Listener, ListenerKind, TransportError};
+use ferrite_types::{ChangeFeed, InProcessFeed};
 use prometheus_client::registry::Registry;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -133,6 +134,7 @@ fn api_state(
     cfg: &Config,
     store: Arc<dyn RegistryStore>,
     issuer: Arc<dyn ferrite_registry::CertificateIssuer>,
+    changes: Arc<dyn ChangeFeed>,
 ) -> anyhow::Result<ApiState> {
     let keys = crate::credentials::resolve(cfg)?
         .into_iter()
@@ -146,7 +148,8 @@ fn api_state(
     };
     let mut registry = ferrite_registry::Registry::new(store.clone(), endpoints)
         .with_issuer(issuer)
-        .with_authorizer_functions(cfg.aws.functions.clone());
+        .with_authorizer_functions(cfg.aws.functions.clone())
+        .with_change_feed(changes);
     if cfg.shadow.delete_with_thing {
         registry = registry.with_thing_cascade(Arc::new(crate::shadows::ShadowCascade(
             ferrite_shadow_service::ShadowStore::new(store),
@@ -199,7 +202,9 @@ impl Server {
         )?);
         let issuer = crate::issuer::CaIssuer::shared(ca.clone());
         let shadow_store = stores.registry.clone();
-        let mut api_state = api_state(&cfg, stores.registry, issuer)?;
+        // Every registry change goes out on this one feed; in a cluster the bus carries it.
+        let changes: Arc<dyn ChangeFeed> = Arc::new(InProcessFeed::default());
+        let mut api_state = api_state(&cfg, stores.registry, issuer, changes.clone())?;
         let tls = ferrite_transport::server_config(&ca, &[])?;
 
         let device_auth = crate::device_auth::authorizer(&cfg, api_state.registry.clone())?;
@@ -227,7 +232,7 @@ impl Server {
         });
         let services_cancel = CancellationToken::new();
         let services = TaskTracker::new();
-        services.spawn(device_auth.run(services_cancel.clone()));
+        services.spawn(device_auth.run(changes.subscribe(), services_cancel.clone()));
         services.spawn(shadow_service.run(services_cancel.clone()));
         let edge_cancel = CancellationToken::new();
         let edge = TaskTracker::new();

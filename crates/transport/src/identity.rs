@@ -1,7 +1,5 @@
 //! What the broker learns about a client from the certificate it presented.
 
-use std::fmt::Write as _;
-
 use x509_parser::certificate::X509Certificate;
 
 use crate::error::TransportError;
@@ -44,7 +42,7 @@ impl PeerCertificate {
         };
         Ok(PeerCertificate {
             der: der.to_vec(),
-            certificate_id: certificate_id(der),
+            certificate_id: ferrite_types::certificate_id(der),
             subject_common_name: common_name(&cert),
             subject: cert.subject().to_string(),
             issuer: cert.issuer().to_string(),
@@ -58,17 +56,6 @@ impl PeerCertificate {
     pub fn is_valid_at(&self, now: i64) -> bool {
         self.not_before <= now && now <= self.not_after
     }
-}
-
-/// AWS IoT's certificate id: lowercase hex SHA-256 of the DER encoding.
-pub fn certificate_id(der: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    let mut out = String::with_capacity(64);
-    for byte in digest.as_ref() {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
 }
 
 fn common_name(cert: &X509Certificate<'_>) -> Option<String> {
@@ -103,7 +90,7 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
         );
-        assert_eq!(peer.certificate_id, certificate_id(&der));
+        assert_eq!(peer.certificate_id, ferrite_types::certificate_id(&der));
         assert!(!peer.serial_hex.is_empty());
         assert!(
             peer.serial_hex
@@ -114,15 +101,6 @@ mod tests {
         // Valid until the end of 2049, like AWS-issued certificates.
         assert_eq!(peer.not_after, 2_524_607_999);
         assert!(peer.is_valid_at(time::OffsetDateTime::now_utc().unix_timestamp()));
-    }
-
-    #[test]
-    fn certificate_id_is_sha256_hex() {
-        // SHA-256 of the empty string.
-        assert_eq!(
-            certificate_id(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
     }
 
     #[test]

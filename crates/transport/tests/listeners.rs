@@ -128,10 +128,7 @@ async fn tls_with_client_certificate_from_ferrite_ca() {
             connect_with_client_cert(&f, (pair.0.clone(), pair.1.clone_key()), versions).await;
         let peer = accepted.peer_certificate.clone().expect("peer certificate");
         assert_eq!(peer.der, der.as_ref());
-        assert_eq!(
-            peer.certificate_id,
-            ferrite_transport::identity::certificate_id(&der)
-        );
+        assert_eq!(peer.certificate_id, ferrite_types::certificate_id(&der));
         assert_eq!(peer, PeerCertificate::from_der(&der).expect("parse"));
         assert_eq!(peer.subject_common_name.as_deref(), Some("thing-1"));
         ping_pong(&mut accepted, &mut client).await;

@@ -11,7 +11,7 @@ use axum::routing::post;
 use serde_json::json;
 
 use super::*;
-use crate::test_support::Fixture;
+use crate::test_support::{Fixture, announced};
 
 const PUBLIC: &str = include_str!("../../../auth/src/custom/testdata/rsa2048.pub.pem");
 const SMALL: &str = include_str!("../../../auth/src/custom/testdata/rsa1024.pub.pem");
@@ -361,22 +361,42 @@ async fn deletes_need_an_inactive_authorizer_that_is_not_the_default() {
 }
 
 #[tokio::test]
-async fn writes_signal_auth_changes() {
+async fn writes_announce_their_changes() {
     let f = Fixture::new();
     let (r, s) = (&f.r, &f.scope);
-    let mut changes = r.auth_changes();
+    let mut changes = r.subscribe_changes();
+    let a = || "A".to_owned();
     r.create_authorizer(s, unsigned("A", "http://x/"))
         .await
         .unwrap();
-    assert!(changes.has_changed().unwrap());
-    changes.mark_unchanged();
+    assert_eq!(
+        announced(&mut changes),
+        [RegistryChange::AuthorizerCreated { authorizer: a() }]
+    );
     r.set_default_authorizer(s, named("A")).await.unwrap();
-    assert!(changes.has_changed().unwrap());
-    changes.mark_unchanged();
+    // Already the default: nothing written, nothing announced.
+    r.set_default_authorizer(s, named("A")).await.unwrap();
+    assert_eq!(
+        announced(&mut changes),
+        [RegistryChange::DefaultAuthorizerSet { authorizer: a() }]
+    );
     r.update_authorizer(s, set_status("A", AuthorizerStatus::Inactive))
         .await
         .unwrap();
-    assert!(changes.has_changed().unwrap());
+    assert_eq!(
+        announced(&mut changes),
+        [RegistryChange::AuthorizerUpdated { authorizer: a() }]
+    );
+    r.clear_default_authorizer(NoInput {}).await.unwrap();
+    assert!(r.clear_default_authorizer(NoInput {}).await.is_err());
+    r.delete_authorizer(named("A")).await.unwrap();
+    assert_eq!(
+        announced(&mut changes),
+        [
+            RegistryChange::DefaultAuthorizerCleared,
+            RegistryChange::AuthorizerDeleted { authorizer: a() }
+        ]
+    );
 }
 
 #[tokio::test]

@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::ca_certificates::{
-    AutoRegistration, CaStatus, ListCaCertificates, RegisterCaCertificate, UpdateCaCertificate,
+    AutoRegistration, ListCaCertificates, RegisterCaCertificate, UpdateCaCertificate,
 };
 use crate::kinds;
-use crate::test_support::Fixture;
-use crate::x509::sha256_hex;
+use crate::test_support::{Fixture, announced};
+use ferrite_types::{CaStatus, RegistryChange, certificate_id};
 
 /// Ferrite's CA behind the issuer trait, as the server wires it.
 struct TestIssuer(ferrite_transport::CaMaterial);
@@ -159,7 +159,7 @@ async fn created_keys_and_certificate_describe_as_aws_does() {
     let pem = out["certificatePem"].as_str().unwrap();
     let id = out["certificateId"].as_str().unwrap();
     let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
-    assert_eq!(id, sha256_hex(der.as_ref()));
+    assert_eq!(id, certificate_id(der.as_ref()));
     assert_eq!(
         out["certificateArn"],
         json!(format!("arn:aws:iot:eu-west-1:123456789012:cert/{id}"))
@@ -247,16 +247,22 @@ async fn status_rules_pending_states_and_revocation_are_final() {
             Err(RegistryError::InvalidRequest(_))
         ));
     }
-    let mut epochs = f.r.auth_changes();
+    let mut changes = f.r.subscribe_changes();
+    let status = |status| {
+        vec![RegistryChange::CertificateStatusChanged {
+            certificate_id: id.clone(),
+            status,
+        }]
+    };
     f.set_status(&id, CertStatus::Active).await.unwrap();
-    assert!(epochs.has_changed().unwrap());
-    epochs.mark_unchanged();
+    assert_eq!(announced(&mut changes), status(CertStatus::Active));
     // Idempotent: same status, nothing written, nobody re-authorised.
     f.set_status(&id, CertStatus::Active).await.unwrap();
-    assert!(!epochs.has_changed().unwrap());
+    assert_eq!(announced(&mut changes), []);
     assert_eq!(f.describe(&id).await["customerVersion"], json!(2));
     f.set_status(&id, CertStatus::Revoked).await.unwrap();
     f.set_status(&id, CertStatus::Revoked).await.unwrap();
+    assert_eq!(announced(&mut changes), status(CertStatus::Revoked));
     for s in [CertStatus::Active, CertStatus::Inactive] {
         assert!(matches!(
             f.set_status(&id, s).await,
@@ -450,7 +456,7 @@ async fn ca_registration_needs_proof_of_possession_in_default_mode() {
 
     let out = register(Some(leaf(&ca, &code)), None).await.unwrap();
     let id = out["certificateId"].as_str().unwrap().to_owned();
-    assert_eq!(id, sha256_hex(ca.der()));
+    assert_eq!(id, certificate_id(ca.der()));
     assert_eq!(
         out["certificateArn"],
         json!(format!("arn:aws:iot:eu-west-1:123456789012:cacert/{id}"))
@@ -551,8 +557,8 @@ async fn device_certificates_register_under_their_registered_ca() {
 
     let auth = f.r.certificate_for_auth(&id).await.unwrap().unwrap();
     assert_eq!(auth.ca_certificate_id.as_deref(), Some(ca_id.as_str()));
-    assert_eq!(auth.ca_status.as_deref(), Some("ACTIVE"));
-    assert_eq!(auth.status, "INACTIVE");
+    assert_eq!(auth.ca_status, Some(CaStatus::Active));
+    assert_eq!(auth.status, CertStatus::Inactive);
     assert_eq!(auth.mode, "DEFAULT");
 
     // A CA is deleted only when INACTIVE and without registered device certificates.
@@ -574,7 +580,7 @@ async fn device_certificates_register_under_their_registered_ca() {
     };
     f.r.update_ca_certificate(deactivate).await.unwrap();
     let auth = f.r.certificate_for_auth(&id).await.unwrap().unwrap();
-    assert_eq!(auth.ca_status.as_deref(), Some("INACTIVE"));
+    assert_eq!(auth.ca_status, Some(CaStatus::Inactive));
     assert!(matches!(
         delete_ca().await,
         Err(RegistryError::CertificateState(m)) if m.contains("device certificates")
@@ -634,9 +640,8 @@ async fn just_in_time_registration_needs_an_active_enabled_ca() {
     assert_eq!(
         f.r.auto_register_certificate(&f.scope, &device)
             .await
-            .unwrap()
-            .as_deref(),
-        Some("PENDING_ACTIVATION")
+            .unwrap(),
+        Some(CertStatus::PendingActivation)
     );
     let d = f.describe(&id_of(&device)).await;
     assert_eq!(d["status"], json!("PENDING_ACTIVATION"));
@@ -750,7 +755,7 @@ async fn cas_sharing_subject_and_key_must_be_named_and_are_limited_to_ten() {
     ));
     let out = f.register(&device, Some(&second.pem())).await.unwrap();
     let d = f.describe(out["certificateId"].as_str().unwrap()).await;
-    assert_eq!(d["caCertificateId"], json!(sha256_hex(second.der())));
+    assert_eq!(d["caCertificateId"], json!(certificate_id(second.der())));
 
     for _ in 2..10 {
         f.register_ca(&reissue()).await;

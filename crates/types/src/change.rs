@@ -1,0 +1,285 @@
+//! Registry change events and the one feed that carries them.
+//!
+//! Every registry write that others must hear of (what a device may do, what a thing is)
+//! announces a [`RegistryChange`] once the write is durable. Changes go out on one
+//! [`ChangeFeed`]: in a single node the [`InProcessFeed`]; in a cluster an implementation
+//! that also carries them over the bus (they are serde types for that) and delivers other
+//! nodes' changes to the same local subscribers. Rules and jobs will add their variants here.
+//!
+//! A subscriber that falls behind is told how many changes it missed ([`Received::Missed`])
+//! rather than silently skipping them; it must then treat everything as changed.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::certificate::{CaStatus, CertStatus};
+
+/// Who a policy is attached to, or a thing to: the principals the registry knows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Principal {
+    /// A device certificate, by its certificate id.
+    Certificate(String),
+    /// A thing group, by name (a policy target, never a thing principal).
+    ThingGroup(String),
+    /// An Amazon Cognito identity id.
+    Cognito(String),
+}
+
+/// One durable change to the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RegistryChange {
+    /// A new version of `policy`; only a default version is in force.
+    PolicyVersionCreated {
+        policy: String,
+        version: u64,
+        is_default: bool,
+    },
+    /// `version` became `policy`'s default (the document in force).
+    PolicyDefaultVersionSet {
+        policy: String,
+        version: u64,
+    },
+    PolicyVersionDeleted {
+        policy: String,
+        version: u64,
+    },
+    /// A policy was deleted (it was attached to nothing).
+    PolicyDeleted {
+        policy: String,
+    },
+    PolicyAttached {
+        policy: String,
+        target: Principal,
+    },
+    PolicyDetached {
+        policy: String,
+        target: Principal,
+    },
+    CertificateStatusChanged {
+        certificate_id: String,
+        status: CertStatus,
+    },
+    /// A certificate was deleted, with any policies still attached to it (forceDelete).
+    CertificateDeleted {
+        certificate_id: String,
+    },
+    CaCertificateStatusChanged {
+        ca_certificate_id: String,
+        status: CaStatus,
+    },
+    CaCertificateDeleted {
+        ca_certificate_id: String,
+    },
+    ThingCreated {
+        thing: String,
+    },
+    /// A thing's attributes or type changed.
+    ThingUpdated {
+        thing: String,
+    },
+    /// A thing was deleted, leaving its groups.
+    ThingDeleted {
+        thing: String,
+    },
+    ThingPrincipalAttached {
+        thing: String,
+        principal: Principal,
+    },
+    ThingPrincipalDetached {
+        thing: String,
+        principal: Principal,
+    },
+    ThingAddedToGroup {
+        thing: String,
+        group: String,
+    },
+    ThingRemovedFromGroup {
+        thing: String,
+        group: String,
+    },
+    /// A thing group and its place in the hierarchy (fixed at creation).
+    ThingGroupCreated {
+        group: String,
+        parent: Option<String>,
+    },
+    /// A thing group was deleted: its members left it and its policies were detached.
+    ThingGroupDeleted {
+        group: String,
+    },
+    AuthorizerCreated {
+        authorizer: String,
+    },
+    /// A custom authorizer's function, keys or status changed.
+    AuthorizerUpdated {
+        authorizer: String,
+    },
+    AuthorizerDeleted {
+        authorizer: String,
+    },
+    /// `authorizer` became the account's default custom authorizer.
+    DefaultAuthorizerSet {
+        authorizer: String,
+    },
+    DefaultAuthorizerCleared,
+}
+
+/// Where registry changes are announced and heard.
+pub trait ChangeFeed: Send + Sync + 'static {
+    /// Announces a change this node has made durable. Never waits.
+    fn publish(&self, change: RegistryChange);
+
+    /// Every change published from now on.
+    fn subscribe(&self) -> ChangeSubscription;
+}
+
+/// What a subscriber receives.
+#[derive(Debug, Clone)]
+pub enum Received {
+    Change(Arc<RegistryChange>),
+    /// The subscriber fell behind and this many changes were dropped for it: whatever it
+    /// derives from the registry must be derived again.
+    Missed(u64),
+}
+
+/// One subscriber's view of a feed.
+#[derive(Debug)]
+pub struct ChangeSubscription {
+    rx: broadcast::Receiver<Arc<RegistryChange>>,
+}
+
+impl ChangeSubscription {
+    /// A subscription fed by `rx` (a feed implementation delivers to its local subscribers
+    /// through a broadcast channel).
+    pub fn new(rx: broadcast::Receiver<Arc<RegistryChange>>) -> ChangeSubscription {
+        ChangeSubscription { rx }
+    }
+
+    /// The next change, waiting for one; `None` once the feed is gone.
+    pub async fn recv(&mut self) -> Option<Received> {
+        match self.rx.recv().await {
+            Ok(change) => Some(Received::Change(change)),
+            Err(broadcast::error::RecvError::Lagged(n)) => Some(Received::Missed(n)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    /// The next change if one is already waiting.
+    pub fn try_recv(&mut self) -> Option<Received> {
+        match self.rx.try_recv() {
+            Ok(change) => Some(Received::Change(change)),
+            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Received::Missed(n)),
+            Err(_) => None,
+        }
+    }
+}
+
+/// The feed of a single node: changes go to this process's subscribers only.
+#[derive(Debug, Clone)]
+pub struct InProcessFeed {
+    tx: broadcast::Sender<Arc<RegistryChange>>,
+}
+
+impl InProcessFeed {
+    /// Changes buffered per subscriber by default before it counts as fallen behind.
+    pub const DEFAULT_CAPACITY: usize = 4096;
+
+    /// A feed that buffers `capacity` changes for each subscriber.
+    pub fn new(capacity: usize) -> InProcessFeed {
+        InProcessFeed {
+            tx: broadcast::Sender::new(capacity.max(1)),
+        }
+    }
+}
+
+impl Default for InProcessFeed {
+    fn default() -> Self {
+        InProcessFeed::new(Self::DEFAULT_CAPACITY)
+    }
+}
+
+impl ChangeFeed for InProcessFeed {
+    fn publish(&self, change: RegistryChange) {
+        // No subscriber is not an error: nobody needs to hear it.
+        let _ = self.tx.send(Arc::new(change));
+    }
+
+    fn subscribe(&self) -> ChangeSubscription {
+        ChangeSubscription::new(self.tx.subscribe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn updated(thing: &str) -> RegistryChange {
+        RegistryChange::ThingUpdated {
+            thing: thing.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn subscribers_hear_changes_published_after_they_subscribed() {
+        let feed = InProcessFeed::default();
+        feed.publish(updated("before"));
+        let mut a = feed.subscribe();
+        let mut b = feed.subscribe();
+        feed.publish(updated("lamp"));
+        for sub in [&mut a, &mut b] {
+            match sub.recv().await {
+                Some(Received::Change(c)) => assert_eq!(*c, updated("lamp")),
+                other => panic!("{other:?}"),
+            }
+            assert!(sub.try_recv().is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_told_what_it_missed() {
+        let feed = InProcessFeed::new(2);
+        let mut sub = feed.subscribe();
+        for i in 0..5 {
+            feed.publish(updated(&i.to_string()));
+        }
+        assert!(matches!(sub.recv().await, Some(Received::Missed(3))));
+        assert!(matches!(sub.recv().await, Some(Received::Change(c)) if *c == updated("3")));
+        drop(feed);
+        assert!(matches!(sub.recv().await, Some(Received::Change(_))));
+        assert!(sub.recv().await.is_none());
+    }
+
+    #[test]
+    fn changes_serialise_for_the_bus() {
+        let change = RegistryChange::PolicyAttached {
+            policy: "p".into(),
+            target: Principal::Certificate("ab12".into()),
+        };
+        let json = serde_json::to_value(&change).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"change": "policy_attached", "policy": "p",
+                               "target": {"type": "certificate", "id": "ab12"}})
+        );
+        assert_eq!(
+            serde_json::from_value::<RegistryChange>(json).unwrap(),
+            change
+        );
+        let status = RegistryChange::CertificateStatusChanged {
+            certificate_id: "ab12".into(),
+            status: CertStatus::Revoked,
+        };
+        let json = serde_json::to_string(&status).unwrap();
+        assert!(json.contains("\"status\":\"REVOKED\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<RegistryChange>(&json).unwrap(),
+            status
+        );
+        let cleared = serde_json::to_string(&RegistryChange::DefaultAuthorizerCleared).unwrap();
+        assert_eq!(cleared, r#"{"change":"default_authorizer_cleared"}"#);
+    }
+}
