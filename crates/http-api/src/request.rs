@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -61,7 +60,7 @@ async fn serve(state: &ApiState, req: Request) -> Result<Response, Response> {
     };
     let verified = state
         .verifier
-        .verify(&signed, SystemTime::now())
+        .verify(&signed, ferrite_types::Clock::system().now_system_time())
         .map_err(early)?;
 
     if state.test_hooks && parts.method == Method::POST && path == RESET_PATH {

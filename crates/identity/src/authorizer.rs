@@ -70,6 +70,9 @@ pub(crate) struct Inner {
     /// Batches of changes the refresher has taken in. A connection that was resolved while
     /// it moved may have missed one before it was indexed, and is resolved again.
     pub changes_seen: AtomicU64,
+    /// Custom-authorized connections' refresh/disconnect timers. Each ends with its
+    /// connection, its revocation or the broker's shutdown (which cancels every revoker).
+    pub timers: tokio_util::task::TaskTracker,
 }
 
 /// A connection's permissions as just resolved, with what they were resolved from.
@@ -103,6 +106,7 @@ impl IotAuthorizer {
                 verifier: Verifier::new(keys),
                 live: Live::default(),
                 policies: PolicyCache::default(),
+                timers: tokio_util::task::TaskTracker::new(),
                 changes_seen: AtomicU64::new(0),
             }),
         }
@@ -255,9 +259,8 @@ impl Inner {
         }
         if let (Some(refresh), Some(disconnect)) = timers {
             let ended = perms.ended();
-            // Owned by the connection: it ends with the connection, its revocation or the
-            // broker's shutdown (which cancels every revoker).
-            tokio::spawn(self.custom_timers(tracked, ended, refresh, disconnect));
+            self.timers
+                .spawn(self.custom_timers(tracked, ended, refresh, disconnect));
         }
         Ok(perms)
     }

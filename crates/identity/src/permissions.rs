@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ferrite_broker::Permissions;
 use ferrite_policy::{Policy, Request, WithTime};
@@ -42,7 +42,7 @@ impl Snapshot {
             // Time conditions read the clock per decision (and are never cached).
             let ctx = WithTime {
                 inner: &self.vars,
-                now: SystemTime::now(),
+                now: ferrite_types::Clock::system().now_system_time(),
             };
             ferrite_policy::is_allowed(self.policies.iter(), &request, &ctx)
         } else {

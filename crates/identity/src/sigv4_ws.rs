@@ -4,7 +4,6 @@
 //! IAM identity with full access to the account, as the configured keys are.
 
 use std::collections::HashMap;
-use std::time::SystemTime;
 
 use ferrite_auth::sigv4::{Payload, SecretKey, SigV4Error, SignedRequest, Verifier};
 use ferrite_broker::HttpRequestHead;
@@ -61,7 +60,7 @@ pub fn verify(
         payload: Payload::Bytes(b""),
     };
     let verified = verifier
-        .verify(&request, SystemTime::now())
+        .verify(&request, ferrite_types::Clock::system().now_system_time())
         .map_err(WsAuthError::Signature)?;
     if !SERVICES.contains(&verified.service.as_str()) {
         return Err(WsAuthError::WrongService(verified.service));

@@ -2,6 +2,9 @@
 //! the same app as the API port (health, SigV4-signed AWS calls), and MQTT reaches the
 //! broker over ALPN `x-amzn-mqtt-ca` and over WebSocket at `/mqtt`.
 
+// Tests spawn helper servers and sign with real time: the lint policy is for the server's own code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;

@@ -3,6 +3,9 @@
 //! held inside the store (a wrapper gates it) until shutdown has started; on both backends
 //! (PostgreSQL when `FERRITE_TEST_POSTGRES_URL` is set).
 
+// Tests spawn helper servers and sign with real time: the lint policy is for the server's own code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod common;
 
 use std::sync::Arc;

@@ -3,7 +3,9 @@
 //! with 429 before they are queued, so one chatty device cannot fill the queues others share.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 pub(crate) struct InFlight {
     limit: usize,
@@ -21,7 +23,7 @@ impl InFlight {
     /// Counts one more request of `client`; `false` (and nothing counted) when it already has
     /// `limit` unanswered ones.
     pub(crate) fn try_acquire(&self, client: &Arc<str>) -> bool {
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = self.counts.lock();
         let count = counts.entry(client.clone()).or_insert(0);
         if *count >= self.limit {
             return false;
@@ -32,7 +34,7 @@ impl InFlight {
 
     /// One request of `client` was answered.
     pub(crate) fn release(&self, client: &Arc<str>) {
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = self.counts.lock();
         if let Some(count) = counts.get_mut(client) {
             *count -= 1;
             if *count == 0 {
@@ -61,7 +63,7 @@ mod tests {
         limit.release(&a);
         limit.release(&b);
         assert!(
-            limit.counts.lock().unwrap().is_empty(),
+            limit.counts.lock().is_empty(),
             "answered clients are forgotten"
         );
     }

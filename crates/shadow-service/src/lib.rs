@@ -18,7 +18,6 @@ mod thing_rate;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use ferrite_broker::{Broker, BrokerError, Message};
@@ -291,7 +290,5 @@ fn client_token(payload: &[u8], config: &ShadowConfig) -> Option<String> {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    u64::try_from(ferrite_types::clock::system_now_ms() / 1000).unwrap_or(0)
 }

@@ -3,8 +3,8 @@
 //! second's worth of requests. Off (`0`) unless configured: it is an adjustable account quota
 //! on AWS, and local test suites often hammer one shadow.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// Things tracked before idle (full) buckets are dropped.
@@ -35,7 +35,7 @@ impl ThingRate {
             return true;
         }
         let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = self.buckets.lock();
         if buckets.len() >= PRUNE_AT && !buckets.contains_key(thing) {
             let full_after = 1.0;
             buckets.retain(|_, b| now.duration_since(b.at).as_secs_f64() < full_after);

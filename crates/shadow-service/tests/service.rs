@@ -2,6 +2,9 @@
 //! (429), batches of queued requests stored together, and updates decided from the cache
 //! when another writer changed the shadow underneath.
 
+// Tests spawn helper servers and sign with real time: the lint policy is for the server's own code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -7,6 +7,9 @@
 //! commit protocol (WAL append + commit record before answering), not the fsync itself;
 //! `synchronous = Full` is what covers power loss.
 
+// Tests spawn helper servers and sign with real time: the lint policy is for the server's own code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

@@ -202,6 +202,8 @@ impl PostgresStore {
             .acquire_timeout(opts.connect_timeout)
             .connect_lazy_with(connect);
         let (tx, rx) = mpsc::unbounded_channel();
+        // Owned by the store: `close` ends its channel and awaits this handle.
+        #[allow(clippy::disallowed_methods)]
         let writer = tokio::spawn(Writer::new(pool.clone(), opts.max_batch_ops).run(rx));
         tracing::info!(location, "opened postgres store");
         Ok(PostgresStore {

@@ -2,6 +2,9 @@
 //! `FERRITE_TEST_POSTGRES_URL`, and each user gets a scratch schema of its own, so tests run
 //! in parallel (even in separate processes) and every run starts empty.
 
+// Test support (feature `testing`): scratch schema names only need to be unique.
+#![allow(clippy::disallowed_methods)]
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -2,6 +2,9 @@
 //! statement failures inside a merged group, ordering, and defensive loading. Tests that
 //! need a server skip loudly without `FERRITE_TEST_POSTGRES_URL`.
 
+// Tests spawn helper servers and sign with real time: the lint policy is for the server's own code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

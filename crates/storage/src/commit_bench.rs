@@ -3,6 +3,9 @@
 //! `Enqueue` op. One committer pays a full durable commit each time; 64 show how much the
 //! backend's group commit merges.
 
+// A benchmark driver (feature `conformance`): committers are spawned and awaited here.
+#![allow(clippy::disallowed_methods)]
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -35,6 +35,9 @@
 //!
 //! The case functions panic (assert) on a violation: they are test code.
 
+// Test-suite code (feature `conformance`): it spawns cases to catch their panics.
+#![allow(clippy::disallowed_methods)]
+
 mod sessions;
 
 use std::future::Future;

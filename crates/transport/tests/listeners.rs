@@ -2,6 +2,9 @@
 //! connects a real client (rustls, tokio-tungstenite) and checks what both sides see.
 //! The device port's routing has its own file, `device_port.rs`.
 
+// Tests spawn helper servers and sign with real time: the lint policy is for the server's own code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod common;
 
 use std::net::SocketAddr;

@@ -31,6 +31,12 @@ impl Clock {
         }
     }
 
+    /// Now as a `SystemTime`, for APIs that take one (SigV4 verification, policy time
+    /// conditions).
+    pub fn now_system_time(&self) -> SystemTime {
+        UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(self.now_ms()).unwrap_or(0))
+    }
+
     pub fn now_ms(&self) -> i64 {
         match self {
             Clock::System => system_now_ms(),

@@ -123,6 +123,8 @@ where
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(unreachable)?;
+    // Owned by the guard: the connection task is aborted when this call returns.
+    #[allow(clippy::disallowed_methods)]
     let _connection = AbortOnDrop(tokio::spawn(async move {
         // The call sees the connection's failures through its response; nothing to add here.
         let _ = connection.await;

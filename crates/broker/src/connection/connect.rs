@@ -191,7 +191,7 @@ where
         .await);
     }
     if client_id.is_empty() {
-        client_id = format!("ferrite-{:016x}", rand_id());
+        client_id = format!("ferrite-{:016x}", rand_id(inner.uid()));
         if protocol == ProtocolVersion::V5 {
             ack_props.assigned_client_identifier = Some(client_id.clone());
         }
@@ -387,15 +387,11 @@ where
     })
 }
 
-/// A random id for clients that connect without one.
-fn rand_id() -> u64 {
+/// A random id for clients that connect without one: the connection's unique number hashed
+/// with the process's random hash keys, so ids differ across connections and restarts.
+fn rand_id(conn_id: u64) -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
+    h.write_u64(conn_id);
     h.finish()
 }

@@ -94,9 +94,7 @@ pub(super) async fn list_named_shadows_for_thing(
         .shadows
         .list_named(&input.thing_name, after.as_deref(), limit)
         .await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = ferrite_types::clock::system_now_ms() / 1000;
     let mut out = json!({ "results": names, "timestamp": now });
     if more && let Some(last) = names.last() {
         out["nextToken"] = json!(STANDARD.encode(last));

@@ -2,6 +2,8 @@
 //! dispatch, AWS error shapes) over an embedded store in a temp dir, called with requests
 //! signed by the AWS SDK for Rust's signer.
 
+// Tests spawn helper servers and sign with real time: the lint policy is for the server's own code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
 

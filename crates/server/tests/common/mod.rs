@@ -1,5 +1,7 @@
 //! Signed AWS calls over raw HTTP/1.1 for the server's tests, and a config with known keys.
 
+// Tests spawn helper servers and sign with real time: the lint policy is for the server's own code.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
