@@ -60,10 +60,11 @@ done
 
 echo "== building release binaries"
 packages=(-p ferrite-bench)
-[[ " $BROKERS " == *" ferrite "* ]] && packages+=(-p ferrite-server)
+# FERRITE_BIN runs another build (e.g. an earlier commit's, to look for regressions).
+[[ " $BROKERS " == *" ferrite "* && -z "${FERRITE_BIN:-}" ]] && packages+=(-p ferrite-server)
 cargo build --release "${packages[@]}"
 BENCH=target/release/ferrite-bench
-FERRITE=target/release/ferrite
+FERRITE=${FERRITE_BIN:-target/release/ferrite}
 [ -x "$MOSQUITTO" ] || { echo "no mosquitto at $MOSQUITTO" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 1; }
 

@@ -58,6 +58,33 @@ pub enum BrokerError {
     SharedTap,
 }
 
+/// What an iot-data Publish caller sees when the broker refuses its message.
+impl ferrite_types::AwsException for BrokerError {
+    fn exception_name(&self) -> &'static str {
+        match self {
+            BrokerError::Topic(_) | BrokerError::PayloadTooLarge { .. } => {
+                "InvalidRequestException"
+            }
+            _ => "InternalFailureException",
+        }
+    }
+
+    fn exception_message(&self) -> String {
+        match self {
+            // The broker's text says which limit the topic or payload breaks.
+            BrokerError::Topic(_) | BrokerError::PayloadTooLarge { .. } => self.to_string(),
+            _ => "An internal error occurred.".to_owned(),
+        }
+    }
+
+    fn undeclared_status(&self) -> u16 {
+        match self {
+            BrokerError::Topic(_) | BrokerError::PayloadTooLarge { .. } => 400,
+            _ => 500,
+        }
+    }
+}
+
 /// Facts about an accepted connection that the broker cannot learn from MQTT itself.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {

@@ -8,10 +8,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use ferrite_api_model::Operation;
-use ferrite_broker::{BrokerError, Message};
+use ferrite_broker::Message;
 use ferrite_mqtt_codec::{Properties, QoS};
 use ferrite_types::message::local_node;
-use ferrite_types::{AwsException, Origin, Protocol};
+use ferrite_types::{Origin, Protocol};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -37,37 +37,6 @@ struct PublishInput {
     /// Base64, as the client sends it.
     correlation_data: Option<String>,
     message_expiry: Option<i64>,
-}
-
-/// The broker refused the message.
-#[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-struct PublishFailed(BrokerError);
-
-impl AwsException for PublishFailed {
-    fn exception_name(&self) -> &'static str {
-        match self.0 {
-            BrokerError::Topic(_) | BrokerError::PayloadTooLarge { .. } => {
-                "InvalidRequestException"
-            }
-            _ => "InternalFailureException",
-        }
-    }
-
-    fn exception_message(&self) -> String {
-        match self.0 {
-            // The broker's text says which limit the topic or payload breaks.
-            BrokerError::Topic(_) | BrokerError::PayloadTooLarge { .. } => self.0.to_string(),
-            _ => "An internal error occurred.".to_owned(),
-        }
-    }
-
-    fn undeclared_status(&self) -> u16 {
-        match self.0 {
-            BrokerError::Topic(_) | BrokerError::PayloadTooLarge { .. } => 400,
-            _ => 500,
-        }
-    }
 }
 
 pub(super) async fn publish(cx: &Call<'_>, v: Value) -> Result<Value, ApiError> {
@@ -138,7 +107,7 @@ pub(super) async fn publish(cx: &Call<'_>, v: Value) -> Result<Value, ApiError> 
     );
     match data.broker.publish(msg).await {
         Ok(_) => Ok(json!({})),
-        Err(e) => Err(PublishFailed(e).into()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -176,6 +145,7 @@ fn user_properties(v: Option<Value>) -> Result<Vec<(String, String)>, RequestErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrite_types::AwsException;
 
     #[test]
     fn user_properties_keep_order_from_a_document_or_its_text() {
