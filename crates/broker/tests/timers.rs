@@ -5,12 +5,9 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use ferrite_config::MqttConfig;
-use ferrite_mqtt_codec::{
-    Connect, Disconnect, Packet, Properties, ProtocolVersion, QoS, ReasonCode, Will,
-};
-use ferrite_test_support::{BrokerHarness, connect_packet, publish};
+use ferrite_mqtt_codec::{Disconnect, Packet, Properties, ProtocolVersion, QoS, ReasonCode};
+use ferrite_test_support::{BrokerHarness, connect_packet, publish, with_will};
 use tokio::time::Instant;
 
 fn cfg() -> MqttConfig {
@@ -25,20 +22,6 @@ fn persistent(secs: u32) -> Properties {
         session_expiry_interval: Some(secs),
         ..Properties::default()
     }
-}
-
-fn with_will(mut c: Connect, topic: &str, delay: Option<u32>) -> Connect {
-    c.will = Some(Will {
-        topic: topic.into(),
-        payload: Bytes::from_static(b"gone"),
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        properties: Properties {
-            will_delay_interval: delay,
-            ..Properties::default()
-        },
-    });
-    c
 }
 
 #[tokio::test(start_paused = true)]

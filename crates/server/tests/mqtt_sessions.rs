@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use ferrite_mqtt_codec::{Connect, Packet, Properties, ProtocolVersion, QoS, ReasonCode, Will};
-use ferrite_test_support::{TestClient, TestServer, connect_packet, connect_v5, connect_v311};
+use ferrite_mqtt_codec::{Packet, Properties, ProtocolVersion, QoS, ReasonCode};
+use ferrite_test_support::{
+    TestClient, TestServer, connect_packet, connect_v5, connect_v311, with_will,
+};
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -94,20 +95,6 @@ async fn client_id_take_over_closes_the_older_connection() {
     let (mut old3, _) = connect_v311(srv.mqtt_addr(), "same3", true).await;
     let (_new3, _) = connect_v311(srv.mqtt_addr(), "same3", true).await;
     assert_eq!(old3.expect_closed().await, None);
-}
-
-fn with_will(mut c: Connect, topic: &str, delay: Option<u32>) -> Connect {
-    c.will = Some(Will {
-        topic: topic.into(),
-        payload: Bytes::from_static(b"gone"),
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        properties: Properties {
-            will_delay_interval: delay,
-            ..Default::default()
-        },
-    });
-    c
 }
 
 #[tokio::test]

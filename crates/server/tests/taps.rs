@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrite_broker::{Message, TapOptions};
-use ferrite_mqtt_codec::{Connect, Packet, Properties, ProtocolVersion, QoS, Will};
+use ferrite_mqtt_codec::{Packet, Properties, ProtocolVersion, QoS};
 use ferrite_test_support::aws::signed_call;
 use ferrite_test_support::{
-    TestClient, TestServer, WAIT, connect_packet, connect_v5, connect_v311, http_get,
+    TestClient, TestServer, WAIT, connect_packet, connect_v5, connect_v311, http_get, with_will,
 };
 use ferrite_types::Protocol;
 use tokio::sync::mpsc::Receiver;
@@ -21,17 +21,6 @@ async fn next(rx: &mut Receiver<Arc<Message>>) -> Arc<Message> {
         .await
         .expect("the tap got nothing in time")
         .expect("tap open")
-}
-
-fn with_will(mut c: Connect, topic: &str) -> Connect {
-    c.will = Some(Will {
-        topic: topic.into(),
-        payload: bytes::Bytes::from_static(b"gone"),
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        properties: Properties::default(),
-    });
-    c
 }
 
 #[tokio::test]
@@ -54,6 +43,7 @@ async fn a_tap_on_a_plain_filter_gets_client_will_and_iot_data_publishes() {
     dev.connect_with(with_will(
         connect_packet(ProtocolVersion::V311, "dying", true),
         "sensors/will",
+        None,
     ))
     .await;
     drop(dev);

@@ -1,5 +1,6 @@
 //! SigV4-signed calls to the API listener, for Rust tests that drive the AWS API without an
-//! SDK (the Python suites use boto3).
+//! SDK (the Python suites use boto3): requests signed as the AWS SDKs sign them, sent as raw
+//! HTTP/1.1 with `Connection: close`.
 
 // The server verifies signatures against the real clock, so tests sign with it.
 #![allow(clippy::disallowed_methods)]
@@ -14,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::WAIT;
 
-/// The access key pair a test server is started with (see [`crate::TestServer::signed`]).
+/// The access key pair every test config accepts (`crate::test_config`).
 pub const TEST_ACCESS_KEY_ID: &str = "AKIAFERRITETESTKEY01";
 pub const TEST_SECRET_ACCESS_KEY: &str = "ferrite/test/secret/key/0000000000000000";
 
@@ -25,15 +26,15 @@ pub struct Reply {
     pub body: String,
 }
 
-/// Sends `method path` with `body`, signed for `service` (`iot`, `iotdata`, ...) with the
-/// test key pair, over plain HTTP to `addr`.
-pub async fn signed_call(
+/// A call to `service` (`iot`, `iotdata`, ...) at `addr`, signed with the test key pair, as
+/// raw HTTP/1.1.
+pub fn signed_request(
     addr: SocketAddr,
     service: &str,
     method: &str,
     path_and_query: &str,
     body: &str,
-) -> Reply {
+) -> String {
     let host = addr.to_string();
     let identity = Credentials::new(
         TEST_ACCESS_KEY_ID,
@@ -53,37 +54,65 @@ pub async fn signed_call(
         .expect("signing params")
         .into();
     let url = format!("http://{host}{path_and_query}");
+    let headers = [
+        ("host", host.as_str()),
+        ("content-type", "application/json"),
+    ];
     let signable = SignableRequest::new(
         method,
         url.as_str(),
-        [("host", host.as_str())].into_iter(),
+        headers.iter().copied(),
         SignableBody::Bytes(body.as_bytes()),
     )
     .expect("signable request");
     let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
-    let mut request = format!("{method} {path_and_query} HTTP/1.1\r\nhost: {host}\r\n");
-    for (name, value) in instructions.headers() {
+    let mut request = format!("{method} {path_and_query} HTTP/1.1\r\n");
+    for (name, value) in headers.iter().copied().chain(instructions.headers()) {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str(&format!(
-        "content-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        "content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     ));
-    let mut s = tokio::net::TcpStream::connect(addr)
+    request
+}
+
+/// Sends `request` on a new connection and returns the whole response.
+pub async fn send(addr: SocketAddr, request: String) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connect to the api listener");
-    s.write_all(request.as_bytes()).await.expect("send request");
-    let mut out = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut out))
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send request");
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
         .await
         .expect("response timed out")
         .expect("read response");
-    let status = out
+    String::from_utf8(response).expect("utf-8 response")
+}
+
+/// A signed call; its status and body.
+pub async fn signed_call(
+    addr: SocketAddr,
+    service: &str,
+    method: &str,
+    path_and_query: &str,
+    body: &str,
+) -> Reply {
+    let response = send(
+        addr,
+        signed_request(addr, service, method, path_and_query, body),
+    )
+    .await;
+    let status = response
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status line");
-    let body = out
+    let body = response
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();

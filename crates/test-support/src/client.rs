@@ -266,6 +266,21 @@ fn a_default() -> PubAck {
     }
 }
 
+/// `c` with a QoS 1 will on `topic` (payload `gone`), delayed by `delay` seconds if given.
+pub fn with_will(mut c: Connect, topic: &str, delay: Option<u32>) -> Connect {
+    c.will = Some(ferrite_mqtt_codec::Will {
+        topic: topic.into(),
+        payload: Bytes::from_static(b"gone"),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Properties {
+            will_delay_interval: delay,
+            ..Properties::default()
+        },
+    });
+    c
+}
+
 pub fn publish(topic: &str, payload: &'static [u8], qos: QoS, retain: bool) -> Publish {
     Publish {
         dup: false,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 pub use broker::{AllowEveryone, BrokerHarness};
 pub use client::{
-    ClientStream, TestClient, connect_packet, connect_v5, connect_v311, pid, publish,
+    ClientStream, TestClient, connect_packet, connect_v5, connect_v311, pid, publish, with_will,
 };
 use ferrite_config::Config;
 use ferrite_server::Server;
@@ -113,16 +113,6 @@ impl TestServer {
 
 /// A minimal HTTP/1.1 GET over a raw socket, returning status line, headers and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect to the api listener");
     let request = format!("GET {path} HTTP/1.1\r\nHost: ferrite\r\nConnection: close\r\n\r\n");
-    s.write_all(request.as_bytes()).await.expect("send request");
-    let mut out = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut out))
-        .await
-        .expect("response timed out")
-        .expect("read response");
-    out
+    aws::send(addr, request).await
 }
