@@ -62,20 +62,12 @@ fn sql_limit(limit: usize) -> i64 {
 /// SQLite would store NUL, but PostgreSQL text cannot hold it, and a registry that works
 /// here must work on a cluster too: the contract refuses it on every backend.
 fn refuse_nul(batch: &[Write]) -> Result<(), StorageError> {
-    for w in batch {
-        let doc = match &w.change {
-            Change::Put(doc) => doc.as_str(),
-            Change::Delete | Change::Check => "",
-        };
-        for (field, text) in [("kind", &*w.kind), ("key", &*w.key), ("doc", doc)] {
-            if text.contains('\0') {
-                return Err(StorageError::Backend(format!(
-                    "registry: a record's {field} contains a NUL character, which cannot be stored"
-                )));
-            }
-        }
+    match ferrite_storage::nul_field(batch) {
+        None => Ok(()),
+        Some(field) => Err(StorageError::Backend(format!(
+            "registry: a record's {field} contains a NUL character, which cannot be stored"
+        ))),
     }
-    Ok(())
 }
 
 /// The next registry sequence number, durable before it is returned (its own transaction).

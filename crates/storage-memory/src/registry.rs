@@ -125,18 +125,10 @@ impl State {
 
 /// NUL cannot be stored by PostgreSQL, so no backend stores it (see the trait's contract).
 fn refuse_nul(batch: &[Write]) -> Result<(), StorageError> {
-    for w in batch {
-        let doc = match &w.change {
-            Change::Put(doc) => doc.as_str(),
-            Change::Delete | Change::Check => "",
-        };
-        for (field, text) in [("kind", &*w.kind), ("key", &*w.key), ("doc", doc)] {
-            if text.contains('\0') {
-                return Err(StorageError::Backend(format!(
-                    "registry: a record's {field} contains a NUL character, which cannot be stored"
-                )));
-            }
-        }
+    match ferrite_storage::nul_field(batch) {
+        None => Ok(()),
+        Some(field) => Err(StorageError::Backend(format!(
+            "registry: a record's {field} contains a NUL character, which cannot be stored"
+        ))),
     }
-    Ok(())
 }

@@ -251,26 +251,18 @@ async fn list(
 /// Refused before any SQL runs, with a clear message, rather than as PostgreSQL's
 /// "invalid byte sequence" from the middle of a transaction.
 fn refuse_nul(batch: &[Write]) -> Result<(), PgStoreError> {
-    for w in batch {
-        if w.kind.contains('\0') {
-            return Err(PgStoreError::NulInText {
-                field: "registry kind",
-            });
-        }
-        if w.key.contains('\0') {
-            return Err(PgStoreError::NulInText {
-                field: "registry key",
-            });
-        }
-        if let Change::Put(doc) = &w.change
-            && doc.contains('\0')
-        {
-            return Err(PgStoreError::NulInText {
-                field: "registry doc",
-            });
-        }
+    match ferrite_storage::nul_field(batch) {
+        None => Ok(()),
+        Some("kind") => Err(PgStoreError::NulInText {
+            field: "registry kind",
+        }),
+        Some("key") => Err(PgStoreError::NulInText {
+            field: "registry key",
+        }),
+        Some(_) => Err(PgStoreError::NulInText {
+            field: "registry doc",
+        }),
     }
-    Ok(())
 }
 
 async fn write(pool: &PgPool, batch: &[Write]) -> Result<WriteOutcome, PgStoreError> {

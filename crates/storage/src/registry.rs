@@ -90,6 +90,22 @@ impl Write {
     }
 }
 
+/// The field (`kind`, `key` or `doc`) of the first write in `batch` holding a NUL character.
+/// PostgreSQL text cannot store NUL, and a registry that works on one backend must work on
+/// every backend, so the contract refuses such writes everywhere, before anything is written.
+pub fn nul_field(batch: &[Write]) -> Option<&'static str> {
+    batch.iter().find_map(|w| {
+        let doc = match &w.change {
+            Change::Put(doc) => doc.as_str(),
+            Change::Delete | Change::Check => "",
+        };
+        [("kind", &*w.kind), ("key", &*w.key), ("doc", doc)]
+            .into_iter()
+            .find(|(_, text)| text.contains('\0'))
+            .map(|(field, _)| field)
+    })
+}
+
 /// What became of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
