@@ -124,8 +124,12 @@ pub trait Permissions: Send + Sync + 'static {
     }
 }
 
-/// Everything allowed.
-pub struct AllowAll;
+/// Everything allowed, for `principal` if one is known (e.g. the access key id of an
+/// account-admin SigV4 connection).
+#[derive(Default)]
+pub struct AllowAll {
+    pub principal: Option<Arc<str>>,
+}
 
 impl Permissions for AllowAll {
     fn publish(&self, _topic: &str, _retain: bool) -> bool {
@@ -143,10 +147,14 @@ impl Permissions for AllowAll {
     fn allows(&self, _action: &str, _resource_type: &str, _name: &str) -> bool {
         true
     }
+
+    fn principal(&self) -> Option<Arc<str>> {
+        self.principal.clone()
+    }
 }
 
 /// One shared instance, so connections that may do everything cost no allocation.
 pub fn allow_all() -> Arc<dyn Permissions> {
-    static ALL: LazyLock<Arc<dyn Permissions>> = LazyLock::new(|| Arc::new(AllowAll));
+    static ALL: LazyLock<Arc<dyn Permissions>> = LazyLock::new(|| Arc::new(AllowAll::default()));
     ALL.clone()
 }

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ferrite_auth::custom::{self, CustomAuthInput, MqttCredentials};
 
 use ferrite_auth::sigv4::{SecretKey, Verifier};
-use ferrite_broker::{Authorizer, ConnectContext, ConnectFuture, Permissions, TransportIdentity};
+use ferrite_broker::{
+    AllowAll, Authorizer, ConnectContext, ConnectFuture, Permissions, TransportIdentity,
+};
 use ferrite_mqtt_codec::ReasonCode;
 use ferrite_policy::Policy;
 use ferrite_registry::{Registry, RegistryError, Scope};
@@ -18,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::compiled::PolicyCache;
 use crate::context::{self, ConnContext, ConnectFacts, Vars};
 use crate::live::{Basis, Key, Live, LiveConn};
-use crate::permissions::{AccessKeyPermissions, PolicyPermissions, Snapshot};
+use crate::permissions::{PolicyPermissions, Snapshot};
 use crate::{certificate, sigv4_ws};
 
 /// How the authorizer is set up.
@@ -207,8 +209,9 @@ impl Inner {
             return match sigv4_ws::verify(&self.verifier, head) {
                 Ok(key) => {
                     tracing::debug!(client_id = ctx.client_id, access_key_id = %key, "SigV4 WebSocket connection");
-                    Ok(Arc::new(AccessKeyPermissions {
-                        access_key_id: key.into(),
+                    // The configured keys are the account's: everything is allowed.
+                    Ok(Arc::new(AllowAll {
+                        principal: Some(key.into()),
                     }))
                 }
                 Err(e) => {

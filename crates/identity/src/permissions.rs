@@ -192,34 +192,6 @@ impl Permissions for PolicyPermissions {
     }
 }
 
-/// The permissions of a SigV4-signed WebSocket connection: the configured keys are the
-/// account's, so everything is allowed; the principal is the signing access key id.
-pub struct AccessKeyPermissions {
-    pub access_key_id: Arc<str>,
-}
-
-impl Permissions for AccessKeyPermissions {
-    fn publish(&self, _topic: &str, _retain: bool) -> bool {
-        true
-    }
-
-    fn subscribe(&self, _filter: &str) -> bool {
-        true
-    }
-
-    fn receive(&self, _topic: &str) -> bool {
-        true
-    }
-
-    fn allows(&self, _action: &str, _resource_type: &str, _name: &str) -> bool {
-        true
-    }
-
-    fn principal(&self) -> Option<Arc<str>> {
-        Some(self.access_key_id.clone())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
