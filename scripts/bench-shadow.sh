@@ -23,9 +23,12 @@ TOOL_CPU=${TOOL_CPU:-1}
 OUT=${OUT:-docs/benchmarks.md}
 
 echo "== building release binaries"
-cargo build --release -p ferrite-bench -p ferrite-server
+# FERRITE_BIN runs another build (e.g. an earlier commit's, to look for regressions).
+packages=(-p ferrite-bench)
+[ -z "${FERRITE_BIN:-}" ] && packages+=(-p ferrite-server)
+cargo build --release "${packages[@]}"
 BENCH=target/release/ferrite-bench
-FERRITE=target/release/ferrite
+FERRITE=${FERRITE_BIN:-target/release/ferrite}
 command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 1; }
 
 RUN_DIR=target/bench/shadow-$(date -u +%Y%m%dT%H%M%SZ)
