@@ -145,4 +145,13 @@ async fn an_exclusive_tap_keeps_its_messages_from_subscribers_and_the_retained_s
     assert_eq!(&s.recv_publish().await.payload[..], b"open");
     assert_eq!(&next(&mut shared).await.payload[..], b"open");
     assert!(ingest.try_recv().is_err());
+
+    // An MQTT 5 publisher is told its message was taken, not that nobody matched.
+    let (mut p5, _) = connect_v5(srv.mqtt_addr(), "p5", true, Properties::default()).await;
+    let ack = p5
+        .publish("ingest/rule/b", b"v5", QoS::AtLeastOnce, false)
+        .await
+        .expect("puback");
+    assert_eq!(ack.reason, ferrite_mqtt_codec::ReasonCode::Success);
+    assert_eq!(&next(&mut ingest).await.payload[..], b"v5");
 }

@@ -139,7 +139,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let d = dispatch::dispatch(&inner, msg).await;
         let reason = if d.retain_quota_exceeded {
             ReasonCode::QuotaExceeded
-        } else if d.delivered == 0 && self.protocol == ProtocolVersion::V5 {
+        } else if d.delivered == 0 && !d.taken_by_tap && self.protocol == ProtocolVersion::V5 {
             ReasonCode::NoMatchingSubscribers
         } else {
             ReasonCode::Success
