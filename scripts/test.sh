@@ -19,6 +19,19 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo build"
 cargo build --workspace --locked
 
+echo "== local services (PostgreSQL, NATS, RabbitMQ)"
+source scripts/services.sh
+if port_open 4222; then
+  export FERRITE_TEST_NATS_URL="${FERRITE_TEST_NATS_URL:-nats://127.0.0.1:4222}"
+else
+  echo "!! NATS not reachable on 127.0.0.1:4222: NATS tests will be SKIPPED"
+fi
+if port_open 5672; then
+  export FERRITE_TEST_AMQP_URL="${FERRITE_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}"
+else
+  echo "!! RabbitMQ not reachable on 127.0.0.1:5672: RabbitMQ tests will be SKIPPED"
+fi
+
 echo "== PostgreSQL for the storage tests"
 # The PostgreSQL backend's tests need a server; each test works in a scratch schema of this
 # database. A URL already in the environment wins.
