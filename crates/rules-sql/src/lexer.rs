@@ -100,6 +100,10 @@ impl Lexer<'_> {
     }
 
     fn error(&self, start: usize, end: usize, message: impl Into<String>) -> ParseError {
+        let mut end = end.min(self.src.len()).max(start);
+        while !self.src.is_char_boundary(end) {
+            end -= 1;
+        }
         ParseError::at(self.src, Span::new(start, end), message)
     }
 
@@ -304,13 +308,11 @@ impl Lexer<'_> {
             }
             u32::from_str_radix(hex, 16).ok()
         };
-        let bad =
-            |len: usize| self.error(at, (at + len).min(self.src.len()), "invalid unicode escape");
+        let bad = |len: usize| self.error(at, at + len, "invalid unicode escape");
         let first = unit(at).ok_or_else(|| bad(2))?;
         if let Some(c) = char::from_u32(first) {
             return Ok((c, 6));
         }
-        // A high surrogate must be followed by a low one; together they are one character.
         // A high surrogate followed by a low one is one character.
         let low = unit(at + 6).filter(|s| (0xDC00..0xE000).contains(s));
         if let Some(low) = low.filter(|_| (0xD800..0xDC00).contains(&first)) {
