@@ -12,19 +12,24 @@ use crate::span::Span;
 pub struct Statement {
     /// `SET @name = expr, ...` in order; empty without a SET clause.
     pub sets: Vec<SetVar>,
+    /// The select list.
     pub select: Select,
     /// Absent for rules used only through Basic Ingest.
     pub from: Option<FromClause>,
+    /// The WHERE condition.
     pub where_: Option<Expr>,
+    /// The whole statement.
     pub span: Span,
 }
 
 /// One `@name = expr` of the SET clause.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetVar {
-    /// The name without `@`.
+    /// The name without `@` (its span leaves the `@` out too).
     pub name: Ident,
+    /// The value; it may refer to variables set before it.
     pub value: Expr,
+    /// From `@` to the end of the value.
     pub span: Span,
 }
 
@@ -37,26 +42,33 @@ pub enum Select {
     Value(Expr),
 }
 
-/// `expr [AS alias]`; `expr` is [`ExprKind::Star`] for `*`.
+/// `expr [AS alias]`; `expr` is [`ExprKind::Star`] for `*` (`SELECT *, x`, `SELECT * AS p`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelectItem {
+    /// What the item computes.
     pub expr: Expr,
+    /// The output key, when `AS` names one.
     pub alias: Option<Alias>,
+    /// From the expression to the end of the alias.
     pub span: Span,
 }
 
 /// The name after `AS`. AWS's docs show dotted aliases (`AS bar.baz`); the segments are kept
-/// apart and the evaluator decides what they build. [VERIFY] the resulting shape.
+/// apart and the evaluator decides what they build. \[VERIFY\] the resulting shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alias {
+    /// The names between the dots; any word, keywords included (`AS value`).
     pub segments: Vec<Ident>,
+    /// The whole dotted name.
     pub span: Span,
 }
 
-/// `FROM 'topic/filter'`, the filter exactly as the string literal decodes (not validated here).
+/// `FROM 'topic/filter'`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FromClause {
+    /// The filter as its string literal decodes, not validated here.
     pub topic_filter: String,
+    /// The string literal, quotes included.
     pub span: Span,
 }
 
@@ -64,19 +76,25 @@ pub struct FromClause {
 /// case-insensitively by the binder, so the original text is kept either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ident {
+    /// The text.
     pub name: String,
+    /// Where it was written.
     pub span: Span,
 }
 
 /// An expression and where it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
+    /// What the expression is.
     pub kind: ExprKind,
+    /// Its text in the statement (parentheses around it excluded).
     pub span: Span,
 }
 
+/// The kinds of expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
+    /// A constant.
     Literal(Literal),
     /// A bare name: a field of the message (or, inside a nested query, of the element).
     Field(Ident),
@@ -84,33 +102,49 @@ pub enum ExprKind {
     Var(Ident),
     /// `base.a[0].b`: at least one segment; `base` is never itself a `Path`.
     Path {
+        /// What the segments apply to: a field, variable, call, literal, ...
         base: Box<Expr>,
+        /// The `.name` and `[index]` steps in order.
         segments: Vec<Segment>,
     },
     /// `name(args)`; an argument may be [`ExprKind::Star`] (`encode(*, 'base64')`).
     Call {
+        /// The function name as written (`Round`, `nanvl`, ...).
         name: Ident,
+        /// The arguments in order.
         args: Vec<Expr>,
     },
     /// `cast(expr AS type)`.
     Cast {
+        /// The value to convert.
         expr: Box<Expr>,
+        /// The type to convert to.
         ty: CastType,
     },
+    /// `-expr` or `NOT expr`.
     Unary {
+        /// The operator.
         op: UnaryOp,
+        /// The operand.
         expr: Box<Expr>,
     },
+    /// `left op right`.
     Binary {
+        /// The operator.
         op: BinaryOp,
+        /// The left operand.
         left: Box<Expr>,
+        /// The right operand.
         right: Box<Expr>,
     },
     /// `CASE [operand] WHEN ... THEN ... [ELSE ...] END`. With an operand each `when` is a value
     /// compared with it; without one (an extension beyond AWS's docs) each `when` is a condition.
     Case {
+        /// The value compared with each `when`, if any.
         operand: Option<Box<Expr>>,
+        /// At least one `WHEN ... THEN ...`, in order.
         whens: Vec<When>,
+        /// The result when nothing matches, if any.
         else_: Option<Box<Expr>>,
     },
     /// `{'key': expr, ...}` (2016-03-23 and later).
@@ -126,12 +160,13 @@ pub enum ExprKind {
 /// One step of a [`ExprKind::Path`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Segment {
-    /// `.name`
+    /// `.name`: any word may follow the dot, keywords included.
     Field(Ident),
     /// `[expr]`
     Index(Expr),
 }
 
+/// A constant written in the statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
     /// An integer that fits `i64` (a minus written before it is part of it).
@@ -141,10 +176,13 @@ pub enum Literal {
     Decimal(String),
     /// A string literal, decoded.
     String(String),
+    /// `true` or `false`.
     Bool(bool),
+    /// `NULL`.
     Null,
 }
 
+/// A prefix operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnaryOp {
     /// `-`
@@ -153,53 +191,76 @@ pub enum UnaryOp {
     Not,
 }
 
+/// An infix operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BinaryOp {
+    /// `OR`
     Or,
+    /// `AND`
     And,
+    /// `=`
     Eq,
     /// `<>` (also written `!=`).
     NotEq,
+    /// `<`
     Lt,
+    /// `<=`
     LtEq,
+    /// `>`
     Gt,
+    /// `>=`
     GtEq,
     /// `a IN b`: whether `b` (an array) holds a value equal to `a`.
     In,
+    /// `+`: addition or string concatenation.
     Add,
+    /// `-`
     Sub,
+    /// `*`
     Mul,
+    /// `/`
     Div,
+    /// `%`
     Mod,
 }
 
+/// One `WHEN when THEN then` of a CASE.
 #[derive(Debug, Clone, PartialEq)]
 pub struct When {
+    /// The value compared with the operand, or the condition of a CASE without one.
     pub when: Expr,
+    /// The result when this branch is taken.
     pub then: Expr,
 }
 
+/// One `'key': value` of an object literal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectField {
-    /// The key, decoded from its string literal.
+    /// The key, decoded from its string literal (either quote).
     pub key: String,
+    /// The key's string literal.
     pub key_span: Span,
+    /// The value.
     pub value: Expr,
 }
 
 /// A nested object query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subquery {
+    /// The select list, evaluated against each element.
     pub select: Select,
     /// What the query ranges over (a path in AWS's examples; any expression is accepted).
     pub from: Expr,
+    /// Which elements to keep.
     pub where_: Option<Expr>,
+    /// From the opening to the closing parenthesis.
     pub span: Span,
 }
 
 /// The type named in `cast(x AS type)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CastType {
+    /// What the name stands for.
     pub kind: CastKind,
     /// The name as written (`Nvarchar`, `integer`, ...).
     pub name: Ident,
@@ -249,6 +310,7 @@ impl CastKind {
 }
 
 impl Expr {
+    /// An expression of `kind` written at `span`.
     pub fn new(kind: ExprKind, span: Span) -> Expr {
         Expr { kind, span }
     }

@@ -6,7 +6,7 @@ use crate::span::{Span, line_column};
 ///
 /// `Display` gives the text for `SqlParseException`'s `message`: `line {line}:{column} {message}`,
 /// ANTLR's layout (line from 1, column in characters from 0), e.g.
-/// `line 1:7 expected an expression, found 'FROM'`. [VERIFY] AWS's exact wording is not
+/// `line 1:7 expected an expression, found 'FROM'`. \[VERIFY\] AWS's exact wording is not
 /// documented; the layout is pinned by tests so a change is deliberate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}:{column} {message}")]

@@ -9,7 +9,7 @@
 //! the JSON escapes `\' \" \\ \/ \b \f \n \r \t \uXXXX` decode, a doubled quote (`''` in
 //! single quotes, `""` in double quotes) is one quote as in ANSI SQL, and a backslash before
 //! any other character is kept as written, so regular expressions like `'\d+'` mean what
-//! their authors expect. [VERIFY] AWS documents no escape rules.
+//! their authors expect. \[VERIFY\] AWS documents no escape rules.
 
 use crate::error::ParseError;
 use crate::span::Span;

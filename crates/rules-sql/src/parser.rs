@@ -12,7 +12,7 @@
 //!
 //! Version differences refused here: object and array literals, nested `SELECT`s and casts to
 //! `Decimal`/`Bool`/`Boolean` need 2016-03-23 or later. Bracket indexing `a[0]` is accepted in
-//! every version ([VERIFY]: AWS documents only `get(a, 0)`).
+//! every version (\[VERIFY\]: AWS documents only `get(a, 0)`).
 
 use crate::SqlVersion;
 use crate::ast::*;
@@ -24,7 +24,7 @@ use crate::span::Span;
 /// queries) before the statement is refused; keeps adversarial input off the stack's edge.
 pub const MAX_DEPTH: usize = 64;
 
-/// The longest statement accepted, in bytes. [VERIFY] AWS states no SQL limit of its own; this
+/// The longest statement accepted, in bytes. \[VERIFY\] AWS states no SQL limit of its own; this
 /// is the rule payload size the spec records (§14.2).
 pub const MAX_SQL_LEN: usize = 256 * 1024;
 
@@ -66,13 +66,15 @@ pub(crate) fn binary_precedence(op: BinaryOp) -> u8 {
 
 pub(crate) const PREC_NOT: u8 = NOT;
 
-/// Parses a whole rule statement.
+/// Parses a rule's `sql` as `version` reads it (see the crate docs for the grammar). The error
+/// is what `CreateTopicRule` reports as `SqlParseException`.
 pub fn parse(sql: &str, version: SqlVersion) -> Result<Statement, ParseError> {
     let mut parser = Parser::new(sql, version)?;
     parser.statement()
 }
 
-/// Parses one expression, as found inside a substitution template `${...}`.
+/// Parses one expression: the text inside a substitution template's `${...}` (without the
+/// braces). Same grammar and limits as [`parse`]; `*` is not an expression on its own.
 pub fn parse_expression(text: &str, version: SqlVersion) -> Result<Expr, ParseError> {
     let mut parser = Parser::new(text, version)?;
     let expr = parser.expr()?;
