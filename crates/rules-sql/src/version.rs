@@ -16,6 +16,7 @@ pub enum SqlVersion {
 }
 
 impl SqlVersion {
+    /// The name `awsIotSqlVersion` uses.
     pub fn as_str(self) -> &'static str {
         match self {
             SqlVersion::V2015_10_08 => "2015-10-08",
