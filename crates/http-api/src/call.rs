@@ -32,11 +32,19 @@ pub(crate) struct Call<'a> {
     pub caller: Caller,
     /// The client's address, when the listener reported it.
     pub peer: Option<SocketAddr>,
+    /// This API's address as the client reached it (`http://{host}` on the API listener,
+    /// `https://{host}` on the device port), for URLs the service hands out (a destination's
+    /// `enableUrl`).
+    pub api_url: String,
 }
 
 impl Call<'_> {
     pub fn registry(&self) -> &Registry {
         &self.state.registry
+    }
+
+    pub fn rules(&self) -> &ferrite_rules_service::TopicRules {
+        &self.state.rules
     }
 
     /// The data plane's services; without them (an API served without a broker) the

@@ -7,8 +7,11 @@
 //! [`error_response`]. Operations Ferrite does not implement yet answer with an error naming
 //! them.
 //!
-//! The handlers call the services they need through concrete handles: the registry, and for
-//! the data plane the broker, the shadow service and the device authorizer ([`DataServices`]).
+//! The handlers call the services they need through concrete handles: the registry, the topic
+//! rule API, and for the data plane the broker, the shadow service and the device authorizer
+//! ([`DataServices`]). The one unsigned request served is the `enableUrl` of a topic rule
+//! destination's confirmation request (`GET /confirmdestination/{token}`): the token is the
+//! credential, as on AWS.
 //! [`serve_api`] serves the API listener; [`serve_device_connection`] serves the HTTP
 //! connections of the device port. The caller (the `server` crate) mounts [`router`] beside
 //! `/health` and `/metrics`.
@@ -32,6 +35,7 @@ use ferrite_auth::sigv4::{SecretKey, Verifier};
 use ferrite_broker::Broker;
 use ferrite_identity::IotAuthorizer;
 use ferrite_registry::Registry;
+use ferrite_rules_service::TopicRules;
 use ferrite_shadow_service::Shadows;
 
 pub use error::{ApiError, RequestError, error_response};
@@ -47,6 +51,8 @@ pub struct ApiState {
     pub verifier: Verifier<HashMap<String, SecretKey>>,
     pub account_id: String,
     pub registry: Registry,
+    /// Topic rules and topic rule destinations.
+    pub rules: TopicRules,
     /// Test hook: `POST /_ferrite/reset` (SigV4-signed, any service) empties the registry.
     pub test_hooks: bool,
     /// The data plane's services; `None` (the API alone, in tests): iot-data operations answer

@@ -17,10 +17,15 @@ use ferrite_transport::PeerCertificate;
 use crate::call::{Call, Caller};
 use crate::dispatch::dispatch;
 use crate::error::RequestError;
+use crate::serve::DevicePort;
 use crate::{ApiError, ApiState, MAX_BODY_BYTES};
 
 /// Path of the test hook that empties the account (enabled by config only).
 const RESET_PATH: &str = "/_ferrite/reset";
+
+/// ConfirmTopicRuleDestination's path; an unsigned GET of it is a confirmation request's
+/// `enableUrl`.
+const CONFIRM_DESTINATION: &str = "/confirmdestination/";
 
 pub(crate) async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
     serve(&state, req).await.unwrap_or_else(|error| error)
@@ -46,9 +51,20 @@ async fn serve(state: &ApiState, req: Request) -> Result<Response, Response> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
+    let has_signature = is_signed(&parts.headers, query);
+    if let (&Method::GET, false, Some(token)) = (
+        &parts.method,
+        has_signature,
+        path.strip_prefix(CONFIRM_DESTINATION),
+    ) {
+        return enable_destination(state, token).await;
+    }
+    let api_url = api_url(&parts);
     let certificate = parts.extensions.get::<PeerCertificate>();
-    if let (Some(cert), false) = (certificate, is_signed(&parts.headers, query)) {
-        let cx = device_call(state, cert, peer).await.map_err(early)?;
+    if let (Some(cert), false) = (certificate, has_signature) {
+        let cx = device_call(state, cert, peer, api_url)
+            .await
+            .map_err(early)?;
         return call(&cx, &parts, &body, Service::from_signing_name("iotdata")).await;
     }
     let signed = SignedRequest {
@@ -83,6 +99,7 @@ async fn serve(state: &ApiState, req: Request) -> Result<Response, Response> {
             access_key_id: verified.access_key_id,
         },
         peer,
+        api_url,
     };
     call(
         &cx,
@@ -91,6 +108,42 @@ async fn serve(state: &ApiState, req: Request) -> Result<Response, Response> {
         Service::from_signing_name(&verified.service),
     )
     .await
+}
+
+/// The `enableUrl` of a topic rule destination's confirmation request, browsed (or fetched by
+/// the endpoint that received it): the token alone confirms and enables the destination.
+async fn enable_destination(state: &ApiState, token: &str) -> Result<Response, Response> {
+    let req = ferrite_rules_service::ConfirmTopicRuleDestination {
+        confirmation_token: token.to_owned(),
+    };
+    state
+        .rules
+        .confirm_topic_rule_destination(req, true)
+        .await
+        .map_err(|e| ApiError::from(e).response(Some(Service::Iot)))?;
+    let body = r#"{"message":"The topic rule destination is confirmed and enabled."}"#;
+    Ok((StatusCode::OK, [("content-type", "application/json")], body).into_response())
+}
+
+/// This API's address as the client reached it: the request's `host`, with the scheme of the
+/// listener (the device port is TLS). A host with characters no authority has is not echoed.
+fn api_url(parts: &http::request::Parts) -> String {
+    let scheme = if parts.extensions.get::<DevicePort>().is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
 }
 
 /// Whether the request carries a SigV4 signature (header or presigned form).
@@ -105,6 +158,7 @@ async fn device_call<'a>(
     state: &'a ApiState,
     cert: &PeerCertificate,
     peer: Option<SocketAddr>,
+    api_url: String,
 ) -> Result<Call<'a>, ApiError> {
     let Some(data) = &state.data else {
         return Err(HttpAuthError::Denied("no device authorizer").into());
@@ -126,6 +180,7 @@ async fn device_call<'a>(
             permissions,
         },
         peer,
+        api_url,
     })
 }
 

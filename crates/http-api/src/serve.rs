@@ -16,6 +16,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+/// Marks requests that came over the device port (TLS), so URLs handed back say `https`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DevicePort;
+
 /// How long a kept-alive device-port connection may take to send the next request head
 /// (the first one was read during the handshake, under the connect timeout).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -64,6 +68,7 @@ where
 {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
         request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(DevicePort);
         if let Some(certificate) = &peer_certificate {
             request.extensions_mut().insert(certificate.clone());
         }

@@ -23,6 +23,7 @@ mod authorizers;
 mod billing_groups;
 mod ca_certificates;
 mod certificates;
+mod documents;
 mod effective;
 mod error;
 mod kinds;
@@ -30,30 +31,32 @@ mod policies;
 mod principals;
 mod settings;
 mod shared;
-mod tags;
+pub mod tags;
 #[cfg(test)]
 mod test_support;
 mod thing_groups;
 mod thing_principals;
 mod thing_types;
 mod things;
-mod token;
+pub mod token;
 mod x509;
 
 use std::future::Future;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use ferrite_storage::{Expect, Record, RegistryStore, StorageError, Write, WriteOutcome};
+use ferrite_storage::{Expect, Record, RegistryStore, Write, WriteOutcome};
 use ferrite_types::{ChangeFeed, ChangeSubscription, InProcessFeed, RegistryChange};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use certificates::{CertificateAuth, CertificateIssuer, IssueError, IssuedKeys};
+pub use documents::{Documents, decode, encode};
 pub use effective::{EffectivePolicies, EffectivePolicy, ThingForAuth};
 pub use error::RegistryError;
 pub use ferrite_auth::custom::{CustomAuthInput, CustomAuthOutcome, MqttCredentials};
 pub use settings::EndpointConfig;
+pub use shared::parse_arn;
 
 /// Where a request runs: the region of its SigV4 scope and the configured account.
 #[derive(Debug, Clone)]
@@ -73,6 +76,8 @@ impl Scope {
 #[derive(Clone)]
 pub struct Registry {
     store: Arc<dyn RegistryStore>,
+    /// The same store, as documents with the read-decide-write cycle.
+    docs: Documents,
     endpoints: EndpointConfig,
     /// Where durable changes are announced (policies, their attachments, certificate and CA
     /// status, things, thing principals, group membership, authorizers), so that live
@@ -84,6 +89,9 @@ pub struct Registry {
     issuer: Arc<dyn CertificateIssuer>,
     /// What else DeleteThing deletes (see [`Registry::with_thing_cascade`]).
     cascade: Option<Arc<dyn ThingCascade>>,
+    /// Resource types other services keep in the same store that the tag operations accept
+    /// (see [`Registry::with_taggable`]).
+    taggable: Vec<tags::Taggable>,
 }
 
 /// Records owned by other services that go when their thing goes, deleted in DeleteThing's
@@ -97,7 +105,7 @@ pub trait ThingCascade: Send + Sync {
     ) -> ferrite_storage::StoreFuture<'a, Vec<Write>>;
 }
 
-/// Attempts of an optimistic read-decide-write cycle before giving up with a conflict.
+/// Attempts of a read-modify-write of one document before giving up with a conflict.
 const MAX_ATTEMPTS: usize = 16;
 
 pub type Output = serde_json::Value;
@@ -105,12 +113,14 @@ pub type Output = serde_json::Value;
 impl Registry {
     pub fn new(store: Arc<dyn RegistryStore>, endpoints: EndpointConfig) -> Registry {
         Registry {
+            docs: Documents::new(store.clone()),
             store,
             endpoints,
             changes: Arc::new(InProcessFeed::default()),
             authorizers: ferrite_auth::custom::Invoker::new(Default::default()),
             issuer: Arc::new(certificates::NoIssuer),
             cascade: None,
+            taggable: Vec::new(),
         }
     }
 
@@ -166,10 +176,7 @@ impl Registry {
         kind: &str,
         key: &str,
     ) -> Result<Option<(T, u64)>, RegistryError> {
-        match self.store.get(kind, key).await? {
-            None => Ok(None),
-            Some(r) => Ok(Some((decode(&r)?, r.version))),
-        }
+        self.docs.get(kind, key).await
     }
 
     /// Runs `attempt` until its batch applies; `attempt` returns the writes and the output.
@@ -182,22 +189,12 @@ impl Registry {
     }
 
     /// [`Registry::retry`], also telling whether the batch that applied wrote anything.
-    async fn retry_wrote<F, Fut>(&self, mut attempt: F) -> Result<(Output, bool), RegistryError>
+    async fn retry_wrote<F, Fut>(&self, attempt: F) -> Result<(Output, bool), RegistryError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<(Vec<Write>, Output), RegistryError>>,
     {
-        for _ in 0..MAX_ATTEMPTS {
-            let (writes, output) = attempt().await?;
-            if writes.is_empty() {
-                return Ok((output, false));
-            }
-            match self.store.write(writes).await? {
-                WriteOutcome::Applied => return Ok((output, true)),
-                WriteOutcome::Conflict { .. } => continue,
-            }
-        }
-        Err(RegistryError::Busy)
+        self.docs.retry_wrote(attempt).await
     }
 
     /// [`Registry::retry`] for a write others must hear of: once its batch has applied, if it
@@ -243,9 +240,6 @@ impl Registry {
     }
 }
 
-/// Records read per store call while filtering a listing or reading every record of one.
-const SCAN_BATCH: usize = 500;
-
 impl Registry {
     /// Calls `visit` with the records of `kind` under `prefix` after the key `after`, in key
     /// order, until it breaks or none is left.
@@ -253,24 +247,10 @@ impl Registry {
         &self,
         kind: &str,
         prefix: &str,
-        mut after: Option<String>,
-        mut visit: impl FnMut(&Record) -> Result<ControlFlow<()>, RegistryError>,
+        after: Option<String>,
+        visit: impl FnMut(&Record) -> Result<ControlFlow<()>, RegistryError>,
     ) -> Result<(), RegistryError> {
-        loop {
-            let page = self
-                .store
-                .list(kind, prefix, after.as_deref(), SCAN_BATCH)
-                .await?;
-            for r in &page.records {
-                if visit(r)?.is_break() {
-                    return Ok(());
-                }
-            }
-            match page.next_after {
-                Some(k) => after = Some(k),
-                None => return Ok(()),
-            }
-        }
+        self.docs.scan_until(kind, prefix, after, visit).await
     }
 
     /// Calls `visit` with every record of `kind` under `prefix`, in key order.
@@ -286,54 +266,23 @@ impl Registry {
         .await
     }
 
-    /// One page of a listing: records of `kind` under `prefix`, after the position `token`
-    /// stands for, rendered by `render` (which returns `None` for records a filter rejects).
-    /// Returns the items and the token of the next page, present only when another item
-    /// follows, so the last page never points at an empty one.
+    /// One page of a listing (see [`Documents::page`]).
     async fn page<T, F>(
         &self,
         kind: &str,
         prefix: &str,
         next_token: Option<&str>,
         limit: usize,
-        mut render: F,
+        render: F,
     ) -> Result<(Vec<Output>, Option<String>), RegistryError>
     where
         T: DeserializeOwned,
         F: FnMut(&Record, T) -> Option<Output>,
     {
-        let mut items = Vec::new();
-        let mut last_included: Option<String> = None;
-        let mut more = false;
-        self.scan_until(kind, prefix, token::decode(next_token)?, |r| {
-            let Some(item) = render(r, decode(r)?) else {
-                return Ok(ControlFlow::Continue(()));
-            };
-            if items.len() == limit {
-                more = true;
-                return Ok(ControlFlow::Break(()));
-            }
-            items.push(item);
-            last_included = Some(r.key.clone());
-            Ok(ControlFlow::Continue(()))
-        })
-        .await?;
-        let next = last_included.filter(|_| more).map(|k| token::encode(&k));
-        Ok((items, next))
+        self.docs
+            .page(kind, prefix, next_token, limit, render)
+            .await
     }
-}
-
-fn encode<T: Serialize>(doc: &T) -> String {
-    serde_json::to_string(doc).expect("registry documents serialise")
-}
-
-fn decode<T: DeserializeOwned>(r: &Record) -> Result<T, RegistryError> {
-    serde_json::from_str(&r.doc).map_err(|e| {
-        RegistryError::Storage(StorageError::Corrupt(format!(
-            "{} record {:?}: {e}",
-            r.kind, r.key
-        )))
-    })
 }
 
 /// Milliseconds since the Unix epoch, for creation dates.
@@ -346,6 +295,6 @@ fn now_ms() -> i64 {
 }
 
 /// Epoch seconds with milliseconds, as AWS's JSON timestamps.
-fn epoch_secs(ms: i64) -> serde_json::Value {
+pub fn epoch_secs(ms: i64) -> serde_json::Value {
     serde_json::json!(ms as f64 / 1000.0)
 }

@@ -1,9 +1,13 @@
 //! Tags: TagResource, UntagResource, ListTagsForResource, and the `tags` member of the
-//! creates that take one. Taggable so far: thing groups, billing groups and thing types.
-//! Things are not taggable in AWS (AWS IoT "doesn't allow you to directly apply tags to
-//! individual things"; CreateThing has no `tags`), so a thing's ARN is refused.
+//! creates that take one. Taggable: thing groups, billing groups, thing types, policies,
+//! authorizers, CA certificates, and the resource types other services keep in the same store
+//! and register with [`Registry::with_taggable`] (topic rules). Things are not taggable in AWS
+//! (AWS IoT "doesn't allow you to directly apply tags to individual things"; CreateThing has
+//! no `tags`), so a thing's ARN is refused.
 //!
-//! A resource's tags are one record keyed by the resource's id (see [`kinds::TAGS`]).
+//! A resource's tags are one record keyed by the resource's id (see [`crate::kinds::TAGS`]);
+//! a service that stores a taggable resource writes its create's tags with [`initial_tags`]
+//! and drops them with [`drop_tags`] in the batch that deletes the resource.
 
 use std::collections::BTreeMap;
 
@@ -55,6 +59,15 @@ pub struct ListTagsForResource {
     pub next_token: Option<String>,
 }
 
+/// A resource type another service keeps in the registry's store, taggable by ARN: records of
+/// `kind` keyed by the resource name the ARN carries after `{arn_type}/`, whose JSON document
+/// has an `id` member (the key of the resource's tags, unique among every resource's ids).
+#[derive(Debug, Clone, Copy)]
+pub struct Taggable {
+    pub arn_type: &'static str,
+    pub kind: &'static str,
+}
+
 /// Just the id every taggable resource's document carries.
 #[derive(Deserialize, Serialize)]
 struct Identified {
@@ -83,7 +96,7 @@ fn too_many(n: usize) -> String {
 
 /// A create's `tags`, checked before anything is written. Too many is
 /// InvalidRequestException: the creates' models list no LimitExceededException.
-pub(crate) fn check_create_tags(tags: &[Tag]) -> Result<TagMap, RegistryError> {
+pub fn check_create_tags(tags: &[Tag]) -> Result<TagMap, RegistryError> {
     let map = tag_map(tags)?;
     if map.len() > MAX_TAGS {
         return Err(RegistryError::InvalidRequest(too_many(map.len())));
@@ -92,13 +105,13 @@ pub(crate) fn check_create_tags(tags: &[Tag]) -> Result<TagMap, RegistryError> {
 }
 
 /// The write that stores a new resource's `tags` in its create batch, if there are any.
-pub(crate) fn initial_tags(id: &str, tags: &[Tag]) -> Result<Option<Write>, RegistryError> {
+pub fn initial_tags(id: &str, tags: &[Tag]) -> Result<Option<Write>, RegistryError> {
     let map = check_create_tags(tags)?;
     Ok((!map.is_empty()).then(|| Write::put(TAGS, id, Expect::Absent, encode(&map))))
 }
 
 /// The write that drops a deleted resource's tags.
-pub(crate) fn drop_tags(id: &str) -> Write {
+pub fn drop_tags(id: &str) -> Write {
     Write::delete(TAGS, id, Expect::Any)
 }
 
@@ -122,8 +135,11 @@ impl Registry {
                     "Things cannot be tagged: {arn}"
                 )));
             }
-            // Every other resource type is one Ferrite cannot hold yet, so none exists.
-            _ => return Err(not_found(arn)),
+            other => match self.taggable.iter().find(|t| t.arn_type == other) {
+                Some(t) => t.kind,
+                // Every other resource type is one Ferrite cannot hold yet, so none exists.
+                None => return Err(not_found(arn)),
+            },
         };
         let record = self
             .store
@@ -132,6 +148,12 @@ impl Registry {
             .ok_or_else(|| not_found(arn))?;
         let doc: Identified = decode(&record)?;
         Ok((kind, name.to_owned(), doc.id, record.version))
+    }
+
+    /// Makes the tag operations accept ARNs of `taggable.arn_type` (see [`Taggable`]).
+    pub fn with_taggable(mut self, taggable: Taggable) -> Registry {
+        self.taggable.push(taggable);
+        self
     }
 
     async fn tags_of(&self, id: &str) -> Result<(TagMap, Expect), RegistryError> {

@@ -44,7 +44,8 @@ pub struct Server {
     /// HTTP connections (each finishes the request in flight).
     edge_cancel: CancellationToken,
     edge: TaskTracker,
-    /// Stops the services the API and the broker call: shadows, the device authorizer.
+    /// Stops the services the API and the broker call: shadows, the device authorizer, the
+    /// topic rule destinations' confirmation requests.
     services_cancel: CancellationToken,
     services: TaskTracker,
     /// MQTT connections handed to the broker; they end with its shutdown.
@@ -129,12 +130,14 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Stores> {
     }
 }
 
-/// The AWS API's state: accepted keys, account, and the registry over the store.
+/// The AWS API's state: accepted keys, account, and the registry and topic rules over the
+/// store.
 fn api_state(
     cfg: &Config,
     store: Arc<dyn RegistryStore>,
     issuer: Arc<dyn ferrite_registry::CertificateIssuer>,
     changes: Arc<dyn ChangeFeed>,
+    rules: ferrite_rules_service::TopicRules,
 ) -> anyhow::Result<ApiState> {
     let keys = crate::credentials::resolve(cfg)?
         .into_iter()
@@ -149,7 +152,8 @@ fn api_state(
     let mut registry = ferrite_registry::Registry::new(store.clone(), endpoints)
         .with_issuer(issuer)
         .with_authorizer_functions(cfg.aws.functions.clone())
-        .with_change_feed(changes);
+        .with_change_feed(changes)
+        .with_taggable(ferrite_rules_service::TAGGABLE);
     if cfg.shadow.delete_with_thing {
         registry = registry.with_thing_cascade(Arc::new(crate::shadows::ShadowCascade(
             ferrite_shadow_service::ShadowStore::new(store),
@@ -159,6 +163,7 @@ fn api_state(
         verifier: Verifier::new(keys),
         account_id: cfg.aws.account_id.clone(),
         registry,
+        rules,
         test_hooks: cfg.aws.test_hooks,
         data: None,
     })
@@ -204,7 +209,15 @@ impl Server {
         let shadow_store = stores.registry.clone();
         // Every registry change goes out on this one feed; in a cluster the bus carries it.
         let changes: Arc<dyn ChangeFeed> = Arc::new(InProcessFeed::default());
-        let mut api_state = api_state(&cfg, stores.registry, issuer, changes.clone())?;
+        let rules_service = ferrite_rules_service::RulesService::new(stores.registry.clone())
+            .with_change_feed(changes.clone());
+        let mut api_state = api_state(
+            &cfg,
+            stores.registry,
+            issuer,
+            changes.clone(),
+            rules_service.rules(),
+        )?;
         let tls = ferrite_transport::server_config(&ca, &[])?;
 
         let device_auth = crate::device_auth::authorizer(&cfg, api_state.registry.clone())?;
@@ -234,6 +247,7 @@ impl Server {
         let services = TaskTracker::new();
         services.spawn(device_auth.run(changes.subscribe(), services_cancel.clone()));
         services.spawn(shadow_service.run(services_cancel.clone()));
+        services.spawn(rules_service.run(services_cancel.clone()));
         let edge_cancel = CancellationToken::new();
         let edge = TaskTracker::new();
         let connections = TaskTracker::new();

@@ -4,7 +4,7 @@
 //! announces a [`RegistryChange`] once the write is durable. Changes go out on one
 //! [`ChangeFeed`]: in a single node the [`InProcessFeed`]; in a cluster an implementation
 //! that also carries them over the bus (they are serde types for that) and delivers other
-//! nodes' changes to the same local subscribers. Rules and jobs will add their variants here.
+//! nodes' changes to the same local subscribers. Jobs will add their variants here.
 //!
 //! A subscriber that falls behind is told how many changes it missed ([`Received::Missed`])
 //! rather than silently skipping them; it must then treat everything as changed.
@@ -126,6 +126,32 @@ pub enum RegistryChange {
         authorizer: String,
     },
     DefaultAuthorizerCleared,
+    /// A topic rule was created (enabled or not, as its `ruleDisabled` says).
+    TopicRuleCreated {
+        rule: String,
+    },
+    /// ReplaceTopicRule gave a rule new SQL, actions or state.
+    TopicRuleReplaced {
+        rule: String,
+    },
+    TopicRuleDeleted {
+        rule: String,
+    },
+    TopicRuleEnabled {
+        rule: String,
+    },
+    TopicRuleDisabled {
+        rule: String,
+    },
+    /// A topic rule destination was created or its status changed (HTTP actions deliver only
+    /// under an ENABLED one). `destination` is its id, the UUID its ARN ends with (ARNs name
+    /// a region, destinations are stored for every region alike).
+    TopicRuleDestinationChanged {
+        destination: String,
+    },
+    TopicRuleDestinationDeleted {
+        destination: String,
+    },
 }
 
 /// Where registry changes are announced and heard.
@@ -281,5 +307,9 @@ mod tests {
         );
         let cleared = serde_json::to_string(&RegistryChange::DefaultAuthorizerCleared).unwrap();
         assert_eq!(cleared, r#"{"change":"default_authorizer_cleared"}"#);
+        let rule = RegistryChange::TopicRuleDisabled { rule: "r1".into() };
+        let json = serde_json::to_string(&rule).unwrap();
+        assert_eq!(json, r#"{"change":"topic_rule_disabled","rule":"r1"}"#);
+        assert_eq!(serde_json::from_str::<RegistryChange>(&json).unwrap(), rule);
     }
 }

@@ -1,7 +1,8 @@
-//! The HTTP client that calls authorizer functions: one POST of a JSON body per call, over
-//! plain HTTP (functions on the same host) or HTTPS (rustls with ring, webpki roots), on a
-//! connection of its own. Authorizer calls are rare next to the traffic they admit (results
-//! are cached), so a connection pool would buy little for its state.
+//! The HTTP client that calls authorizer functions (and sends the rules engine's topic rule
+//! destination confirmations): one POST of a JSON body per call, over plain HTTP (endpoints on
+//! the same host) or HTTPS (rustls with ring, webpki roots), on a connection of its own.
+//! Authorizer calls are rare next to the traffic they admit (results are cached), so a
+//! connection pool would buy little for its state.
 //!
 //! Whoever calls [`post`] bounds it with a timeout; when that fires, the dropped future takes
 //! the connection down with it (the connection task is aborted), so a function that never
@@ -55,8 +56,18 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// POSTs `body` (JSON) to `url` and reads the whole response.
+/// POSTs `body` (JSON) to `url` as a custom authorizer call and reads the whole response.
 pub async fn post(url: &str, body: Vec<u8>) -> Result<Response, ClientError> {
+    post_json(url, &[("user-agent", "ferrite-custom-authorizer")], body).await
+}
+
+/// POSTs `body` (JSON) to `url` with `headers` (name, value) besides `host` and
+/// `content-type`, and reads the whole response.
+pub async fn post_json(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<Response, ClientError> {
     let uri: Uri = url
         .parse()
         .map_err(|_| ClientError::BadUrl(url.to_owned()))?;
@@ -88,10 +99,13 @@ pub async fn post(url: &str, body: Vec<u8>) -> Result<Response, ClientError> {
         .authority()
         .map_or_else(|| host.clone(), |a| a.as_str().to_owned());
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let request = Request::post(path)
+    let mut request = Request::post(path)
         .header(header::HOST, authority)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::USER_AGENT, "ferrite-custom-authorizer")
+        .header(header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| ClientError::BadUrl(format!("{url}: {e}")))?;
 

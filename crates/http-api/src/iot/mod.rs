@@ -1,13 +1,16 @@
 //! The `iot` control plane: one handler per operation, grouped by resource family, each
-//! decoding the operation's typed request and calling the registry with the caller's scope.
+//! decoding the operation's typed request and calling the registry or the topic rule API with
+//! the caller's scope.
 
 mod account;
 mod authorizers;
 mod billing_groups;
 mod ca_certificates;
 mod certificates;
+mod destinations;
 mod policies;
 mod policy_targets;
+mod rules;
 mod tags;
 mod thing_groups;
 mod thing_principals;
@@ -144,6 +147,31 @@ pub(crate) async fn dispatch(cx: &Call<'_>, op: Operation, v: Value) -> Result<V
             authorizers::describe_default_authorizer(cx, v).await
         }
         Operation::TestInvokeAuthorizer => authorizers::test_invoke_authorizer(cx, v).await,
+        // topic rules
+        Operation::CreateTopicRule => rules::create_topic_rule(cx, v).await,
+        Operation::GetTopicRule => rules::get_topic_rule(cx, v).await,
+        Operation::ReplaceTopicRule => rules::replace_topic_rule(cx, v).await,
+        Operation::DeleteTopicRule => rules::delete_topic_rule(cx, v).await,
+        Operation::EnableTopicRule => rules::enable_topic_rule(cx, v).await,
+        Operation::DisableTopicRule => rules::disable_topic_rule(cx, v).await,
+        Operation::ListTopicRules => rules::list_topic_rules(cx, v).await,
+        // topic rule destinations
+        Operation::CreateTopicRuleDestination => {
+            destinations::create_topic_rule_destination(cx, v).await
+        }
+        Operation::GetTopicRuleDestination => destinations::get_topic_rule_destination(cx, v).await,
+        Operation::UpdateTopicRuleDestination => {
+            destinations::update_topic_rule_destination(cx, v).await
+        }
+        Operation::DeleteTopicRuleDestination => {
+            destinations::delete_topic_rule_destination(cx, v).await
+        }
+        Operation::ListTopicRuleDestinations => {
+            destinations::list_topic_rule_destinations(cx, v).await
+        }
+        Operation::ConfirmTopicRuleDestination => {
+            destinations::confirm_topic_rule_destination(cx, v).await
+        }
         other => Err(RequestError::not_implemented(other).into()),
     }
 }

@@ -29,6 +29,9 @@ pub const REGION: &str = "eu-west-1";
 
 pub struct Api {
     app: axum::Router,
+    /// The topic rule service behind the API, not running: a test that needs confirmation
+    /// requests sent takes and runs it.
+    pub rules_service: Option<ferrite_rules_service::RulesService>,
     _dir: tempfile::TempDir,
 }
 
@@ -61,24 +64,29 @@ pub fn api_with(test_hooks: bool) -> Api {
         },
     )
     .unwrap();
+    let store = Arc::new(store);
+    let rules_service = ferrite_rules_service::RulesService::new(store.clone());
     let registry = Registry::new(
-        Arc::new(store),
+        store,
         EndpointConfig {
             data: "localhost".into(),
             credential_provider: "localhost".into(),
             jobs: "localhost".into(),
         },
-    );
+    )
+    .with_taggable(ferrite_rules_service::TAGGABLE);
     let keys = HashMap::from([(AKID.to_owned(), SecretKey::new(SECRET))]);
     let state = ApiState {
         verifier: Verifier::new(keys),
         account_id: ACCOUNT.into(),
         registry,
+        rules: rules_service.rules(),
         test_hooks,
         data: None,
     };
     Api {
         app: router(Arc::new(state)),
+        rules_service: Some(rules_service),
         _dir: dir,
     }
 }
@@ -137,6 +145,20 @@ impl Api {
         target: &str,
         body: &str,
     ) -> Reply {
+        self.call_with(service, secret, method, target, &[], body)
+            .await
+    }
+
+    /// [`Api::call_as`] with `extra` headers (signed too).
+    pub async fn call_with(
+        &self,
+        service: &str,
+        secret: &str,
+        method: &str,
+        target: &str,
+        extra: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
         let identity = Credentials::new(AKID, secret, None, None, "test").into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
@@ -148,7 +170,8 @@ impl Api {
             .unwrap()
             .into();
         let url = format!("http://localhost{target}");
-        let headers = [("host", "localhost"), ("content-type", "application/json")];
+        let mut headers = vec![("host", "localhost"), ("content-type", "application/json")];
+        headers.extend_from_slice(extra);
         let signable = SignableRequest::new(
             method,
             url.as_str(),
