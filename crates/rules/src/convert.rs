@@ -171,7 +171,7 @@ pub fn to_string(v: &Value) -> Option<Cow<'_, str>> {
 }
 
 /// A Decimal's text: the shortest form that reads back to the same double, with an exponent
-/// for very large or small magnitudes (`1e21`, `1.5e-7`) and a `.0` on whole values — the same
+/// for very large or small magnitudes (`1e+21`, `1.5e-7`) and a `.0` on whole values — the same
 /// text the value has in output JSON.
 pub fn format_decimal(d: f64) -> String {
     serde_json::Number::from_f64(d)
@@ -304,7 +304,7 @@ mod tests {
         let s = |v: Value| to_string(&v).map(|s| s.into_owned());
         assert_eq!(s(Value::Int(-5)), Some("-5".into()));
         assert_eq!(s(Value::Decimal(2.5)), Some("2.5".into()));
-        assert_eq!(s(Value::Decimal(1e21)), Some("1e21".into()));
+        assert_eq!(s(Value::Decimal(1e21)), Some("1e+21".into()));
         assert_eq!(s(Value::Bool(false)), Some("false".into()));
         assert_eq!(
             s(Value::array(vec!["a".into(), Value::Int(1), Value::Null])),
