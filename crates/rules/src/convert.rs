@@ -284,7 +284,10 @@ mod tests {
         assert_eq!(to_int_nearest(&Value::Decimal(-2.5)), Some(-3));
         assert_eq!(to_int_nearest(&Value::from("2.7")), Some(2));
         assert_eq!(to_int_nearest(&Value::from("-2.7")), Some(-2));
-        assert_eq!(to_int_nearest(&Value::from("9007199254740993")), Some(9007199254740993));
+        assert_eq!(
+            to_int_nearest(&Value::from("9007199254740993")),
+            Some(9007199254740993)
+        );
         assert_eq!(to_int_nearest(&Value::Bool(true)), None);
         assert_eq!(to_int_nearest(&Value::Null), None);
         assert_eq!(to_int_down(&Value::Decimal(-1.5)), Some(-1));
@@ -329,23 +332,47 @@ mod tests {
     #[test]
     fn cast_differs_from_implicit_conversion() {
         assert_eq!(cast(&Value::Bool(true), CastType::Int, V1), Value::Int(1));
-        assert_eq!(cast(&Value::Bool(false), CastType::Double, V1), Value::Decimal(0.0));
+        assert_eq!(
+            cast(&Value::Bool(false), CastType::Double, V1),
+            Value::Decimal(0.0)
+        );
         assert_eq!(cast(&Value::Int(0), CastType::Bool, V2), Value::Bool(false));
-        assert_eq!(cast(&Value::Decimal(0.5), CastType::Bool, V2), Value::Bool(true));
-        assert_eq!(cast(&Value::Decimal(-2.7), CastType::Int, V1), Value::Int(-2));
+        assert_eq!(
+            cast(&Value::Decimal(0.5), CastType::Bool, V2),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            cast(&Value::Decimal(-2.7), CastType::Int, V1),
+            Value::Int(-2)
+        );
         assert_eq!(cast(&Value::Null, CastType::Int, V1), Value::Undefined);
         assert_eq!(cast(&Value::Null, CastType::String, V1), Value::Undefined);
-        assert_eq!(cast(&Value::Int(3), CastType::Decimal, V1), Value::Decimal(3.0));
+        assert_eq!(
+            cast(&Value::Int(3), CastType::Decimal, V1),
+            Value::Decimal(3.0)
+        );
         assert_eq!(cast(&Value::Int(3), CastType::Decimal, V2), Value::Int(3));
-        assert_eq!(cast(&Value::Decimal(10.0), CastType::Decimal, V2), Value::Int(10));
-        assert_eq!(cast(&Value::from("5E-12"), CastType::Double, V1), Value::Decimal(5e-12));
+        assert_eq!(
+            cast(&Value::Decimal(10.0), CastType::Decimal, V2),
+            Value::Int(10)
+        );
+        assert_eq!(
+            cast(&Value::from("5E-12"), CastType::Double, V1),
+            Value::Decimal(5e-12)
+        );
         assert_eq!(cast(&Value::from("x"), CastType::Int, V1), Value::Undefined);
         assert_eq!(cast(&Value::Int(7), CastType::String, V1), Value::from("7"));
-        assert_eq!(cast(&Value::from("yes"), CastType::String, V1), Value::from("yes"));
+        assert_eq!(
+            cast(&Value::from("yes"), CastType::String, V1),
+            Value::from("yes")
+        );
         assert_eq!(
             cast(&Value::object([("a", Value::Int(1))]), CastType::String, V1),
             Value::from(r#"{"a":1}"#)
         );
-        assert_eq!(cast(&Value::array(vec![]), CastType::Int, V1), Value::Undefined);
+        assert_eq!(
+            cast(&Value::array(vec![]), CastType::Int, V1),
+            Value::Undefined
+        );
     }
 }

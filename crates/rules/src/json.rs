@@ -273,7 +273,10 @@ mod tests {
 
     #[test]
     fn a_bare_string_result_is_a_json_string() {
-        assert_eq!(to_payload(&Value::from("a\"b")), Bytes::from_static(br#""a\"b""#));
+        assert_eq!(
+            to_payload(&Value::from("a\"b")),
+            Bytes::from_static(br#""a\"b""#)
+        );
     }
 
     #[test]

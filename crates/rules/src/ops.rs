@@ -131,9 +131,10 @@ pub fn add(a: &Value, b: &Value, version: SqlVersion) -> Value {
         };
     }
     match (a, b) {
-        (Value::Int(x), Value::Int(y)) => x
-            .checked_add(*y)
-            .map_or_else(|| Value::decimal(*x as f64 + *y as f64, version), Value::Int),
+        (Value::Int(x), Value::Int(y)) => x.checked_add(*y).map_or_else(
+            || Value::decimal(*x as f64 + *y as f64, version),
+            Value::Int,
+        ),
         (Value::Int(_) | Value::Decimal(_), Value::Int(_) | Value::Decimal(_)) => {
             arith(a, b, version, |x, y| x + y)
         }
@@ -186,9 +187,10 @@ fn int_or_dec(
     dec: fn(f64, f64) -> f64,
 ) -> Value {
     match (to_number(a), to_number(b)) {
-        (Some(Num::Int(x)), Some(Num::Int(y))) => {
-            int(x, y).map_or_else(|| Value::decimal(dec(x as f64, y as f64), version), Value::Int)
-        }
+        (Some(Num::Int(x)), Some(Num::Int(y))) => int(x, y).map_or_else(
+            || Value::decimal(dec(x as f64, y as f64), version),
+            Value::Int,
+        ),
         (Some(x), Some(y)) => Value::decimal(dec(x.as_f64(), y.as_f64()), version),
         _ => Value::Undefined,
     }
@@ -286,14 +288,23 @@ mod tests {
         assert_eq!(add(&s("a"), &Value::Null, V1), U);
         assert_eq!(add(&s("a"), &U, V1), U);
         assert_eq!(add(&Value::Int(1), &Value::Int(2), V1), Value::Int(3));
-        assert_eq!(add(&Value::Int(1), &Value::Decimal(0.5), V1), Value::Decimal(1.5));
-        assert_eq!(add(&Value::Decimal(1.5), &Value::Decimal(1.5), V1), Value::Decimal(3.0));
-        assert_eq!(add(&Value::Decimal(1.5), &Value::Decimal(1.5), V2), Value::Int(3));
+        assert_eq!(
+            add(&Value::Int(1), &Value::Decimal(0.5), V1),
+            Value::Decimal(1.5)
+        );
+        assert_eq!(
+            add(&Value::Decimal(1.5), &Value::Decimal(1.5), V1),
+            Value::Decimal(3.0)
+        );
+        assert_eq!(
+            add(&Value::Decimal(1.5), &Value::Decimal(1.5), V2),
+            Value::Int(3)
+        );
         assert_eq!(add(&Value::Bool(true), &Value::Int(1), V1), U);
         assert_eq!(add(&Value::Null, &Value::Int(1), V1), U);
         assert_eq!(
             add(&Value::Int(i64::MAX), &Value::Int(1), V1),
-            Value::Decimal(9.223372036854775807e18)
+            Value::Decimal(9.223_372_036_854_776e18)
         );
     }
 
@@ -305,14 +316,20 @@ mod tests {
         assert_eq!(div(&Value::Int(-7), &Value::Int(2), V1), Value::Int(-3));
         assert_eq!(rem(&Value::Int(-7), &Value::Int(2), V1), Value::Int(-1));
         assert_eq!(rem(&Value::Int(8), &Value::Int(3), V1), Value::Int(2));
-        assert_eq!(div(&Value::Int(7), &Value::Decimal(2.0), V1), Value::Decimal(3.5));
+        assert_eq!(
+            div(&Value::Int(7), &Value::Decimal(2.0), V1),
+            Value::Decimal(3.5)
+        );
         assert_eq!(sub(&s("10"), &Value::Int(4), V1), Value::Decimal(6.0));
         assert_eq!(sub(&s("10"), &Value::Int(4), V2), Value::Int(6));
-        assert_eq!(rem(&Value::Decimal(5.5), &Value::Int(2), V1), Value::Decimal(1.5));
+        assert_eq!(
+            rem(&Value::Decimal(5.5), &Value::Int(2), V1),
+            Value::Decimal(1.5)
+        );
         assert_eq!(mul(&s("x"), &Value::Int(2), V1), U);
         assert_eq!(
             div(&Value::Int(i64::MIN), &Value::Int(-1), V1),
-            Value::Decimal(9.223372036854775807e18)
+            Value::Decimal(9.223_372_036_854_776e18)
         );
     }
 
@@ -331,15 +348,25 @@ mod tests {
         assert_eq!(neg(&Value::Int(3), V1), Value::Int(-3));
         assert_eq!(neg(&Value::Decimal(2.5), V1), Value::Decimal(-2.5));
         assert_eq!(neg(&s("4"), V1), Value::Decimal(-4.0));
-        assert_eq!(neg(&Value::Int(i64::MIN), V1), Value::Decimal(9.223372036854775807e18));
+        assert_eq!(
+            neg(&Value::Int(i64::MIN), V1),
+            Value::Decimal(9.223_372_036_854_776e18)
+        );
         assert_eq!(neg(&Value::Bool(true), V1), U);
     }
 
     #[test]
     fn in_and_contains() {
-        let arr = Value::array(vec![Value::Int(1), s("a"), Value::array(vec![Value::Int(2)])]);
+        let arr = Value::array(vec![
+            Value::Int(1),
+            s("a"),
+            Value::array(vec![Value::Int(2)]),
+        ]);
         assert_eq!(in_array(&Value::Decimal(1.0), &arr), Value::Bool(true));
-        assert_eq!(in_array(&Value::array(vec![Value::Int(2)]), &arr), Value::Bool(true));
+        assert_eq!(
+            in_array(&Value::array(vec![Value::Int(2)]), &arr),
+            Value::Bool(true)
+        );
         assert_eq!(in_array(&s("b"), &arr), Value::Bool(false));
         assert_eq!(in_array(&s("a"), &s("abc")), U);
         assert_eq!(in_array(&U, &arr), U);

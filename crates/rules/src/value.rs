@@ -268,13 +268,31 @@ mod tests {
 
     #[test]
     fn whole_decimals_are_ints_from_2016_on() {
-        assert_eq!(Value::decimal(10.0, SqlVersion::V2016_03_23), Value::Int(10));
+        assert_eq!(
+            Value::decimal(10.0, SqlVersion::V2016_03_23),
+            Value::Int(10)
+        );
         assert_eq!(Value::decimal(10.0, SqlVersion::Beta), Value::Int(10));
-        assert_eq!(Value::decimal(10.0, SqlVersion::V2015_10_08), Value::Decimal(10.0));
-        assert_eq!(Value::decimal(10.5, SqlVersion::V2016_03_23), Value::Decimal(10.5));
-        assert_eq!(Value::decimal(1e300, SqlVersion::V2016_03_23), Value::Decimal(1e300));
-        assert_eq!(Value::decimal(f64::NAN, SqlVersion::V2015_10_08), Value::Undefined);
-        assert_eq!(Value::decimal(f64::INFINITY, SqlVersion::V2015_10_08), Value::Undefined);
+        assert_eq!(
+            Value::decimal(10.0, SqlVersion::V2015_10_08),
+            Value::Decimal(10.0)
+        );
+        assert_eq!(
+            Value::decimal(10.5, SqlVersion::V2016_03_23),
+            Value::Decimal(10.5)
+        );
+        assert_eq!(
+            Value::decimal(1e300, SqlVersion::V2016_03_23),
+            Value::Decimal(1e300)
+        );
+        assert_eq!(
+            Value::decimal(f64::NAN, SqlVersion::V2015_10_08),
+            Value::Undefined
+        );
+        assert_eq!(
+            Value::decimal(f64::INFINITY, SqlVersion::V2015_10_08),
+            Value::Undefined
+        );
     }
 
     #[test]

@@ -44,7 +44,10 @@ fn context(defaults: &Json, overrides: Option<&Json>, version: SqlVersion) -> Me
         source_ip: s("source_ip").map(|ip| ip.parse().expect("an IP address")),
         account_id: s("account_id").unwrap_or_default(),
         trace_id: s("trace_id"),
-        timestamp_ms: merged.get("timestamp_ms").and_then(Json::as_i64).unwrap_or(0),
+        timestamp_ms: merged
+            .get("timestamp_ms")
+            .and_then(Json::as_i64)
+            .unwrap_or(0),
         payload_format_indicator: merged
             .get("payload_format_indicator")
             .and_then(Json::as_u64)
@@ -104,7 +107,9 @@ fn operator(op: &str, args: &[Value], v: SqlVersion) -> Option<Value> {
 
 fn same(expected: &Value, actual: &Value, approx: bool) -> bool {
     match (expected, actual) {
-        (Value::Decimal(e), Value::Decimal(a)) if approx => (e - a).abs() <= 1e-12 * e.abs().max(1.0),
+        (Value::Decimal(e), Value::Decimal(a)) if approx => {
+            (e - a).abs() <= 1e-12 * e.abs().max(1.0)
+        }
         _ => expected == actual,
     }
 }
@@ -138,8 +143,12 @@ fn run_file(path: &Path) -> BTreeSet<String> {
         let version = case
             .get("version")
             .and_then(Json::as_str)
-            .map_or(SqlVersion::V2016_03_23, |v| SqlVersion::parse(v).expect("a SQL version"));
-        let args: Vec<Value> = case["args"].as_array().map_or_else(Vec::new, |a| a.iter().map(value).collect());
+            .map_or(SqlVersion::V2016_03_23, |v| {
+                SqlVersion::parse(v).expect("a SQL version")
+            });
+        let args: Vec<Value> = case["args"]
+            .as_array()
+            .map_or_else(Vec::new, |a| a.iter().map(value).collect());
         let ctx = context(&defaults, case.get("context"), version);
         let approx = case.get("approx").and_then(Json::as_bool).unwrap_or(false);
         let label = format!("{}#{i} {name}{:?} ({version})", path.display(), args);
@@ -156,7 +165,9 @@ fn run_file(path: &Path) -> BTreeSet<String> {
         if let Some(kind) = case.get("resolve").and_then(Json::as_str) {
             match resolved {
                 Err(e) if resolve_error_kind(&e) == kind => {}
-                other => failures.push(format!("{label}: expected resolve error {kind}, got {other:?}")),
+                other => failures.push(format!(
+                    "{label}: expected resolve error {kind}, got {other:?}"
+                )),
             }
             continue;
         }
@@ -167,7 +178,10 @@ fn run_file(path: &Path) -> BTreeSet<String> {
                 continue;
             }
         };
-        match (f.call(&args, &ctx), case.get("error").and_then(Json::as_str)) {
+        match (
+            f.call(&args, &ctx),
+            case.get("error").and_then(Json::as_str),
+        ) {
             (Err(e), Some(kind)) if error_kind(&e) == kind => {}
             (Ok(out), None) => {
                 let want = value(&case["expect"]);
@@ -175,10 +189,17 @@ fn run_file(path: &Path) -> BTreeSet<String> {
                     failures.push(format!("{label}: expected {want:?}, got {out:?}"));
                 }
             }
-            (other, kind) => failures.push(format!("{label}: expected error {kind:?}, got {other:?}")),
+            (other, kind) => {
+                failures.push(format!("{label}: expected error {kind:?}, got {other:?}"))
+            }
         }
     }
-    assert!(failures.is_empty(), "{} golden failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} golden failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     seen
 }
 
@@ -194,7 +215,10 @@ fn functions_golden() {
         .map(|f| f.name.to_ascii_lowercase())
         .filter(|n| !seen.contains(n))
         .collect();
-    assert!(missing.is_empty(), "functions without a golden case: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "functions without a golden case: {missing:?}"
+    );
 }
 
 #[test]

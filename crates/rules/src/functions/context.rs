@@ -68,13 +68,15 @@ pub fn get_mqtt_property(args: &[Value], ctx: &dyn FnContext) -> Out {
         return Ok(Value::Undefined);
     };
     Ok(match name.to_ascii_lowercase().as_str() {
-        "format_indicator" => ctx.payload_format_indicator().map_or(Value::Undefined, |f| {
-            Value::from(if f == 1 {
-                "UTF8_DATA"
-            } else {
-                "UNSPECIFIED_BYTES"
-            })
-        }),
+        "format_indicator" => ctx
+            .payload_format_indicator()
+            .map_or(Value::Undefined, |f| {
+                Value::from(if f == 1 {
+                    "UTF8_DATA"
+                } else {
+                    "UNSPECIFIED_BYTES"
+                })
+            }),
         "content_type" => opt(ctx.content_type()),
         "response_topic" => opt(ctx.response_topic()),
         "correlation_data" => ctx.correlation_data().map_or(Value::Undefined, |d| {

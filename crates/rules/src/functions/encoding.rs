@@ -29,7 +29,9 @@ pub fn encode(args: &[Value], _ctx: &dyn FnContext) -> Out {
     }
     Ok(match arg(args, 0) {
         Value::Bytes(b) => Value::from(BASE64.encode(b.as_ref())),
-        other => to_string(other).map_or(Value::Undefined, |s| Value::from(BASE64.encode(s.as_bytes()))),
+        other => to_string(other).map_or(Value::Undefined, |s| {
+            Value::from(BASE64.encode(s.as_bytes()))
+        }),
     })
 }
 

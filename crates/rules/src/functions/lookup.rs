@@ -28,7 +28,8 @@ pub fn aws_lambda(args: &[Value], ctx: &dyn FnContext) -> Out {
 /// `get_dynamodb(table, partitionKeyName, partitionKeyValue[, sortKeyName, sortKeyValue],
 /// roleArn)`: 4 or 6 arguments.
 pub fn get_dynamodb(args: &[Value], ctx: &dyn FnContext) -> Out {
-    let (Some(table_name), Some(partition_key_name)) = (arg(args, 0).as_str(), arg(args, 1).as_str())
+    let (Some(table_name), Some(partition_key_name)) =
+        (arg(args, 0).as_str(), arg(args, 1).as_str())
     else {
         return Ok(Value::Undefined);
     };

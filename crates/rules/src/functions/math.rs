@@ -47,12 +47,10 @@ pub fn atan(args: &[Value], ctx: &dyn FnContext) -> Out {
 
 /// `atan2(y, x)`: AWS's example (`atan2(1, 0)` = π/2) fixes the order, whatever its prose says.
 pub fn atan2(args: &[Value], ctx: &dyn FnContext) -> Out {
-    Ok(
-        match (to_decimal(arg(args, 0)), to_decimal(arg(args, 1))) {
-            (Some(y), Some(x)) => Value::decimal(y.atan2(x), ctx.sql_version()),
-            _ => Value::Undefined,
-        },
-    )
+    Ok(match (to_decimal(arg(args, 0)), to_decimal(arg(args, 1))) {
+        (Some(y), Some(x)) => Value::decimal(y.atan2(x), ctx.sql_version()),
+        _ => Value::Undefined,
+    })
 }
 
 pub fn ceil(args: &[Value], ctx: &dyn FnContext) -> Out {
@@ -76,9 +74,8 @@ pub fn floor(args: &[Value], ctx: &dyn FnContext) -> Out {
 pub fn round(args: &[Value], ctx: &dyn FnContext) -> Out {
     Ok(match to_number(arg(args, 0)) {
         Some(Num::Int(i)) => Value::Int(i),
-        Some(Num::Dec(d)) => {
-            round_half_away(d).map_or_else(|| Value::decimal(d.round(), ctx.sql_version()), Value::Int)
-        }
+        Some(Num::Dec(d)) => round_half_away(d)
+            .map_or_else(|| Value::decimal(d.round(), ctx.sql_version()), Value::Int),
         None => Value::Undefined,
     })
 }
@@ -119,12 +116,10 @@ pub fn nanvl(args: &[Value], _ctx: &dyn FnContext) -> Out {
 }
 
 pub fn power(args: &[Value], ctx: &dyn FnContext) -> Out {
-    Ok(
-        match (to_decimal(arg(args, 0)), to_decimal(arg(args, 1))) {
-            (Some(x), Some(y)) => Value::decimal(x.powf(y), ctx.sql_version()),
-            _ => Value::Undefined,
-        },
-    )
+    Ok(match (to_decimal(arg(args, 0)), to_decimal(arg(args, 1))) {
+        (Some(x), Some(y)) => Value::decimal(x.powf(y), ctx.sql_version()),
+        _ => Value::Undefined,
+    })
 }
 
 /// `rand()`: uniform in [0, 1).
@@ -209,9 +204,13 @@ fn truncate_decimal(d: f64, places: usize) -> f64 {
     } else {
         &digits[..keep]
     };
-    let cut: f64 = format!("{}{kept}e{}", if negative { "-" } else { "" }, exp + 1 - keep as i64)
-        .parse()
-        .unwrap_or(d);
+    let cut: f64 = format!(
+        "{}{kept}e{}",
+        if negative { "-" } else { "" },
+        exp + 1 - keep as i64
+    )
+    .parse()
+    .unwrap_or(d);
     cut
 }
 

@@ -13,7 +13,8 @@ use std::sync::LazyLock;
 use ferrite_rules_sql::SqlVersion;
 
 use super::{
-    FnContext, FnError, FnImpl, bitwise, context, encoding, lookup as lookups, math, string, time, types,
+    FnContext, FnError, FnImpl, bitwise, context, encoding, lookup as lookups, math, string, time,
+    types,
 };
 use crate::value::Value;
 
@@ -237,8 +238,22 @@ static FUNCTIONS: &[FunctionDef] = &[
     f("lpad", F::String, 2, 2, V1, string::lpad),
     f("ltrim", F::String, 1, 1, V1, string::ltrim),
     f("numbytes", F::String, 1, 1, V2, string::numbytes),
-    f("regexp_matches", F::String, 2, 2, V1, string::regexp_matches),
-    f("regexp_replace", F::String, 3, 3, V1, string::regexp_replace),
+    f(
+        "regexp_matches",
+        F::String,
+        2,
+        2,
+        V1,
+        string::regexp_matches,
+    ),
+    f(
+        "regexp_replace",
+        F::String,
+        3,
+        3,
+        V1,
+        string::regexp_replace,
+    ),
     f("regexp_substr", F::String, 2, 2, V1, string::regexp_substr),
     f("replace", F::String, 3, 3, V1, string::replace),
     f("rpad", F::String, 2, 2, V1, string::rpad),
@@ -277,8 +292,22 @@ static FUNCTIONS: &[FunctionDef] = &[
     // Message context (10).
     f("accountid", F::Context, 0, 0, V1, context::accountid),
     f("clientid", F::Context, 0, 0, V1, context::clientid),
-    f("get_mqtt_property", F::Context, 1, 1, V1, context::get_mqtt_property),
-    f("get_user_properties", F::Context, 1, 1, V1, context::get_user_properties),
+    f(
+        "get_mqtt_property",
+        F::Context,
+        1,
+        1,
+        V1,
+        context::get_mqtt_property,
+    ),
+    f(
+        "get_user_properties",
+        F::Context,
+        1,
+        1,
+        V1,
+        context::get_user_properties,
+    ),
     f("newuuid", F::Context, 0, 0, V1, context::newuuid),
     f("principal", F::Context, 0, 0, V1, context::principal),
     f("sourceip", F::Context, 0, 0, V2, context::sourceip),
@@ -287,10 +316,31 @@ static FUNCTIONS: &[FunctionDef] = &[
     f("traceid", F::Context, 0, 0, V1, context::traceid),
     // External lookups (6).
     external(f("aws_lambda", F::Lookup, 2, 2, V1, lookups::aws_lambda)),
-    external(f("get_dynamodb", F::Lookup, 4, 6, V2, lookups::get_dynamodb)),
-    external(f("get_registry_data", F::Lookup, 3, 3, V2, lookups::get_registry_data)),
+    external(f(
+        "get_dynamodb",
+        F::Lookup,
+        4,
+        6,
+        V2,
+        lookups::get_dynamodb,
+    )),
+    external(f(
+        "get_registry_data",
+        F::Lookup,
+        3,
+        3,
+        V2,
+        lookups::get_registry_data,
+    )),
     external(f("get_secret", F::Lookup, 3, 4, V1, lookups::get_secret)),
-    external(f("get_thing_shadow", F::Lookup, 2, 3, V2, lookups::get_thing_shadow)),
+    external(f(
+        "get_thing_shadow",
+        F::Lookup,
+        2,
+        3,
+        V2,
+        lookups::get_thing_shadow,
+    )),
     FunctionDef {
         supported: false,
         ..external(f(
@@ -357,7 +407,10 @@ mod tests {
         );
         assert!(resolve("length", 1, SqlVersion::Beta).is_ok());
         let err = resolve("substring", 1, V1).unwrap_err();
-        assert_eq!(err.to_string(), "function substring takes 2 to 3 arguments, not 1");
+        assert_eq!(
+            err.to_string(),
+            "function substring takes 2 to 3 arguments, not 1"
+        );
         assert_eq!(
             resolve("abs", 2, V1).unwrap_err().to_string(),
             "function abs takes 1 arguments, not 2"

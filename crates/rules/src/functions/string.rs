@@ -94,7 +94,10 @@ pub fn startswith(args: &[Value], _ctx: &dyn FnContext) -> Out {
 /// `indexof(s, sub)`: 0-based position of the first occurrence, `-1` when there is none.
 pub fn indexof(args: &[Value], _ctx: &dyn FnContext) -> Out {
     two_strings(args, |a, b| {
-        Value::Int(a.find(b).map_or(-1, |byte| a[..byte].chars().count() as i64))
+        Value::Int(
+            a.find(b)
+                .map_or(-1, |byte| a[..byte].chars().count() as i64),
+        )
     })
 }
 
@@ -237,7 +240,8 @@ pub fn regexp_matches(args: &[Value], _ctx: &dyn FnContext) -> Out {
 /// `regexp_substr(s, re)`: the first match; `Undefined` when there is none.
 pub fn regexp_substr(args: &[Value], _ctx: &dyn FnContext) -> Out {
     with_regex(args, |s, re| {
-        re.find(s).map_or(Value::Undefined, |m| Value::from(m.as_str()))
+        re.find(s)
+            .map_or(Value::Undefined, |m| Value::from(m.as_str()))
     })
 }
 

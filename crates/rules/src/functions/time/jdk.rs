@@ -186,9 +186,7 @@ fn field(text: &str, pos: &mut usize, letter: char, count: usize, f: &mut Fields
                 .filter(|h| (1..=24).contains(h))
                 .map(|h| h % 24)
         }
-        'K' if count <= 2 => {
-            f.hour_of_ampm = Some(num(text, pos, count, 2)?).filter(|h| *h < 12)
-        }
+        'K' if count <= 2 => f.hour_of_ampm = Some(num(text, pos, count, 2)?).filter(|h| *h < 12),
         'h' if count <= 2 => {
             f.hour_of_ampm = Some(num(text, pos, count, 2)?)
                 .filter(|h| (1..=12).contains(h))
@@ -279,7 +277,9 @@ fn resolve(f: &Fields) -> Option<i64> {
     };
     let year = i16::try_from(year).ok()?;
     let date = match (f.month, f.day, f.day_of_year) {
-        (Some(m), Some(d), _) => Date::new(year, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()?,
+        (Some(m), Some(d), _) => {
+            Date::new(year, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()?
+        }
         (None, None, Some(doy)) => Date::new(year, 1, 1)
             .ok()?
             .with()
@@ -305,6 +305,8 @@ fn resolve(f: &Fields) -> Option<i64> {
         (None, Some(zone)) => zone.clone(),
         (None, None) => TimeZone::UTC,
     };
-    let zoned = DateTime::from_parts(date, time).to_zoned_datetime(tz).ok()?;
+    let zoned = DateTime::from_parts(date, time)
+        .to_zoned_datetime(tz)
+        .ok()?;
     Some(zoned.timestamp().as_millisecond())
 }

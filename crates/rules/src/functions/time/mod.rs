@@ -35,7 +35,9 @@ fn format_time(args: &[Value]) -> Option<String> {
         None => TimeZone::UTC,
     };
     let tokens = pattern::tokenize(&pattern, false)?;
-    let zoned = Timestamp::from_millisecond(millis).ok()?.to_zoned_datetime(zone);
+    let zoned = Timestamp::from_millisecond(millis)
+        .ok()?
+        .to_zoned_datetime(zone);
     joda::format(&zoned, &tokens)
 }
 

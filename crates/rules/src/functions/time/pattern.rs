@@ -131,9 +131,18 @@ mod tests {
         );
         assert_eq!(
             tokenize("HH[:mm]", true).unwrap(),
-            vec![Field('H', 2), OptionalStart, Literal(":".into()), Field('m', 2), OptionalEnd]
+            vec![
+                Field('H', 2),
+                OptionalStart,
+                Literal(":".into()),
+                Field('m', 2),
+                OptionalEnd
+            ]
         );
-        assert_eq!(tokenize("[x]", false).unwrap(), vec![Literal("[".into()), Field('x', 1), Literal("]".into())]);
+        assert_eq!(
+            tokenize("[x]", false).unwrap(),
+            vec![Literal("[".into()), Field('x', 1), Literal("]".into())]
+        );
         assert_eq!(tokenize("'open", false), None);
         assert_eq!(tokenize("HH]", true), None);
         assert_eq!(tokenize("{", true), None);
