@@ -208,20 +208,20 @@ thread_local! {
     static REGEX_CACHE: RefCell<HashMap<String, Option<Regex>>> = RefCell::new(HashMap::new());
 }
 
-/// The compiled pattern, `None` when it is not a valid regular expression.
-fn regex(pattern: &str) -> Option<Regex> {
+/// Runs `op` with the compiled pattern; `None` when it is not a valid regular expression.
+/// The pattern is borrowed from the cache, never cloned: a cloned `Regex` starts with an empty
+/// matching cache of its own, which costs more than the match.
+fn with_pattern<T>(pattern: &str, op: impl FnOnce(&Regex) -> T) -> Option<T> {
     const CACHE_LIMIT: usize = 256;
     REGEX_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(hit) = cache.get(pattern) {
-            return hit.clone();
+        if !cache.contains_key(pattern) {
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(pattern.to_owned(), Regex::new(pattern).ok());
         }
-        if cache.len() >= CACHE_LIMIT {
-            cache.clear();
-        }
-        let compiled = Regex::new(pattern).ok();
-        cache.insert(pattern.to_owned(), compiled.clone());
-        compiled
+        cache.get(pattern).and_then(Option::as_ref).map(op)
     })
 }
 
@@ -229,7 +229,7 @@ fn with_regex(args: &[Value], op: impl FnOnce(&str, &Regex) -> Value) -> Out {
     let (Some(s), Some(p)) = (text(arg(args, 0)), text(arg(args, 1))) else {
         return Ok(Value::Undefined);
     };
-    Ok(regex(&p).map_or(Value::Undefined, |re| op(&s, &re)))
+    Ok(with_pattern(&p, |re| op(&s, re)).unwrap_or(Value::Undefined))
 }
 
 /// `regexp_matches(s, re)`: whether `s` contains a match.
