@@ -73,6 +73,14 @@ impl FunctionDef {
         (self.imp)(args, ctx)
     }
 
+    /// Whether the result depends on nothing but the arguments and the rule's SQL version, so a
+    /// call with constant arguments can be folded when the rule is compiled. False for the
+    /// message context, `timestamp()`, the random `rand()`/`newuuid()` and the lookups.
+    pub fn depends_only_on_args(&self) -> bool {
+        !matches!(self.family, Family::Context | Family::Lookup)
+            && !matches!(self.name, "rand" | "timestamp")
+    }
+
     /// Whether `argc` arguments fit.
     pub fn accepts(&self, argc: usize) -> bool {
         argc >= self.min_args && self.max_args.is_none_or(|max| argc <= max)
@@ -417,6 +425,15 @@ mod tests {
         );
         assert!(resolve("concat", 0, V1).is_ok());
         assert!(resolve("concat", 9, V1).is_ok());
+    }
+
+    #[test]
+    fn foldable_functions_exclude_context_time_and_randomness() {
+        let foldable = |n: &str| lookup(n).unwrap().depends_only_on_args();
+        assert!(foldable("upper") && foldable("parse_time") && foldable("cast"));
+        for n in ["rand", "newuuid", "timestamp", "topic", "clientid", "get_thing_shadow"] {
+            assert!(!foldable(n), "{n}");
+        }
     }
 
     #[test]
