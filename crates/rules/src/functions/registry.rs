@@ -431,7 +431,14 @@ mod tests {
     fn foldable_functions_exclude_context_time_and_randomness() {
         let foldable = |n: &str| lookup(n).unwrap().depends_only_on_args();
         assert!(foldable("upper") && foldable("parse_time") && foldable("cast"));
-        for n in ["rand", "newuuid", "timestamp", "topic", "clientid", "get_thing_shadow"] {
+        for n in [
+            "rand",
+            "newuuid",
+            "timestamp",
+            "topic",
+            "clientid",
+            "get_thing_shadow",
+        ] {
             assert!(!foldable(n), "{n}");
         }
     }
