@@ -1,0 +1,106 @@
+//! The triggering message and the rule: `topic`, `clientid`, `principal`, `sourceip`,
+//! `traceid`, `accountid`, `newuuid`, `sql_version` and the MQTT 5 properties.
+
+use base64::Engine;
+
+use super::{FnContext, FnError, arg};
+use crate::convert::to_int_nearest;
+use crate::value::Value;
+
+type Out = Result<Value, FnError>;
+
+fn opt(s: Option<&str>) -> Value {
+    s.map_or(Value::Undefined, Value::from)
+}
+
+pub fn accountid(_args: &[Value], ctx: &dyn FnContext) -> Out {
+    Ok(Value::from(ctx.account_id()))
+}
+
+/// `clientid()`: `"n/a"` when the message did not come over MQTT.
+pub fn clientid(_args: &[Value], ctx: &dyn FnContext) -> Out {
+    Ok(Value::from(ctx.client_id().unwrap_or("n/a")))
+}
+
+pub fn principal(_args: &[Value], ctx: &dyn FnContext) -> Out {
+    Ok(opt(ctx.principal()))
+}
+
+/// `sourceip()`: the publisher's address as text (IPv4 dotted, IPv6 compressed).
+pub fn sourceip(_args: &[Value], ctx: &dyn FnContext) -> Out {
+    Ok(ctx
+        .source_ip()
+        .map_or(Value::Undefined, |ip| Value::from(ip.to_string())))
+}
+
+/// `traceid()`: `Undefined` when the message did not come over MQTT.
+pub fn traceid(_args: &[Value], ctx: &dyn FnContext) -> Out {
+    Ok(opt(ctx.trace_id()))
+}
+
+pub fn newuuid(_args: &[Value], _ctx: &dyn FnContext) -> Out {
+    Ok(Value::from(uuid::Uuid::new_v4().to_string()))
+}
+
+pub fn sql_version(_args: &[Value], ctx: &dyn FnContext) -> Out {
+    Ok(Value::from(ctx.sql_version().as_str()))
+}
+
+/// `topic()` / `topic(n)`: the whole topic or its `n`th level counted from 1 (`n` converted to
+/// the nearest Int). Pinned: `n` outside the levels is `Undefined`.
+pub fn topic(args: &[Value], ctx: &dyn FnContext) -> Out {
+    let topic = ctx.topic();
+    if args.is_empty() {
+        return Ok(Value::from(topic));
+    }
+    Ok(to_int_nearest(arg(args, 0))
+        .and_then(|n| usize::try_from(n).ok())
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| topic.split('/').nth(i))
+        .map_or(Value::Undefined, Value::from))
+}
+
+/// `get_mqtt_property(name)`: one of the MQTT 5 properties by AWS's names —
+/// `format_indicator` (`"UNSPECIFIED_BYTES"` / `"UTF8_DATA"`), `content_type`,
+/// `response_topic`, `correlation_data` (base64). Absent or unknown → `Undefined`.
+pub fn get_mqtt_property(args: &[Value], ctx: &dyn FnContext) -> Out {
+    let Some(name) = arg(args, 0).as_str() else {
+        return Ok(Value::Undefined);
+    };
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "format_indicator" => ctx
+            .payload_format_indicator()
+            .map_or(Value::Undefined, |f| {
+                Value::from(if f == 1 {
+                    "UTF8_DATA"
+                } else {
+                    "UNSPECIFIED_BYTES"
+                })
+            }),
+        "content_type" => opt(ctx.content_type()),
+        "response_topic" => opt(ctx.response_topic()),
+        "correlation_data" => ctx.correlation_data().map_or(Value::Undefined, |d| {
+            Value::from(base64::engine::general_purpose::STANDARD.encode(d))
+        }),
+        _ => Value::Undefined,
+    })
+}
+
+/// `get_user_properties(key)`: the values of every MQTT 5 user property named `key`, in the
+/// order sent. Pinned: no such property → `Undefined`.
+pub fn get_user_properties(args: &[Value], ctx: &dyn FnContext) -> Out {
+    let Some(key) = arg(args, 0).as_str() else {
+        return Ok(Value::Undefined);
+    };
+    let values: Vec<Value> = ctx
+        .user_properties()
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| Value::from(v.as_str()))
+        .collect();
+    Ok(if values.is_empty() {
+        Value::Undefined
+    } else {
+        Value::array(values)
+    })
+}

@@ -1,0 +1,19 @@
+//! The AWS IoT rules engine's evaluation core: the SQL value model ([`Value`]), AWS's implicit
+//! conversions and `cast` ([`convert`]), the operators ([`ops`]) and the whole function
+//! library with its registry ([`functions`]), plus reading payloads and writing results as
+//! AWS does ([`json`]).
+//!
+//! Everything here is pure and synchronous. The SQL text itself (lexer, parser, AST) is
+//! `ferrite-rules-sql`; binding that AST to these values and functions, and running actions,
+//! builds on top of this.
+
+pub mod convert;
+pub mod functions;
+pub mod json;
+pub mod ops;
+mod value;
+
+pub use convert::{CastType, cast};
+pub use ferrite_rules_sql::SqlVersion;
+pub use functions::{FnContext, FnError, FunctionDef, FunctionRef, MessageContext, resolve};
+pub use value::{Object, Value, ValueType};
