@@ -44,7 +44,7 @@ pub use destinations::{
 };
 pub use error::RulesError;
 pub use rules::{CreateTopicRule, ListTopicRules, ReplaceTopicRule, RuleName, TopicRule};
-pub use sql::{ScanningCheck, SqlCheck, SqlInfo, SqlParseError};
+pub use sql::{CompilingCheck, SqlCheck, SqlInfo, SqlParseError};
 
 /// The record kind of topic rules, keyed by rule name (taggable by `rule/{name}` ARNs through
 /// the registry's tag operations; see [`TAGGABLE`]).
@@ -81,14 +81,14 @@ pub struct RulesService {
 
 impl RulesService {
     /// The service over `store`, with a change feed of its own, the temporary
-    /// [`ScanningCheck`] for SQL and the system clock.
+    /// [`CompilingCheck`] for SQL and the system clock.
     pub fn new(store: Arc<dyn RegistryStore>) -> RulesService {
         let (tx, queue) = mpsc::channel(CONFIRMATION_QUEUE);
         RulesService {
             rules: TopicRules {
                 docs: Documents::new(store),
                 changes: Arc::new(InProcessFeed::default()),
-                sql: Arc::new(ScanningCheck),
+                sql: Arc::new(CompilingCheck),
                 clock: Clock::system(),
                 confirmations: tx,
             },

@@ -108,12 +108,14 @@ pub fn check_payload(payload: &Value, sql: &dyn SqlCheck) -> Result<Checked, Rul
             _ => {}
         }
         for template in templates_in(config) {
-            let info = sql.check_expression(template, version).map_err(|e| {
-                invalid(format!(
-                    "The substitution template ${{{template}}} in {place} is invalid: {}",
-                    e.message
-                ))
-            })?;
+            let info = sql
+                .check_expression(statement, template, version)
+                .map_err(|e| {
+                    invalid(format!(
+                        "The substitution template ${{{template}}} in {place} is invalid: {}",
+                        e.message
+                    ))
+                })?;
             refuse_unserved(&info.functions, &place)?;
             if is_error_action
                 && let Some(f) = info
@@ -312,10 +314,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::sql::ScanningCheck;
+    use crate::sql::CompilingCheck;
 
     fn check(payload: Value) -> Result<Checked, RulesError> {
-        check_payload(&payload, &ScanningCheck)
+        check_payload(&payload, &CompilingCheck)
     }
 
     fn rule(actions: Value) -> Value {

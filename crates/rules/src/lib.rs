@@ -7,13 +7,19 @@
 //! `ferrite-rules-sql`; binding that AST to these values and functions, and running actions,
 //! builds on top of this.
 
+mod compile;
 pub mod convert;
+mod eval;
 pub mod functions;
 pub mod json;
 pub mod ops;
+mod plan;
+mod rule;
 mod value;
 
 pub use convert::{CastType, cast};
+pub use ferrite_rules_sql::ParseError;
 pub use ferrite_rules_sql::SqlVersion;
 pub use functions::{FnContext, FnError, FunctionDef, FunctionRef, MessageContext, resolve};
+pub use rule::{CompiledSql, Evaluation, Selected, Template, compile};
 pub use value::{Object, Value, ValueType};

@@ -1,0 +1,95 @@
+//! The compiled form of a statement: expressions bound to their functions, variables to slots,
+//! names to shared strings and constants folded, so evaluating a message walks a small tree
+//! and never looks anything up by name but payload fields.
+
+use std::sync::Arc;
+
+use crate::convert::CastType;
+use crate::functions::FunctionRef;
+use crate::value::Value;
+
+/// One compiled expression.
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    Const(Value),
+    /// The whole row: the message payload, or inside a nested query the current element.
+    Row,
+    /// The raw message bytes (`*` as a function argument: `encode(*, 'base64')`).
+    RawPayload,
+    /// A top-level field of the row.
+    Field(Arc<str>),
+    /// A SET variable, by slot.
+    Var(usize),
+    Path(Box<Node>, Vec<Step>),
+    Call(FunctionRef, Vec<Node>),
+    Cast(Box<Node>, CastType),
+    Not(Box<Node>),
+    Neg(Box<Node>),
+    Binary(BinaryOp, Box<Node>, Box<Node>),
+    /// `CASE v WHEN t THEN r ...`: equality with the operand.
+    CaseValue {
+        operand: Box<Node>,
+        whens: Vec<(Node, Node)>,
+        else_: Option<Box<Node>>,
+    },
+    /// `CASE WHEN cond THEN r ...`.
+    CaseCond {
+        whens: Vec<(Node, Node)>,
+        else_: Option<Box<Node>>,
+    },
+    Object(Vec<(Arc<str>, Node)>),
+    Array(Vec<Node>),
+    Subquery(Box<SubPlan>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    Field(Arc<str>),
+    Index(Node),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BinaryOp {
+    Or,
+    And,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    In,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+}
+
+/// What a SELECT produces.
+#[derive(Debug, Clone)]
+pub(crate) enum Projection {
+    /// An object built from the items in order.
+    Items(Vec<Item>),
+    /// `SELECT VALUE expr`.
+    Value(Node),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Item {
+    /// `*`: every member of the row (or, alone over a non-object row, the row itself).
+    Star,
+    /// `* AS name`: the whole row under one key.
+    StarAs(Vec<Arc<str>>),
+    /// `expr [AS a.b]`: the key path (the alias, or a name derived from the expression).
+    Expr(Node, Vec<Arc<str>>),
+}
+
+/// A nested `(SELECT ... FROM expr [WHERE ...])`: the projection applied to each element of
+/// the array `from` evaluates to, keeping the elements the condition accepts.
+#[derive(Debug, Clone)]
+pub(crate) struct SubPlan {
+    pub projection: Projection,
+    pub from: Node,
+    pub filter: Option<Node>,
+}

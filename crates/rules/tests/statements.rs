@@ -1,0 +1,121 @@
+//! Whole statements, from SQL text to the payload actions receive: `golden/statements.json`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use ferrite_rules::functions::MessageContext;
+use ferrite_rules::{Evaluation, SqlVersion, compile};
+use serde_json::Value as Json;
+
+fn payload(spec: &Json) -> Bytes {
+    if let Some(text) = spec.get("$text").and_then(Json::as_str) {
+        return Bytes::from(text.to_owned());
+    }
+    if let Some(b64) = spec.get("$bytes").and_then(Json::as_str) {
+        return Bytes::from(STANDARD.decode(b64).expect("base64"));
+    }
+    Bytes::from(serde_json::to_vec(spec).expect("json"))
+}
+
+#[test]
+fn golden_statements() {
+    let file: Json =
+        serde_json::from_str(include_str!("golden/statements.json")).expect("golden file parses");
+    let cases = file["cases"].as_array().expect("cases");
+    let mut failures = Vec::new();
+    for case in cases {
+        let sql = case["sql"].as_str().expect("sql");
+        let version = case
+            .get("version")
+            .and_then(Json::as_str)
+            .map_or(SqlVersion::V2016_03_23, |v| {
+                SqlVersion::parse(v).expect("version")
+            });
+        let compiled = compile(sql, version);
+        if let Some(want) = case.get("error").and_then(Json::as_str) {
+            match compiled {
+                Err(e) if e.to_string().contains(want) => {}
+                Err(e) => failures.push(format!("{sql}: error {e:?}, want '{want}'")),
+                Ok(_) => failures.push(format!("{sql}: compiled, want error '{want}'")),
+            }
+            continue;
+        }
+        let compiled = match compiled {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{sql}: {e}"));
+                continue;
+            }
+        };
+        let ctx = MessageContext {
+            sql_version: version,
+            topic: case
+                .get("topic")
+                .and_then(Json::as_str)
+                .unwrap_or("sensors/dev1/data")
+                .to_owned(),
+            client_id: Some("client-1".into()),
+            account_id: "123456789012".into(),
+            timestamp_ms: 1_481_825_251_155,
+            ..MessageContext::default()
+        };
+        let raw = payload(&case["payload"]);
+        let got = match compiled.evaluate(&raw, &ctx) {
+            Ok(Evaluation::Filtered) => serde_json::json!({"$filtered": true}),
+            Ok(Evaluation::Selected(s)) => {
+                let out = s.payload();
+                if out.is_empty() {
+                    serde_json::json!({"$empty": true})
+                } else {
+                    match serde_json::from_slice::<Json>(&out) {
+                        Ok(j) => j,
+                        Err(_) => serde_json::json!({"$bytes": STANDARD.encode(&out)}),
+                    }
+                }
+            }
+            Err(e) => serde_json::json!({"$failed": e.to_string()}),
+        };
+        let want = &case["expect"];
+        // serde_json keeps 2 and 2.0 apart, as an Int and a Decimal are.
+        if got != *want {
+            failures.push(format!("{sql}\n    got  {got}\n    want {want}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn templates_see_the_incoming_message_and_variables() {
+    let compiled = compile(
+        "SET @room = upper(room) SELECT temp AS t FROM 'sensors/+/data'",
+        SqlVersion::V2016_03_23,
+    )
+    .expect("compiles");
+    let ctx = MessageContext {
+        sql_version: SqlVersion::V2016_03_23,
+        topic: "sensors/dev1/data".into(),
+        account_id: "1".into(),
+        ..MessageContext::default()
+    };
+    let raw = Bytes::from_static(br#"{"temp": 21, "room": "lab"}"#);
+    let Evaluation::Selected(selected) = compiled.evaluate(&raw, &ctx).expect("evaluates") else {
+        panic!("filtered");
+    };
+    let t = compiled
+        .template("alerts/${topic(2)}/${@room}/$${temp}/${temp + 1}/${t}")
+        .expect("template compiles");
+    assert!(!t.is_constant());
+    // `t` is a SELECT alias, not visible to templates: it renders as nothing.
+    assert_eq!(
+        t.render(&selected, &raw, &ctx).expect("renders"),
+        "alerts/dev1/LAB/${temp}/22/"
+    );
+    assert!(compiled.template("x/${topic(}").is_err());
+    assert!(compiled.template("x/${topic()").is_err());
+    assert!(compiled.template("plain/$/text").expect("ok").is_constant());
+}
