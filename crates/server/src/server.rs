@@ -224,6 +224,8 @@ impl Server {
         let metrics = Arc::new(Metrics::default());
         let mut registry = Registry::default();
         metrics.register(&mut registry);
+        let rule_metrics = Arc::new(ferrite_rules_service::RuleMetrics::default());
+        rule_metrics.register(&mut registry);
         let broker = Broker::start(
             cfg.mqtt.clone(),
             stores.broker,
@@ -247,6 +249,17 @@ impl Server {
         let services = TaskTracker::new();
         services.spawn(device_auth.run(changes.subscribe(), services_cancel.clone()));
         services.spawn(shadow_service.run(services_cancel.clone()));
+        let rules_engine = ferrite_rules_service::RulesEngine::new(
+            broker.clone(),
+            rules_service.rules(),
+            cfg.aws.account_id.clone(),
+            rule_metrics,
+            ferrite_topic::MatchOptions {
+                multilevel_matches_parent: cfg.mqtt.multilevel_wildcard_matches_parent,
+            },
+        );
+        // Subscribed before the engine reads the rules, so no change falls between the two.
+        services.spawn(rules_engine.run(changes.subscribe(), services_cancel.clone()));
         services.spawn(rules_service.run(services_cancel.clone()));
         let edge_cancel = CancellationToken::new();
         let edge = TaskTracker::new();

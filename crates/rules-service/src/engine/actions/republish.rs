@@ -1,0 +1,170 @@
+//! `republish`: the SELECT output published to another topic through the broker's one
+//! publish path, with the QoS and MQTT 5 headers the action names (all templates). The topic
+//! template writes `$$` for a `$`; the API already refused reserved topics AWS refuses.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use ferrite_broker::{Broker, Message};
+use ferrite_mqtt_codec::{Properties, QoS};
+use ferrite_rules::{CompiledSql, Template};
+use ferrite_types::message::local_node;
+use ferrite_types::{Clock, Origin};
+use serde_json::Value;
+
+use super::{Action, ActionError, BoxFuture, Deps, Job};
+
+pub(crate) struct Republish {
+    topic: Template,
+    topic_text: String,
+    qos: QoS,
+    headers: Headers,
+    broker: Broker,
+    origin: Arc<Origin>,
+}
+
+#[derive(Default)]
+struct Headers {
+    payload_format_indicator: Option<Template>,
+    content_type: Option<Template>,
+    response_topic: Option<Template>,
+    correlation_data: Option<Template>,
+    message_expiry: Option<Template>,
+    user_properties: Vec<(Template, Template)>,
+}
+
+fn template(sql: &CompiledSql, text: &str) -> Result<Template, String> {
+    sql.template(text).map_err(|e| e.to_string())
+}
+
+impl Republish {
+    pub fn build(config: &Value, sql: &CompiledSql, deps: &Deps) -> Result<Republish, String> {
+        let topic_text = config["topic"]
+            .as_str()
+            .ok_or("republish needs a topic")?
+            .to_owned();
+        let qos = match config["qos"].as_i64().unwrap_or(0) {
+            0 => QoS::AtMostOnce,
+            _ => QoS::AtLeastOnce,
+        };
+        let mut headers = Headers::default();
+        if let Some(h) = config.get("headers").filter(|h| h.is_object()) {
+            let field = |name: &str| -> Result<Option<Template>, String> {
+                h.get(name)
+                    .and_then(Value::as_str)
+                    .map(|t| template(sql, t))
+                    .transpose()
+            };
+            headers.payload_format_indicator = field("payloadFormatIndicator")?;
+            headers.content_type = field("contentType")?;
+            headers.response_topic = field("responseTopic")?;
+            headers.correlation_data = field("correlationData")?;
+            headers.message_expiry = field("messageExpiry")?;
+            for p in h["userProperties"].as_array().into_iter().flatten() {
+                let (Some(k), Some(v)) = (p["key"].as_str(), p["value"].as_str()) else {
+                    continue;
+                };
+                headers
+                    .user_properties
+                    .push((template(sql, k)?, template(sql, v)?));
+            }
+        }
+        Ok(Republish {
+            topic: template(sql, &topic_text)?,
+            topic_text,
+            qos,
+            headers,
+            broker: deps.broker.clone(),
+            origin: Arc::new(Origin::service("rules", local_node())),
+        })
+    }
+
+    fn properties(&self, job: &Job) -> Result<Properties, ActionError> {
+        let render = |t: &Option<Template>| -> Result<Option<String>, ActionError> {
+            t.as_ref()
+                .map(|t| t.render(&job.selected, &job.raw, &*job.ctx))
+                .transpose()
+                .map_err(|e| ActionError::permanent(e.to_string()))
+        };
+        let h = &self.headers;
+        let mut props = Properties {
+            content_type: render(&h.content_type)?,
+            response_topic: render(&h.response_topic)?,
+            ..Properties::default()
+        };
+        if let Some(pfi) = render(&h.payload_format_indicator)? {
+            props.payload_format_indicator = match pfi.as_str() {
+                "UTF8_DATA" | "1" => Some(1),
+                "UNSPECIFIED_BYTES" | "0" => Some(0),
+                other => {
+                    return Err(ActionError::permanent(format!(
+                        "payloadFormatIndicator must be UTF8_DATA or UNSPECIFIED_BYTES, not {other}"
+                    )));
+                }
+            };
+        }
+        if let Some(cd) = render(&h.correlation_data)? {
+            let bytes = STANDARD
+                .decode(cd.as_bytes())
+                .map_err(|_| ActionError::permanent("correlationData must be base64-encoded"))?;
+            props.correlation_data = Some(bytes.into());
+        }
+        if let Some(expiry) = render(&h.message_expiry)? {
+            let secs = expiry.trim().parse::<u32>().map_err(|_| {
+                ActionError::permanent(format!(
+                    "messageExpiry must be a number of seconds, not {expiry}"
+                ))
+            })?;
+            props.message_expiry_interval = Some(secs);
+        }
+        for (k, v) in &h.user_properties {
+            let key = k
+                .render(&job.selected, &job.raw, &*job.ctx)
+                .map_err(|e| ActionError::permanent(e.to_string()))?;
+            let value = v
+                .render(&job.selected, &job.raw, &*job.ctx)
+                .map_err(|e| ActionError::permanent(e.to_string()))?;
+            props.user_properties.push((key, value));
+        }
+        Ok(props)
+    }
+}
+
+impl Action for Republish {
+    fn name(&self) -> &'static str {
+        "RepublishAction"
+    }
+
+    fn resource(&self) -> String {
+        self.topic_text.clone()
+    }
+
+    fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>> {
+        Box::pin(async move {
+            let topic = self
+                .topic
+                .render(&job.selected, &job.raw, &*job.ctx)
+                .map_err(|e| ActionError::permanent(e.to_string()))?;
+            let props = self.properties(job)?;
+            let msg = Message::new(
+                Arc::from(topic.as_str()),
+                job.payload.clone(),
+                self.qos,
+                false,
+                &props,
+                self.origin.clone(),
+                Clock::system().now_ms(),
+            );
+            match self.broker.publish(msg).await {
+                Ok(_) => Ok(()),
+                Err(ferrite_broker::BrokerError::ShuttingDown) => {
+                    Err(ActionError::transient("the broker is shutting down"))
+                }
+                Err(e) => Err(ActionError::permanent(format!(
+                    "cannot republish to {topic}: {e}"
+                ))),
+            }
+        })
+    }
+}

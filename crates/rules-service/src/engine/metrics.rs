@@ -1,0 +1,93 @@
+//! Per-rule counters on `/metrics` (`ferrite_rules_*`): what AWS hides, Ferrite shows. Labels
+//! are rule names, as many as rules exist.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabel {
+    pub rule: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabel {
+    pub rule: String,
+    pub action: &'static str,
+}
+
+/// The rules engine's counters.
+#[derive(Default)]
+pub struct RuleMetrics {
+    /// Messages whose topic matched a rule (Basic Ingest included).
+    pub matched: Family<RuleLabel, Counter>,
+    /// Messages for which the rule's WHERE held (actions were started).
+    pub selected: Family<RuleLabel, Counter>,
+    /// Evaluations that failed (an external function failed): the error action ran.
+    pub evaluation_failed: Family<RuleLabel, Counter>,
+    pub action_succeeded: Family<ActionLabel, Counter>,
+    pub action_failed: Family<ActionLabel, Counter>,
+    /// Jobs an action's queue had no room for.
+    pub action_dropped: Family<ActionLabel, Counter>,
+    /// Basic Ingest messages for a rule that does not exist or is disabled.
+    pub rule_not_found: Counter,
+}
+
+impl RuleMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        let r = registry.sub_registry_with_prefix("ferrite_rules");
+        r.register(
+            "messages_matched",
+            "Messages whose topic matched a rule, by rule",
+            self.matched.clone(),
+        );
+        r.register(
+            "messages_selected",
+            "Messages that passed a rule's WHERE, by rule",
+            self.selected.clone(),
+        );
+        r.register(
+            "evaluations_failed",
+            "Rule evaluations that failed (the error action ran), by rule",
+            self.evaluation_failed.clone(),
+        );
+        r.register(
+            "actions_succeeded",
+            "Actions that completed, by rule and action",
+            self.action_succeeded.clone(),
+        );
+        r.register(
+            "actions_failed",
+            "Actions that failed after their retries, by rule and action",
+            self.action_failed.clone(),
+        );
+        r.register(
+            "actions_dropped",
+            "Action jobs dropped because the action's queue was full, by rule and action",
+            self.action_dropped.clone(),
+        );
+        r.register(
+            "basic_ingest_rule_not_found",
+            "Basic Ingest messages for a rule that does not exist or is disabled",
+            self.rule_not_found.clone(),
+        );
+    }
+
+    pub fn rule(family: &Family<RuleLabel, Counter>, rule: &str) {
+        family
+            .get_or_create(&RuleLabel {
+                rule: rule.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn action(family: &Family<ActionLabel, Counter>, rule: &str, action: &'static str) {
+        family
+            .get_or_create(&ActionLabel {
+                rule: rule.to_owned(),
+                action,
+            })
+            .inc();
+    }
+}

@@ -1,0 +1,323 @@
+//! The running rules engine. It reads messages through drop-policy taps (a slow rule never
+//! slows devices: what a full tap cannot take is counted in
+//! `ferrite_mqtt_tap_messages_dropped_total{tap="rules"}`), takes Basic Ingest messages
+//! (`$aws/rules/{rule}/...`) through an exclusive tap so no subscriber ever sees them, finds the
+//! rules whose FROM filter matches in its rule set's trie, evaluates each, and hands the output
+//! to the rule's actions. Rule changes arrive on the registry change feed and apply to the
+//! next message, on every node the feed reaches.
+
+mod actions;
+mod context;
+mod metrics;
+mod ruleset;
+
+use std::sync::Arc;
+
+use ferrite_broker::{Broker, Message, TapOptions};
+use ferrite_rules::Evaluation;
+use ferrite_topic::MatchOptions;
+use ferrite_types::{ChangeSubscription, Clock, Received, RegistryChange};
+use tokio::sync::mpsc::Receiver;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use metrics::RuleMetrics;
+
+use crate::{TopicRule, TopicRules};
+use actions::{Deps, Job, Outcome, Runner};
+use ruleset::{ActiveRule, RuleSet};
+
+/// Messages a rules tap holds before it drops and counts.
+const TAP_CAPACITY: usize = 16 * 1024;
+/// The Basic Ingest prefix: `$aws/rules/{rule}[/topic]`.
+const INGEST_PREFIX: &str = "$aws/rules/";
+
+/// The engine: built by the server, run until shutdown.
+pub struct RulesEngine {
+    broker: Broker,
+    rules: TopicRules,
+    account_id: String,
+    metrics: Arc<RuleMetrics>,
+    match_options: MatchOptions,
+    clock: Clock,
+    /// The actions' workers; they end when their rule goes and their queue is done.
+    workers: TaskTracker,
+}
+
+impl RulesEngine {
+    pub fn new(
+        broker: Broker,
+        rules: TopicRules,
+        account_id: String,
+        metrics: Arc<RuleMetrics>,
+        match_options: MatchOptions,
+    ) -> RulesEngine {
+        RulesEngine {
+            broker,
+            rules,
+            account_id,
+            metrics,
+            match_options,
+            clock: Clock::system(),
+            workers: TaskTracker::new(),
+        }
+    }
+
+    /// Runs rules until `cancel`. `changes` must have been subscribed before the rules are
+    /// first read (it is, when the caller subscribes before calling), so no change is missed.
+    pub async fn run(self, mut changes: ChangeSubscription, cancel: CancellationToken) {
+        let mut set = Arc::new(self.load_all().await);
+        let mut taps = Taps::default();
+        taps.follow(&self.broker, &set);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                change = changes.recv() => match change {
+                    None => break,
+                    Some(Received::Missed(_)) => {
+                        set = Arc::new(self.load_all().await);
+                        taps.follow(&self.broker, &set);
+                    }
+                    Some(Received::Change(c)) => {
+                        if let Some(name) = rule_changed(&c) {
+                            set = Arc::new(self.reload(&set, name).await);
+                            taps.follow(&self.broker, &set);
+                        }
+                    }
+                },
+                Some(msg) = recv(&mut taps.ingest) => self.ingest(&set, &msg),
+                Some(msg) = recv(&mut taps.plain) => self.route(&set, &msg),
+                Some(msg) = recv(&mut taps.dollar) => self.route(&set, &msg),
+            }
+        }
+        drop(set);
+        self.workers.close();
+        self.workers.wait().await;
+    }
+
+    async fn load_all(&self) -> RuleSet {
+        let stored = match self.rules.all_rules().await {
+            Ok(rules) => rules,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read topic rules; the engine runs none");
+                Vec::new()
+            }
+        };
+        let active = stored
+            .into_iter()
+            .filter_map(|r| self.activate(r))
+            .collect();
+        RuleSet::new(active, self.match_options)
+    }
+
+    /// The rule set with the rule `name` read again (created, replaced, enabled, disabled or
+    /// deleted); the other rules keep their workers.
+    async fn reload(&self, set: &RuleSet, name: &str) -> RuleSet {
+        let fresh = match self.rules.rule(name).await {
+            Ok(rule) => rule,
+            Err(e) => {
+                tracing::error!(rule = name, error = %e, "cannot read a changed topic rule");
+                return RuleSet::new(set.rules().cloned().collect(), self.match_options);
+            }
+        };
+        let mut rules: Vec<Arc<ActiveRule>> =
+            set.rules().filter(|r| &*r.name != name).cloned().collect();
+        let unchanged = set
+            .by_name(name)
+            .filter(|r| fresh.as_ref().is_some_and(|f| *f == r.source));
+        match unchanged {
+            Some(rule) => rules.push(rule.clone()),
+            None => rules.extend(fresh.and_then(|r| self.activate(r))),
+        }
+        RuleSet::new(rules, self.match_options)
+    }
+
+    /// Compiles an enabled rule and starts its actions' workers.
+    fn activate(&self, rule: TopicRule) -> Option<Arc<ActiveRule>> {
+        if rule.disabled() {
+            return None;
+        }
+        let sql = match ferrite_rules::compile(rule.sql(), rule.sql_version()) {
+            Ok(sql) => sql,
+            Err(e) => {
+                tracing::warn!(rule = %rule.name, error = %e, "stored rule does not compile; skipped");
+                return None;
+            }
+        };
+        let deps = Deps {
+            broker: self.broker.clone(),
+        };
+        let start = |action: &serde_json::Value| -> Option<Runner> {
+            let (kind, config) = action.as_object()?.iter().find(|(_, v)| !v.is_null())?;
+            match actions::build(kind, config, &sql, &deps) {
+                Ok(a) => Some(Runner::start(a, self.metrics.clone(), &self.workers)),
+                Err(e) => {
+                    tracing::warn!(rule = %rule.name, action = %kind, error = %e, "action not started");
+                    None
+                }
+            }
+        };
+        let runners = rule.actions().iter().filter_map(&start).collect();
+        let error_action = rule.error_action().and_then(&start);
+        Some(Arc::new(ActiveRule {
+            name: Arc::from(rule.name.as_str()),
+            sql,
+            actions: runners,
+            error_action,
+            source: rule,
+        }))
+    }
+
+    /// A message from the broker: every rule whose FROM filter matches its topic.
+    fn route(&self, set: &RuleSet, msg: &Arc<Message>) {
+        for rule in set.matching(&msg.topic) {
+            self.run_rule(&rule, msg, &msg.topic);
+        }
+    }
+
+    /// A Basic Ingest message: the named rule only, which sees the topic without the prefix.
+    /// Its FROM filter is not applied; WHERE is.
+    fn ingest(&self, set: &RuleSet, msg: &Arc<Message>) {
+        let rest = msg.topic.strip_prefix(INGEST_PREFIX).unwrap_or_default();
+        let (name, topic) = rest.split_once('/').unwrap_or((rest, ""));
+        match set.by_name(name) {
+            Some(rule) => self.run_rule(rule, msg, topic),
+            None => {
+                self.metrics.rule_not_found.inc();
+                tracing::debug!(
+                    rule = name,
+                    "Basic Ingest message for no enabled rule dropped"
+                );
+            }
+        }
+    }
+
+    fn run_rule(&self, rule: &Arc<ActiveRule>, msg: &Arc<Message>, topic: &str) {
+        RuleMetrics::rule(&self.metrics.matched, &rule.name);
+        let ctx = Arc::new(context::message_context(
+            msg,
+            topic,
+            rule.sql.version(),
+            &self.account_id,
+            self.clock.now_ms(),
+        ));
+        let selected = match rule.sql.evaluate(&msg.payload, &*ctx) {
+            Ok(Evaluation::Filtered) => return,
+            Ok(Evaluation::Selected(s)) => Arc::new(s),
+            Err(e) => {
+                RuleMetrics::rule(&self.metrics.evaluation_failed, &rule.name);
+                tracing::debug!(rule = %rule.name, error = %e, "rule evaluation failed");
+                self.evaluation_failed(rule, msg, ctx, &e.to_string());
+                return;
+            }
+        };
+        RuleMetrics::rule(&self.metrics.selected, &rule.name);
+        if rule.actions.is_empty() {
+            return;
+        }
+        let payload = selected.payload();
+        let outcome = Outcome::new(rule.actions.len(), rule.error_action.clone());
+        for runner in &rule.actions {
+            runner.submit(Job {
+                rule: rule.name.clone(),
+                selected: selected.clone(),
+                raw: msg.payload.clone(),
+                ctx: ctx.clone(),
+                payload: payload.clone(),
+                outcome: Some(outcome.clone()),
+            });
+        }
+    }
+
+    /// The SQL itself failed (an external function could not be called): no action ran; the
+    /// error action hears of it.
+    fn evaluation_failed(
+        &self,
+        rule: &ActiveRule,
+        msg: &Message,
+        ctx: Arc<ferrite_rules::functions::MessageContext>,
+        message: &str,
+    ) {
+        let outcome = Outcome::new(0, rule.error_action.clone());
+        let job = Job {
+            rule: rule.name.clone(),
+            selected: Arc::new(ferrite_rules::Selected {
+                output: ferrite_rules::Value::Undefined,
+                input: ferrite_rules::json::from_payload(&msg.payload, rule.sql.version()),
+                vars: Vec::new(),
+            }),
+            raw: msg.payload.clone(),
+            ctx,
+            payload: bytes::Bytes::new(),
+            outcome: None,
+        };
+        outcome.report(
+            vec![serde_json::json!({
+                "failedAction": "SqlEvaluation",
+                "failedResource": &*rule.name,
+                "errorMessage": message,
+            })],
+            &job,
+        );
+    }
+}
+
+/// The rule a change is about, if it is about one.
+fn rule_changed(change: &RegistryChange) -> Option<&str> {
+    match change {
+        RegistryChange::TopicRuleCreated { rule }
+        | RegistryChange::TopicRuleReplaced { rule }
+        | RegistryChange::TopicRuleDeleted { rule }
+        | RegistryChange::TopicRuleEnabled { rule }
+        | RegistryChange::TopicRuleDisabled { rule } => Some(rule),
+        _ => None,
+    }
+}
+
+/// The engine's taps, opened while rules need them.
+#[derive(Default)]
+struct Taps {
+    ingest: Option<Receiver<Arc<Message>>>,
+    plain: Option<Receiver<Arc<Message>>>,
+    dollar: Option<Receiver<Arc<Message>>>,
+}
+
+impl Taps {
+    /// Opens the taps `set` needs and closes the others. Basic Ingest is always tapped, so its
+    /// messages never reach a subscriber, rules or not.
+    fn follow(&mut self, broker: &Broker, set: &RuleSet) {
+        let open = |filter: &str, exclusive: bool| {
+            let opts = TapOptions::drop_and_count("rules", TAP_CAPACITY);
+            let opts = if exclusive { opts.exclusive() } else { opts };
+            match broker.tap_with(filter, opts) {
+                Ok(rx) => Some(rx),
+                Err(e) => {
+                    tracing::error!(filter, error = %e, "cannot tap for rules");
+                    None
+                }
+            }
+        };
+        if self.ingest.is_none() {
+            self.ingest = open("$aws/rules/#", true);
+        }
+        match (set.plain, self.plain.is_some()) {
+            (true, false) => self.plain = open("#", false),
+            (false, true) => self.plain = None,
+            _ => {}
+        }
+        match (set.dollar, self.dollar.is_some()) {
+            (true, false) => self.dollar = open("$aws/#", false),
+            (false, true) => self.dollar = None,
+            _ => {}
+        }
+        let _ = set.is_empty();
+    }
+}
+
+/// The next message of a tap that may not be open (then never ready).
+async fn recv(rx: &mut Option<Receiver<Arc<Message>>>) -> Option<Arc<Message>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}

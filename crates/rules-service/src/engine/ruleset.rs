@@ -1,0 +1,81 @@
+//! The rules the engine runs: each enabled rule compiled once with its actions' workers
+//! started, indexed by its FROM filter in a subscription trie, so a message finds its rules by
+//! one walk however many rules exist, and by name for Basic Ingest.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ferrite_rules::CompiledSql;
+use ferrite_topic::{Match, MatchOptions, SubscriptionTrie};
+
+use super::actions::Runner;
+use crate::TopicRule;
+
+/// One enabled rule, ready to run. Dropping the last handle ends its actions' workers once
+/// their queues are done.
+pub(crate) struct ActiveRule {
+    pub name: Arc<str>,
+    pub sql: CompiledSql,
+    pub actions: Vec<Runner>,
+    pub error_action: Option<Runner>,
+    /// The stored rule it was built from; a change to it rebuilds the rule.
+    pub source: TopicRule,
+}
+
+/// An immutable snapshot; the engine swaps in a new one when rules change.
+pub(crate) struct RuleSet {
+    trie: SubscriptionTrie<u64, Arc<ActiveRule>>,
+    by_name: HashMap<Arc<str>, Arc<ActiveRule>>,
+    /// Some rule selects topics outside `$aws/`: the engine taps `#`.
+    pub plain: bool,
+    /// Some rule selects `$` topics: the engine taps `$aws/#`.
+    pub dollar: bool,
+}
+
+impl RuleSet {
+    pub fn new(rules: Vec<Arc<ActiveRule>>, opts: MatchOptions) -> RuleSet {
+        let mut trie = SubscriptionTrie::new(opts);
+        let mut by_name = HashMap::new();
+        let (mut plain, mut dollar) = (false, false);
+        for (key, rule) in rules.into_iter().enumerate() {
+            if let Some(filter) = rule.sql.topic_filter() {
+                if filter.starts_with('$') {
+                    dollar = true;
+                } else {
+                    plain = true;
+                }
+                trie.insert(filter, key as u64, rule.clone());
+            }
+            by_name.insert(rule.name.clone(), rule);
+        }
+        RuleSet {
+            trie,
+            by_name,
+            plain,
+            dollar,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// The rules whose FROM filter matches `topic`.
+    pub fn matching(&self, topic: &str) -> Vec<Arc<ActiveRule>> {
+        let mut out = Vec::new();
+        self.trie.for_each_match(topic, |m| {
+            if let Match::Single { value, .. } = m {
+                out.push(value.clone());
+            }
+        });
+        out
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&Arc<ActiveRule>> {
+        self.by_name.get(name)
+    }
+
+    pub fn rules(&self) -> impl Iterator<Item = &Arc<ActiveRule>> {
+        self.by_name.values()
+    }
+}
