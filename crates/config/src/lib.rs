@@ -4,9 +4,11 @@
 
 mod env;
 mod model;
+mod targets;
 
 pub use env::{ENV_VARS, EnvVar};
 pub use model::*;
+pub use targets::*;
 
 /// The commented default configuration printed by `ferrite generate-config`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../default-config.toml");

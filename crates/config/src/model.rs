@@ -21,6 +21,7 @@ pub struct Config {
     pub aws: AwsConfig,
     pub auth: AuthConfig,
     pub shadow: ShadowConfig,
+    pub targets: crate::targets::TargetsConfig,
 }
 
 impl Default for Config {
@@ -36,6 +37,7 @@ impl Default for Config {
             aws: AwsConfig::default(),
             auth: AuthConfig::default(),
             shadow: ShadowConfig::default(),
+            targets: crate::targets::TargetsConfig::default(),
         }
     }
 }

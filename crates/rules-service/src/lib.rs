@@ -43,7 +43,7 @@ pub use destinations::{
     ConfirmTopicRuleDestination, CreateTopicRuleDestination, DestinationArn, DestinationStatus,
     ListTopicRuleDestinations, UpdateTopicRuleDestination,
 };
-pub use engine::{RuleMetrics, RulesEngine};
+pub use engine::{EngineConfig, RuleMetrics, RulesEngine};
 pub use error::RulesError;
 pub use rules::{CreateTopicRule, ListTopicRules, ReplaceTopicRule, RuleName, TopicRule};
 pub use sql::{CompilingCheck, SqlCheck, SqlInfo, SqlParseError};

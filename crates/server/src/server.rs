@@ -252,11 +252,18 @@ impl Server {
         let rules_engine = ferrite_rules_service::RulesEngine::new(
             broker.clone(),
             rules_service.rules(),
-            cfg.aws.account_id.clone(),
-            rule_metrics,
-            ferrite_topic::MatchOptions {
-                multilevel_matches_parent: cfg.mqtt.multilevel_wildcard_matches_parent,
+            ferrite_rules_service::EngineConfig {
+                account_id: cfg.aws.account_id.clone(),
+                region: cfg.aws.region.clone(),
+                match_options: ferrite_topic::MatchOptions {
+                    multilevel_matches_parent: cfg.mqtt.multilevel_wildcard_matches_parent,
+                },
+                targets: cfg.targets.clone(),
+                functions: cfg.aws.functions.clone(),
+                storage_url: cfg.storage.url.clone(),
+                data_dir: cfg.data_dir.clone(),
             },
+            rule_metrics,
         );
         // Subscribed before the engine reads the rules, so no change falls between the two.
         services.spawn(rules_engine.run(changes.subscribe(), services_cancel.clone()));

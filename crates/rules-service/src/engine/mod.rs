@@ -32,13 +32,30 @@ const TAP_CAPACITY: usize = 16 * 1024;
 /// The Basic Ingest prefix: `$aws/rules/{rule}[/topic]`.
 const INGEST_PREFIX: &str = "$aws/rules/";
 
+/// What the engine and its actions are configured with.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The account rules belong to (`accountid()`, ARNs).
+    pub account_id: String,
+    pub region: String,
+    /// How rule FROM filters match topics (the broker's wildcard semantics).
+    pub match_options: MatchOptions,
+    /// Where actions that name AWS resources deliver.
+    pub targets: ferrite_config::TargetsConfig,
+    /// Lambda function ARN or name → the URL of the HTTP endpoint that plays it.
+    pub functions: std::collections::BTreeMap<String, String>,
+    /// `storage.url` (the default database of dynamoDB actions when it is PostgreSQL).
+    pub storage_url: String,
+    /// Where file-based targets (s3 buckets, log groups) live by default.
+    pub data_dir: std::path::PathBuf,
+}
+
 /// The engine: built by the server, run until shutdown.
 pub struct RulesEngine {
     broker: Broker,
     rules: TopicRules,
-    account_id: String,
+    config: Arc<EngineConfig>,
     metrics: Arc<RuleMetrics>,
-    match_options: MatchOptions,
     clock: Clock,
     /// The actions' workers; they end when their rule goes and their queue is done.
     workers: TaskTracker,
@@ -48,16 +65,14 @@ impl RulesEngine {
     pub fn new(
         broker: Broker,
         rules: TopicRules,
-        account_id: String,
+        config: EngineConfig,
         metrics: Arc<RuleMetrics>,
-        match_options: MatchOptions,
     ) -> RulesEngine {
         RulesEngine {
             broker,
             rules,
-            account_id,
+            config: Arc::new(config),
             metrics,
-            match_options,
             clock: Clock::system(),
             workers: TaskTracker::new(),
         }
@@ -107,7 +122,7 @@ impl RulesEngine {
             .into_iter()
             .filter_map(|r| self.activate(r))
             .collect();
-        RuleSet::new(active, self.match_options)
+        RuleSet::new(active, self.config.match_options)
     }
 
     /// The rule set with the rule `name` read again (created, replaced, enabled, disabled or
@@ -117,7 +132,7 @@ impl RulesEngine {
             Ok(rule) => rule,
             Err(e) => {
                 tracing::error!(rule = name, error = %e, "cannot read a changed topic rule");
-                return RuleSet::new(set.rules().cloned().collect(), self.match_options);
+                return RuleSet::new(set.rules().cloned().collect(), self.config.match_options);
             }
         };
         let mut rules: Vec<Arc<ActiveRule>> =
@@ -129,7 +144,7 @@ impl RulesEngine {
             Some(rule) => rules.push(rule.clone()),
             None => rules.extend(fresh.and_then(|r| self.activate(r))),
         }
-        RuleSet::new(rules, self.match_options)
+        RuleSet::new(rules, self.config.match_options)
     }
 
     /// Compiles an enabled rule and starts its actions' workers.
@@ -146,6 +161,8 @@ impl RulesEngine {
         };
         let deps = Deps {
             broker: self.broker.clone(),
+            config: self.config.clone(),
+            rules: self.rules.clone(),
         };
         let start = |action: &serde_json::Value| -> Option<Runner> {
             let (kind, config) = action.as_object()?.iter().find(|(_, v)| !v.is_null())?;
@@ -198,7 +215,7 @@ impl RulesEngine {
             msg,
             topic,
             rule.sql.version(),
-            &self.account_id,
+            &self.config.account_id,
             self.clock.now_ms(),
         ));
         let selected = match rule.sql.evaluate(&msg.payload, &*ctx) {

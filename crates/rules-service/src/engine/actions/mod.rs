@@ -61,6 +61,14 @@ impl ActionError {
 #[derive(Clone)]
 pub(crate) struct Deps {
     pub broker: Broker,
+    #[allow(
+        dead_code,
+        reason = "the target actions read it; republish needs only the broker"
+    )]
+    pub config: Arc<super::EngineConfig>,
+    /// The topic rule API: HTTP actions read their destinations' status through it.
+    #[allow(dead_code, reason = "the http action reads it")]
+    pub rules: crate::TopicRules,
 }
 
 /// One message's work for one action.

@@ -1,0 +1,149 @@
+//! `[targets]`: where rule actions that name AWS resources deliver on a machine without AWS.
+//! Each action type maps AWS names (table names, stream names, queue URLs, bucket names,
+//! topic ARNs) to a system users run; a name without a mapping goes to the same-named resource
+//! of the section's default system, so most rules work without any entry. A section's
+//! `forward_endpoint` sends that action type to an AWS-compatible endpoint instead (real AWS
+//! or an emulator), calling the service's real API, SigV4-signed with `[targets.forward]`'s
+//! keys.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TargetsConfig {
+    pub dynamodb: DynamoDbTargets,
+    pub kinesis: StreamTargets,
+    pub firehose: StreamTargets,
+    pub sqs: SqsTargets,
+    pub sns: SnsTargets,
+    pub s3: S3Targets,
+    pub cloudwatch_logs: LogTargets,
+    pub kafka: KafkaTargets,
+    pub forward: ForwardConfig,
+}
+
+/// `dynamoDB` / `dynamoDBv2` actions and the `get_dynamodb` function: PostgreSQL tables.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DynamoDbTargets {
+    /// The PostgreSQL database (`postgres://...`); empty = `storage.url` when that is
+    /// PostgreSQL. Without either, dynamoDB actions fail (the error action runs).
+    pub url: String,
+    /// DynamoDB table name → PostgreSQL table; unmapped names use the same name.
+    pub tables: BTreeMap<String, String>,
+    /// Send these actions to this DynamoDB-compatible endpoint instead.
+    pub forward_endpoint: String,
+}
+
+/// `kinesis` / `firehose` actions: NATS JetStream streams.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamTargets {
+    pub nats_url: String,
+    /// AWS stream name → JetStream stream; unmapped names use the same name (created on first
+    /// use).
+    pub streams: BTreeMap<String, String>,
+    pub forward_endpoint: String,
+}
+
+impl Default for StreamTargets {
+    fn default() -> Self {
+        StreamTargets {
+            nats_url: "nats://127.0.0.1:4222".into(),
+            streams: BTreeMap::new(),
+            forward_endpoint: String::new(),
+        }
+    }
+}
+
+/// `sqs` actions: RabbitMQ queues over AMQP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SqsTargets {
+    pub amqp_url: String,
+    /// Queue URL → AMQP queue; unmapped URLs use the URL's last path segment.
+    pub queues: BTreeMap<String, String>,
+    pub forward_endpoint: String,
+}
+
+impl Default for SqsTargets {
+    fn default() -> Self {
+        SqsTargets {
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            queues: BTreeMap::new(),
+            forward_endpoint: String::new(),
+        }
+    }
+}
+
+/// `sns` actions: a NATS subject (`nats:subject`) or an HTTP(S) URL per topic ARN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SnsTargets {
+    pub nats_url: String,
+    /// Topic ARN → `nats:{subject}` or `http(s)://...`; unmapped ARNs publish to the NATS
+    /// subject `sns.{topic name}`.
+    pub topics: BTreeMap<String, String>,
+    pub forward_endpoint: String,
+}
+
+impl Default for SnsTargets {
+    fn default() -> Self {
+        SnsTargets {
+            nats_url: "nats://127.0.0.1:4222".into(),
+            topics: BTreeMap::new(),
+            forward_endpoint: String::new(),
+        }
+    }
+}
+
+/// `s3` actions: a local directory per bucket, or an S3-compatible endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Targets {
+    /// Where buckets live as directories; empty = `{data_dir}/s3`.
+    pub root: PathBuf,
+    /// Bucket name → directory; unmapped buckets are `{root}/{bucket}`.
+    pub buckets: BTreeMap<String, PathBuf>,
+    pub forward_endpoint: String,
+}
+
+/// `cloudwatchLogs` actions: one JSON-lines file per log group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogTargets {
+    /// Where log files go; empty = `{data_dir}/logs`.
+    pub dir: PathBuf,
+    pub forward_endpoint: String,
+}
+
+/// `kafka` actions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaTargets {
+    /// Bootstrap brokers (`host:port`); empty = the action's `bootstrap.servers` client
+    /// property.
+    pub brokers: Vec<String>,
+}
+
+/// The keys and region forwarded actions sign with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForwardConfig {
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl Default for ForwardConfig {
+    fn default() -> Self {
+        ForwardConfig {
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+        }
+    }
+}
