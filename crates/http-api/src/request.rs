@@ -23,6 +23,9 @@ use crate::{ApiError, ApiState, MAX_BODY_BYTES};
 /// Path of the test hook that empties the account (enabled by config only).
 const RESET_PATH: &str = "/_ferrite/reset";
 
+/// Ferrite's rule test (no AWS operation): evaluates a rule without creating it.
+const RULE_TEST_PATH: &str = "/_ferrite/rules/test";
+
 /// ConfirmTopicRuleDestination's path; an unsigned GET of it is a confirmation request's
 /// `enableUrl`.
 const CONFIRM_DESTINATION: &str = "/confirmdestination/";
@@ -89,6 +92,10 @@ async fn serve(state: &ApiState, req: Request) -> Result<Response, Response> {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
 
+    if parts.method == Method::POST && path == RULE_TEST_PATH {
+        return Ok(rule_test(state, &body));
+    }
+
     let cx = Call {
         state,
         scope: Scope {
@@ -108,6 +115,25 @@ async fn serve(state: &ApiState, req: Request) -> Result<Response, Response> {
         Service::from_signing_name(&verified.service),
     )
     .await
+}
+
+/// `POST /_ferrite/rules/test`: the body is a [`ferrite_rules_service::RuleTest`] (camelCase
+/// JSON: sql, awsIotSqlVersion, topic, payload or payloadBase64, clientId, templates).
+fn rule_test(state: &ApiState, body: &[u8]) -> Response {
+    let outcome = serde_json::from_slice::<ferrite_rules_service::RuleTest>(body)
+        .map_err(|e| ApiError::from(RequestError::Invalid(e.to_string())))
+        .and_then(|test| {
+            ferrite_rules_service::test_rule(&test, &state.account_id).map_err(ApiError::from)
+        });
+    match outcome {
+        Ok(out) => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            out.to_string(),
+        )
+            .into_response(),
+        Err(e) => e.response(Some(Service::Iot)),
+    }
 }
 
 /// The `enableUrl` of a topic rule destination's confirmation request, browsed (or fetched by

@@ -1,4 +1,4 @@
-//! The `ferrite` command line: `serve`, `generate-config`, `env`.
+//! The `ferrite` command line: `serve`, `generate-config`, `env`, `rules test`.
 
 use std::path::PathBuf;
 
@@ -31,6 +31,40 @@ enum Command {
         #[arg(long, short, env = "FERRITE_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Topic rules without a server.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Evaluates a rule's SQL for one message, as the rules engine would, without creating it;
+    /// prints whether the topic and WHERE match, the output, and any rendered templates.
+    Test {
+        /// The rule's SQL, e.g. "SELECT temp FROM 'sensors/+/data' WHERE temp > 30".
+        #[arg(long)]
+        sql: String,
+        /// The topic the message is published to.
+        #[arg(long)]
+        topic: String,
+        /// The payload (text or JSON); omit for an empty one.
+        #[arg(long)]
+        payload: Option<String>,
+        /// 2015-10-08 (AWS's default), 2016-03-23 or beta.
+        #[arg(long)]
+        sql_version: Option<String>,
+        /// The publishing client's id, for clientid().
+        #[arg(long)]
+        client_id: Option<String>,
+        /// An action field with ${...} templates to render; repeatable.
+        #[arg(long = "template")]
+        templates: Vec<String>,
+        /// TOML config file (for the account id); FERRITE_* environment variables override it.
+        #[arg(long, short, env = "FERRITE_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -60,6 +94,31 @@ fn main() -> std::process::ExitCode {
         Command::Env { config } => load_config(config.as_ref())
             .and_then(|cfg| ferrite_server::env::exports(&cfg))
             .map(|text| print!("{text}")),
+        Command::Rules {
+            command:
+                RulesCommand::Test {
+                    sql,
+                    topic,
+                    payload,
+                    sql_version,
+                    client_id,
+                    templates,
+                    config,
+                },
+        } => load_config(config.as_ref()).and_then(|cfg| {
+            let test = ferrite_rules_service::RuleTest {
+                sql,
+                aws_iot_sql_version: sql_version,
+                topic,
+                payload,
+                client_id,
+                templates,
+                ..Default::default()
+            };
+            let out = ferrite_rules_service::test_rule(&test, &cfg.aws.account_id)?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(())
+        }),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -274,3 +274,60 @@ async fn a_failing_action_sends_aws_error_message_to_the_error_action() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn the_rule_test_endpoint_and_cli_evaluate_without_creating_a_rule() {
+    let srv = TestServer::start().await;
+    let body = json!({
+        "sql": "SELECT temp, clientid() AS c FROM 'sensors/+/data' WHERE temp > 30",
+        "awsIotSqlVersion": "2016-03-23",
+        "topic": "sensors/d1/data",
+        "payload": "{\"temp\": 31}",
+        "clientId": "dev-7",
+        "templates": ["alerts/${topic(2)}"],
+    });
+    let reply = signed_call(
+        srv.api_addr(),
+        "iot",
+        "POST",
+        "/_ferrite/rules/test",
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let out: Value = serde_json::from_str(&reply.body).expect("json");
+    assert_eq!(out["topicMatches"], true);
+    assert_eq!(out["whereMatches"], true);
+    assert_eq!(out["output"], json!({"temp": 31, "c": "dev-7"}));
+    assert_eq!(out["templates"][0]["value"], "alerts/d1");
+    // Bad SQL: AWS's exception, with the place.
+    let reply = signed_call(
+        srv.api_addr(),
+        "iot",
+        "POST",
+        "/_ferrite/rules/test",
+        &json!({"sql": "SELECT FROM", "topic": "t"}).to_string(),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("line 1:7"), "{}", reply.body);
+
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args([
+            "rules",
+            "test",
+            "--sql",
+            "SELECT VALUE upper(name) FROM 'a/+'",
+            "--sql-version",
+            "2016-03-23",
+            "--topic",
+            "a/b",
+            "--payload",
+            r#"{"name": "lamp"}"#,
+        ])
+        .output()
+        .expect("ferrite runs");
+    assert!(cli.status.success(), "{cli:?}");
+    let out: Value = serde_json::from_slice(&cli.stdout).expect("json");
+    assert_eq!(out["output"], "LAMP");
+}
