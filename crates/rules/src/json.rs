@@ -293,3 +293,157 @@ mod tests {
         assert_eq!(to_json_string(&v), r#"{"a":3,"b":2}"#);
     }
 }
+
+/// The top-level fields of a payload a rule reads (and its actions' templates): parsing can skip
+/// the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fields {
+    /// The whole payload (`*`, or a field chosen at run time).
+    All,
+    /// Only these members of a top-level object (sorted, each once).
+    Only(Vec<Arc<str>>),
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Fields::Only(Vec::new())
+    }
+}
+
+impl Fields {
+    pub fn one(name: &Arc<str>) -> Fields {
+        Fields::Only(vec![name.clone()])
+    }
+
+    /// Everything either needs.
+    pub fn union(self, other: Fields) -> Fields {
+        match (self, other) {
+            (Fields::All, _) | (_, Fields::All) => Fields::All,
+            (Fields::Only(mut a), Fields::Only(b)) => {
+                a.extend(b);
+                a.sort();
+                a.dedup();
+                Fields::Only(a)
+            }
+        }
+    }
+}
+
+/// [`from_payload`] reading only `fields` of a top-level object (other members are skipped
+/// without being built); any other payload is read whole.
+pub fn from_payload_fields(payload: &Bytes, version: SqlVersion, fields: &Fields) -> Value {
+    let Fields::Only(wanted) = fields else {
+        return from_payload(payload, version);
+    };
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let seed = TopSeed {
+        version,
+        wanted: wanted.as_slice(),
+    };
+    match seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+        Ok(v) => v,
+        Err(_) => Value::bytes(payload.clone()),
+    }
+}
+
+/// The top of a payload: an object keeps only the wanted members.
+struct TopSeed<'w> {
+    version: SqlVersion,
+    wanted: &'w [Arc<str>],
+}
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
+        ValueSeed {
+            version: self.version,
+        }
+        .visit_i64(i)
+    }
+
+    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
+        ValueSeed {
+            version: self.version,
+        }
+        .visit_u64(u)
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(Value::decimal(f, self.version))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.into()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+        ValueSeed {
+            version: self.version,
+        }
+        .visit_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Object::default();
+        let values = ValueSeed {
+            version: self.version,
+        };
+        while let Some(key) = map.next_key_seed(WantedKey(self.wanted))? {
+            match key {
+                Some(name) => {
+                    let value = map.next_value_seed(values)?;
+                    object.insert(name, value);
+                }
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(Arc::new(object)))
+    }
+}
+
+/// Reads a key and answers the wanted field's shared name, or `None` for a key to skip,
+/// without allocating for either.
+struct WantedKey<'w>(&'w [Arc<str>]);
+
+impl<'de> DeserializeSeed<'de> for WantedKey<'_> {
+    type Value = Option<Arc<str>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for WantedKey<'_> {
+    type Value = Option<Arc<str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().find(|w| &***w == s).cloned())
+    }
+}

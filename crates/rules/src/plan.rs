@@ -93,3 +93,61 @@ pub(crate) struct SubPlan {
     pub from: Node,
     pub filter: Option<Node>,
 }
+
+use crate::json::Fields;
+
+impl Node {
+    /// The payload fields this expression reads when evaluated against the message (not a
+    /// nested query's elements).
+    pub fn fields(&self) -> Fields {
+        match self {
+            Node::Field(name) => Fields::one(name),
+            Node::Row => Fields::All,
+            Node::Const(_) | Node::RawPayload | Node::Var(_) => Fields::default(),
+            Node::Path(base, steps) => steps.iter().fold(base.fields(), |acc, s| match s {
+                Step::Field(_) => acc,
+                Step::Index(i) => acc.union(i.fields()),
+            }),
+            Node::Call(_, args) | Node::Array(args) => union_all(args.iter()),
+            Node::Cast(inner, _) | Node::Not(inner) | Node::Neg(inner) => inner.fields(),
+            Node::Binary(_, l, r) => l.fields().union(r.fields()),
+            Node::CaseValue {
+                operand,
+                whens,
+                else_,
+            } => whens
+                .iter()
+                .fold(operand.fields(), |acc, (w, t)| {
+                    acc.union(w.fields()).union(t.fields())
+                })
+                .union(else_.as_ref().map_or_else(Fields::default, |e| e.fields())),
+            Node::CaseCond { whens, else_ } => whens
+                .iter()
+                .fold(Fields::default(), |acc, (w, t)| {
+                    acc.union(w.fields()).union(t.fields())
+                })
+                .union(else_.as_ref().map_or_else(Fields::default, |e| e.fields())),
+            Node::Object(members) => union_all(members.iter().map(|(_, n)| n)),
+            // Inside, names refer to the elements of `from`, not to the message.
+            Node::Subquery(q) => q.from.fields(),
+        }
+    }
+}
+
+fn union_all<'a>(nodes: impl Iterator<Item = &'a Node>) -> Fields {
+    nodes.fold(Fields::default(), |acc, n| acc.union(n.fields()))
+}
+
+impl Projection {
+    pub fn fields(&self) -> Fields {
+        match self {
+            Projection::Value(n) => n.fields(),
+            Projection::Items(items) => items.iter().fold(Fields::default(), |acc, i| {
+                acc.union(match i {
+                    Item::Star | Item::StarAs(_) => Fields::All,
+                    Item::Expr(n, _) => n.fields(),
+                })
+            }),
+        }
+    }
+}

@@ -103,7 +103,21 @@ impl CompiledSql {
             .any(|f| lookup(f).is_some_and(|d| d.external))
     }
 
-    /// Evaluates the statement for one message: SET, then WHERE, then SELECT.
+    /// The payload fields the statement reads; [`json::from_payload_fields`] can skip the rest
+    /// (union it with the [`Template::fields`] of the rule's actions first).
+    pub fn fields(&self) -> json::Fields {
+        self.sets
+            .iter()
+            .fold(self.projection.fields(), |acc, n| acc.union(n.fields()))
+            .union(
+                self.filter
+                    .as_ref()
+                    .map_or_else(json::Fields::default, Node::fields),
+            )
+    }
+
+    /// Evaluates the statement for one message: SET, then WHERE, then SELECT. The whole
+    /// payload is parsed, so templates can read any field of [`Selected::input`].
     pub fn evaluate(&self, payload: &Bytes, ctx: &dyn FnContext) -> Result<Evaluation, FnError> {
         let input = json::from_payload(payload, self.version);
         self.evaluate_parsed(input, payload, ctx)
@@ -242,6 +256,16 @@ impl Template {
     /// The functions its expressions call.
     pub fn functions(&self) -> &[&'static str] {
         &self.functions
+    }
+
+    /// The payload fields its expressions read.
+    pub fn fields(&self) -> json::Fields {
+        self.parts
+            .iter()
+            .fold(json::Fields::default(), |acc, p| match p {
+                Part::Text(_) => acc,
+                Part::Expr(n) => acc.union(n.fields()),
+            })
     }
 
     /// Whether it substitutes anything.

@@ -60,6 +60,21 @@ fn golden_statements() {
             ..MessageContext::default()
         };
         let raw = payload(&case["payload"]);
+        // The engine parses only the fields a rule reads: that must change nothing.
+        let pruned = ferrite_rules::json::from_payload_fields(&raw, version, &compiled.fields());
+        let full = compiled.evaluate(&raw, &ctx).map(|e| match e {
+            Evaluation::Selected(s) => Some(s.payload()),
+            Evaluation::Filtered => None,
+        });
+        let lean = compiled
+            .evaluate_parsed(pruned, &raw, &ctx)
+            .map(|e| match e {
+                Evaluation::Selected(s) => Some(s.payload()),
+                Evaluation::Filtered => None,
+            });
+        if full.as_ref().ok() != lean.as_ref().ok() {
+            failures.push(format!("{sql}: pruned parse differs: {full:?} vs {lean:?}"));
+        }
         let got = match compiled.evaluate(&raw, &ctx) {
             Ok(Evaluation::Filtered) => serde_json::json!({"$filtered": true}),
             Ok(Evaluation::Selected(s)) => {
@@ -118,4 +133,23 @@ fn templates_see_the_incoming_message_and_variables() {
     assert!(compiled.template("x/${topic(}").is_err());
     assert!(compiled.template("x/${topic()").is_err());
     assert!(compiled.template("plain/$/text").expect("ok").is_constant());
+    assert_eq!(
+        t.fields(),
+        ferrite_rules::json::Fields::Only(vec!["t".into(), "temp".into()])
+    );
+    assert_eq!(
+        compiled.fields(),
+        ferrite_rules::json::Fields::Only(vec!["room".into(), "temp".into()])
+    );
+    let star = compile("SELECT * FROM 'a'", SqlVersion::V2016_03_23).expect("compiles");
+    assert_eq!(star.fields(), ferrite_rules::json::Fields::All);
+    let nested = compile(
+        "SELECT (SELECT v FROM e WHERE n = 1) AS x FROM 'a'",
+        SqlVersion::V2016_03_23,
+    )
+    .expect("compiles");
+    assert_eq!(
+        nested.fields(),
+        ferrite_rules::json::Fields::Only(vec!["e".into()])
+    );
 }

@@ -174,10 +174,15 @@ impl RulesEngine {
                 }
             }
         };
-        let runners = rule.actions().iter().filter_map(&start).collect();
+        let runners: Vec<Runner> = rule.actions().iter().filter_map(&start).collect();
         let error_action = rule.error_action().and_then(&start);
+        let fields = runners
+            .iter()
+            .chain(&error_action)
+            .fold(sql.fields(), |acc, r| acc.union(r.fields()));
         Some(Arc::new(ActiveRule {
             name: Arc::from(rule.name.as_str()),
+            fields,
             sql,
             actions: runners,
             error_action,
@@ -218,7 +223,12 @@ impl RulesEngine {
             &self.config.account_id,
             self.clock.now_ms(),
         ));
-        let selected = match rule.sql.evaluate(&msg.payload, &*ctx) {
+        let input = ferrite_rules::json::from_payload_fields(
+            &msg.payload,
+            rule.sql.version(),
+            &rule.fields,
+        );
+        let selected = match rule.sql.evaluate_parsed(input, &msg.payload, &*ctx) {
             Ok(Evaluation::Filtered) => return,
             Ok(Evaluation::Selected(s)) => Arc::new(s),
             Err(e) => {

@@ -18,6 +18,8 @@ pub(crate) struct ActiveRule {
     pub sql: CompiledSql,
     pub actions: Vec<Runner>,
     pub error_action: Option<Runner>,
+    /// The payload fields the SQL and the actions' templates read: parsing skips the rest.
+    pub fields: ferrite_rules::json::Fields,
     /// The stored rule it was built from; a change to it rebuilds the rule.
     pub source: TopicRule,
 }

@@ -92,6 +92,11 @@ pub(crate) trait Action: Send + Sync + 'static {
     /// What it writes to, for `failedResource`.
     fn resource(&self) -> String;
     fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>>;
+    /// The payload fields its templates read (the engine parses only what the rule and its
+    /// actions read); `All` unless the action says otherwise.
+    fn fields(&self) -> ferrite_rules::json::Fields {
+        ferrite_rules::json::Fields::All
+    }
 }
 
 /// Builds the action an AWS `Action` object describes. The API refused unknown types and
@@ -186,6 +191,11 @@ pub(crate) struct Runner {
 }
 
 impl Runner {
+    /// The payload fields the action's templates read.
+    pub fn fields(&self) -> ferrite_rules::json::Fields {
+        self.action.fields()
+    }
+
     /// Starts `action`'s worker on `tasks`.
     pub fn start(
         action: Arc<dyn Action>,

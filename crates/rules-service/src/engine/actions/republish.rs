@@ -140,6 +140,21 @@ impl Action for Republish {
         self.topic_text.clone()
     }
 
+    fn fields(&self) -> ferrite_rules::json::Fields {
+        let h = &self.headers;
+        [
+            &h.payload_format_indicator,
+            &h.content_type,
+            &h.response_topic,
+            &h.correlation_data,
+            &h.message_expiry,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(h.user_properties.iter().flat_map(|(k, v)| [k, v]))
+        .fold(self.topic.fields(), |acc, t| acc.union(t.fields()))
+    }
+
     fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>> {
         Box::pin(async move {
             let topic = self
