@@ -64,6 +64,18 @@ impl Plan {
         }
     }
 
+    /// p2p through the rules engine: publishers on `bench/rin/{i}`, subscribers on the rule's
+    /// republish topics `bench/rout/{i}`.
+    pub fn rules(pairs: usize) -> Plan {
+        Plan {
+            scenario: "rules",
+            publishers: (0..pairs).map(|i| format!("bench/rin/{i}")).collect(),
+            subscribers: (0..pairs)
+                .map(|i| (format!("bench/rout/{i}"), vec![i]))
+                .collect(),
+        }
+    }
+
     pub fn p2p(pairs: usize) -> Plan {
         Plan {
             scenario: "p2p",

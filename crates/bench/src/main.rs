@@ -10,6 +10,7 @@ mod idle;
 mod load;
 mod mqtt;
 mod procfs;
+mod rules;
 mod shadow;
 
 use std::net::SocketAddr;
@@ -48,6 +49,24 @@ enum Scenario {
     P2p {
         #[arg(long, default_value_t = 50)]
         pairs: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// N pairs through the rules engine (Ferrite only): publisher i -> bench/rin/i -> a topic
+    /// rule that filters and republishes -> bench/rout/i -> subscriber i. The rule is created
+    /// through the API before the run (signed with the given keys) and deleted after it.
+    Rules {
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        /// The API listener, host:port.
+        #[arg(long)]
+        api: String,
+        #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+        access_key_id: String,
+        #[arg(long, env = "AWS_SECRET_ACCESS_KEY")]
+        secret_access_key: String,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
         #[command(flatten)]
         common: Common,
     },
@@ -157,6 +176,7 @@ fn main() -> Result<()> {
         Scenario::Fanin { common, .. }
         | Scenario::Fanout { common, .. }
         | Scenario::P2p { common, .. }
+        | Scenario::Rules { common, .. }
         | Scenario::Shadow { common, .. }
         | Scenario::Idle { common, .. } => common.clone(),
     };
@@ -193,6 +213,25 @@ fn main() -> Result<()> {
                 common,
             } => run_load(load::Plan::fanout(subscribers), common).await,
             Scenario::P2p { pairs, common } => run_load(load::Plan::p2p(pairs), common).await,
+            Scenario::Rules {
+                pairs,
+                api,
+                access_key_id,
+                secret_access_key,
+                region,
+                common,
+            } => {
+                let api = rules::Api {
+                    addr: api,
+                    access_key_id,
+                    secret_access_key,
+                    region,
+                };
+                rules::create(&api, common.qos)?;
+                let result = run_load(load::Plan::rules(pairs), common).await;
+                let _ = rules::delete(&api);
+                result
+            }
             Scenario::Shadow {
                 devices,
                 apps,
