@@ -4,6 +4,9 @@
 //! confirmed through the enableUrl, the error action until then), Lambda functions mapped by
 //! `[aws.functions]`, metrics on `/metrics` and log lines in `{data_dir}/logs`.
 
+// Test code spawns its endpoint on the test's runtime.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -125,13 +128,8 @@ async fn http_actions_deliver_once_their_destination_is_enabled() {
     let (mut ops, _) = connect_v311(srv.mqtt_addr(), "ops", true).await;
     ops.subscribe("errors/#", QoS::AtLeastOnce).await;
     let (mut dev, _) = connect_v311(srv.mqtt_addr(), "dev1", true).await;
-    let error = publish_until_received(
-        &mut dev,
-        &mut ops,
-        "sensors/d1/data",
-        br#"{"temp": 20}"#,
-    )
-    .await;
+    let error =
+        publish_until_received(&mut dev, &mut ops, "sensors/d1/data", br#"{"temp": 20}"#).await;
     let error = json_of(&error.payload);
     assert_eq!(error["ruleName"], "to_http");
     assert_eq!(error["failures"][0]["failedAction"], "HttpAction");
@@ -234,8 +232,13 @@ async fn lambda_actions_post_the_event_to_the_mapped_endpoint() {
 
 /// The value of the series `series` (name and labels) in a Prometheus text page.
 fn sample(page: &str, series: &str) -> Option<f64> {
-    page.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+    page.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 #[tokio::test]
@@ -266,7 +269,10 @@ async fn cloudwatch_metrics_reach_prometheus_and_logs_reach_their_file() {
     // The actions run side by side: publish until both report a success.
     let deadline = tokio::time::Instant::now() + WAIT;
     let page = loop {
-        assert!(tokio::time::Instant::now() < deadline, "actions did not run");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "actions did not run"
+        );
         publish_until_received(&mut dev, &mut sub, "plant/p1/temp", br#"{"temp": 21.5}"#).await;
         let page = http_get(srv.api_addr(), "/metrics").await;
         let logged = sample(&page, &succeeded("CloudwatchLogsAction")).unwrap_or(0.0);
@@ -281,8 +287,11 @@ async fn cloudwatch_metrics_reach_prometheus_and_logs_reach_their_file() {
         "{page}"
     );
     assert!(
-        sample(&page, &format!("ferrite_rules_cloudwatch_datapoints_total{labels}"))
-            .is_some_and(|n| n >= 1.0),
+        sample(
+            &page,
+            &format!("ferrite_rules_cloudwatch_datapoints_total{labels}")
+        )
+        .is_some_and(|n| n >= 1.0),
         "{page}"
     );
 
