@@ -338,7 +338,7 @@ pub struct AwsConfig {
     /// Custom authorizer functions: Lambda ARN (or bare function name) → the URL of the HTTP
     /// endpoint that plays that Lambda (it receives AWS's authorizer event as a JSON POST and
     /// answers the Lambda's response). An `authorizerFunctionArn` that is itself an
-    /// `http://`/`https://` URL needs no entry.
+    /// `http://`/`https://` URL needs no entry. Rule `lambda` actions use the same table.
     pub functions: std::collections::BTreeMap<String, String>,
 }
 

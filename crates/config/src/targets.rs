@@ -129,7 +129,8 @@ pub struct KafkaTargets {
     pub brokers: Vec<String>,
 }
 
-/// The keys and region forwarded actions sign with.
+/// The keys and region forwarded actions sign with. HTTP actions with `auth.sigv4` sign with
+/// the same keys, in the region and service the action names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ForwardConfig {

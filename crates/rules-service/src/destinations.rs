@@ -46,7 +46,8 @@ pub enum DestinationStatus {
 }
 
 impl DestinationStatus {
-    fn as_str(self) -> &'static str {
+    /// AWS's name of the status (`ENABLED`, `IN_PROGRESS`, ...).
+    pub fn as_str(self) -> &'static str {
         match self {
             DestinationStatus::Enabled => "ENABLED",
             DestinationStatus::InProgress => "IN_PROGRESS",

@@ -1,12 +1,12 @@
 //! The HTTP client that calls authorizer functions (and sends the rules engine's topic rule
-//! destination confirmations): one POST of a JSON body per call, over plain HTTP (endpoints on
-//! the same host) or HTTPS (rustls with ring, webpki roots), on a connection of its own.
-//! Authorizer calls are rare next to the traffic they admit (results are cached), so a
-//! connection pool would buy little for its state.
+//! destination confirmations, HTTP actions and Lambda actions): one POST per call, over plain
+//! HTTP (endpoints on the same host) or HTTPS (rustls with ring, webpki roots), on a
+//! connection of its own. Authorizer calls are rare next to the traffic they admit (results
+//! are cached), so a connection pool would buy little for its state.
 //!
-//! Whoever calls [`post`] bounds it with a timeout; when that fires, the dropped future takes
-//! the connection down with it (the connection task is aborted), so a function that never
-//! answers costs nothing after its deadline.
+//! Whoever calls [`post`] or [`post_json`] bounds it with a timeout; when that fires, the
+//! dropped future takes the connection down with it (the connection task is aborted), so a
+//! function that never answers costs nothing after its deadline.
 
 use std::sync::{Arc, OnceLock};
 
@@ -57,7 +57,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// POSTs `body` (JSON) to `url` as a custom authorizer call and reads the whole response.
-pub async fn post(url: &str, body: Vec<u8>) -> Result<Response, ClientError> {
+pub async fn post_authorizer(url: &str, body: Vec<u8>) -> Result<Response, ClientError> {
     post_json(url, &[("user-agent", "ferrite-custom-authorizer")], body).await
 }
 
@@ -67,6 +67,19 @@ pub async fn post_json(
     url: &str,
     headers: &[(&str, &str)],
     body: Vec<u8>,
+) -> Result<Response, ClientError> {
+    let mut all = Vec::with_capacity(headers.len() + 1);
+    all.push(("content-type", "application/json"));
+    all.extend_from_slice(headers);
+    post(url, &all, Bytes::from(body)).await
+}
+
+/// POSTs `body` to `url` with exactly `headers` (name, value) besides `host`, and reads the
+/// whole response. The rules engine's HTTP actions choose their own content type.
+pub async fn post(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
 ) -> Result<Response, ClientError> {
     let uri: Uri = url
         .parse()
@@ -99,14 +112,12 @@ pub async fn post_json(
         .authority()
         .map_or_else(|| host.clone(), |a| a.as_str().to_owned());
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let mut request = Request::post(path)
-        .header(header::HOST, authority)
-        .header(header::CONTENT_TYPE, "application/json");
+    let mut request = Request::post(path).header(header::HOST, authority);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
     let request = request
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body))
         .map_err(|e| ClientError::BadUrl(format!("{url}: {e}")))?;
 
     if https {

@@ -168,14 +168,7 @@ impl Invoker {
 
     /// The URL an `authorizerFunctionArn` calls.
     pub fn function_url(&self, function_arn: &str) -> Result<String, CustomAuthError> {
-        if function_arn.starts_with("http://") || function_arn.starts_with("https://") {
-            return Ok(function_arn.to_owned());
-        }
-        let functions = &self.inner.functions;
-        functions
-            .get(function_arn)
-            .or_else(|| lambda_function_name(function_arn).and_then(|n| functions.get(n)))
-            .cloned()
+        function_url(&self.inner.functions, function_arn)
             .ok_or_else(|| CustomAuthError::UnknownFunction(function_arn.to_owned()))
     }
 
@@ -263,7 +256,7 @@ impl Invoker {
         let event = event::build(input, token, signature_verified, &connection_id);
         let body = serde_json::to_vec(&event).expect("a JSON value serialises");
         let timeout = self.inner.timeout;
-        let reply = tokio::time::timeout(timeout, client::post(&url, body))
+        let reply = tokio::time::timeout(timeout, client::post_authorizer(&url, body))
             .await
             .map_err(|_| CustomAuthError::Timeout(timeout))?
             .map_err(|e| CustomAuthError::Unreachable(e.to_string()))?;
@@ -301,6 +294,20 @@ fn cacheable(authorizer: &Authorizer, input: &CustomAuthInput, token: Option<&st
         return false;
     }
     token.is_some() || input.mqtt.is_some()
+}
+
+/// The URL that plays the Lambda function `function_arn` names, through the `[aws.functions]`
+/// table `functions`: the ARN itself when it is an `http://` or `https://` URL, else the
+/// table's entry for the whole ARN, else for the function name inside it (without a version
+/// or alias qualifier). Custom authorizers and the rules engine's Lambda actions share it.
+pub fn function_url(functions: &BTreeMap<String, String>, function_arn: &str) -> Option<String> {
+    if function_arn.starts_with("http://") || function_arn.starts_with("https://") {
+        return Some(function_arn.to_owned());
+    }
+    functions
+        .get(function_arn)
+        .or_else(|| lambda_function_name(function_arn).and_then(|n| functions.get(n)))
+        .cloned()
 }
 
 /// `name` of `arn:aws:lambda:{region}:{account}:function:{name}[:{qualifier}]`.

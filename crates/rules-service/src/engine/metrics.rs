@@ -1,9 +1,14 @@
 //! Per-rule counters on `/metrics` (`ferrite_rules_*`): what AWS hides, Ferrite shows. Labels
-//! are rule names, as many as rules exist.
+//! are rule names, as many as rules exist. The `cloudwatchMetric` action's metrics live here
+//! too, as `ferrite_rules_cloudwatch_metric{namespace,name,unit}`: their labels come from
+//! messages, so their number is capped.
+
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -16,6 +21,17 @@ pub struct ActionLabel {
     pub rule: String,
     pub action: &'static str,
 }
+
+/// One metric a `cloudwatchMetric` action writes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloudwatchLabel {
+    pub namespace: String,
+    pub name: String,
+    pub unit: String,
+}
+
+/// Distinct `cloudwatchMetric` series kept; a datapoint for a new one beyond this fails.
+pub const MAX_CLOUDWATCH_SERIES: usize = 10_000;
 
 /// The rules engine's counters.
 #[derive(Default)]
@@ -32,6 +48,12 @@ pub struct RuleMetrics {
     pub action_dropped: Family<ActionLabel, Counter>,
     /// Basic Ingest messages for a rule that does not exist or is disabled.
     pub rule_not_found: Counter,
+    /// The last value each `cloudwatchMetric` series was given.
+    pub cloudwatch_metric: Family<CloudwatchLabel, Gauge<f64, AtomicU64>>,
+    /// Datapoints each `cloudwatchMetric` series was given.
+    pub cloudwatch_datapoints: Family<CloudwatchLabel, Counter>,
+    /// How many `cloudwatchMetric` series exist; held while one is added.
+    cloudwatch_series: parking_lot::Mutex<usize>,
 }
 
 impl RuleMetrics {
@@ -72,6 +94,37 @@ impl RuleMetrics {
             "Basic Ingest messages for a rule that does not exist or is disabled",
             self.rule_not_found.clone(),
         );
+        r.register(
+            "cloudwatch_metric",
+            "The last value cloudwatchMetric actions put in each metric",
+            self.cloudwatch_metric.clone(),
+        );
+        r.register(
+            "cloudwatch_datapoints",
+            "Datapoints cloudwatchMetric actions put in each metric",
+            self.cloudwatch_datapoints.clone(),
+        );
+    }
+
+    /// A `cloudwatchMetric` datapoint; refused when it would start a series beyond
+    /// [`MAX_CLOUDWATCH_SERIES`].
+    pub fn cloudwatch(&self, label: &CloudwatchLabel, value: f64) -> Result<(), String> {
+        if self.cloudwatch_metric.get(label).is_none() {
+            let mut series = self.cloudwatch_series.lock();
+            if self.cloudwatch_metric.get(label).is_none() {
+                if *series >= MAX_CLOUDWATCH_SERIES {
+                    return Err(format!(
+                        "{MAX_CLOUDWATCH_SERIES} cloudwatchMetric series exist already; no new \
+                         one is started"
+                    ));
+                }
+                *series += 1;
+                drop(self.cloudwatch_metric.get_or_create(label));
+            }
+        }
+        self.cloudwatch_metric.get_or_create(label).set(value);
+        self.cloudwatch_datapoints.get_or_create(label).inc();
+        Ok(())
     }
 
     pub fn rule(family: &Family<RuleLabel, Counter>, rule: &str) {

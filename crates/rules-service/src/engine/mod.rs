@@ -163,6 +163,7 @@ impl RulesEngine {
             broker: self.broker.clone(),
             config: self.config.clone(),
             rules: self.rules.clone(),
+            metrics: self.metrics.clone(),
         };
         let start = |action: &serde_json::Value| -> Option<Runner> {
             let (kind, config) = action.as_object()?.iter().find(|(_, v)| !v.is_null())?;

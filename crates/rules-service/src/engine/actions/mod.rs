@@ -4,7 +4,15 @@
 //! that fails is retried with back-off; when every action that failed for one message has
 //! given up, the rule's error action gets one message listing all of them, as AWS sends it.
 
+mod cloudwatch_logs;
+mod cloudwatch_metric;
+mod destination_status;
+mod http;
+mod http_post;
+mod lambda;
 mod republish;
+#[cfg(test)]
+mod test_job;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -61,14 +69,11 @@ impl ActionError {
 #[derive(Clone)]
 pub(crate) struct Deps {
     pub broker: Broker,
-    #[allow(
-        dead_code,
-        reason = "the target actions read it; republish needs only the broker"
-    )]
     pub config: Arc<super::EngineConfig>,
     /// The topic rule API: HTTP actions read their destinations' status through it.
-    #[allow(dead_code, reason = "the http action reads it")]
     pub rules: crate::TopicRules,
+    /// Where `cloudwatchMetric` actions put their metrics.
+    pub metrics: Arc<RuleMetrics>,
 }
 
 /// One message's work for one action.
@@ -109,6 +114,14 @@ pub(crate) fn build(
 ) -> Result<Arc<dyn Action>, String> {
     match kind {
         "republish" => Ok(Arc::new(republish::Republish::build(config, sql, deps)?)),
+        "http" => Ok(Arc::new(http::Http::build(config, sql, deps)?)),
+        "lambda" => Ok(Arc::new(lambda::Lambda::build(config, sql, deps)?)),
+        "cloudwatchMetric" => Ok(Arc::new(cloudwatch_metric::CloudwatchMetric::build(
+            config, sql, deps,
+        )?)),
+        "cloudwatchLogs" => Ok(Arc::new(cloudwatch_logs::CloudwatchLogs::build(
+            config, sql, deps,
+        )?)),
         other => Err(format!("the {other} action is not available yet")),
     }
 }
