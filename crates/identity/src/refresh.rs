@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ferrite_types::{ChangeSubscription, Received};
+use ferrite_types::{ChangeSubscription, Received, RegistryChange};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +37,9 @@ pub(crate) struct Batch {
 impl Batch {
     pub fn add(&mut self, received: Received) {
         match received {
+            Received::Change(change) if matches!(*change, RegistryChange::Cleared) => {
+                self.everything = true;
+            }
             Received::Change(change) => {
                 if let Some(selector) = affected(&change) {
                     self.selectors.insert(selector);

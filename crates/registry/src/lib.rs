@@ -168,7 +168,9 @@ impl Registry {
 
     /// Removes everything (the test hook behind the admin reset endpoint).
     pub async fn clear(&self) -> Result<(), RegistryError> {
-        Ok(self.store.clear().await?)
+        self.store.clear().await?;
+        self.announce([RegistryChange::Cleared]);
+        Ok(())
     }
 
     async fn get<T: DeserializeOwned>(

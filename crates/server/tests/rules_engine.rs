@@ -331,3 +331,21 @@ async fn the_rule_test_endpoint_and_cli_evaluate_without_creating_a_rule() {
     let out: Value = serde_json::from_slice(&cli.stdout).expect("json");
     assert_eq!(out["output"], "LAMP");
 }
+
+#[tokio::test]
+async fn the_reset_hook_stops_the_rules_it_removed() {
+    let srv = TestServer::start_with(|c| c.aws.test_hooks = true).await;
+    create_rule(
+        &srv,
+        "hot",
+        json!({"sql": "SELECT * FROM 'sensors/+/data'", "actions": [republish("alerts/x")]}),
+    )
+    .await;
+    let (mut sub, _) = connect_v311(srv.mqtt_addr(), "watcher", true).await;
+    sub.subscribe("alerts/#", QoS::AtLeastOnce).await;
+    let (mut dev, _) = connect_v311(srv.mqtt_addr(), "dev2", true).await;
+    wait_until_rule_state(&srv, &mut dev, &mut sub, true).await;
+    let reply = signed_call(srv.api_addr(), "iot", "POST", "/_ferrite/reset", "").await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    wait_until_rule_state(&srv, &mut dev, &mut sub, false).await;
+}

@@ -152,6 +152,9 @@ pub enum RegistryChange {
     TopicRuleDestinationDeleted {
         destination: String,
     },
+    /// Everything was removed at once (the test hook `POST /_ferrite/reset`): whatever a
+    /// subscriber derived from the registry must be derived again.
+    Cleared,
 }
 
 /// Where registry changes are announced and heard.

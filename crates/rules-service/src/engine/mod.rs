@@ -93,6 +93,10 @@ impl RulesEngine {
                         set = Arc::new(self.load_all().await);
                         taps.follow(&self.broker, &set);
                     }
+                    Some(Received::Change(c)) if matches!(*c, RegistryChange::Cleared) => {
+                        set = Arc::new(self.load_all().await);
+                        taps.follow(&self.broker, &set);
+                    }
                     Some(Received::Change(c)) => {
                         if let Some(name) = rule_changed(&c) {
                             set = Arc::new(self.reload(&set, name).await);

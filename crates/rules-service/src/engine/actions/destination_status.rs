@@ -59,7 +59,8 @@ impl DestinationStatuses {
                 Received::Missed(_) => true,
                 Received::Change(change) => matches!(
                     *change,
-                    RegistryChange::TopicRuleDestinationChanged { .. }
+                    RegistryChange::Cleared
+                        | RegistryChange::TopicRuleDestinationChanged { .. }
                         | RegistryChange::TopicRuleDestinationDeleted { .. }
                 ),
             };
