@@ -4,7 +4,10 @@
 //! that fails is retried with back-off; when every action that failed for one message has
 //! given up, the rule's error action gets one message listing all of them, as AWS sends it.
 
+pub(crate) mod dynamodb;
 mod republish;
+mod sns;
+mod streams;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -69,6 +72,8 @@ pub(crate) struct Deps {
     /// The topic rule API: HTTP actions read their destinations' status through it.
     #[allow(dead_code, reason = "the http action reads it")]
     pub rules: crate::TopicRules,
+    /// Connections to target systems, shared by every rule.
+    pub clients: Arc<super::clients::Clients>,
 }
 
 /// One message's work for one action.
@@ -104,6 +109,11 @@ pub(crate) fn build(
 ) -> Result<Arc<dyn Action>, String> {
     match kind {
         "republish" => Ok(Arc::new(republish::Republish::build(config, sql, deps)?)),
+        "dynamoDB" => Ok(Arc::new(dynamodb::DynamoDb::build(config, sql, deps)?)),
+        "dynamoDBv2" => Ok(Arc::new(dynamodb::DynamoDbV2::build(config, deps)?)),
+        "kinesis" => Ok(Arc::new(streams::Kinesis::build(config, sql, deps)?)),
+        "firehose" => Ok(Arc::new(streams::Firehose::build(config, deps)?)),
+        "sns" => Ok(Arc::new(sns::Sns::build(config, deps)?)),
         other => Err(format!("the {other} action is not available yet")),
     }
 }
