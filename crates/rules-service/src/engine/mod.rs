@@ -194,6 +194,7 @@ impl RulesEngine {
         let error_action = rule.error_action().and_then(&start);
         Some(Arc::new(ActiveRule {
             name: Arc::from(rule.name.as_str()),
+            calls_services: sql.calls_services(),
             sql,
             actions: runners,
             error_action,
@@ -234,7 +235,7 @@ impl RulesEngine {
             &self.config.account_id,
             self.clock.now_ms(),
         ));
-        if !rule.sql.calls_services() {
+        if !rule.calls_services {
             let result = rule.sql.evaluate(&msg.payload, &*ctx);
             act(&self.metrics, rule, msg, ctx, result);
             return;
