@@ -399,6 +399,39 @@ async fn a_dynamodb_action_without_a_database_fails_to_the_error_action() {
     assert!(message.contains("[targets.dynamodb] url"), "{message}");
 }
 
+#[tokio::test]
+async fn a_get_dynamodb_lookup_that_fails_sends_the_error_action_the_reason() {
+    // No database for DynamoDB tables: the lookup fails, so the rule's evaluation does.
+    let srv = TestServer::start().await;
+    create_rule(
+        &srv,
+        "lookup",
+        json!({
+            "sql": format!("SELECT get_dynamodb('T', 'id', id, '{ROLE}') AS item FROM 'in/+'"),
+            "awsIotSqlVersion": "2016-03-23",
+            "actions": [{"republish": {"roleArn": ROLE, "topic": "out/never", "qos": 1}}],
+            "errorAction": {"republish": {"roleArn": ROLE, "topic": "errors/lookup", "qos": 1}},
+        }),
+    )
+    .await;
+    let (mut sub, _) = connect_v311(srv.mqtt_addr(), "ops", true).await;
+    sub.subscribe("errors/#", QoS::AtLeastOnce).await;
+    sub.subscribe("out/#", QoS::AtLeastOnce).await;
+    let (mut dev, _) = connect_v311(srv.mqtt_addr(), "dev", true).await;
+    let got = publish_until_received(&mut dev, &mut sub, "in/x", &json!({"id": "a"})).await;
+    assert_eq!(
+        got["ruleName"], "lookup",
+        "the action ran despite the failed lookup: {got}"
+    );
+    let failure = &got["failures"][0];
+    assert_eq!(failure["failedAction"], "SqlEvaluation");
+    let message = failure["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("get_dynamodb") && message.contains("[targets.dynamodb] url"),
+        "{message}"
+    );
+}
+
 /// The stream's records so far: (subject, headers, payload).
 async fn stream_records(
     js: &async_nats::jetstream::Context,

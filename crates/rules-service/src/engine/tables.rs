@@ -638,3 +638,229 @@ mod tests {
         assert_eq!(as_item(row, false), json!({"id": "a", "payload": {"t": 1}}));
     }
 }
+
+/// The operations against a real PostgreSQL (`FERRITE_TEST_POSTGRES_URL`), each test in a
+/// schema of its own.
+#[cfg(test)]
+mod pg_tests {
+    use std::str::FromStr;
+
+    use serde_json::json;
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+    use super::*;
+
+    struct Scratch {
+        db: Database,
+        admin: PgPool,
+        schema: String,
+    }
+
+    async fn scratch(what: &str) -> Option<Scratch> {
+        let Ok(url) = std::env::var("FERRITE_TEST_POSTGRES_URL") else {
+            eprintln!("!! FERRITE_TEST_POSTGRES_URL is not set: {what} is SKIPPED");
+            return None;
+        };
+        let schema = format!("ferrite_rules_{}", uuid::Uuid::new_v4().simple());
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("connect");
+        sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        let options = PgConnectOptions::from_str(&url)
+            .unwrap()
+            .options([("search_path", schema.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .expect("connect to the schema");
+        Some(Scratch {
+            db: Database::new(pool),
+            admin,
+            schema,
+        })
+    }
+
+    impl Scratch {
+        async fn sql(&self, sql: &str) {
+            sqlx::raw_sql(sql)
+                .execute(&self.db.pool)
+                .await
+                .expect("statement");
+        }
+
+        async fn done(self) {
+            self.db.pool.close().await;
+            sqlx::raw_sql(&format!("DROP SCHEMA {} CASCADE", self.schema))
+                .execute(&self.admin)
+                .await
+                .expect("drop schema");
+        }
+    }
+
+    fn item(v: Json) -> Item {
+        v.as_object().cloned().expect("an object")
+    }
+
+    fn name(n: &str) -> TableName {
+        TableName::resolve(n, &BTreeMap::new()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn keyed_tables_put_update_get_and_delete_items() {
+        let Some(s) = scratch("keyed_tables_put_update_get_and_delete_items").await else {
+            return;
+        };
+        let t = name("Keyed");
+        let create = create_keyed(
+            &t,
+            ("id", KeyType::String),
+            Some(("n", KeyType::Number)),
+            "payload",
+        )
+        .unwrap();
+        let key = item(json!({"id": "a", "n": 1}));
+        s.db.put_item(
+            &t,
+            &create,
+            &item(json!({"id": "a", "n": 1, "payload": {"x": 1}})),
+        )
+        .await
+        .unwrap();
+        // The number key matches whether it is given as a number or as text.
+        let text_key = item(json!({"id": "a", "n": "1"}));
+        assert_eq!(
+            s.db.get_item(&t, &text_key).await.unwrap(),
+            Some(json!({"id": "a", "n": 1, "payload": {"x": 1}}))
+        );
+        s.db.update_item(&t, &create, &key, &item(json!({"payload": {"x": 2}})))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.db.get_item(&t, &key).await.unwrap(),
+            Some(json!({"id": "a", "n": 1, "payload": {"x": 2}}))
+        );
+        // UpdateItem creates a missing item.
+        let other = item(json!({"id": "b", "n": 2}));
+        s.db.update_item(&t, &create, &other, &item(json!({"payload": 7})))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.db.get_item(&t, &other).await.unwrap(),
+            Some(json!({"id": "b", "n": 2, "payload": 7}))
+        );
+        s.db.delete_item(&t, &create, &key).await.unwrap();
+        assert_eq!(s.db.get_item(&t, &key).await.unwrap(), None);
+        // A key value the column cannot hold fails for good; so does a missing key.
+        let bad =
+            s.db.put_item(&t, &create, &item(json!({"id": "c", "n": "many"})))
+                .await
+                .unwrap_err();
+        assert!(!bad.retry, "{bad:?}");
+        let missing =
+            s.db.put_item(&t, &create, &item(json!({"id": "c", "payload": 1})))
+                .await
+                .unwrap_err();
+        assert!(
+            !missing.retry && missing.message.contains("no value for n"),
+            "{missing:?}"
+        );
+        s.done().await;
+    }
+
+    #[tokio::test]
+    async fn user_tables_take_attributes_by_column_and_the_rest_in_item() {
+        let Some(s) = scratch("user_tables_take_attributes_by_column_and_the_rest_in_item").await
+        else {
+            return;
+        };
+        s.sql(
+            "CREATE TABLE readings (id bigint GENERATED ALWAYS AS IDENTITY, device text PRIMARY KEY, \
+             temp double precision, seen timestamptz NOT NULL DEFAULT now(), item jsonb)",
+        )
+        .await;
+        let t = name("readings");
+        let unused = create_items(&t);
+        s.db.put_item(
+            &t,
+            &unused,
+            &item(json!({"device": "d", "temp": 1.5, "fw": "2"})),
+        )
+        .await
+        .unwrap();
+        let got =
+            s.db.get_item(&t, &item(json!({"device": "d"})))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(got["temp"], json!(1.5));
+        assert_eq!(got["fw"], json!("2"));
+        assert!(got["seen"].is_string() && got["id"].is_number(), "{got}");
+        // A put replaces the item: attributes it lacks are gone.
+        s.db.put_item(&t, &unused, &item(json!({"device": "d", "fw": "3"})))
+            .await
+            .unwrap();
+        let got =
+            s.db.get_item(&t, &item(json!({"device": "d"})))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(got.get("temp"), None, "{got}");
+        assert_eq!(got["fw"], json!("3"));
+        // Found by an attribute that only item holds.
+        assert!(
+            s.db.get_item(&t, &item(json!({"fw": "3"})))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        s.done().await;
+    }
+
+    #[tokio::test]
+    async fn item_tables_append_and_cannot_update_by_key() {
+        let Some(s) = scratch("item_tables_append_and_cannot_update_by_key").await else {
+            return;
+        };
+        let t = name("log");
+        let create = create_items(&t);
+        for n in [1, 2] {
+            s.db.put_item(&t, &create, &item(json!({"k": "same", "n": n})))
+                .await
+                .unwrap();
+        }
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM log")
+            .fetch_one(&s.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(count, 2);
+        let e =
+            s.db.update_item(
+                &t,
+                &create,
+                &item(json!({"k": "same"})),
+                &item(json!({"n": 3})),
+            )
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("no primary key"), "{e:?}");
+        // A table without matching columns or item says so.
+        s.sql("CREATE TABLE bare (a int)").await;
+        let e =
+            s.db.get_item(&name("bare"), &item(json!({"k": 1})))
+                .await
+                .unwrap_err();
+        assert!(e.message.contains("no column k"), "{e:?}");
+        let e =
+            s.db.get_item(&name("missing"), &item(json!({"k": 1})))
+                .await
+                .unwrap_err();
+        assert!(e.message.contains("does not exist"), "{e:?}");
+        s.done().await;
+    }
+}
