@@ -42,6 +42,9 @@ pub struct RuleMetrics {
     pub selected: Family<RuleLabel, Counter>,
     /// Evaluations that failed (an external function failed): the error action ran.
     pub evaluation_failed: Family<RuleLabel, Counter>,
+    /// Messages not evaluated because every evaluation slot of rules that call services was
+    /// busy.
+    pub evaluation_dropped: Family<RuleLabel, Counter>,
     pub action_succeeded: Family<ActionLabel, Counter>,
     pub action_failed: Family<ActionLabel, Counter>,
     /// Jobs an action's queue had no room for.
@@ -73,6 +76,11 @@ impl RuleMetrics {
             "evaluations_failed",
             "Rule evaluations that failed (the error action ran), by rule",
             self.evaluation_failed.clone(),
+        );
+        r.register(
+            "evaluations_dropped",
+            "Messages a rule that calls services had no evaluation slot for, by rule",
+            self.evaluation_dropped.clone(),
         );
         r.register(
             "actions_succeeded",

@@ -7,9 +7,12 @@
 //! next message, on every node the feed reaches.
 
 mod actions;
+mod clients;
 mod context;
 mod metrics;
 mod ruleset;
+mod services;
+mod tables;
 
 use std::sync::Arc;
 
@@ -31,6 +34,9 @@ use ruleset::{ActiveRule, RuleSet};
 const TAP_CAPACITY: usize = 16 * 1024;
 /// The Basic Ingest prefix: `$aws/rules/{rule}[/topic]`.
 const INGEST_PREFIX: &str = "$aws/rules/";
+/// Evaluations of rules that call services (and may block on them) running at once; a
+/// message that finds them all busy is dropped for that rule and counted.
+const SERVICE_EVALUATIONS: usize = 64;
 
 /// What the engine and its actions are configured with.
 #[derive(Debug, Clone)]
@@ -59,6 +65,9 @@ pub struct RulesEngine {
     clock: Clock,
     /// The actions' workers; they end when their rule goes and their queue is done.
     workers: TaskTracker,
+    /// What lookups of rules that call services use (connections shared with the actions).
+    services: Arc<services::Services>,
+    service_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl RulesEngine {
@@ -68,10 +77,16 @@ impl RulesEngine {
         config: EngineConfig,
         metrics: Arc<RuleMetrics>,
     ) -> RulesEngine {
+        let config = Arc::new(config);
         RulesEngine {
             broker,
             rules,
-            config: Arc::new(config),
+            services: Arc::new(services::Services {
+                config: config.clone(),
+                clients: Arc::default(),
+            }),
+            service_slots: Arc::new(tokio::sync::Semaphore::new(SERVICE_EVALUATIONS)),
+            config,
             metrics,
             clock: Clock::system(),
             workers: TaskTracker::new(),
@@ -168,6 +183,7 @@ impl RulesEngine {
             config: self.config.clone(),
             rules: self.rules.clone(),
             metrics: self.metrics.clone(),
+            clients: self.services.clients.clone(),
         };
         let start = |action: &serde_json::Value| -> Option<Runner> {
             let (kind, config) = action.as_object()?.iter().find(|(_, v)| !v.is_null())?;
@@ -188,6 +204,7 @@ impl RulesEngine {
         Some(Arc::new(ActiveRule {
             name: Arc::from(rule.name.as_str()),
             fields,
+            calls_services: sql.calls_services(),
             sql,
             actions: runners,
             error_action,
@@ -228,70 +245,101 @@ impl RulesEngine {
             &self.config.account_id,
             self.clock.now_ms(),
         ));
-        let input = ferrite_rules::json::from_payload_fields(
-            &msg.payload,
-            rule.sql.version(),
-            &rule.fields,
-        );
-        let selected = match rule.sql.evaluate_parsed(input, &msg.payload, &*ctx) {
-            Ok(Evaluation::Filtered) => return,
-            Ok(Evaluation::Selected(s)) => Arc::new(s),
-            Err(e) => {
-                RuleMetrics::rule(&self.metrics.evaluation_failed, &rule.name);
-                tracing::debug!(rule = %rule.name, error = %e, "rule evaluation failed");
-                self.evaluation_failed(rule, msg, ctx, &e.to_string());
-                return;
-            }
-        };
-        RuleMetrics::rule(&self.metrics.selected, &rule.name);
-        if rule.actions.is_empty() {
+        if !rule.calls_services {
+            let input = ferrite_rules::json::from_payload_fields(
+                &msg.payload,
+                rule.sql.version(),
+                &rule.fields,
+            );
+            let result = rule.sql.evaluate_parsed(input, &msg.payload, &*ctx);
+            act(&self.metrics, rule, msg, ctx, result);
             return;
         }
-        let payload = selected.payload();
-        let outcome = Outcome::new(rule.actions.len(), rule.error_action.clone());
-        for runner in &rule.actions {
-            runner.submit(Job {
-                rule: rule.name.clone(),
-                selected: selected.clone(),
-                raw: msg.payload.clone(),
-                ctx: ctx.clone(),
-                payload: payload.clone(),
-                outcome: Some(outcome.clone()),
-            });
-        }
-    }
-
-    /// The SQL itself failed (an external function could not be called): no action ran; the
-    /// error action hears of it.
-    fn evaluation_failed(
-        &self,
-        rule: &ActiveRule,
-        msg: &Message,
-        ctx: Arc<ferrite_rules::functions::MessageContext>,
-        message: &str,
-    ) {
-        let outcome = Outcome::new(0, rule.error_action.clone());
-        let job = Job {
-            rule: rule.name.clone(),
-            selected: Arc::new(ferrite_rules::Selected {
-                output: ferrite_rules::Value::Undefined,
-                input: ferrite_rules::json::from_payload(&msg.payload, rule.sql.version()),
-                vars: Vec::new(),
-            }),
-            raw: msg.payload.clone(),
-            ctx,
-            payload: bytes::Bytes::new(),
-            outcome: None,
+        // Lookups block: evaluate where blocking is allowed, never on the engine's task.
+        let Ok(slot) = self.service_slots.clone().try_acquire_owned() else {
+            RuleMetrics::rule(&self.metrics.evaluation_dropped, &rule.name);
+            return;
         };
-        outcome.report(
-            vec![serde_json::json!({
-                "failedAction": "SqlEvaluation",
-                "failedResource": &*rule.name,
-                "errorMessage": message,
-            })],
-            &job,
-        );
+        let (rule, msg) = (rule.clone(), msg.clone());
+        let (metrics, services) = (self.metrics.clone(), self.services.clone());
+        self.workers.spawn_blocking(move || {
+            let _slot = slot;
+            let with_services = services::ServiceContext {
+                base: &ctx,
+                services: &services,
+                handle: tokio::runtime::Handle::current(),
+            };
+            let result = rule.sql.evaluate(&msg.payload, &with_services);
+            act(&metrics, &rule, &msg, ctx, result);
+        });
     }
+}
+
+/// Hands a rule's evaluation to its actions (or, when it failed, to its error action).
+fn act(
+    metrics: &Arc<RuleMetrics>,
+    rule: &Arc<ActiveRule>,
+    msg: &Arc<Message>,
+    ctx: Arc<ferrite_rules::functions::MessageContext>,
+    result: Result<Evaluation, ferrite_rules::FnError>,
+) {
+    let selected = match result {
+        Ok(Evaluation::Filtered) => return,
+        Ok(Evaluation::Selected(s)) => Arc::new(s),
+        Err(e) => {
+            RuleMetrics::rule(&metrics.evaluation_failed, &rule.name);
+            tracing::debug!(rule = %rule.name, error = %e, "rule evaluation failed");
+            evaluation_failed(rule, msg, ctx, &e.to_string());
+            return;
+        }
+    };
+    RuleMetrics::rule(&metrics.selected, &rule.name);
+    if rule.actions.is_empty() {
+        return;
+    }
+    let payload = selected.payload();
+    let outcome = Outcome::new(rule.actions.len(), rule.error_action.clone());
+    for runner in &rule.actions {
+        runner.submit(Job {
+            rule: rule.name.clone(),
+            selected: selected.clone(),
+            raw: msg.payload.clone(),
+            ctx: ctx.clone(),
+            payload: payload.clone(),
+            outcome: Some(outcome.clone()),
+        });
+    }
+}
+
+/// The SQL itself failed (an external function could not be called): no action ran; the
+/// error action hears of it.
+fn evaluation_failed(
+    rule: &ActiveRule,
+    msg: &Message,
+    ctx: Arc<ferrite_rules::functions::MessageContext>,
+    message: &str,
+) {
+    let outcome = Outcome::new(0, rule.error_action.clone());
+    let job = Job {
+        rule: rule.name.clone(),
+        selected: Arc::new(ferrite_rules::Selected {
+            output: ferrite_rules::Value::Undefined,
+            input: ferrite_rules::json::from_payload(&msg.payload, rule.sql.version()),
+            vars: Vec::new(),
+        }),
+        raw: msg.payload.clone(),
+        ctx,
+        payload: bytes::Bytes::new(),
+        outcome: None,
+    };
+    outcome.report(
+        vec![serde_json::json!({
+            "failedAction": "SqlEvaluation",
+            "failedResource": &*rule.name,
+            "errorMessage": message,
+        })],
+        &job,
+    );
 }
 
 /// The rule a change is about, if it is about one.

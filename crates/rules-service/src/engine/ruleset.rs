@@ -16,6 +16,8 @@ use crate::TopicRule;
 pub(crate) struct ActiveRule {
     pub name: Arc<str>,
     pub sql: CompiledSql,
+    /// `sql.calls_services()`, asked once: such a rule is evaluated where it may block.
+    pub calls_services: bool,
     pub actions: Vec<Runner>,
     pub error_action: Option<Runner>,
     /// The payload fields the SQL and the actions' templates read: parsing skips the rest.

@@ -7,10 +7,13 @@
 mod cloudwatch_logs;
 mod cloudwatch_metric;
 mod destination_status;
+pub(crate) mod dynamodb;
 mod http;
 mod http_post;
 mod lambda;
 mod republish;
+mod sns;
+mod streams;
 #[cfg(test)]
 mod test_job;
 
@@ -74,6 +77,8 @@ pub(crate) struct Deps {
     pub rules: crate::TopicRules,
     /// Where `cloudwatchMetric` actions put their metrics.
     pub metrics: Arc<RuleMetrics>,
+    /// Connections to target systems, shared by every rule.
+    pub clients: Arc<super::clients::Clients>,
 }
 
 /// One message's work for one action.
@@ -122,6 +127,11 @@ pub(crate) fn build(
         "cloudwatchLogs" => Ok(Arc::new(cloudwatch_logs::CloudwatchLogs::build(
             config, sql, deps,
         )?)),
+        "dynamoDB" => Ok(Arc::new(dynamodb::DynamoDb::build(config, sql, deps)?)),
+        "dynamoDBv2" => Ok(Arc::new(dynamodb::DynamoDbV2::build(config, deps)?)),
+        "kinesis" => Ok(Arc::new(streams::Kinesis::build(config, sql, deps)?)),
+        "firehose" => Ok(Arc::new(streams::Firehose::build(config, deps)?)),
+        "sns" => Ok(Arc::new(sns::Sns::build(config, deps)?)),
         other => Err(format!("the {other} action is not available yet")),
     }
 }
