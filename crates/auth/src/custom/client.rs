@@ -1,5 +1,5 @@
 //! The HTTP client that calls authorizer functions (and sends the rules engine's topic rule
-//! destination confirmations): one POST of a JSON body per call, over plain HTTP (endpoints on
+//! destination confirmations and forwarded actions): one request per call, over plain HTTP (endpoints on
 //! the same host) or HTTPS (rustls with ring, webpki roots), on a connection of its own.
 //! Authorizer calls are rare next to the traffic they admit (results are cached), so a
 //! connection pool would buy little for its state.
@@ -11,7 +11,7 @@
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use http::{Request, Uri, header};
+use http::{Method, Request, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
@@ -68,6 +68,19 @@ pub async fn post_json(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> Result<Response, ClientError> {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    send(Method::POST, url, &all, Bytes::from(body)).await
+}
+
+/// Sends one request with `headers` (name, value) besides `host`, which is the URL's
+/// authority (what a signature over the request covers), and reads the whole response.
+pub async fn send(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Response, ClientError> {
     let uri: Uri = url
         .parse()
         .map_err(|_| ClientError::BadUrl(url.to_owned()))?;
@@ -99,14 +112,15 @@ pub async fn post_json(
         .authority()
         .map_or_else(|| host.clone(), |a| a.as_str().to_owned());
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let mut request = Request::post(path)
-        .header(header::HOST, authority)
-        .header(header::CONTENT_TYPE, "application/json");
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, authority);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
     let request = request
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body))
         .map_err(|e| ClientError::BadUrl(format!("{url}: {e}")))?;
 
     if https {

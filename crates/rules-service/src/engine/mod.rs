@@ -59,6 +59,7 @@ pub struct RulesEngine {
     clock: Clock,
     /// The actions' workers; they end when their rule goes and their queue is done.
     workers: TaskTracker,
+    amqp: Arc<actions::amqp::Links>,
 }
 
 impl RulesEngine {
@@ -75,6 +76,7 @@ impl RulesEngine {
             metrics,
             clock: Clock::system(),
             workers: TaskTracker::new(),
+            amqp: Arc::default(),
         }
     }
 
@@ -163,6 +165,7 @@ impl RulesEngine {
             broker: self.broker.clone(),
             config: self.config.clone(),
             rules: self.rules.clone(),
+            amqp: self.amqp.clone(),
         };
         let start = |action: &serde_json::Value| -> Option<Runner> {
             let (kind, config) = action.as_object()?.iter().find(|(_, v)| !v.is_null())?;

@@ -4,7 +4,12 @@
 //! that fails is retried with back-off; when every action that failed for one message has
 //! given up, the rule's error action gets one message listing all of them, as AWS sends it.
 
+pub(crate) mod amqp;
+mod forward;
+mod kafka;
 mod republish;
+mod s3;
+mod sqs;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -61,14 +66,12 @@ impl ActionError {
 #[derive(Clone)]
 pub(crate) struct Deps {
     pub broker: Broker,
-    #[allow(
-        dead_code,
-        reason = "the target actions read it; republish needs only the broker"
-    )]
     pub config: Arc<super::EngineConfig>,
     /// The topic rule API: HTTP actions read their destinations' status through it.
     #[allow(dead_code, reason = "the http action reads it")]
     pub rules: crate::TopicRules,
+    /// The engine's RabbitMQ connections, shared by its sqs actions.
+    pub amqp: Arc<amqp::Links>,
 }
 
 /// One message's work for one action.
@@ -104,6 +107,9 @@ pub(crate) fn build(
 ) -> Result<Arc<dyn Action>, String> {
     match kind {
         "republish" => Ok(Arc::new(republish::Republish::build(config, sql, deps)?)),
+        "sqs" => Ok(Arc::new(sqs::Sqs::build(config, deps)?)),
+        "s3" => Ok(Arc::new(s3::S3::build(config, sql, deps)?)),
+        "kafka" => Ok(Arc::new(kafka::Kafka::build(config, sql, deps)?)),
         other => Err(format!("the {other} action is not available yet")),
     }
 }
