@@ -22,10 +22,9 @@ use parking_lot::Mutex;
 
 use super::ActionError;
 
-/// How long connecting (TCP, AMQP handshake, channel) may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a publish may wait for the broker's confirm.
-const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting (TCP, AMQP handshake, channel) may take, and how long a publish may
+/// wait for the broker's confirm.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
 /// AMQP's persistent delivery mode.
 const PERSISTENT: u8 = 2;
 
@@ -75,44 +74,52 @@ impl Link {
     /// Publishes `body` to `queue` through the default exchange as a persistent message and
     /// waits for the broker's confirm.
     pub async fn publish(&self, queue: &str, body: &[u8]) -> Result<(), ActionError> {
+        let mut outcome = self.attempt(queue, body).await;
+        if matches!(outcome, Err(Failure::Inequivalent)) {
+            // The refusal closed the channel; the queue is now known to exist, so the second
+            // attempt, on a new channel, publishes without declaring.
+            outcome = self.attempt(queue, body).await;
+        }
+        let at = self.redacted();
+        outcome.map_err(|failure| {
+            ActionError::transient(match failure {
+                Failure::Connect(e) => format!("cannot connect to RabbitMQ at {at}: {e}"),
+                Failure::Amqp(e) => format!("RabbitMQ at {at}: {e}"),
+                Failure::Returned => {
+                    format!("RabbitMQ at {at} has no queue {queue}; it will be declared again")
+                }
+                Failure::Nack => {
+                    format!("RabbitMQ at {at} did not take the message for {queue} (nack)")
+                }
+                Failure::Inequivalent => format!("RabbitMQ at {at} refused queue {queue}"),
+                Failure::Timeout(what) => format!(
+                    "RabbitMQ at {at} did not {what} within {} s",
+                    BROKER_TIMEOUT.as_secs()
+                ),
+            })
+        })
+    }
+
+    async fn attempt(&self, queue: &str, body: &[u8]) -> Result<(), Failure> {
         let live = self.live().await?;
-        match tokio::time::timeout(CONFIRM_TIMEOUT, self.publish_on(&live, queue, body)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(Failure::Returned)) => {
+        let outcome = tokio::time::timeout(BROKER_TIMEOUT, self.publish_on(&live, queue, body))
+            .await
+            .unwrap_or(Err(Failure::Timeout("confirm")));
+        match &outcome {
+            Ok(()) | Err(Failure::Nack) => {}
+            Err(Failure::Returned) => {
                 live.declared.lock().remove(queue);
                 self.existing.lock().remove(queue);
-                Err(ActionError::transient(format!(
-                    "RabbitMQ at {} has no queue {queue}; it will be declared again",
-                    self.redacted()
-                )))
             }
-            Ok(Err(Failure::Nack)) => Err(ActionError::transient(format!(
-                "RabbitMQ at {} did not take the message for {queue} (nack)",
-                self.redacted()
-            ))),
-            Ok(Err(Failure::Inequivalent)) => {
+            Err(Failure::Inequivalent) => {
                 self.existing.lock().insert(queue.to_owned());
                 self.drop_live(&live).await;
-                Err(ActionError::transient(format!(
-                    "queue {queue} exists with other properties; it is used as it is"
-                )))
             }
-            Ok(Err(Failure::Amqp(e))) => {
+            Err(Failure::Amqp(_) | Failure::Connect(_) | Failure::Timeout(_)) => {
                 self.drop_live(&live).await;
-                Err(ActionError::transient(format!(
-                    "RabbitMQ at {}: {e}",
-                    self.redacted()
-                )))
-            }
-            Err(_) => {
-                self.drop_live(&live).await;
-                Err(ActionError::transient(format!(
-                    "RabbitMQ at {} did not confirm within {} s",
-                    self.redacted(),
-                    CONFIRM_TIMEOUT.as_secs()
-                )))
             }
         }
+        outcome
     }
 
     async fn publish_on(&self, live: &Live, queue: &str, body: &[u8]) -> Result<(), Failure> {
@@ -160,7 +167,7 @@ impl Link {
     }
 
     /// The open connection, opening one if there is none or it broke.
-    async fn live(&self) -> Result<Arc<Live>, ActionError> {
+    async fn live(&self) -> Result<Arc<Live>, Failure> {
         let mut slot = self.live.lock().await;
         if let Some(live) = &*slot
             && live.channel.status().connected()
@@ -168,22 +175,11 @@ impl Link {
             return Ok(live.clone());
         }
         *slot = None;
-        let live = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&self.url)).await {
-            Ok(Ok(live)) => Arc::new(live),
-            Ok(Err(e)) => {
-                return Err(ActionError::transient(format!(
-                    "cannot connect to RabbitMQ at {}: {e}",
-                    self.redacted()
-                )));
-            }
-            Err(_) => {
-                return Err(ActionError::transient(format!(
-                    "RabbitMQ at {} did not answer within {} s",
-                    self.redacted(),
-                    CONNECT_TIMEOUT.as_secs()
-                )));
-            }
-        };
+        let live = tokio::time::timeout(BROKER_TIMEOUT, connect(&self.url))
+            .await
+            .map_err(|_| Failure::Timeout("answer"))?
+            .map_err(Failure::Connect)?;
+        let live = Arc::new(live);
         *slot = Some(live.clone());
         Ok(live)
     }
@@ -203,7 +199,10 @@ impl Link {
 }
 
 enum Failure {
+    Connect(lapin::Error),
     Amqp(lapin::Error),
+    /// What the broker did not do in time.
+    Timeout(&'static str),
     Nack,
     Returned,
     Inequivalent,
@@ -248,16 +247,4 @@ pub(crate) fn redact(url: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            redact("amqp://guest:guest@127.0.0.1:5672/%2f"),
-            "amqp://guest:***@127.0.0.1:5672/%2f"
-        );
-        assert_eq!(redact("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
-        assert_eq!(redact("amqp://u@h/v"), "amqp://u:***@h/v");
-    }
-}
+mod tests;
