@@ -46,7 +46,12 @@ fn queue_url(queue: &str) -> String {
 
 /// Publishes to `topic` until the error action's message arrives on `errors` (a new rule
 /// applies within moments, and each message's failure is reported after its retries).
-async fn first_error(dev: &mut TestClient, errors: &mut TestClient, topic: &str, payload: &'static [u8]) -> Value {
+async fn first_error(
+    dev: &mut TestClient,
+    errors: &mut TestClient,
+    topic: &str,
+    payload: &'static [u8],
+) -> Value {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         assert!(
@@ -130,7 +135,10 @@ async fn sqs_actions_deliver_to_rabbitmq_queues() {
     let (mut dev, _) = connect_v311(srv.mqtt_addr(), "dev1", true).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     let delivery = loop {
-        assert!(tokio::time::Instant::now() < deadline, "no message in {plain}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no message in {plain}"
+        );
         dev.publish("sensors/d1/q", br#"{"temp": 7}"#, QoS::AtLeastOnce, false)
             .await;
         if let Ok(Some(d)) = tokio::time::timeout(QUIET, plain_consumer.next()).await {
@@ -191,7 +199,12 @@ async fn an_unreachable_rabbitmq_fires_the_error_action() {
 
 /// Waits until `path` exists (the action writes after the rule applies, asynchronously);
 /// files give no event to wait on, so this looks every few milliseconds until `WAIT`.
-async fn wait_for_file(path: &Path, dev: &mut TestClient, topic: &str, payload: &'static [u8]) -> Vec<u8> {
+async fn wait_for_file(
+    path: &Path,
+    dev: &mut TestClient,
+    topic: &str,
+    payload: &'static [u8],
+) -> Vec<u8> {
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut last_publish = None;
     loop {
@@ -241,9 +254,21 @@ async fn s3_actions_write_objects_into_bucket_directories() {
     .await;
     let (mut dev, _) = connect_v311(srv.mqtt_addr(), "dev-3", true).await;
     let object = root.path().join("telemetry/p1/dev-3/1.json");
-    let bytes = wait_for_file(&object, &mut dev, "plant/p1/data", br#"{"temp": 5, "seq": 1}"#).await;
+    let bytes = wait_for_file(
+        &object,
+        &mut dev,
+        "plant/p1/data",
+        br#"{"temp": 5, "seq": 1}"#,
+    )
+    .await;
     assert_eq!(json_of(&bytes), json!({"temp": 5}));
-    let bytes = wait_for_file(&archive.join("last.json"), &mut dev, "plant/p1/data", br#"{"temp": 5, "seq": 1}"#).await;
+    let bytes = wait_for_file(
+        &archive.join("last.json"),
+        &mut dev,
+        "plant/p1/data",
+        br#"{"temp": 5, "seq": 1}"#,
+    )
+    .await;
     assert_eq!(json_of(&bytes), json!({"temp": 5}));
 }
 

@@ -71,7 +71,11 @@ async fn a_confirmed_publish_left_a_persistent_message_in_a_durable_queue() {
     };
     let links = Links::default();
     let queue = unique_queue();
-    links.link(&url).publish(&queue, b"{\"t\":1}").await.unwrap();
+    links
+        .link(&url)
+        .publish(&queue, b"{\"t\":1}")
+        .await
+        .unwrap();
     assert!(
         Arc::ptr_eq(&links.link(&url), &links.link(&url)),
         "one link per URL"
