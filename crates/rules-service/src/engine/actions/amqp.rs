@@ -62,9 +62,8 @@ pub(crate) struct Link {
 }
 
 struct Live {
-    /// Kept so the connection lives as long as its channel is used; dropping the last
-    /// handle closes it.
-    _connection: Connection,
+    /// Dropping the last handle closes the connection.
+    connection: Connection,
     channel: Channel,
     /// Queues declared on this connection.
     declared: Mutex<HashSet<String>>,
@@ -74,12 +73,7 @@ impl Link {
     /// Publishes `body` to `queue` through the default exchange as a persistent message and
     /// waits for the broker's confirm.
     pub async fn publish(&self, queue: &str, body: &[u8]) -> Result<(), ActionError> {
-        let mut outcome = self.attempt(queue, body).await;
-        if matches!(outcome, Err(Failure::Inequivalent)) {
-            // The refusal closed the channel; the queue is now known to exist, so the second
-            // attempt, on a new channel, publishes without declaring.
-            outcome = self.attempt(queue, body).await;
-        }
+        let outcome = self.attempt(queue, body).await;
         let at = self.redacted();
         outcome.map_err(|failure| {
             ActionError::transient(match failure {
@@ -91,7 +85,6 @@ impl Link {
                 Failure::Nack => {
                     format!("RabbitMQ at {at} did not take the message for {queue} (nack)")
                 }
-                Failure::Inequivalent => format!("RabbitMQ at {at} refused queue {queue}"),
                 Failure::Timeout(what) => format!(
                     "RabbitMQ at {at} did not {what} within {} s",
                     BROKER_TIMEOUT.as_secs()
@@ -111,10 +104,6 @@ impl Link {
                 live.declared.lock().remove(queue);
                 self.existing.lock().remove(queue);
             }
-            Err(Failure::Inequivalent) => {
-                self.existing.lock().insert(queue.to_owned());
-                self.drop_live(&live).await;
-            }
             Err(Failure::Amqp(_) | Failure::Connect(_) | Failure::Timeout(_)) => {
                 self.drop_live(&live).await;
             }
@@ -125,21 +114,7 @@ impl Link {
     async fn publish_on(&self, live: &Live, queue: &str, body: &[u8]) -> Result<(), Failure> {
         let known = live.declared.lock().contains(queue) || self.existing.lock().contains(queue);
         if !known {
-            live.channel
-                .queue_declare(
-                    queue.into(),
-                    QueueDeclareOptions::durable(),
-                    FieldTable::default(),
-                )
-                .await
-                .map_err(|e| {
-                    if is_precondition_failed(&e) {
-                        Failure::Inequivalent
-                    } else {
-                        Failure::Amqp(e)
-                    }
-                })?;
-            live.declared.lock().insert(queue.to_owned());
+            self.declare(live, queue).await?;
         }
         let confirm = live
             .channel
@@ -163,6 +138,37 @@ impl Link {
             Confirmation::Nack(_) => Err(Failure::Nack),
             // The channel is in confirm mode; an unconfirmed publish promises nothing.
             Confirmation::NotRequested => Err(Failure::Nack),
+        }
+    }
+
+    /// Declares `queue` durable on a channel of its own: a queue that exists with other
+    /// properties makes the broker close the declaring channel, which must not be the one
+    /// every action publishes on.
+    async fn declare(&self, live: &Live, queue: &str) -> Result<(), Failure> {
+        let channel = live
+            .connection
+            .create_channel()
+            .await
+            .map_err(Failure::Amqp)?;
+        let declared = channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions::durable(),
+                FieldTable::default(),
+            )
+            .await;
+        match declared {
+            Ok(_) => {
+                live.declared.lock().insert(queue.to_owned());
+                // Only this channel's end; the queue stays.
+                let _ = channel.close(200, "declared".into()).await;
+                Ok(())
+            }
+            Err(e) if is_precondition_failed(&e) => {
+                self.existing.lock().insert(queue.to_owned());
+                Ok(())
+            }
+            Err(e) => Err(Failure::Amqp(e)),
         }
     }
 
@@ -205,7 +211,6 @@ enum Failure {
     Timeout(&'static str),
     Nack,
     Returned,
-    Inequivalent,
 }
 
 async fn connect(url: &str) -> Result<Live, lapin::Error> {
@@ -219,7 +224,7 @@ async fn connect(url: &str) -> Result<Live, lapin::Error> {
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     Ok(Live {
-        _connection: connection,
+        connection,
         channel,
         declared: Mutex::new(HashSet::new()),
     })

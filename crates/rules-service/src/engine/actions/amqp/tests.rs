@@ -116,11 +116,18 @@ async fn a_queue_that_exists_with_other_properties_is_used_as_it_is() {
     .unwrap();
     let links = Links::default();
     let link = links.link(&url);
+    let other = unique_queue();
+    link.publish(&other, b"elsewhere").await.unwrap();
+    let before = link.live.lock().await.clone().unwrap();
     link.publish(&queue, b"first").await.unwrap();
     link.publish(&queue, b"second").await.unwrap();
     assert_eq!(get(&ch, &queue).await.unwrap().delivery.data, b"first");
     assert_eq!(get(&ch, &queue).await.unwrap().delivery.data, b"second");
+    // The refused declaration closed a channel of its own, not the shared one.
+    let after = link.live.lock().await.clone().unwrap();
+    assert!(Arc::ptr_eq(&before, &after) && after.channel.status().connected());
     delete(&ch, &queue).await;
+    delete(&ch, &other).await;
 }
 
 #[tokio::test]
@@ -135,7 +142,7 @@ async fn a_closed_connection_is_reopened_and_a_deleted_queue_declared_again() {
     link.publish(&queue, b"1").await.unwrap();
     let first = link.live.lock().await.clone().unwrap();
     first
-        ._connection
+        .connection
         .close(200, "closed by the test".into())
         .await
         .unwrap();
