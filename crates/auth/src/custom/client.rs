@@ -1,8 +1,8 @@
 //! The HTTP client that calls authorizer functions (and sends the rules engine's topic rule
-//! destination confirmations, HTTP actions and Lambda actions): one POST per call, over plain
-//! HTTP (endpoints on the same host) or HTTPS (rustls with ring, webpki roots), on a
-//! connection of its own. Authorizer calls are rare next to the traffic they admit (results
-//! are cached), so a connection pool would buy little for its state.
+//! destination confirmations, HTTP and Lambda actions, forwarded actions): one request per
+//! call, over plain HTTP (endpoints on the same host) or HTTPS (rustls with ring, webpki
+//! roots), on a connection of its own. Authorizer calls are rare next to the traffic they
+//! admit (results are cached), so a connection pool would buy little for its state.
 //!
 //! Whoever calls [`post`] or [`post_json`] bounds it with a timeout; when that fires, the
 //! dropped future takes the connection down with it (the connection task is aborted), so a
@@ -11,7 +11,7 @@
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use http::{Request, Uri, header};
+use http::{Method, Request, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
@@ -71,12 +71,23 @@ pub async fn post_json(
     let mut all = Vec::with_capacity(headers.len() + 1);
     all.push(("content-type", "application/json"));
     all.extend_from_slice(headers);
-    post(url, &all, Bytes::from(body)).await
+    send(Method::POST, url, &all, Bytes::from(body)).await
 }
 
 /// POSTs `body` to `url` with exactly `headers` (name, value) besides `host`, and reads the
 /// whole response. The rules engine's HTTP actions choose their own content type.
 pub async fn post(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Response, ClientError> {
+    send(Method::POST, url, headers, body).await
+}
+
+/// Sends one request with `headers` (name, value) besides `host`, which is the URL's
+/// authority (what a signature over the request covers), and reads the whole response.
+pub async fn send(
+    method: Method,
     url: &str,
     headers: &[(&str, &str)],
     body: Bytes,
@@ -112,7 +123,10 @@ pub async fn post(
         .authority()
         .map_or_else(|| host.clone(), |a| a.as_str().to_owned());
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let mut request = Request::post(path).header(header::HOST, authority);
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, authority);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

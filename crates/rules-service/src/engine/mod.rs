@@ -68,6 +68,7 @@ pub struct RulesEngine {
     /// What lookups of rules that call services use (connections shared with the actions).
     services: Arc<services::Services>,
     service_slots: Arc<tokio::sync::Semaphore>,
+    amqp: Arc<actions::amqp::Links>,
 }
 
 impl RulesEngine {
@@ -90,6 +91,7 @@ impl RulesEngine {
             metrics,
             clock: Clock::system(),
             workers: TaskTracker::new(),
+            amqp: Arc::default(),
         }
     }
 
@@ -184,6 +186,7 @@ impl RulesEngine {
             rules: self.rules.clone(),
             metrics: self.metrics.clone(),
             clients: self.services.clients.clone(),
+            amqp: self.amqp.clone(),
         };
         let start = |action: &serde_json::Value| -> Option<Runner> {
             let (kind, config) = action.as_object()?.iter().find(|(_, v)| !v.is_null())?;

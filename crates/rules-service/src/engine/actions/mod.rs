@@ -4,15 +4,20 @@
 //! that fails is retried with back-off; when every action that failed for one message has
 //! given up, the rule's error action gets one message listing all of them, as AWS sends it.
 
+pub(crate) mod amqp;
 mod cloudwatch_logs;
 mod cloudwatch_metric;
 mod destination_status;
 pub(crate) mod dynamodb;
+mod forward;
 mod http;
 mod http_post;
+mod kafka;
 mod lambda;
 mod republish;
+mod s3;
 mod sns;
+mod sqs;
 mod streams;
 #[cfg(test)]
 mod test_job;
@@ -79,6 +84,8 @@ pub(crate) struct Deps {
     pub metrics: Arc<RuleMetrics>,
     /// Connections to target systems, shared by every rule.
     pub clients: Arc<super::clients::Clients>,
+    /// The engine's RabbitMQ connections, shared by its sqs actions.
+    pub amqp: Arc<amqp::Links>,
 }
 
 /// One message's work for one action.
@@ -132,6 +139,9 @@ pub(crate) fn build(
         "kinesis" => Ok(Arc::new(streams::Kinesis::build(config, sql, deps)?)),
         "firehose" => Ok(Arc::new(streams::Firehose::build(config, deps)?)),
         "sns" => Ok(Arc::new(sns::Sns::build(config, deps)?)),
+        "sqs" => Ok(Arc::new(sqs::Sqs::build(config, deps)?)),
+        "s3" => Ok(Arc::new(s3::S3::build(config, sql, deps)?)),
+        "kafka" => Ok(Arc::new(kafka::Kafka::build(config, sql, deps)?)),
         other => Err(format!("the {other} action is not available yet")),
     }
 }

@@ -1,0 +1,266 @@
+//! Forwarding: an action type whose `[targets.<section>]` sets `forward_endpoint` calls the
+//! AWS service's real API at that endpoint (AWS itself, LocalStack, moto, MinIO, ...),
+//! SigV4-signed with `[targets.forward]`'s keys and region, instead of delivering to a local
+//! system. One [`Forward`] per action; every call is one signed HTTP request on a connection of
+//! its own, bounded by [`CALL_TIMEOUT`].
+//!
+//! How an action adopts it:
+//! - build: `Forward::for_section(&targets.<section>.forward_endpoint, &targets.forward)`;
+//!   `None` means deliver locally;
+//! - JSON-protocol services (botocore's `protocol: json`): [`Forward::json_call`] with the
+//!   signing name, the model's `jsonVersion` and `{targetPrefix}.{Operation}`, e.g. DynamoDB
+//!   `("dynamodb", "1.0", "DynamoDB_20120810.PutItem")`, Kinesis `("kinesis", "1.1",
+//!   "Kinesis_20131202.PutRecord")`, Firehose `("firehose", "1.1",
+//!   "Firehose_20150804.PutRecord")`, SQS `("sqs", "1.0", "AmazonSQS.SendMessage")`;
+//! - everything else (S3's REST-XML, SNS's query protocol: a `POST /` of
+//!   `application/x-www-form-urlencoded` `Action=Publish&Version=2010-03-31&...`):
+//!   [`Forward::call`] with a [`Call`];
+//! - errors come back as [`ActionError`]s already classified: no answer, throttling and 5xx are
+//!   transient (the action's retries apply), other refusals permanent, with AWS's error code
+//!   and message in the text the error action reports.
+
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode, sign,
+};
+use aws_sigv4::sign::v4;
+use bytes::Bytes;
+use ferrite_auth::custom::client;
+use ferrite_config::ForwardConfig;
+use ferrite_types::Clock;
+use http::Method;
+use serde_json::Value;
+
+use super::ActionError;
+
+/// How long one forwarded call may take, connection included.
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An AWS-compatible endpoint and the keys calls to it are signed with.
+#[derive(Debug)]
+pub(crate) struct Forward {
+    /// `scheme://host[:port]`, without a trailing `/`.
+    endpoint: String,
+    region: String,
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+/// One request to forward.
+pub(crate) struct Call<'a> {
+    /// The service's signing name (`s3`, `sns`, ...).
+    pub service: &'a str,
+    pub method: Method,
+    /// Path and query, already URI-encoded as they go on the wire.
+    pub path: String,
+    /// Headers besides `host` and the signature's.
+    pub headers: Vec<(&'a str, String)>,
+    pub body: Bytes,
+}
+
+impl Forward {
+    /// What a section's `forward_endpoint` asks for: `None` when it is empty (deliver locally).
+    pub fn for_section(endpoint: &str, keys: &ForwardConfig) -> Option<Forward> {
+        let endpoint = endpoint.trim().trim_end_matches('/');
+        if endpoint.is_empty() {
+            return None;
+        }
+        Some(Forward {
+            endpoint: endpoint.to_owned(),
+            region: keys.region.clone(),
+            access_key_id: keys.access_key_id.clone(),
+            secret_access_key: keys.secret_access_key.clone(),
+        })
+    }
+
+    /// A call to a JSON-protocol service: `POST /` with `X-Amz-Target: {target}` and the
+    /// input as the body; the output on success.
+    pub async fn json_call(
+        &self,
+        service: &str,
+        json_version: &str,
+        target: &str,
+        input: &Value,
+    ) -> Result<Value, ActionError> {
+        let body = self
+            .call(Call {
+                service,
+                method: Method::POST,
+                path: "/".into(),
+                headers: vec![
+                    (
+                        "content-type",
+                        format!("application/x-amz-json-{json_version}"),
+                    ),
+                    ("x-amz-target", target.to_owned()),
+                ],
+                body: Bytes::from(input.to_string()),
+            })
+            .await?;
+        if body.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            ActionError::permanent(format!(
+                "{target} at {} answered with a body that is not JSON: {e}",
+                self.endpoint
+            ))
+        })
+    }
+
+    /// Signs and sends `call`; the response body when the status is 2xx.
+    pub async fn call(&self, call: Call<'_>) -> Result<Bytes, ActionError> {
+        if self.access_key_id.is_empty() || self.secret_access_key.is_empty() {
+            return Err(ActionError::permanent(format!(
+                "forwarding to {} needs [targets.forward] access_key_id and secret_access_key",
+                self.endpoint
+            )));
+        }
+        let url = format!("{}{}", self.endpoint, call.path);
+        let headers = self.signed_headers(&call, &url)?;
+        let borrowed: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let sent = client::send(call.method.clone(), &url, &borrowed, call.body);
+        let response = match tokio::time::timeout(CALL_TIMEOUT, sent).await {
+            Err(_) => {
+                return Err(ActionError::transient(format!(
+                    "{url} did not answer within {} s",
+                    CALL_TIMEOUT.as_secs()
+                )));
+            }
+            Ok(Err(e @ client::ClientError::BadUrl(_))) => {
+                return Err(ActionError::permanent(e.to_string()));
+            }
+            Ok(Err(e)) => return Err(ActionError::transient(e.to_string())),
+            Ok(Ok(response)) => response,
+        };
+        if (200..300).contains(&response.status) {
+            return Ok(response.body);
+        }
+        let (code, message) = aws_error(&response.body);
+        let text = format!(
+            "{} {} answered {}: {code}: {message}",
+            call.method, url, response.status
+        );
+        if response.status >= 500 || response.status == 429 || is_throttling(&code) {
+            Err(ActionError::transient(text))
+        } else {
+            Err(ActionError::permanent(text))
+        }
+    }
+
+    /// All headers to send: the call's, `host`'s absence aside, plus the signature's.
+    fn signed_headers(
+        &self,
+        call: &Call<'_>,
+        url: &str,
+    ) -> Result<Vec<(String, String)>, ActionError> {
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|_| ActionError::permanent(format!("{url} is not a valid URL")))?;
+        let host = uri
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .ok_or_else(|| ActionError::permanent(format!("{url} has no host")))?;
+        let mut settings = SigningSettings::default();
+        if call.service == "s3" {
+            // S3 signs its paths as sent and wants the payload's hash in a header.
+            settings.percent_encoding_mode = PercentEncodingMode::Single;
+            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        }
+        let identity = Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            None,
+            None,
+            "ferrite-forward",
+        )
+        .into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(call.service)
+            .time(Clock::system().now_system_time())
+            .settings(settings)
+            .build()
+            .map_err(|e| ActionError::permanent(format!("cannot sign for {url}: {e}")))?
+            .into();
+        let mut headers: Vec<(String, String)> = vec![("host".into(), host)];
+        headers.extend(
+            call.headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), v.clone())),
+        );
+        let signable = SignableRequest::new(
+            call.method.as_str(),
+            url,
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            SignableBody::Bytes(&call.body),
+        )
+        .map_err(|e| ActionError::permanent(format!("cannot sign for {url}: {e}")))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| ActionError::permanent(format!("cannot sign for {url}: {e}")))?
+            .into_parts();
+        headers.extend(
+            instructions
+                .headers()
+                .map(|(n, v)| (n.to_owned(), v.to_owned())),
+        );
+        // The client sets `host` from the URL itself.
+        headers.retain(|(n, _)| n != "host");
+        Ok(headers)
+    }
+}
+
+/// AWS's error code and message from an error body: JSON (`__type`, `message`) or XML
+/// (`<Code>`, `<Message>`), whichever the protocol uses.
+fn aws_error(body: &[u8]) -> (String, String) {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        let code = v["__type"]
+            .as_str()
+            .or_else(|| v["code"].as_str())
+            .unwrap_or("UnknownError");
+        // JSON errors may qualify the code with its namespace (`com.amazonaws.sqs#...`).
+        let code = code.rsplit('#').next().unwrap_or(code);
+        let message = v["message"]
+            .as_str()
+            .or_else(|| v["Message"].as_str())
+            .unwrap_or_default();
+        return (code.to_owned(), message.to_owned());
+    }
+    let text = String::from_utf8_lossy(body);
+    let element = |name: &str| -> Option<String> {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(text[start..end].to_owned())
+    };
+    (
+        element("Code").unwrap_or_else(|| "UnknownError".into()),
+        element("Message").unwrap_or_default(),
+    )
+}
+
+fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestThrottled"
+            | "RequestThrottledException"
+            | "TooManyRequestsException"
+            | "ProvisionedThroughputExceededException"
+            | "SlowDown"
+            | "ServiceUnavailable"
+    )
+}
+
+#[cfg(test)]
+mod tests;
