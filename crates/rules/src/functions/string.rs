@@ -255,13 +255,26 @@ pub fn regexp_replace(args: &[Value], _ctx: &dyn FnContext) -> Out {
         let Some(parts) = parse_replacement(&with, re) else {
             return Value::Undefined;
         };
+        // Java's `Matcher.find` loop, not `captures_iter`: after a non-empty match the next
+        // search starts at its end and may find an empty match there (`"aaa"` with `a*` is
+        // replaced twice, giving `"xx"`); only after an empty match does it move on a
+        // character. `captures_iter` skips an empty match that touches the previous one.
         let mut out = String::with_capacity(s.len());
         let mut last = 0;
-        for caps in re.captures_iter(s) {
+        let mut from = 0;
+        while from <= s.len() {
+            let Some(caps) = re.captures_at(s, from) else {
+                break;
+            };
             let m = caps.get(0).expect("group 0 is the match");
             out.push_str(&s[last..m.start()]);
             expand(&parts, &caps, &mut out);
             last = m.end();
+            from = if m.is_empty() {
+                m.end() + s[m.end()..].chars().next().map_or(1, char::len_utf8)
+            } else {
+                m.end()
+            };
         }
         out.push_str(&s[last..]);
         Value::from(out)
