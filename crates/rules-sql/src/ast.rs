@@ -2,7 +2,8 @@
 //!
 //! Shaped for the evaluator: a bare name is [`ExprKind::Field`], every `.name` / `[index]`
 //! chain after a primary is one [`ExprKind::Path`], `*` is [`ExprKind::Star`] (only as a whole
-//! select item, the whole `SELECT VALUE` expression or a whole call argument), and a minus
+//! select item or a whole call argument: `SELECT VALUE *` reads as the field `value` times
+//! what follows), and a minus
 //! written directly before a number is folded into a negative [`Literal`].
 
 use crate::span::Span;

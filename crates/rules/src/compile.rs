@@ -200,8 +200,13 @@ impl Binder {
         let mut bound = Vec::with_capacity(args.len());
         for a in args {
             bound.push(match a.kind {
-                // `encode(*, 'base64')`: the message bytes, whatever the payload is.
-                ExprKind::Star => Node::RawPayload,
+                // `encode(*, 'base64')` (and `decode(*, 'proto', ...)`): the message bytes as
+                // published, whatever the payload is.
+                ExprKind::Star if matches!(def.name, "encode" | "decode") => Node::RawPayload,
+                // Elsewhere `*` is the message as the query sees it: the parsed JSON
+                // (`aws_lambda(arn, *)` passes the payload's JSON, `get(*, 'my-key')` reads a
+                // member no dotted name can spell), or the bytes of a non-JSON payload.
+                ExprKind::Star => Node::Row,
                 _ => self.expr(a)?,
             });
         }

@@ -126,15 +126,11 @@ pub(crate) fn eval(node: &Node, env: &Env<'_>) -> Result<Value, FnError> {
     })
 }
 
+/// `v[i]`: the same as `get(v, i)`. AWS documents only `get`; bracket indexing is an
+/// extension, and reading it as `get` keeps one rule for indices (Int-converted, Decimals to
+/// the nearest, out of range Undefined), string characters and object keys.
 fn index(v: &Value, i: &Value) -> Value {
-    match (v, i) {
-        (Value::Object(_), Value::String(key)) => v.field(key),
-        (_, Value::Int(n)) => v.index(*n),
-        (_, other) => match crate::convert::to_int_down(other) {
-            Some(n) => v.index(n),
-            None => Value::Undefined,
-        },
-    }
+    crate::functions::get_item(v, i)
 }
 
 fn binary(op: BinaryOp, a: &Value, b: &Value, version: SqlVersion) -> Value {
@@ -157,9 +153,21 @@ fn binary(op: BinaryOp, a: &Value, b: &Value, version: SqlVersion) -> Value {
 }
 
 /// A nested query: the projection of each element of the array `from` evaluates to that the
-/// filter accepts. A `from` that is not an array is Undefined. \[VERIFY\] an object `from`.
+/// filter accepts. Over an object, the query reads that one object and gives its projection
+/// itself, not an array (AWS's `transform` example 3: `(select a, b from data2)` is the object
+/// `{a, b}`, `(select value c from data2)` is the array `data2.c`); Undefined when the filter
+/// rejects it. Over anything else, Undefined.
 fn subquery(q: &SubPlan, env: &Env<'_>) -> Result<Value, FnError> {
     let from = eval(&q.from, env)?;
+    if from.as_object().is_some() {
+        let inner = env.with_row(&from);
+        if let Some(filter) = &q.filter
+            && !ops::is_true(&eval(filter, &inner)?)
+        {
+            return Ok(Value::Undefined);
+        }
+        return project(&q.projection, &inner);
+    }
     let Some(elements) = from.as_array() else {
         return Ok(Value::Undefined);
     };

@@ -14,7 +14,7 @@ pub(crate) enum Node {
     Const(Value),
     /// The whole row: the message payload, or inside a nested query the current element.
     Row,
-    /// The raw message bytes (`*` as a function argument: `encode(*, 'base64')`).
+    /// The raw message bytes (`*` as the argument of `encode` / `decode`).
     RawPayload,
     /// A top-level field of the row.
     Field(Arc<str>),
@@ -86,7 +86,8 @@ pub(crate) enum Item {
 }
 
 /// A nested `(SELECT ... FROM expr [WHERE ...])`: the projection applied to each element of
-/// the array `from` evaluates to, keeping the elements the condition accepts.
+/// the array `from` evaluates to, keeping the elements the condition accepts (or to the one
+/// object `from` evaluates to).
 #[derive(Debug, Clone)]
 pub(crate) struct SubPlan {
     pub projection: Projection,

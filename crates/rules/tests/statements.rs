@@ -1,5 +1,7 @@
 //! Whole statements, from SQL text to the payload actions receive: `golden/statements.json`.
 
+use std::collections::BTreeSet;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -101,6 +103,162 @@ fn golden_statements() {
         "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// The constructs of one statement, by name, for [`every_construct_has_a_statement`].
+fn constructs(statement: &ferrite_rules_sql::Statement, out: &mut BTreeSet<&'static str>) {
+    use ferrite_rules_sql::{ExprKind, Select};
+    fn expr(e: &ferrite_rules_sql::Expr, out: &mut BTreeSet<&'static str>) {
+        // Exhaustive: a new kind of expression does not compile until it is named here, and
+        // then fails the test until statements.json uses it.
+        let kind = match &e.kind {
+            ExprKind::Literal(_) => "literal",
+            ExprKind::Field(_) => "field",
+            ExprKind::Var(_) => "variable",
+            ExprKind::Path { segments, .. } => {
+                for s in segments {
+                    out.insert(match s {
+                        ferrite_rules_sql::Segment::Field(_) => "path .name",
+                        ferrite_rules_sql::Segment::Index(_) => "path [index]",
+                    });
+                }
+                "path"
+            }
+            ExprKind::Call { .. } => "call",
+            ExprKind::Cast { .. } => "cast",
+            ExprKind::Unary { .. } => "unary",
+            ExprKind::Binary { .. } => "binary",
+            ExprKind::Case { operand, else_, .. } => {
+                out.insert(if operand.is_some() { "CASE v WHEN" } else { "CASE WHEN" });
+                if else_.is_some() {
+                    out.insert("CASE ... ELSE");
+                }
+                "case"
+            }
+            ExprKind::Object(_) => "object literal",
+            ExprKind::Array(_) => "array literal",
+            ExprKind::Subquery(q) => {
+                select(&q.select, out);
+                if q.where_.is_some() {
+                    out.insert("nested WHERE");
+                }
+                "nested SELECT"
+            }
+            ExprKind::Star => "* argument",
+        };
+        out.insert(kind);
+        e.for_each_child(|c| expr(c, out));
+    }
+    fn select(s: &Select, out: &mut BTreeSet<&'static str>) {
+        match s {
+            Select::Value(_) => {
+                out.insert("SELECT VALUE");
+            }
+            Select::Items(items) => {
+                for item in items {
+                    if matches!(item.expr.kind, ExprKind::Star) {
+                        out.insert(if item.alias.is_some() { "* AS" } else { "SELECT *" });
+                    } else {
+                        expr(&item.expr, out);
+                    }
+                    if item.alias.as_ref().is_some_and(|a| a.segments.len() > 1) {
+                        out.insert("dotted alias");
+                    }
+                }
+            }
+        }
+    }
+    if !statement.sets.is_empty() {
+        out.insert("SET");
+    }
+    for set in &statement.sets {
+        expr(&set.value, out);
+    }
+    match &statement.select {
+        Select::Value(e) => {
+            out.insert("SELECT VALUE");
+            if !matches!(e.kind, ExprKind::Star) {
+                expr(e, out);
+            }
+        }
+        items => select(items, out),
+    }
+    if let Some(w) = &statement.where_ {
+        out.insert("WHERE");
+        expr(w, out);
+    }
+}
+
+#[test]
+fn every_construct_has_a_statement() {
+    let file: Json =
+        serde_json::from_str(include_str!("golden/statements.json")).expect("golden file parses");
+    let mut seen = BTreeSet::new();
+    for case in file["cases"].as_array().expect("cases") {
+        let version = case
+            .get("version")
+            .and_then(Json::as_str)
+            .map_or(SqlVersion::V2016_03_23, |v| {
+                SqlVersion::parse(v).expect("version")
+            });
+        seen.insert(version.as_str());
+        let Ok(statement) = ferrite_rules_sql::parse(case["sql"].as_str().expect("sql"), version)
+        else {
+            seen.insert("refused statement");
+            continue;
+        };
+        constructs(&statement, &mut seen);
+        let payload = &case["payload"];
+        if payload.get("$text").is_some() || payload.get("$bytes").is_some() {
+            seen.insert("non-JSON payload");
+        }
+        for marker in ["$filtered", "$empty", "$bytes", "$failed"] {
+            if case["expect"].get(marker).is_some() {
+                seen.insert(marker);
+            }
+        }
+    }
+    let required = [
+        "2015-10-08",
+        "2016-03-23",
+        "beta",
+        "refused statement",
+        "literal",
+        "field",
+        "variable",
+        "path",
+        "path .name",
+        "path [index]",
+        "call",
+        "cast",
+        "unary",
+        "binary",
+        "case",
+        "CASE v WHEN",
+        "CASE WHEN",
+        "CASE ... ELSE",
+        "object literal",
+        "array literal",
+        "nested SELECT",
+        "nested WHERE",
+        "* argument",
+        "SELECT VALUE",
+        "SELECT *",
+        "* AS",
+        "dotted alias",
+        "SET",
+        "WHERE",
+        "non-JSON payload",
+        "$filtered",
+        "$empty",
+        "$bytes",
+        "$failed",
+    ];
+    let missing: Vec<_> = required.iter().filter(|r| !seen.contains(*r)).collect();
+    assert!(
+        missing.is_empty(),
+        "statements.json has no case for: {missing:?}"
     );
 }
 

@@ -19,7 +19,7 @@ mod types;
 
 pub use fncontext::{DynamoDbQuery, FnContext, FnError, MessageContext, RegistryApi, SecretValue};
 pub use registry::{Family, FunctionDef, FunctionRef, ResolveError, all, lookup, resolve};
-pub use types::{ENRICH_ARRAY_LIMIT, transform};
+pub use types::{ENRICH_ARRAY_LIMIT, get_item, transform};
 
 use crate::value::Value;
 

@@ -23,16 +23,20 @@ pub fn cast_fn(args: &[Value], ctx: &dyn FnContext) -> Out {
 /// character at a 0-based index (0-based for strings too, whatever one edit of AWS's table
 /// says), or an object member by String key (not converted). Anything else `Undefined`.
 pub fn get(args: &[Value], _ctx: &dyn FnContext) -> Out {
-    let key = arg(args, 1);
-    Ok(match arg(args, 0) {
-        Value::Array(_) => to_int_nearest(key).map_or(Value::Undefined, |i| arg(args, 0).index(i)),
+    Ok(get_item(arg(args, 0), arg(args, 1)))
+}
+
+/// What `get(collection, key)` (and the bracket index `collection[key]`) reads.
+pub fn get_item(collection: &Value, key: &Value) -> Value {
+    match collection {
+        Value::Array(_) => to_int_nearest(key).map_or(Value::Undefined, |i| collection.index(i)),
         Value::String(s) => to_int_nearest(key)
             .and_then(|i| usize::try_from(i).ok())
             .and_then(|i| s.chars().nth(i))
             .map_or(Value::Undefined, |c| Value::from(c.to_string())),
-        obj @ Value::Object(_) => key.as_str().map_or(Value::Undefined, |k| obj.field(k)),
+        Value::Object(_) => key.as_str().map_or(Value::Undefined, |k| collection.field(k)),
         _ => Value::Undefined,
-    })
+    }
 }
 
 /// `get_or_default(expression, default)`: `default` (or `Undefined` without one) when the
