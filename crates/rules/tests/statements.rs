@@ -130,7 +130,11 @@ fn constructs(statement: &ferrite_rules_sql::Statement, out: &mut BTreeSet<&'sta
             ExprKind::Unary { .. } => "unary",
             ExprKind::Binary { .. } => "binary",
             ExprKind::Case { operand, else_, .. } => {
-                out.insert(if operand.is_some() { "CASE v WHEN" } else { "CASE WHEN" });
+                out.insert(if operand.is_some() {
+                    "CASE v WHEN"
+                } else {
+                    "CASE WHEN"
+                });
                 if else_.is_some() {
                     out.insert("CASE ... ELSE");
                 }
@@ -158,7 +162,11 @@ fn constructs(statement: &ferrite_rules_sql::Statement, out: &mut BTreeSet<&'sta
             Select::Items(items) => {
                 for item in items {
                     if matches!(item.expr.kind, ExprKind::Star) {
-                        out.insert(if item.alias.is_some() { "* AS" } else { "SELECT *" });
+                        out.insert(if item.alias.is_some() {
+                            "* AS"
+                        } else {
+                            "SELECT *"
+                        });
                     } else {
                         expr(&item.expr, out);
                     }

@@ -34,7 +34,9 @@ pub fn get_item(collection: &Value, key: &Value) -> Value {
             .and_then(|i| usize::try_from(i).ok())
             .and_then(|i| s.chars().nth(i))
             .map_or(Value::Undefined, |c| Value::from(c.to_string())),
-        Value::Object(_) => key.as_str().map_or(Value::Undefined, |k| collection.field(k)),
+        Value::Object(_) => key
+            .as_str()
+            .map_or(Value::Undefined, |k| collection.field(k)),
         _ => Value::Undefined,
     }
 }
