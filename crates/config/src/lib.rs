@@ -4,10 +4,12 @@
 
 mod env;
 mod model;
+mod secrets;
 mod targets;
 
 pub use env::{ENV_VARS, EnvVar};
 pub use model::*;
+pub use secrets::*;
 pub use targets::*;
 
 /// The commented default configuration printed by `ferrite generate-config`.
@@ -127,6 +129,13 @@ impl Config {
         }
         if let Err(reason) = self.storage.backend() {
             return invalid("storage.url", &reason);
+        }
+        if let Some((name, problem)) = self
+            .secrets
+            .iter()
+            .find_map(|(name, s)| s.problem().map(|p| (name, p)))
+        {
+            return invalid("secrets", &format!("secret {name:?}: {problem}"));
         }
         Ok(())
     }

@@ -22,6 +22,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub shadow: ShadowConfig,
     pub targets: crate::targets::TargetsConfig,
+    /// What `get_secret` in rules reads (secret name → value).
+    pub secrets: crate::secrets::SecretsConfig,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             shadow: ShadowConfig::default(),
             targets: crate::targets::TargetsConfig::default(),
+            secrets: crate::secrets::SecretsConfig::default(),
         }
     }
 }

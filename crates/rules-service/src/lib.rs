@@ -25,6 +25,7 @@ mod destinations;
 mod engine;
 mod error;
 mod kinds;
+mod lookups;
 mod rule_test;
 mod rules;
 mod sql;
@@ -46,6 +47,7 @@ pub use destinations::{
 };
 pub use engine::{EngineConfig, RuleMetrics, RulesEngine};
 pub use error::RulesError;
+pub use lookups::{LookupFuture, Lookups, RegistryApi};
 pub use rule_test::{RuleTest, test_rule};
 pub use rules::{CreateTopicRule, ListTopicRules, ReplaceTopicRule, RuleName, TopicRule};
 pub use sql::{CompilingCheck, SqlCheck, SqlInfo, SqlParseError};

@@ -10,6 +10,7 @@ mod issuer;
 mod listeners;
 pub mod logging;
 mod peer;
+mod rule_lookups;
 mod server;
 mod shadows;
 

@@ -248,6 +248,7 @@ impl Server {
         let services_cancel = CancellationToken::new();
         let services = TaskTracker::new();
         services.spawn(device_auth.run(changes.subscribe(), services_cancel.clone()));
+        let rule_shadows = shadow_service.shadows();
         services.spawn(shadow_service.run(services_cancel.clone()));
         let rules_engine = ferrite_rules_service::RulesEngine::new(
             broker.clone(),
@@ -262,9 +263,18 @@ impl Server {
                 functions: cfg.aws.functions.clone(),
                 storage_url: cfg.storage.url.clone(),
                 data_dir: cfg.data_dir.clone(),
+                secrets: cfg.secrets.clone(),
             },
             rule_metrics,
-        );
+        )
+        .with_lookups(Arc::new(crate::rule_lookups::RuleLookups {
+            shadows: rule_shadows,
+            registry: api_state.registry.clone(),
+            scope: ferrite_registry::Scope {
+                region: cfg.aws.region.clone(),
+                account: cfg.aws.account_id.clone(),
+            },
+        }));
         // Subscribed before the engine reads the rules, so no change falls between the two.
         services.spawn(rules_engine.run(changes.subscribe(), services_cancel.clone()));
         services.spawn(rules_service.run(services_cancel.clone()));

@@ -29,6 +29,7 @@ pub use metrics::RuleMetrics;
 use crate::{TopicRule, TopicRules};
 use actions::{Deps, Job, Outcome, Runner};
 use ruleset::{ActiveRule, RuleSet};
+use services::RuleContext;
 
 /// Messages a rules tap holds before it drops and counts.
 const TAP_CAPACITY: usize = 16 * 1024;
@@ -54,6 +55,8 @@ pub struct EngineConfig {
     pub storage_url: String,
     /// Where file-based targets (s3 buckets, log groups) live by default.
     pub data_dir: std::path::PathBuf,
+    /// What `get_secret` reads.
+    pub secrets: ferrite_config::SecretsConfig,
 }
 
 /// The engine: built by the server, run until shutdown.
@@ -85,6 +88,8 @@ impl RulesEngine {
             services: Arc::new(services::Services {
                 config: config.clone(),
                 clients: Arc::default(),
+                lookups: None,
+                handle: tokio::runtime::Handle::current(),
             }),
             service_slots: Arc::new(tokio::sync::Semaphore::new(SERVICE_EVALUATIONS)),
             config,
@@ -93,6 +98,19 @@ impl RulesEngine {
             workers: TaskTracker::new(),
             amqp: Arc::default(),
         }
+    }
+
+    /// Serves `get_thing_shadow` and `get_registry_data` from `lookups` (without them those
+    /// functions fail the rule).
+    pub fn with_lookups(mut self, lookups: Arc<dyn crate::Lookups>) -> RulesEngine {
+        let services = &self.services;
+        self.services = Arc::new(services::Services {
+            config: services.config.clone(),
+            clients: services.clients.clone(),
+            lookups: Some(lookups),
+            handle: services.handle.clone(),
+        });
+        self
     }
 
     /// Runs rules until `cancel`. `changes` must have been subscribed before the rules are
@@ -241,12 +259,15 @@ impl RulesEngine {
 
     fn run_rule(&self, rule: &Arc<ActiveRule>, msg: &Arc<Message>, topic: &str) {
         RuleMetrics::rule(&self.metrics.matched, &rule.name);
-        let ctx = Arc::new(context::message_context(
-            msg,
-            topic,
-            rule.sql.version(),
-            &self.config.account_id,
-            self.clock.now_ms(),
+        let ctx = Arc::new(RuleContext::new(
+            context::message_context(
+                msg,
+                topic,
+                rule.sql.version(),
+                &self.config.account_id,
+                self.clock.now_ms(),
+            ),
+            self.services.clone(),
         ));
         if !rule.calls_services {
             let input = ferrite_rules::json::from_payload_fields(
@@ -264,15 +285,10 @@ impl RulesEngine {
             return;
         };
         let (rule, msg) = (rule.clone(), msg.clone());
-        let (metrics, services) = (self.metrics.clone(), self.services.clone());
+        let metrics = self.metrics.clone();
         self.workers.spawn_blocking(move || {
             let _slot = slot;
-            let with_services = services::ServiceContext {
-                base: &ctx,
-                services: &services,
-                handle: tokio::runtime::Handle::current(),
-            };
-            let result = rule.sql.evaluate(&msg.payload, &with_services);
+            let result = services::on_blocking_thread(|| rule.sql.evaluate(&msg.payload, &*ctx));
             act(&metrics, &rule, &msg, ctx, result);
         });
     }
@@ -283,7 +299,7 @@ fn act(
     metrics: &Arc<RuleMetrics>,
     rule: &Arc<ActiveRule>,
     msg: &Arc<Message>,
-    ctx: Arc<ferrite_rules::functions::MessageContext>,
+    ctx: Arc<RuleContext>,
     result: Result<Evaluation, ferrite_rules::FnError>,
 ) {
     let selected = match result {
@@ -316,12 +332,7 @@ fn act(
 
 /// The SQL itself failed (an external function could not be called): no action ran; the
 /// error action hears of it.
-fn evaluation_failed(
-    rule: &ActiveRule,
-    msg: &Message,
-    ctx: Arc<ferrite_rules::functions::MessageContext>,
-    message: &str,
-) {
+fn evaluation_failed(rule: &ActiveRule, msg: &Message, ctx: Arc<RuleContext>, message: &str) {
     let outcome = Outcome::new(0, rule.error_action.clone());
     let job = Job {
         rule: rule.name.clone(),

@@ -1,91 +1,293 @@
-//! The context rules that call other services evaluate in: the message's context plus the
-//! lookups Ferrite serves (`get_dynamodb` from the dynamoDB actions' PostgreSQL tables).
-//! SQL functions are synchronous, so such rules are evaluated on a blocking thread
-//! (`RulesEngine::run_rule`) and each lookup blocks that thread on its async query, bounded
-//! by a timeout; rules that call no service never come here.
+//! The context rules and their actions' substitution templates evaluate in: the message's
+//! context plus the lookups Ferrite serves — `get_dynamodb` from the dynamoDB actions'
+//! PostgreSQL tables, `get_thing_shadow` and `get_registry_data` through [`Lookups`],
+//! `aws_lambda` from the function endpoints of `[aws.functions]`, `get_secret` from
+//! `[secrets]`.
+//!
+//! SQL functions are synchronous and lookups are not. A rule whose SQL calls a service is
+//! evaluated on a blocking thread ([`on_blocking_thread`]) that blocks on each lookup; a
+//! template that calls one renders inside an action's task, which steps aside with
+//! `block_in_place` (the server's runtime is multi-threaded) so the other tasks of its worker
+//! thread move on. Every lookup is bounded by [`LOOKUP_TIMEOUT`]. Rules and templates that
+//! call no service never block.
 
+use std::cell::Cell;
 use std::net::IpAddr;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrite_rules::functions::{DynamoDbQuery, MessageContext};
+use ferrite_auth::custom::client;
+use ferrite_rules::functions::{DynamoDbQuery, MessageContext, RegistryApi, SecretValue};
 use ferrite_rules::{FnContext, FnError, SqlVersion, Value};
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::EngineConfig;
 use super::actions::dynamodb;
 use super::clients::Clients;
 use super::tables::{Item, TableName};
+use crate::lookups::Lookups;
 
 /// How long one lookup may take.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Secrets Manager's largest secret.
+const MAX_SECRET_BYTES: u64 = 65_536;
 
 /// What lookups need, shared by every evaluation.
 pub(crate) struct Services {
     pub config: Arc<EngineConfig>,
     pub clients: Arc<Clients>,
-}
-
-/// A message's context with the services behind it. Built on a thread that may block.
-pub(crate) struct ServiceContext<'a> {
-    pub base: &'a MessageContext,
-    pub services: &'a Services,
+    /// Shadows and the registry; without them those lookups are unavailable.
+    pub lookups: Option<Arc<dyn Lookups>>,
+    /// The runtime lookups run on.
     pub handle: Handle,
 }
 
-impl ServiceContext<'_> {
-    /// Blocks on `lookup`, at most [`LOOKUP_TIMEOUT`].
+thread_local! {
+    /// Set while a thread of the blocking pool evaluates a rule: it may block outright.
+    static BLOCKING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (on a thread of the blocking pool) with lookups allowed to block it.
+pub(crate) fn on_blocking_thread<R>(f: impl FnOnce() -> R) -> R {
+    BLOCKING.set(true);
+    let out = f();
+    BLOCKING.set(false);
+    out
+}
+
+/// A message's context with the services behind it: what rules evaluate in and what their
+/// actions' jobs carry, shared by both.
+pub(crate) struct RuleContext {
+    message: MessageContext,
+    services: Option<Arc<Services>>,
+}
+
+impl RuleContext {
+    pub fn new(message: MessageContext, services: Arc<Services>) -> RuleContext {
+        RuleContext {
+            message,
+            services: Some(services),
+        }
+    }
+
+    fn services(&self, function: &'static str) -> Result<&Services, FnError> {
+        self.services
+            .as_deref()
+            .ok_or(FnError::Unavailable(function))
+    }
+
+    /// Waits for `lookup`, at most [`LOOKUP_TIMEOUT`], where this thread may wait.
     fn block_on<T>(
         &self,
         function: &'static str,
         lookup: impl Future<Output = Result<T, String>>,
     ) -> Result<T, FnError> {
-        self.handle
-            .block_on(tokio::time::timeout(LOOKUP_TIMEOUT, lookup))
+        let handle = &self.services(function)?.handle;
+        let bounded =
+            || handle.block_on(async { tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await });
+        let waited = if BLOCKING.get() {
+            bounded()
+        } else {
+            match Handle::try_current().map(|h| h.runtime_flavor()) {
+                Ok(RuntimeFlavor::CurrentThread) => {
+                    return Err(FnError::failed(
+                        function,
+                        "lookups in substitution templates need a multi-threaded runtime",
+                    ));
+                }
+                Ok(_) => tokio::task::block_in_place(bounded),
+                Err(_) => bounded(),
+            }
+        };
+        waited
             .map_err(|_| FnError::failed(function, "the lookup did not finish in time"))?
             .map_err(|e| FnError::failed(function, e))
     }
+
+    fn lookups(&self, function: &'static str) -> Result<&dyn Lookups, FnError> {
+        self.services(function)?
+            .lookups
+            .as_deref()
+            .ok_or(FnError::Unavailable(function))
+    }
+
+    fn to_value(&self, json: Option<serde_json::Value>) -> Value {
+        json.map_or(Value::Undefined, |j| {
+            ferrite_rules::json::from_serde(&j, self.sql_version())
+        })
+    }
 }
 
-impl FnContext for ServiceContext<'_> {
+/// A context without services (actions' unit tests): lookups are unavailable.
+impl From<MessageContext> for RuleContext {
+    fn from(message: MessageContext) -> RuleContext {
+        RuleContext {
+            message,
+            services: None,
+        }
+    }
+}
+
+impl Deref for RuleContext {
+    type Target = MessageContext;
+    fn deref(&self) -> &MessageContext {
+        &self.message
+    }
+}
+
+impl FnContext for RuleContext {
     fn sql_version(&self) -> SqlVersion {
-        self.base.sql_version()
+        self.message.sql_version()
     }
     fn topic(&self) -> &str {
-        self.base.topic()
+        self.message.topic()
     }
     fn client_id(&self) -> Option<&str> {
-        self.base.client_id()
+        self.message.client_id()
     }
     fn principal(&self) -> Option<&str> {
-        self.base.principal()
+        self.message.principal()
     }
     fn source_ip(&self) -> Option<IpAddr> {
-        self.base.source_ip()
+        self.message.source_ip()
     }
     fn account_id(&self) -> &str {
-        self.base.account_id()
+        self.message.account_id()
     }
     fn trace_id(&self) -> Option<&str> {
-        self.base.trace_id()
+        self.message.trace_id()
     }
     fn timestamp_ms(&self) -> i64 {
-        self.base.timestamp_ms()
+        self.message.timestamp_ms()
     }
     fn payload_format_indicator(&self) -> Option<u8> {
-        self.base.payload_format_indicator()
+        self.message.payload_format_indicator()
     }
     fn content_type(&self) -> Option<&str> {
-        self.base.content_type()
+        self.message.content_type()
     }
     fn response_topic(&self) -> Option<&str> {
-        self.base.response_topic()
+        self.message.response_topic()
     }
     fn correlation_data(&self) -> Option<&[u8]> {
-        self.base.correlation_data()
+        self.message.correlation_data()
     }
     fn user_properties(&self) -> &[(String, String)] {
-        self.base.user_properties()
+        self.message.user_properties()
+    }
+
+    /// The shadow as GetThingShadow answers it; `Undefined` when the thing has no such
+    /// shadow, so a WHERE on it filters rather than fails. The role is not checked: Ferrite
+    /// has no IAM.
+    fn get_thing_shadow(
+        &self,
+        thing_name: &str,
+        shadow_name: Option<&str>,
+        _role_arn: &str,
+    ) -> Result<Value, FnError> {
+        const F: &str = "get_thing_shadow";
+        let lookups = self.lookups(F)?;
+        let shadow = self.block_on(F, lookups.thing_shadow(thing_name, shadow_name))?;
+        Ok(self.to_value(shadow))
+    }
+
+    /// DescribeThing's or ListThingGroupsForThing's response; `Undefined` for a thing that
+    /// does not exist.
+    fn get_registry_data(
+        &self,
+        api: RegistryApi,
+        thing_name: &str,
+        _role_arn: &str,
+    ) -> Result<Value, FnError> {
+        const F: &str = "get_registry_data";
+        let lookups = self.lookups(F)?;
+        let data = self.block_on(F, lookups.registry_data(api, thing_name))?;
+        Ok(self.to_value(data))
+    }
+
+    /// Invokes the function's endpoint synchronously (`x-amz-invocation-type:
+    /// RequestResponse`) with `input` as the event, and returns what it answers: its JSON, or
+    /// the text of a body that is not JSON. An `Undefined` input makes no call.
+    fn aws_lambda(&self, function_arn: &str, input: &Value) -> Result<Value, FnError> {
+        const F: &str = "aws_lambda";
+        let services = self.services(F)?;
+        let Some(event) = ferrite_rules::json::to_serde(input) else {
+            return Ok(Value::Undefined);
+        };
+        let url = ferrite_auth::custom::function_url(&services.config.functions, function_arn)
+            .ok_or_else(|| {
+                FnError::failed(
+                    F,
+                    format!(
+                        "no endpoint is known for the Lambda function {function_arn}: map its \
+                         ARN or name to the URL of the HTTP endpoint that plays it in \
+                         [aws.functions]"
+                    ),
+                )
+            })?;
+        let body = bytes::Bytes::from(event.to_string());
+        let response = self.block_on(F, async {
+            let headers = [
+                ("content-type", "application/json"),
+                ("x-amz-invocation-type", "RequestResponse"),
+            ];
+            client::post(&url, &headers, body)
+                .await
+                .map_err(|e| e.to_string())
+        })?;
+        if !(200..300).contains(&response.status) {
+            return Err(FnError::failed(
+                F,
+                format!("{url} answered HTTP status {}", response.status),
+            ));
+        }
+        Ok(
+            ferrite_rules::json::from_json_slice(&response.body, self.sql_version())
+                .unwrap_or_else(|_| Value::from(&*String::from_utf8_lossy(&response.body))),
+        )
+    }
+
+    /// The secret `[secrets]` holds under the name (or Secrets Manager ARN) `secret_id`;
+    /// files are read now, so a rotated file is seen at once.
+    fn get_secret(&self, secret_id: &str, _role_arn: &str) -> Result<SecretValue, FnError> {
+        const F: &str = "get_secret";
+        let services = self.services(F)?;
+        let Some((name, secret)) = ferrite_config::find_secret(&services.config.secrets, secret_id)
+        else {
+            return Err(FnError::failed(
+                F,
+                format!(
+                    "Secrets Manager can't find the specified secret {secret_id} (add it to \
+                     [secrets])"
+                ),
+            ));
+        };
+        if let Some(text) = &secret.string {
+            return Ok(SecretValue::String(text.clone()));
+        }
+        let (path, binary) = match (&secret.string_file, &secret.binary_file) {
+            (Some(path), _) => (path, false),
+            (None, Some(path)) => (path, true),
+            (None, None) => {
+                return Err(FnError::failed(
+                    F,
+                    format!("the secret {name} has no value"),
+                ));
+            }
+        };
+        let bytes = self.block_on(F, read_secret_file(path))?;
+        if binary {
+            return Ok(SecretValue::Binary(bytes.into()));
+        }
+        String::from_utf8(bytes)
+            .map(SecretValue::String)
+            .map_err(|_| {
+                FnError::failed(
+                    F,
+                    format!("the string file of the secret {name} is not UTF-8"),
+                )
+            })
     }
 
     /// The item from the table the dynamoDB actions write (same database, same table
@@ -107,15 +309,27 @@ impl FnContext for ServiceContext<'_> {
         {
             return Ok(Value::Undefined);
         }
-        let services = self.services;
+        let services = self.services("get_dynamodb")?;
         let item = self.block_on("get_dynamodb", async {
             let db = dynamodb::database(&services.clients, &services.config)?;
             let table =
                 TableName::resolve(query.table_name, &services.config.targets.dynamodb.tables)?;
             db.get_item(&table, &key).await.map_err(|e| e.message)
         })?;
-        Ok(item.map_or(Value::Undefined, |item| {
-            ferrite_rules::json::from_serde(&item, self.sql_version())
-        }))
+        Ok(self.to_value(item))
     }
+}
+
+/// A secret's file, refused past Secrets Manager's size limit. The error names the file but
+/// never shows its contents.
+async fn read_secret_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let cannot = |e: std::io::Error| format!("cannot read the secret file {}: {e}", path.display());
+    let len = tokio::fs::metadata(path).await.map_err(cannot)?.len();
+    if len > MAX_SECRET_BYTES {
+        return Err(format!(
+            "the secret file {} is larger than {MAX_SECRET_BYTES} bytes",
+            path.display()
+        ));
+    }
+    tokio::fs::read(path).await.map_err(cannot)
 }

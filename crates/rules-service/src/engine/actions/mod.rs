@@ -31,7 +31,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use ferrite_broker::Broker;
-use ferrite_rules::functions::MessageContext;
 use ferrite_rules::{CompiledSql, Selected};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -95,7 +94,7 @@ pub(crate) struct Job {
     pub selected: Arc<Selected>,
     /// The message as published.
     pub raw: Bytes,
-    pub ctx: Arc<MessageContext>,
+    pub ctx: Arc<super::services::RuleContext>,
     /// What the action sends: the SELECT output, or for the error action AWS's error message.
     pub payload: Bytes,
     /// Failures of this message's actions, for the error action.

@@ -34,7 +34,7 @@ pub(crate) fn job(sql: &str, topic: &str, payload: &[u8]) -> (CompiledSql, Job) 
         payload: selected.payload(),
         selected,
         raw,
-        ctx: Arc::new(ctx),
+        ctx: Arc::new(ctx.into()),
         outcome: None,
     };
     (compiled, job)

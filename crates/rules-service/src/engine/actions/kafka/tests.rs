@@ -114,7 +114,7 @@ fn job(sql: &CompiledSql, topic: &str, payload: &str) -> Job {
         payload: selected.payload(),
         selected: Arc::new(selected),
         raw,
-        ctx: Arc::new(ctx),
+        ctx: Arc::new(ctx.into()),
         outcome: None,
     }
 }
