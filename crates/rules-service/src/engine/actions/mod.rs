@@ -20,6 +20,8 @@ mod sns;
 mod sqs;
 mod streams;
 #[cfg(test)]
+mod test_endpoint;
+#[cfg(test)]
 mod test_job;
 
 use std::future::Future;
