@@ -9,6 +9,7 @@ mod cloudwatch_logs;
 mod cloudwatch_metric;
 mod destination_status;
 pub(crate) mod dynamodb;
+mod dynamodb_api;
 mod forward;
 mod http;
 mod http_post;
@@ -137,7 +138,7 @@ pub(crate) fn build(
             config, sql, deps,
         )?)),
         "dynamoDB" => Ok(Arc::new(dynamodb::DynamoDb::build(config, sql, deps)?)),
-        "dynamoDBv2" => Ok(Arc::new(dynamodb::DynamoDbV2::build(config, deps)?)),
+        "dynamoDBv2" => Ok(Arc::new(dynamodb::DynamoDbV2::build(config, sql, deps)?)),
         "kinesis" => Ok(Arc::new(streams::Kinesis::build(config, sql, deps)?)),
         "firehose" => Ok(Arc::new(streams::Firehose::build(config, deps)?)),
         "sns" => Ok(Arc::new(sns::Sns::build(config, deps)?)),
