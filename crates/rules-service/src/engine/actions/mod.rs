@@ -15,6 +15,7 @@ mod http;
 mod http_post;
 mod kafka;
 mod lambda;
+mod log_stream;
 mod republish;
 mod s3;
 mod sns;
