@@ -6,9 +6,12 @@ import pathlib
 import queue
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -243,3 +246,53 @@ class Client:
             self.c.disconnect()
         finally:
             self.c.loop_stop()
+
+
+# --- an AWS-compatible endpoint for forwarded rule actions ---------------------------------
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    """moto's server on a free port, one per module (its state is in memory): the AWS services
+    forwarded rule actions call. Skips, saying so, when moto[server] is not installed."""
+    beside = pathlib.Path(sys.executable).parent / "moto_server"
+    exe = str(beside) if beside.exists() else shutil.which("moto_server")
+    if not exe:
+        print("!! moto_server is not installed: the forwarding tests are SKIPPED")
+        pytest.skip("moto_server is not installed (moto[server] in requirements.txt)")
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                log.close()
+                print(f"!! moto_server did not start: the forwarding tests are SKIPPED "
+                      f"({log_path.read_text(errors='replace')[-500:]})")
+                pytest.skip("moto_server did not start")
+            time.sleep(0.1)
+    yield endpoint
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+def moto_client(endpoint, service):
+    """A boto3 client of moto's `service`, with the keys forwarded actions sign with."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id="AKIDMOTO", aws_secret_access_key="moto-secret")

@@ -7,18 +7,13 @@ endpoint — moto's server on a free port, read back with boto3 — when `[targe
 import base64
 import json
 import os
-import pathlib
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 
 import pytest
 
-from conftest import ACCOUNT_ID, REGION, WAIT, Client, aws_client, start_api_server, stop_api_server
+from conftest import (ACCOUNT_ID, REGION, WAIT, Client, aws_client, moto_client, start_api_server,
+                      stop_api_server)
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/rules"
 # How often a message is published again while a new rule is not yet applied.
@@ -156,47 +151,6 @@ def test_s3_action_writes_objects_into_a_bucket_directory(tmp_path):
 
 
 # --- forwarding to an AWS-compatible endpoint (moto) --------------------------------------
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def moto(tmp_path):
-    exe = shutil.which("moto_server") or str(pathlib.Path(sys.executable).parent / "moto_server")
-    if not os.path.exists(exe):
-        print("!! moto_server is not installed: the forwarding test is SKIPPED")
-        pytest.skip("moto_server is not installed (moto[server] in requirements.txt)")
-    port = free_port()
-    log = open(tmp_path / "moto.log", "wb")
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                print(f"!! moto_server did not start: the forwarding test is SKIPPED "
-                      f"({(tmp_path / 'moto.log').read_text(errors='replace')[-500:]})")
-                pytest.skip("moto_server did not start")
-            time.sleep(0.1)
-    yield endpoint
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
-
-
-def moto_client(endpoint, service):
-    import boto3
-
-    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
-                        aws_access_key_id="AKIDMOTO", aws_secret_access_key="moto-secret")
 
 
 def test_sqs_and_s3_actions_forward_to_an_aws_compatible_endpoint(tmp_path, moto):

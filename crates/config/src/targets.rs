@@ -21,6 +21,7 @@ pub struct TargetsConfig {
     pub sns: SnsTargets,
     pub s3: S3Targets,
     pub cloudwatch_logs: LogTargets,
+    pub cloudwatch_metric: MetricTargets,
     pub kafka: KafkaTargets,
     pub forward: ForwardConfig,
 }
@@ -34,7 +35,8 @@ pub struct DynamoDbTargets {
     pub url: String,
     /// DynamoDB table name → PostgreSQL table; unmapped names use the same name.
     pub tables: BTreeMap<String, String>,
-    /// Send these actions to this DynamoDB-compatible endpoint instead.
+    /// A DynamoDB-compatible endpoint (`scheme://host[:port]`) these actions call instead
+    /// (PutItem, UpdateItem, DeleteItem); `get_dynamodb` still reads PostgreSQL.
     pub forward_endpoint: String,
 }
 
@@ -46,6 +48,8 @@ pub struct StreamTargets {
     /// AWS stream name → JetStream stream; unmapped names use the same name (created on first
     /// use).
     pub streams: BTreeMap<String, String>,
+    /// A Kinesis- (for `[targets.kinesis]`: PutRecord) or Firehose-compatible endpoint (for
+    /// `[targets.firehose]`: PutRecord, PutRecordBatch) these actions call instead of NATS.
     pub forward_endpoint: String,
 }
 
@@ -66,6 +70,8 @@ pub struct SqsTargets {
     pub amqp_url: String,
     /// Queue URL → AMQP queue; unmapped URLs use the URL's last path segment.
     pub queues: BTreeMap<String, String>,
+    /// An SQS-compatible endpoint these actions call instead (SendMessage to the rule's queue
+    /// URL as it is).
     pub forward_endpoint: String,
 }
 
@@ -87,6 +93,8 @@ pub struct SnsTargets {
     /// Topic ARN → `nats:{subject}` or `http(s)://...`; unmapped ARNs publish to the NATS
     /// subject `sns.{topic name}`.
     pub topics: BTreeMap<String, String>,
+    /// An SNS-compatible endpoint these actions call instead (Publish to the rule's topic ARN;
+    /// `topics` is then not used).
     pub forward_endpoint: String,
 }
 
@@ -108,6 +116,7 @@ pub struct S3Targets {
     pub root: PathBuf,
     /// Bucket name → directory; unmapped buckets are `{root}/{bucket}`.
     pub buckets: BTreeMap<String, PathBuf>,
+    /// An S3-compatible endpoint these actions call instead (path-style PutObject).
     pub forward_endpoint: String,
 }
 
@@ -117,6 +126,19 @@ pub struct S3Targets {
 pub struct LogTargets {
     /// Where log files go; empty = `{data_dir}/logs`.
     pub dir: PathBuf,
+    /// A CloudWatch Logs-compatible endpoint these actions call instead: PutLogEvents into a
+    /// log stream of the action's own in the rule's log group (which must exist), created on
+    /// first use.
+    pub forward_endpoint: String,
+}
+
+/// `cloudwatchMetric` actions: Prometheus gauges on `/metrics`, or a CloudWatch-compatible
+/// endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricTargets {
+    /// A CloudWatch-compatible endpoint these actions call instead (PutMetricData); the
+    /// datapoints then no longer appear on `/metrics`.
     pub forward_endpoint: String,
 }
 

@@ -8,6 +8,9 @@
 //! A group name may hold `/` and `#` (`/aws/iot/rules`); in the file name every byte but
 //! ASCII letters, digits, `.`, `-` and `_` is written `%XX`, so names map one-to-one to files
 //! inside `dir`, and a name too long for a file name is shortened with a digest.
+//!
+//! With `[targets.cloudwatch_logs].forward_endpoint` the events go to CloudWatch Logs'
+//! `PutLogEvents` at that endpoint instead (`log_stream` says into which stream).
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +18,8 @@ use ferrite_rules::{CompiledSql, Template};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use super::forward::Forward;
+use super::log_stream::LogStream;
 use super::{Action, ActionError, BoxFuture, Deps, Job};
 
 /// File names longer than this are shortened (file systems allow 255 bytes).
@@ -24,12 +29,34 @@ pub(crate) struct CloudwatchLogs {
     group: Template,
     group_text: String,
     batch: bool,
-    dir: PathBuf,
+    delivery: Delivery,
 }
+
+/// Where events go.
+enum Delivery {
+    /// A file per group in this directory.
+    Files(PathBuf),
+    Forward(LogStream),
+}
+
+impl From<PathBuf> for Delivery {
+    fn from(dir: PathBuf) -> Delivery {
+        Delivery::Files(dir)
+    }
+}
+
+/// One log event: milliseconds since the epoch, and the text.
+type Event = (i64, String);
 
 impl CloudwatchLogs {
     pub fn build(config: &Value, sql: &CompiledSql, deps: &Deps) -> Result<CloudwatchLogs, String> {
-        let configured = &deps.config.targets.cloudwatch_logs.dir;
+        let targets = &deps.config.targets;
+        let forward =
+            Forward::for_section(&targets.cloudwatch_logs.forward_endpoint, &targets.forward);
+        if let Some(forward) = forward {
+            return CloudwatchLogs::new(config, sql, Delivery::Forward(LogStream::new(forward)));
+        }
+        let configured = &targets.cloudwatch_logs.dir;
         let dir = if configured.as_os_str().is_empty() {
             deps.config.data_dir.join("logs")
         } else {
@@ -38,7 +65,11 @@ impl CloudwatchLogs {
         CloudwatchLogs::new(config, sql, dir)
     }
 
-    fn new(config: &Value, sql: &CompiledSql, dir: PathBuf) -> Result<CloudwatchLogs, String> {
+    fn new(
+        config: &Value,
+        sql: &CompiledSql,
+        delivery: impl Into<Delivery>,
+    ) -> Result<CloudwatchLogs, String> {
         let group_text = config["logGroupName"]
             .as_str()
             .ok_or("cloudwatchLogs needs a logGroupName")?
@@ -47,19 +78,17 @@ impl CloudwatchLogs {
             group: sql.template(&group_text).map_err(|e| e.to_string())?,
             group_text,
             batch: config["batchMode"].as_bool().unwrap_or(false),
-            dir,
+            delivery: delivery.into(),
         })
     }
 
-    /// The lines one message writes.
-    fn lines(&self, job: &Job) -> Result<String, ActionError> {
-        let mut out = String::new();
+    /// The events one message makes.
+    fn events(&self, job: &Job) -> Result<Vec<Event>, ActionError> {
         if !self.batch {
             let message = std::str::from_utf8(&job.payload).map_err(|_| {
                 ActionError::permanent("the message is not UTF-8 text, which log events must be")
             })?;
-            push_event(&mut out, json!(job.ctx.timestamp_ms), message);
-            return Ok(out);
+            return Ok(vec![(job.ctx.timestamp_ms, message.to_owned())]);
         }
         let not_batch = || {
             ActionError::permanent(
@@ -68,26 +97,47 @@ impl CloudwatchLogs {
             )
         };
         let events: Vec<Value> = serde_json::from_slice(&job.payload).map_err(|_| not_batch())?;
-        for event in &events {
-            let timestamp = event.get("timestamp").filter(|t| t.is_i64() || t.is_u64());
-            let message = match event.get("message") {
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => return Err(not_batch()),
-            };
-            push_event(
-                &mut out,
-                timestamp.cloned().ok_or_else(not_batch)?,
-                &message,
-            );
-        }
-        Ok(out)
+        events
+            .iter()
+            .map(|event| {
+                let timestamp = event.get("timestamp").and_then(Value::as_i64);
+                let message = match event.get("message") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => return Err(not_batch()),
+                };
+                Ok((timestamp.ok_or_else(not_batch)?, message))
+            })
+            .collect()
     }
 }
 
-fn push_event(out: &mut String, timestamp: Value, message: &str) {
-    out.push_str(&json!({"timestamp": timestamp, "message": message}).to_string());
-    out.push('\n');
+/// Events as the file's JSON lines.
+fn lines(events: &[Event]) -> String {
+    let mut out = String::new();
+    for (timestamp, message) in events {
+        out.push_str(&json!({"timestamp": timestamp, "message": message}).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// Appends `events` to the file of `group` in `dir`.
+async fn append(dir: &Path, group: &str, events: &[Event]) -> Result<(), ActionError> {
+    let lines = lines(events);
+    let path = group_file(dir, group);
+    let failed =
+        |e: std::io::Error| ActionError::transient(format!("cannot write {}: {e}", path.display()));
+    tokio::fs::create_dir_all(dir).await.map_err(failed)?;
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .await
+        .map_err(failed)?;
+    // One write per message, so lines from rules writing the same group never mix.
+    file.write_all(lines.as_bytes()).await.map_err(failed)?;
+    file.flush().await.map_err(failed)
 }
 
 /// The file of log group `group` in `dir`.
@@ -133,24 +183,14 @@ impl Action for CloudwatchLogs {
             if group.is_empty() {
                 return Err(ActionError::permanent("the log group name is empty"));
             }
-            let lines = self.lines(job)?;
-            if lines.is_empty() {
+            let events = self.events(job)?;
+            if events.is_empty() {
                 return Ok(());
             }
-            let path = group_file(&self.dir, &group);
-            let failed = |e: std::io::Error| {
-                ActionError::transient(format!("cannot write {}: {e}", path.display()))
-            };
-            tokio::fs::create_dir_all(&self.dir).await.map_err(failed)?;
-            let mut file = tokio::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .await
-                .map_err(failed)?;
-            // One write per message, so lines from rules writing the same group never mix.
-            file.write_all(lines.as_bytes()).await.map_err(failed)?;
-            file.flush().await.map_err(failed)
+            match &self.delivery {
+                Delivery::Files(dir) => append(dir, &group, &events).await,
+                Delivery::Forward(stream) => stream.put(&group, events).await,
+            }
         })
     }
 }

@@ -4,12 +4,21 @@
 //! `metricName`, `metricValue` and `metricUnit` are templates; the value must be a number and
 //! the unit one of CloudWatch's, as PutMetricData requires. `metricTimestamp` is accepted and
 //! not used: a Prometheus sample carries the time it is scraped.
+//!
+//! With `[targets.cloudwatch_metric].forward_endpoint` the datapoint goes to CloudWatch's
+//! `PutMetricData` at that endpoint instead (query protocol, version 2010-08-01): namespace,
+//! name, value and unit as above, and the timestamp `metricTimestamp` renders (seconds since
+//! the epoch, as AWS's action takes it), or the message's time when it is absent or renders
+//! empty, as AWS defaults to the current time.
 
 use std::sync::Arc;
 
 use ferrite_rules::{CompiledSql, Template};
 use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
+use super::forward::Forward;
 use super::{Action, ActionError, BoxFuture, Deps, Job};
 use crate::engine::metrics::{CloudwatchLabel, RuleMetrics};
 
@@ -52,8 +61,22 @@ pub(crate) struct CloudwatchMetric {
     name: Template,
     value: Template,
     unit: Template,
+    timestamp: Option<Template>,
     namespace_text: String,
-    metrics: Arc<RuleMetrics>,
+    delivery: Delivery,
+}
+
+/// Where datapoints go.
+enum Delivery {
+    /// Gauges on `/metrics`.
+    Prometheus(Arc<RuleMetrics>),
+    Forward(Forward),
+}
+
+impl From<Arc<RuleMetrics>> for Delivery {
+    fn from(metrics: Arc<RuleMetrics>) -> Delivery {
+        Delivery::Prometheus(metrics)
+    }
 }
 
 impl CloudwatchMetric {
@@ -62,13 +85,21 @@ impl CloudwatchMetric {
         sql: &CompiledSql,
         deps: &Deps,
     ) -> Result<CloudwatchMetric, String> {
-        CloudwatchMetric::new(config, sql, deps.metrics.clone())
+        let targets = &deps.config.targets;
+        let delivery = match Forward::for_section(
+            &targets.cloudwatch_metric.forward_endpoint,
+            &targets.forward,
+        ) {
+            Some(forward) => Delivery::Forward(forward),
+            None => Delivery::Prometheus(deps.metrics.clone()),
+        };
+        CloudwatchMetric::new(config, sql, delivery)
     }
 
     fn new(
         config: &Value,
         sql: &CompiledSql,
-        metrics: Arc<RuleMetrics>,
+        delivery: impl Into<Delivery>,
     ) -> Result<CloudwatchMetric, String> {
         let field = |name: &str| -> Result<Template, String> {
             let text = config[name]
@@ -81,13 +112,42 @@ impl CloudwatchMetric {
             name: field("metricName")?,
             value: field("metricValue")?,
             unit: field("metricUnit")?,
+            timestamp: config["metricTimestamp"]
+                .as_str()
+                .map(|t| sql.template(t).map_err(|e| e.to_string()))
+                .transpose()?,
             namespace_text: config["metricNamespace"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned(),
-            metrics,
+            delivery: delivery.into(),
         })
     }
+}
+
+/// A datapoint's time as ISO 8601 (what the query protocol takes): `rendered` seconds since
+/// the epoch (fractions kept to the millisecond), or `default_ms` when it is empty.
+fn timestamp(rendered: &str, default_ms: i64) -> Result<String, ActionError> {
+    let text = rendered.trim();
+    let ms = if text.is_empty() {
+        default_ms
+    } else {
+        let seconds = text
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s < 253_402_300_800.0)
+            .ok_or_else(|| {
+                ActionError::permanent(format!(
+                    "the metric timestamp {rendered:?} is not seconds since the epoch"
+                ))
+            })?;
+        // Within the year 9999, so the cast is exact enough and never overflows.
+        (seconds * 1000.0).round() as i64
+    };
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .ok_or_else(|| ActionError::permanent(format!("the metric time {ms} ms is out of range")))
 }
 
 fn name(kind: &str, text: String) -> Result<String, ActionError> {
@@ -139,11 +199,45 @@ impl Action for CloudwatchMetric {
                 name: metric,
                 unit,
             };
-            self.metrics
-                .cloudwatch(&label, value)
-                .map_err(ActionError::permanent)
+            match &self.delivery {
+                Delivery::Prometheus(metrics) => metrics
+                    .cloudwatch(&label, value)
+                    .map_err(ActionError::permanent),
+                Delivery::Forward(forward) => {
+                    let rendered = match &self.timestamp {
+                        Some(t) => render(t)?,
+                        None => String::new(),
+                    };
+                    let time = timestamp(&rendered, job.ctx.timestamp_ms)?;
+                    let value = value.to_string();
+                    forward
+                        .query_call(
+                            "monitoring",
+                            "PutMetricData",
+                            "2010-08-01",
+                            &put_metric_data(&label, &value, &time),
+                        )
+                        .await
+                        .map(drop)
+                }
+            }
         })
     }
+}
+
+/// PutMetricData's parameters for one datapoint.
+fn put_metric_data<'a>(
+    label: &'a CloudwatchLabel,
+    value: &'a str,
+    time: &'a str,
+) -> [(&'static str, &'a str); 5] {
+    [
+        ("Namespace", label.namespace.as_str()),
+        ("MetricData.member.1.MetricName", label.name.as_str()),
+        ("MetricData.member.1.Value", value),
+        ("MetricData.member.1.Unit", label.unit.as_str()),
+        ("MetricData.member.1.Timestamp", time),
+    ]
 }
 
 #[cfg(test)]
@@ -166,6 +260,53 @@ mod tests {
 
     fn action(metrics: &Arc<RuleMetrics>, sql: &CompiledSql, config: Value) -> CloudwatchMetric {
         CloudwatchMetric::new(&config, sql, metrics.clone()).unwrap()
+    }
+
+    #[test]
+    fn timestamps_are_epoch_seconds_or_the_messages_time() {
+        assert_eq!(
+            timestamp("", 1_700_000_000_123).unwrap(),
+            "2023-11-14T22:13:20.123Z"
+        );
+        assert_eq!(
+            timestamp(" 1700000000 ", 0).unwrap(),
+            "2023-11-14T22:13:20Z"
+        );
+        assert_eq!(
+            timestamp("1700000000.5", 0).unwrap(),
+            "2023-11-14T22:13:20.5Z"
+        );
+        for bad in ["soon", "-1", "1e20", "NaN"] {
+            assert!(!timestamp(bad, 0).unwrap_err().retry, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn forwarded_datapoints_are_put_with_their_time() {
+        use crate::engine::actions::test_endpoint::{endpoint, keys, next};
+
+        let (url, mut rx, answer) = endpoint().await;
+        *answer.lock() = (200, "text/xml", "<PutMetricDataResponse/>".into());
+        let (sql, j) = job(
+            "SELECT * FROM 'plant/+/temp'",
+            "plant/p1/temp",
+            br#"{"t": 21.5}"#,
+        );
+        let config = json!({"metricNamespace": "Plant/${topic(2)}", "metricName": "Temp",
+                            "metricValue": "${t}", "metricUnit": "None",
+                            "metricTimestamp": "${1700000000}"});
+        let forward = Forward::for_section(&url, &keys()).unwrap();
+        let a = CloudwatchMetric::new(&config, &sql, Delivery::Forward(forward)).unwrap();
+        a.execute(&j).await.unwrap();
+        let hit = next(&mut rx).await;
+        assert_eq!(hit.verified.unwrap().service, "monitoring");
+        assert_eq!(
+            std::str::from_utf8(&hit.body).unwrap(),
+            "Action=PutMetricData&Version=2010-08-01&Namespace=Plant%2Fp1\
+             &MetricData.member.1.MetricName=Temp&MetricData.member.1.Value=21.5\
+             &MetricData.member.1.Unit=None\
+             &MetricData.member.1.Timestamp=2023-11-14T22%3A13%3A20Z"
+        );
     }
 
     #[tokio::test]

@@ -9,6 +9,10 @@
 //! or the error message for an error action); a payload that is not JSON is stored as a
 //! string (base64 when it is not UTF-8). `dynamoDBv2` puts the payload's top-level
 //! attributes as the item, so the payload must be a JSON object.
+//!
+//! With `[targets.dynamodb].forward_endpoint` both call DynamoDB's API at that endpoint
+//! instead (`dynamodb_api` says what they send), the table named by `tableName` rendered as a
+//! template per message, as AWS's API allows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +22,8 @@ use base64::engine::general_purpose::STANDARD;
 use ferrite_rules::{CompiledSql, Template};
 use serde_json::Value;
 
+use super::dynamodb_api;
+use super::forward::Forward;
 use super::{Action, ActionError, BoxFuture, Deps, Job};
 use crate::engine::EngineConfig;
 use crate::engine::clients::Clients;
@@ -88,6 +94,51 @@ impl Target {
     }
 }
 
+/// Where an action's items go.
+enum Destination {
+    /// PostgreSQL tables.
+    Tables(Target),
+    /// DynamoDB's API; `table` renders the table name.
+    Forward { forward: Forward, table: Template },
+}
+
+impl Destination {
+    fn build(table: &str, sql: &CompiledSql, deps: &Deps) -> Result<Destination, String> {
+        let targets = &deps.config.targets;
+        Ok(
+            match Forward::for_section(&targets.dynamodb.forward_endpoint, &targets.forward) {
+                Some(forward) => Destination::Forward {
+                    forward,
+                    table: sql.template(table).map_err(|e| e.to_string())?,
+                },
+                None => Destination::Tables(Target {
+                    dynamo_name: table.to_owned(),
+                    config: deps.config.clone(),
+                    clients: deps.clients.clone(),
+                }),
+            },
+        )
+    }
+}
+
+/// Sends a DynamoDB API request rendered for `job` into the table `table` renders.
+async fn forward_call(
+    forward: &Forward,
+    table: &Template,
+    job: &Job,
+    request: impl FnOnce(&str) -> Result<(String, Value), ActionError>,
+) -> Result<(), ActionError> {
+    let table = render(table, job)?;
+    if table.is_empty() {
+        return Err(ActionError::permanent("the table name is empty"));
+    }
+    let (target, input) = request(&table)?;
+    forward
+        .json_call("dynamodb", dynamodb_api::JSON_VERSION, &target, &input)
+        .await
+        .map(drop)
+}
+
 struct Key {
     field: String,
     value: Template,
@@ -139,7 +190,8 @@ fn render(template: &Template, job: &Job) -> Result<String, ActionError> {
 
 /// The `dynamoDB` action.
 pub(crate) struct DynamoDb {
-    target: Target,
+    table: String,
+    destination: Destination,
     hash: Key,
     range: Option<Key>,
     operation: Option<Template>,
@@ -162,11 +214,8 @@ impl DynamoDb {
             .map(|t| sql.template(t).map_err(|e| e.to_string()))
             .transpose()?;
         Ok(DynamoDb {
-            target: Target {
-                dynamo_name: table.to_owned(),
-                config: deps.config.clone(),
-                clients: deps.clients.clone(),
-            },
+            table: table.to_owned(),
+            destination: Destination::build(table, sql, deps)?,
             hash,
             range,
             operation,
@@ -201,7 +250,7 @@ impl Action for DynamoDb {
     }
 
     fn resource(&self) -> String {
-        self.target.dynamo_name.clone()
+        self.table.clone()
     }
 
     fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>> {
@@ -211,9 +260,25 @@ impl Action for DynamoDb {
                 None => "INSERT".to_owned(),
             };
             let key = self.key(job)?;
+            let target = match &self.destination {
+                Destination::Tables(target) => target,
+                Destination::Forward { forward, table } => {
+                    let payload = dynamodb_api::payload_attribute(&job.payload);
+                    return forward_call(forward, table, job, |table| {
+                        dynamodb_api::write_request(
+                            &operation,
+                            table,
+                            &key,
+                            &self.payload_field,
+                            payload,
+                        )
+                    })
+                    .await;
+                }
+            };
             let mut set = Item::new();
             set.insert(self.payload_field.clone(), payload_value(&job.payload));
-            let (db, table) = self.target.resolve()?;
+            let (db, table) = target.resolve()?;
             let create = self.create(&table)?;
             match operation.as_str() {
                 "INSERT" => {
@@ -233,20 +298,18 @@ impl Action for DynamoDb {
 
 /// The `dynamoDBv2` action.
 pub(crate) struct DynamoDbV2 {
-    target: Target,
+    table: String,
+    destination: Destination,
 }
 
 impl DynamoDbV2 {
-    pub fn build(config: &Value, deps: &Deps) -> Result<DynamoDbV2, String> {
+    pub fn build(config: &Value, sql: &CompiledSql, deps: &Deps) -> Result<DynamoDbV2, String> {
         let table = config["putItem"]["tableName"]
             .as_str()
             .ok_or("dynamoDBv2 needs putItem.tableName")?;
         Ok(DynamoDbV2 {
-            target: Target {
-                dynamo_name: table.to_owned(),
-                config: deps.config.clone(),
-                clients: deps.clients.clone(),
-            },
+            table: table.to_owned(),
+            destination: Destination::build(table, sql, deps)?,
         })
     }
 }
@@ -257,7 +320,7 @@ impl Action for DynamoDbV2 {
     }
 
     fn resource(&self) -> String {
-        self.target.dynamo_name.clone()
+        self.table.clone()
     }
 
     fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>> {
@@ -270,8 +333,18 @@ impl Action for DynamoDbV2 {
             if item.is_empty() {
                 return Err(ActionError::permanent("the payload has no attributes"));
             }
-            let (db, table) = self.target.resolve()?;
-            bounded(db.put_item(&table, &tables::create_items(&table), &item)).await
+            match &self.destination {
+                Destination::Tables(target) => {
+                    let (db, table) = target.resolve()?;
+                    bounded(db.put_item(&table, &tables::create_items(&table), &item)).await
+                }
+                Destination::Forward { forward, table } => {
+                    forward_call(forward, table, job, |table| {
+                        Ok(dynamodb_api::put_item_request(table, &item))
+                    })
+                    .await
+                }
+            }
         })
     }
 }

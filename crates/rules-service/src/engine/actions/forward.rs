@@ -12,12 +12,15 @@
 //!   `("dynamodb", "1.0", "DynamoDB_20120810.PutItem")`, Kinesis `("kinesis", "1.1",
 //!   "Kinesis_20131202.PutRecord")`, Firehose `("firehose", "1.1",
 //!   "Firehose_20150804.PutRecord")`, SQS `("sqs", "1.0", "AmazonSQS.SendMessage")`;
-//! - everything else (S3's REST-XML, SNS's query protocol: a `POST /` of
-//!   `application/x-www-form-urlencoded` `Action=Publish&Version=2010-03-31&...`):
-//!   [`Forward::call`] with a [`Call`];
+//! - query-protocol services (SNS, CloudWatch): [`Forward::query_call`] with the action, the
+//!   API version and the parameters, sent as a `POST /` of
+//!   `application/x-www-form-urlencoded` `Action=Publish&Version=2010-03-31&...`;
+//! - everything else (S3's REST-XML): [`Forward::call`] with a [`Call`];
 //! - errors come back as [`ActionError`]s already classified: no answer, throttling and 5xx are
 //!   transient (the action's retries apply), other refusals permanent, with AWS's error code
-//!   and message in the text the error action reports.
+//!   and message in the text the error action reports. An action that must react to one
+//!   error code (a log stream that already exists) calls [`Forward::try_json_call`], whose
+//!   [`CallError`] carries the code.
 
 use std::time::Duration;
 
@@ -32,12 +35,21 @@ use ferrite_auth::custom::client;
 use ferrite_config::ForwardConfig;
 use ferrite_types::Clock;
 use http::Method;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use super::ActionError;
 
 /// How long one forwarded call may take, connection included.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a form value leaves as it is (RFC 3986's unreserved characters), as botocore encodes
+/// query-protocol bodies.
+const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// An AWS-compatible endpoint and the keys calls to it are signed with.
 #[derive(Debug)]
@@ -59,6 +71,26 @@ pub(crate) struct Call<'a> {
     /// Headers besides `host` and the signature's.
     pub headers: Vec<(&'a str, String)>,
     pub body: Bytes,
+}
+
+/// A forwarded call that failed: what the action reports, and the service's error code when
+/// the service answered with one.
+#[derive(Debug)]
+pub(crate) struct CallError {
+    pub code: Option<String>,
+    pub error: ActionError,
+}
+
+impl From<CallError> for ActionError {
+    fn from(e: CallError) -> ActionError {
+        e.error
+    }
+}
+
+impl From<ActionError> for CallError {
+    fn from(error: ActionError) -> CallError {
+        CallError { code: None, error }
+    }
 }
 
 impl Forward {
@@ -85,8 +117,21 @@ impl Forward {
         target: &str,
         input: &Value,
     ) -> Result<Value, ActionError> {
+        Ok(self
+            .try_json_call(service, json_version, target, input)
+            .await?)
+    }
+
+    /// [`Forward::json_call`], failing with the service's error code when it gave one.
+    pub async fn try_json_call(
+        &self,
+        service: &str,
+        json_version: &str,
+        target: &str,
+        input: &Value,
+    ) -> Result<Value, CallError> {
         let body = self
-            .call(Call {
+            .send(Call {
                 service,
                 method: Method::POST,
                 path: "/".into(),
@@ -104,20 +149,47 @@ impl Forward {
             return Ok(Value::Null);
         }
         serde_json::from_slice(&body).map_err(|e| {
-            ActionError::permanent(format!(
+            CallError::from(ActionError::permanent(format!(
                 "{target} at {} answered with a body that is not JSON: {e}",
                 self.endpoint
-            ))
+            )))
         })
+    }
+
+    /// A call to a query-protocol service: `Action`, `Version` and `params` form-encoded in
+    /// a `POST /`; the XML response body on success.
+    pub async fn query_call(
+        &self,
+        service: &str,
+        action: &str,
+        version: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Bytes, ActionError> {
+        self.call(Call {
+            service,
+            method: Method::POST,
+            path: "/".into(),
+            headers: vec![(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8".into(),
+            )],
+            body: Bytes::from(form(action, version, params)),
+        })
+        .await
     }
 
     /// Signs and sends `call`; the response body when the status is 2xx.
     pub async fn call(&self, call: Call<'_>) -> Result<Bytes, ActionError> {
+        Ok(self.send(call).await?)
+    }
+
+    async fn send(&self, call: Call<'_>) -> Result<Bytes, CallError> {
         if self.access_key_id.is_empty() || self.secret_access_key.is_empty() {
             return Err(ActionError::permanent(format!(
                 "forwarding to {} needs [targets.forward] access_key_id and secret_access_key",
                 self.endpoint
-            )));
+            ))
+            .into());
         }
         let url = format!("{}{}", self.endpoint, call.path);
         let headers = self.signed_headers(&call, &url)?;
@@ -131,12 +203,13 @@ impl Forward {
                 return Err(ActionError::transient(format!(
                     "{url} did not answer within {} s",
                     CALL_TIMEOUT.as_secs()
-                )));
+                ))
+                .into());
             }
             Ok(Err(e @ client::ClientError::BadUrl(_))) => {
-                return Err(ActionError::permanent(e.to_string()));
+                return Err(ActionError::permanent(e.to_string()).into());
             }
-            Ok(Err(e)) => return Err(ActionError::transient(e.to_string())),
+            Ok(Err(e)) => return Err(ActionError::transient(e.to_string()).into()),
             Ok(Ok(response)) => response,
         };
         if (200..300).contains(&response.status) {
@@ -147,11 +220,15 @@ impl Forward {
             "{} {} answered {}: {code}: {message}",
             call.method, url, response.status
         );
-        if response.status >= 500 || response.status == 429 || is_throttling(&code) {
-            Err(ActionError::transient(text))
+        let error = if response.status >= 500 || response.status == 429 || is_throttling(&code) {
+            ActionError::transient(text)
         } else {
-            Err(ActionError::permanent(text))
-        }
+            ActionError::permanent(text)
+        };
+        Err(CallError {
+            code: Some(code),
+            error,
+        })
     }
 
     /// All headers to send: the call's, `host`'s absence aside, plus the signature's.
@@ -216,6 +293,18 @@ impl Forward {
         headers.retain(|(n, _)| n != "host");
         Ok(headers)
     }
+}
+
+/// A query-protocol body: `Action`, `Version`, then `params`, each value percent-encoded.
+fn form(action: &str, version: &str, params: &[(&str, &str)]) -> String {
+    let mut body = format!("Action={action}&Version={version}");
+    for (name, value) in params {
+        body.push('&');
+        body.push_str(name);
+        body.push('=');
+        body.extend(utf8_percent_encode(value, FORM_VALUE));
+    }
+    body
 }
 
 /// AWS's error code and message from an error body: JSON (`__type`, `message`) or XML

@@ -9,16 +9,20 @@ mod cloudwatch_logs;
 mod cloudwatch_metric;
 mod destination_status;
 pub(crate) mod dynamodb;
+mod dynamodb_api;
 mod forward;
 mod http;
 mod http_post;
 mod kafka;
 mod lambda;
+mod log_stream;
 mod republish;
 mod s3;
 mod sns;
 mod sqs;
 mod streams;
+#[cfg(test)]
+mod test_endpoint;
 #[cfg(test)]
 mod test_job;
 
@@ -134,7 +138,7 @@ pub(crate) fn build(
             config, sql, deps,
         )?)),
         "dynamoDB" => Ok(Arc::new(dynamodb::DynamoDb::build(config, sql, deps)?)),
-        "dynamoDBv2" => Ok(Arc::new(dynamodb::DynamoDbV2::build(config, deps)?)),
+        "dynamoDBv2" => Ok(Arc::new(dynamodb::DynamoDbV2::build(config, sql, deps)?)),
         "kinesis" => Ok(Arc::new(streams::Kinesis::build(config, sql, deps)?)),
         "firehose" => Ok(Arc::new(streams::Firehose::build(config, deps)?)),
         "sns" => Ok(Arc::new(sns::Sns::build(config, deps)?)),

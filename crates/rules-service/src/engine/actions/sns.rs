@@ -11,6 +11,10 @@
 //! `x-amz-sns-message-id`, with the message as the body, as SNS delivers with raw message
 //! delivery. A NATS message counts as delivered when the server has it (flush); an HTTP one
 //! on a 2xx answer (5xx and 429 are retried, other statuses fail).
+//!
+//! With `[targets.sns].forward_endpoint` it is SNS's `Publish` at that endpoint instead (the
+//! query protocol): `TopicArn` the rule's `targetArn`, `Message` the payload, and with
+//! `messageFormat` JSON `MessageStructure=json`, so SNS itself picks each protocol's member.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +24,7 @@ use bytes::Bytes;
 use ferrite_auth::custom::client;
 use serde_json::Value;
 
+use super::forward::Forward;
 use super::{Action, ActionError, BoxFuture, Deps, Job};
 use crate::engine::clients::Clients;
 
@@ -86,6 +91,8 @@ fn valid_subject(subject: &str) -> bool {
 
 pub(crate) struct Sns {
     arn: String,
+    /// SNS's API, when forwarding; `target` is then not used.
+    forward: Option<Forward>,
     target: Target,
     json_format: bool,
     nats_url: String,
@@ -100,6 +107,7 @@ impl Sns {
         let targets = &deps.config.targets.sns;
         Ok(Sns {
             arn: arn.to_owned(),
+            forward: Forward::for_section(&targets.forward_endpoint, &deps.config.targets.forward),
             target: target(arn, &targets.topics),
             json_format: config["messageFormat"].as_str() == Some("JSON"),
             nats_url: targets.nats_url.clone(),
@@ -159,6 +167,25 @@ impl Sns {
         }
     }
 
+    async fn to_sns(&self, forward: &Forward, job: &Job) -> Result<(), ActionError> {
+        let message = std::str::from_utf8(&job.payload).map_err(|_| {
+            ActionError::permanent("the message is not UTF-8 text, which SNS messages must be")
+        })?;
+        forward
+            .query_call("sns", "Publish", "2010-03-31", &self.publish(message))
+            .await
+            .map(drop)
+    }
+
+    /// Publish's parameters for `message`.
+    fn publish<'a>(&'a self, message: &'a str) -> Vec<(&'static str, &'a str)> {
+        let mut params = vec![("TopicArn", self.arn.as_str()), ("Message", message)];
+        if self.json_format {
+            params.push(("MessageStructure", "json"));
+        }
+        params
+    }
+
     async fn to_http(&self, url: &str, job: &Job) -> Result<(), ActionError> {
         let protocol = if url.starts_with("https://") {
             "https"
@@ -200,6 +227,9 @@ impl Action for Sns {
 
     fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>> {
         Box::pin(async move {
+            if let Some(forward) = &self.forward {
+                return self.to_sns(forward, job).await;
+            }
             match &self.target {
                 Target::Nats(subject) => self.to_nats(subject, job).await,
                 Target::Http(url) => self.to_http(url, job).await,
@@ -251,5 +281,38 @@ mod tests {
             target("arn:aws:sns:us-east-1:1:orders.fifo", &topics),
             Target::Nats("sns.orders_fifo".into())
         );
+    }
+
+    #[tokio::test]
+    async fn forwarded_messages_are_published_with_their_structure() {
+        use crate::engine::actions::test_endpoint::{endpoint, keys, next};
+        use crate::engine::actions::test_job::job;
+
+        let (url, mut rx, answer) = endpoint().await;
+        *answer.lock() = (200, "text/xml", "<PublishResponse/>".into());
+        let arn = "arn:aws:sns:eu-central-1:123456789012:alerts";
+        let sns = |json_format| Sns {
+            arn: arn.into(),
+            forward: Forward::for_section(&url, &keys()),
+            target: Target::Invalid("not used".into()),
+            json_format,
+            nats_url: String::new(),
+            clients: Arc::default(),
+        };
+        let (_, j) = job("SELECT t FROM 'a'", "a", br#"{"t": 1}"#);
+        sns(false).execute(&j).await.unwrap();
+        let hit = next(&mut rx).await;
+        assert_eq!(hit.verified.unwrap().service, "sns");
+        let form = std::str::from_utf8(&hit.body).unwrap();
+        assert_eq!(
+            form,
+            "Action=Publish&Version=2010-03-31\
+             &TopicArn=arn%3Aaws%3Asns%3Aeu-central-1%3A123456789012%3Aalerts\
+             &Message=%7B%22t%22%3A1%7D"
+        );
+        sns(true).execute(&j).await.unwrap();
+        let hit = next(&mut rx).await;
+        let form = std::str::from_utf8(&hit.body).unwrap();
+        assert!(form.ends_with("&MessageStructure=json"), "{form}");
     }
 }

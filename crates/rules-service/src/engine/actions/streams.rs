@@ -12,6 +12,13 @@
 //! must be a JSON array and each element becomes a record (AWS's PutRecordBatch, at most 500).
 //! A record counts as delivered when JetStream acknowledges it (it is stored); no
 //! acknowledgement is a transient failure.
+//!
+//! With the section's `forward_endpoint` the records go to the service's API at that endpoint
+//! instead, with the same partition key, separator and batching: Kinesis `PutRecord`
+//! (`StreamName`, `Data`, `PartitionKey`), Firehose `PutRecord` or, with `batchMode`,
+//! `PutRecordBatch` (`DeliveryStreamName`, `Record(s)` of `Data`). A batch Firehose stored only
+//! in part fails with the records' error codes; its retry sends the whole batch again (at
+//! least once, as for every action).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,11 +27,14 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::{self, stream};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use ferrite_config::StreamTargets;
 use ferrite_rules::{CompiledSql, Template};
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::forward::Forward;
 use super::{Action, ActionError, BoxFuture, Deps, Job};
 use crate::engine::clients::Clients;
 
@@ -90,8 +100,6 @@ fn subject_matches(filter: &str, subject: &str) -> bool {
 /// A JetStream stream the action appends to, created on first use.
 struct Sink {
     nats_url: String,
-    /// The AWS name, for messages.
-    aws_name: String,
     /// The JetStream stream (or why the name cannot be one).
     stream: Result<String, String>,
     clients: Arc<Clients>,
@@ -103,7 +111,6 @@ impl Sink {
     fn new(aws_name: &str, targets: &StreamTargets, clients: &Arc<Clients>) -> Sink {
         Sink {
             nats_url: targets.nats_url.clone(),
-            aws_name: aws_name.to_owned(),
             stream: stream_name(aws_name, targets),
             clients: clients.clone(),
             ready: AtomicBool::new(false),
@@ -193,9 +200,25 @@ impl Sink {
     }
 }
 
+/// Where an action's records go.
+enum Delivery {
+    JetStream(Sink),
+    Forward(Forward),
+}
+
+impl Delivery {
+    fn build(aws_name: &str, targets: &StreamTargets, deps: &Deps) -> Delivery {
+        match Forward::for_section(&targets.forward_endpoint, &deps.config.targets.forward) {
+            Some(forward) => Delivery::Forward(forward),
+            None => Delivery::JetStream(Sink::new(aws_name, targets, &deps.clients)),
+        }
+    }
+}
+
 /// The `kinesis` action.
 pub(crate) struct Kinesis {
-    sink: Sink,
+    stream: String,
+    delivery: Delivery,
     partition_key: Option<Template>,
 }
 
@@ -209,10 +232,16 @@ impl Kinesis {
             .map(|t| sql.template(t).map_err(|e| e.to_string()))
             .transpose()?;
         Ok(Kinesis {
-            sink: Sink::new(stream, &deps.config.targets.kinesis, &deps.clients),
+            stream: stream.to_owned(),
+            delivery: Delivery::build(stream, &deps.config.targets.kinesis, deps),
             partition_key,
         })
     }
+}
+
+/// Kinesis' PutRecord input.
+fn kinesis_put_record(stream: &str, key: &str, data: &[u8]) -> Value {
+    json!({"StreamName": stream, "Data": STANDARD.encode(data), "PartitionKey": key})
 }
 
 impl Action for Kinesis {
@@ -221,7 +250,7 @@ impl Action for Kinesis {
     }
 
     fn resource(&self) -> String {
-        self.sink.aws_name.clone()
+        self.stream.clone()
     }
 
     fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>> {
@@ -243,18 +272,29 @@ impl Action for Kinesis {
                     "the partition key must not contain line breaks",
                 ));
             }
-            let mut headers = HeaderMap::new();
-            headers.insert(PARTITION_KEY_HEADER, key.as_str());
-            self.sink
-                .append("kinesis", vec![(headers, job.payload.clone())])
-                .await
+            match &self.delivery {
+                Delivery::JetStream(sink) => {
+                    let mut headers = HeaderMap::new();
+                    headers.insert(PARTITION_KEY_HEADER, key.as_str());
+                    sink.append("kinesis", vec![(headers, job.payload.clone())])
+                        .await
+                }
+                Delivery::Forward(forward) => {
+                    let input = kinesis_put_record(&self.stream, &key, &job.payload);
+                    forward
+                        .json_call("kinesis", "1.1", "Kinesis_20131202.PutRecord", &input)
+                        .await
+                        .map(drop)
+                }
+            }
         })
     }
 }
 
 /// The `firehose` action.
 pub(crate) struct Firehose {
-    sink: Sink,
+    stream: String,
+    delivery: Delivery,
     separator: String,
     batch: bool,
 }
@@ -264,21 +304,30 @@ impl Firehose {
         let stream = config["deliveryStreamName"]
             .as_str()
             .ok_or("firehose needs a deliveryStreamName")?;
-        Ok(Firehose {
-            sink: Sink::new(stream, &deps.config.targets.firehose, &deps.clients),
-            separator: config["separator"].as_str().unwrap_or_default().to_owned(),
-            batch: config["batchMode"].as_bool().unwrap_or(false),
-        })
+        Ok(Firehose::new(
+            config,
+            stream,
+            Delivery::build(stream, &deps.config.targets.firehose, deps),
+        ))
     }
 
-    fn record(&self, data: &[u8]) -> (HeaderMap, Bytes) {
+    fn new(config: &Value, stream: &str, delivery: Delivery) -> Firehose {
+        Firehose {
+            stream: stream.to_owned(),
+            delivery,
+            separator: config["separator"].as_str().unwrap_or_default().to_owned(),
+            batch: config["batchMode"].as_bool().unwrap_or(false),
+        }
+    }
+
+    fn record(&self, data: &[u8]) -> Bytes {
         let mut record = Vec::with_capacity(data.len() + self.separator.len());
         record.extend_from_slice(data);
         record.extend_from_slice(self.separator.as_bytes());
-        (HeaderMap::new(), Bytes::from(record))
+        Bytes::from(record)
     }
 
-    fn records(&self, payload: &Bytes) -> Result<Vec<(HeaderMap, Bytes)>, ActionError> {
+    fn records(&self, payload: &Bytes) -> Result<Vec<Bytes>, ActionError> {
         if !self.batch {
             return Ok(vec![self.record(payload)]);
         }
@@ -306,15 +355,65 @@ impl Action for Firehose {
     }
 
     fn resource(&self) -> String {
-        self.sink.aws_name.clone()
+        self.stream.clone()
     }
 
     fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>> {
         Box::pin(async move {
             let records = self.records(&job.payload)?;
-            self.sink.append("firehose", records).await
+            match &self.delivery {
+                Delivery::JetStream(sink) => {
+                    let records = records.into_iter().map(|r| (HeaderMap::new(), r));
+                    sink.append("firehose", records.collect()).await
+                }
+                Delivery::Forward(forward) => {
+                    let (target, input) = firehose_request(&self.stream, self.batch, &records);
+                    let output = forward.json_call("firehose", "1.1", target, &input).await?;
+                    batch_failures(&output)
+                }
+            }
         })
     }
+}
+
+/// Firehose's PutRecord input (PutRecordBatch's with `batch`), and its target.
+fn firehose_request(stream: &str, batch: bool, records: &[Bytes]) -> (&'static str, Value) {
+    let record = |data: &Bytes| json!({"Data": STANDARD.encode(data)});
+    if batch {
+        let records: Vec<Value> = records.iter().map(record).collect();
+        (
+            "Firehose_20150804.PutRecordBatch",
+            json!({"DeliveryStreamName": stream, "Records": records}),
+        )
+    } else {
+        let first = records.first().map(record).unwrap_or_default();
+        (
+            "Firehose_20150804.PutRecord",
+            json!({"DeliveryStreamName": stream, "Record": first}),
+        )
+    }
+}
+
+/// A PutRecordBatch output that reports failed records as an error: transient, since
+/// Firehose fails records for its own capacity (`ServiceUnavailableException`), not for
+/// their content.
+fn batch_failures(output: &Value) -> Result<(), ActionError> {
+    let failed = output["FailedPutCount"].as_u64().unwrap_or(0);
+    if failed == 0 {
+        return Ok(());
+    }
+    let mut codes: Vec<&str> = output["RequestResponses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["ErrorCode"].as_str())
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    Err(ActionError::transient(format!(
+        "Firehose did not take {failed} of the batch's records ({})",
+        codes.join(", ")
+    )))
 }
 
 #[cfg(test)]
@@ -343,5 +442,102 @@ mod tests {
         assert!(!subject_matches("kinesis.t", "kinesis.s"));
         assert!(!subject_matches("kinesis", "kinesis.s"));
         assert!(!subject_matches("kinesis.s.x", "kinesis.s"));
+    }
+
+    mod forwarded {
+        use bytes::Bytes;
+        use serde_json::json;
+
+        use super::super::*;
+        use crate::engine::actions::test_endpoint::{endpoint, keys, next};
+        use crate::engine::actions::test_job::job;
+
+        fn body(hit: &crate::engine::actions::test_endpoint::Hit) -> Value {
+            serde_json::from_slice(&hit.body).unwrap()
+        }
+
+        fn decoded(data: &Value) -> String {
+            String::from_utf8(STANDARD.decode(data.as_str().unwrap()).unwrap()).unwrap()
+        }
+
+        #[tokio::test]
+        async fn kinesis_puts_the_record_with_its_partition_key() {
+            let (url, mut rx, _) = endpoint().await;
+            let (sql, j) = job("SELECT t FROM 'k/+'", "k/d1", br#"{"t": 1}"#);
+            let a = Kinesis {
+                stream: "telemetry".into(),
+                delivery: Delivery::Forward(Forward::for_section(&url, &keys()).unwrap()),
+                partition_key: Some(sql.template("${topic(2)}").unwrap()),
+            };
+            a.execute(&j).await.unwrap();
+            let hit = next(&mut rx).await;
+            assert_eq!(hit.verified.as_ref().unwrap().service, "kinesis");
+            assert_eq!(hit.headers["x-amz-target"], "Kinesis_20131202.PutRecord");
+            assert_eq!(hit.headers["content-type"], "application/x-amz-json-1.1");
+            let input = body(&hit);
+            assert_eq!(input["StreamName"], "telemetry");
+            assert_eq!(input["PartitionKey"], "d1");
+            assert_eq!(decoded(&input["Data"]), r#"{"t":1}"#);
+        }
+
+        #[tokio::test]
+        async fn firehose_puts_records_with_the_separator_and_batches_arrays() {
+            let (url, mut rx, answer) = endpoint().await;
+            let forward = || Delivery::Forward(Forward::for_section(&url, &keys()).unwrap());
+            let (_, j) = job("SELECT t FROM 'f'", "f", br#"{"t": 2}"#);
+            let single = Firehose::new(&json!({"separator": "\n"}), "fh", forward());
+            *answer.lock() = (
+                200,
+                "application/x-amz-json-1.1",
+                r#"{"RecordId": "r1"}"#.into(),
+            );
+            single.execute(&j).await.unwrap();
+            let hit = next(&mut rx).await;
+            assert_eq!(hit.verified.as_ref().unwrap().service, "firehose");
+            assert_eq!(hit.headers["x-amz-target"], "Firehose_20150804.PutRecord");
+            let input = body(&hit);
+            assert_eq!(input["DeliveryStreamName"], "fh");
+            assert_eq!(decoded(&input["Record"]["Data"]), "{\"t\":2}\n");
+
+            let batch = Firehose::new(
+                &json!({"separator": ",", "batchMode": true}),
+                "fh",
+                forward(),
+            );
+            let (_, mut j) = job("SELECT * FROM 'f'", "f", b"{}");
+            j.payload = Bytes::from_static(br#"[{"a": 1}, "two"]"#);
+            *answer.lock() = (
+                200,
+                "application/x-amz-json-1.1",
+                r#"{"FailedPutCount": 0, "RequestResponses": [{"RecordId": "1"}, {"RecordId": "2"}]}"#
+                    .into(),
+            );
+            batch.execute(&j).await.unwrap();
+            let hit = next(&mut rx).await;
+            assert_eq!(
+                hit.headers["x-amz-target"],
+                "Firehose_20150804.PutRecordBatch"
+            );
+            let input = body(&hit);
+            let records: Vec<String> = input["Records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| decoded(&r["Data"]))
+                .collect();
+            assert_eq!(records, vec![r#"{"a":1},"#, r#""two","#]);
+
+            *answer.lock() = (
+                200,
+                "application/x-amz-json-1.1",
+                r#"{"FailedPutCount": 1, "RequestResponses": [{"RecordId": "1"},
+                    {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "busy"}]}"#
+                    .into(),
+            );
+            let e = batch.execute(&j).await.unwrap_err();
+            next(&mut rx).await;
+            assert!(e.retry, "{}", e.message);
+            assert!(e.message.contains("1 of") && e.message.contains("ServiceUnavailable"));
+        }
     }
 }

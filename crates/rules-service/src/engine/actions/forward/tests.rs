@@ -1,90 +1,10 @@
-//! Forwarded calls against a local endpoint that checks their signatures with Ferrite's own
-//! SigV4 verifier (written to AWS's specification, and what boto3's signatures pass).
+//! Forwarded calls against a local endpoint that checks their signatures.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method as AxumMethod, Uri};
-use ferrite_auth::sigv4::{Payload, SecretKey, SignedRequest, Verified, Verifier};
-use parking_lot::Mutex;
+use axum::http::Method as AxumMethod;
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use super::*;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-struct Hit {
-    method: AxumMethod,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-    /// The verifier's verdict on the request's signature.
-    verified: Result<Verified, String>,
-}
-
-/// What the endpoint answers: status, content type, body.
-type Answer = Arc<Mutex<(u16, &'static str, String)>>;
-
-async fn endpoint() -> (String, mpsc::UnboundedReceiver<Hit>, Answer) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let answer: Answer = Arc::new(Mutex::new((200, "application/json", "{}".into())));
-    let reply = answer.clone();
-    let verifier = Arc::new(Verifier::new(HashMap::from([(
-        "AKIDFORWARD".to_owned(),
-        SecretKey::new("forward-secret"),
-    )])));
-    let app = axum::Router::new().fallback(
-        move |method: AxumMethod, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (tx, reply, verifier) = (tx.clone(), reply.clone(), verifier.clone());
-            async move {
-                let request = SignedRequest {
-                    method: method.as_str(),
-                    path: uri.path(),
-                    query: uri.query().unwrap_or_default(),
-                    headers: &headers,
-                    payload: Payload::Bytes(&body),
-                };
-                let verified = verifier
-                    .verify(&request, Clock::system().now_system_time())
-                    .map_err(|e| e.to_string());
-                let _ = tx.send(Hit {
-                    method,
-                    uri,
-                    headers,
-                    body,
-                    verified,
-                });
-                let (status, content_type, body) = reply.lock().clone();
-                (
-                    axum::http::StatusCode::from_u16(status).unwrap(),
-                    [("content-type", content_type)],
-                    body,
-                )
-            }
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, rx, answer)
-}
-
-async fn next(rx: &mut mpsc::UnboundedReceiver<Hit>) -> Hit {
-    tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-fn keys() -> ForwardConfig {
-    ForwardConfig {
-        region: "eu-central-1".into(),
-        access_key_id: "AKIDFORWARD".into(),
-        secret_access_key: "forward-secret".into(),
-    }
-}
+use crate::engine::actions::test_endpoint::{endpoint, keys, next};
 
 #[test]
 fn an_empty_endpoint_means_no_forwarding() {
@@ -210,4 +130,56 @@ async fn an_endpoint_that_is_down_is_transient_and_missing_keys_permanent() {
         .unwrap_err();
     assert!(!err.retry);
     assert!(err.message.contains("[targets.forward]"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn query_calls_send_a_signed_form() {
+    let (url, mut rx, answer) = endpoint().await;
+    *answer.lock() = (200, "text/xml", "<PublishResponse/>".into());
+    let forward = Forward::for_section(&url, &keys()).unwrap();
+    let body = forward
+        .query_call(
+            "sns",
+            "Publish",
+            "2010-03-31",
+            &[
+                ("TopicArn", "arn:aws:sns:eu-central-1:1:t"),
+                ("Message", "{\"a\": \"b c&d=é\"}"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(&body[..], b"<PublishResponse/>");
+    let hit = next(&mut rx).await;
+    assert_eq!(hit.verified.expect("the signature verifies").service, "sns");
+    assert_eq!(hit.method, AxumMethod::POST);
+    assert!(
+        hit.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/x-www-form-urlencoded")
+    );
+    assert_eq!(
+        std::str::from_utf8(&hit.body).unwrap(),
+        "Action=Publish&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aeu-central-1%3A1%3At\
+         &Message=%7B%22a%22%3A%20%22b%20c%26d%3D%C3%A9%22%7D"
+    );
+}
+
+#[tokio::test]
+async fn refusals_carry_the_services_error_code() {
+    let (url, mut rx, answer) = endpoint().await;
+    *answer.lock() = (
+        400,
+        "application/x-amz-json-1.1",
+        r#"{"__type":"ResourceAlreadyExistsException","message":"exists"}"#.into(),
+    );
+    let forward = Forward::for_section(&url, &keys()).unwrap();
+    let err = forward
+        .try_json_call("logs", "1.1", "Logs_20140328.CreateLogStream", &json!({}))
+        .await
+        .unwrap_err();
+    next(&mut rx).await;
+    assert_eq!(err.code.as_deref(), Some("ResourceAlreadyExistsException"));
+    assert!(!err.error.retry);
 }
