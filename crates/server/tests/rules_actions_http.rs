@@ -11,14 +11,15 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Uri};
-use ferrite_mqtt_codec::{Packet, QoS};
-use ferrite_test_support::aws::signed_call;
-use ferrite_test_support::{TestClient, TestServer, WAIT, connect_v311, http_get};
+use ferrite_mqtt_codec::QoS;
+use ferrite_test_support::rules::{
+    RULE_ROLE, create_rule, json_of, publish_until_received, republish,
+};
+use ferrite_test_support::{TestServer, WAIT, connect_v311, http_get};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 const QUIET: Duration = Duration::from_millis(300);
-const ROLE: &str = "arn:aws:iam::123456789012:role/rules";
 
 /// A request the test endpoint received.
 struct Hit {
@@ -48,48 +49,6 @@ async fn next_hit(rx: &mut mpsc::UnboundedReceiver<Hit>) -> Hit {
         .await
         .expect("a request within the wait")
         .expect("endpoint running")
-}
-
-async fn create_rule(srv: &TestServer, name: &str, payload: Value) {
-    let reply = signed_call(
-        srv.api_addr(),
-        "iot",
-        "POST",
-        &format!("/rules/{name}"),
-        &payload.to_string(),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "CreateTopicRule {name}: {}", reply.body);
-}
-
-fn republish(topic: &str) -> Value {
-    json!({"republish": {"roleArn": ROLE, "topic": topic, "qos": 1}})
-}
-
-fn json_of(payload: &[u8]) -> Value {
-    serde_json::from_slice(payload).expect("json payload")
-}
-
-/// Publishes `payload` to `topic` until `sub` receives something (a new rule applies within
-/// moments of CreateTopicRule, not before it returns); returns what it received.
-async fn publish_until_received(
-    dev: &mut TestClient,
-    sub: &mut TestClient,
-    topic: &str,
-    payload: &'static [u8],
-) -> ferrite_mqtt_codec::Publish {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nothing arrived within {WAIT:?}"
-        );
-        dev.publish(topic, payload, QoS::AtLeastOnce, false).await;
-        if let Ok(Some(Packet::Publish(p))) = sub.recv_within(QUIET).await {
-            sub.ack(&p).await;
-            return p;
-        }
-    }
 }
 
 #[tokio::test]
@@ -251,10 +210,10 @@ async fn cloudwatch_metrics_reach_prometheus_and_logs_reach_their_file() {
             "sql": "SELECT temp FROM 'plant/+/temp'",
             "awsIotSqlVersion": "2016-03-23",
             "actions": [
-                {"cloudwatchMetric": {"roleArn": ROLE, "metricNamespace": "Plant/${topic(2)}",
+                {"cloudwatchMetric": {"roleArn": RULE_ROLE, "metricNamespace": "Plant/${topic(2)}",
                     "metricName": "Temperature", "metricValue": "${temp}",
                     "metricUnit": "None"}},
-                {"cloudwatchLogs": {"roleArn": ROLE, "logGroupName": "/iot/plant"}},
+                {"cloudwatchLogs": {"roleArn": RULE_ROLE, "logGroupName": "/iot/plant"}},
                 republish("observed"),
             ],
         }),

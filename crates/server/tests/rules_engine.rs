@@ -6,31 +6,15 @@ use std::time::Duration;
 
 use ferrite_mqtt_codec::QoS;
 use ferrite_test_support::aws::signed_call;
+use ferrite_test_support::rules::{create_rule, json_of, republish};
 use ferrite_test_support::{TestServer, connect_v311};
 use serde_json::{Value, json};
 
 const QUIET: Duration = Duration::from_millis(300);
-const ROLE: &str = "arn:aws:iam::123456789012:role/rules";
-
-async fn create_rule(srv: &TestServer, name: &str, payload: Value) {
-    let reply = signed_call(
-        srv.api_addr(),
-        "iot",
-        "POST",
-        &format!("/rules/{name}"),
-        &payload.to_string(),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "CreateTopicRule {name}: {}", reply.body);
-}
 
 async fn call(srv: &TestServer, method: &str, path: &str, body: Value) {
     let reply = signed_call(srv.api_addr(), "iot", method, path, &body.to_string()).await;
     assert_eq!(reply.status, 200, "{method} {path}: {}", reply.body);
-}
-
-fn republish(topic: &str) -> Value {
-    json!({"republish": {"roleArn": ROLE, "topic": topic, "qos": 1}})
 }
 
 /// The value of an unlabelled series in a Prometheus text page.
@@ -38,10 +22,6 @@ fn metric(page: &str, name: &str) -> f64 {
     page.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
         .unwrap_or(0.0)
-}
-
-fn json_of(payload: &[u8]) -> Value {
-    serde_json::from_slice(payload).expect("json payload")
 }
 
 #[tokio::test]

@@ -14,12 +14,12 @@ use axum::http::HeaderMap;
 use ferrite_config::SecretConfig;
 use ferrite_mqtt_codec::{Packet, QoS};
 use ferrite_test_support::aws::signed_call;
-use ferrite_test_support::{TestClient, TestServer, WAIT, connect_v311};
+use ferrite_test_support::rules::{RULE_ROLE, json_of, publish_until_received, republish};
+use ferrite_test_support::{TestServer, WAIT, connect_v311};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 const QUIET: Duration = Duration::from_millis(300);
-const ROLE: &str = "arn:aws:iam::123456789012:role/rules";
 
 async fn call(srv: &TestServer, method: &str, path: &str, body: Value) -> Value {
     let reply = signed_call(srv.api_addr(), "iot", method, path, &body.to_string()).await;
@@ -33,36 +33,6 @@ async fn create_rule(srv: &TestServer, name: &str, sql: &str, actions: Value, er
         payload["errorAction"] = error;
     }
     call(srv, "POST", &format!("/rules/{name}"), payload).await;
-}
-
-fn republish(topic: &str) -> Value {
-    json!({"republish": {"roleArn": ROLE, "topic": topic, "qos": 1}})
-}
-
-fn json_of(payload: &[u8]) -> Value {
-    serde_json::from_slice(payload).expect("json payload")
-}
-
-/// Publishes until `sub` receives something (a new rule applies within moments of
-/// CreateTopicRule, not before it returns).
-async fn publish_until_received(
-    dev: &mut TestClient,
-    sub: &mut TestClient,
-    topic: &str,
-    payload: &'static [u8],
-) -> ferrite_mqtt_codec::Publish {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nothing arrived within {WAIT:?}"
-        );
-        dev.publish(topic, payload, QoS::AtLeastOnce, false).await;
-        if let Ok(Some(Packet::Publish(p))) = sub.recv_within(QUIET).await {
-            sub.ack(&p).await;
-            return p;
-        }
-    }
 }
 
 /// Reports `state` to the thing's shadow over MQTT and waits until it is accepted.
@@ -109,11 +79,11 @@ async fn rules_read_shadows_and_the_registry() {
         "enrich",
         &format!(
             "SELECT rpm, \
-             get_thing_shadow(topic(2), '{ROLE}').state.reported.fw AS fw, \
-             get_thing_shadow(topic(2), 'cfg', '{ROLE}').state.reported.mode AS mode, \
-             get_thing_shadow(topic(2), 'absent', '{ROLE}') AS absent, \
-             get_registry_data('DescribeThing', topic(2), '{ROLE}').attributes.model AS model, \
-             get_registry_data('ListThingGroupsForThing', topic(2), '{ROLE}')\
+             get_thing_shadow(topic(2), '{RULE_ROLE}').state.reported.fw AS fw, \
+             get_thing_shadow(topic(2), 'cfg', '{RULE_ROLE}').state.reported.mode AS mode, \
+             get_thing_shadow(topic(2), 'absent', '{RULE_ROLE}') AS absent, \
+             get_registry_data('DescribeThing', topic(2), '{RULE_ROLE}').attributes.model AS model, \
+             get_registry_data('ListThingGroupsForThing', topic(2), '{RULE_ROLE}')\
              .thingGroups[0].groupName AS grp \
              FROM 'pumps/+/telemetry'"
         ),
@@ -212,10 +182,10 @@ async fn rules_call_lambda_and_read_secrets_in_sql_and_templates() {
         "scored",
         &format!(
             "SELECT aws_lambda('{function}', {{\"rpm\": rpm, \"device\": clientid()}}) AS lambda, \
-             get_secret('db/creds', 'SecretString', 'user', '{ROLE}') AS user, \
+             get_secret('db/creds', 'SecretString', 'user', '{RULE_ROLE}') AS user, \
              get_secret('arn:aws:secretsmanager:us-east-1:123456789012:secret:token-AbC123', \
-             'SecretString', '{ROLE}') AS token, \
-             get_secret('key', 'SecretBinary', '{ROLE}') AS key \
+             'SecretString', '{RULE_ROLE}') AS token, \
+             get_secret('key', 'SecretBinary', '{RULE_ROLE}') AS key \
              FROM 'score/in'"
         ),
         json!([republish(&format!(
@@ -228,7 +198,7 @@ async fn rules_call_lambda_and_read_secrets_in_sql_and_templates() {
     create_rule(
         &srv,
         "unknown_secret",
-        &format!("SELECT get_secret('nope', 'SecretString', '{ROLE}') AS s FROM 'score/in'"),
+        &format!("SELECT get_secret('nope', 'SecretString', '{RULE_ROLE}') AS s FROM 'score/in'"),
         json!([republish("never")]),
         republish("errors/unknown_secret"),
     )

@@ -5,6 +5,7 @@
 pub mod aws;
 mod broker;
 mod client;
+pub mod rules;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
