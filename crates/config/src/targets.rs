@@ -23,6 +23,7 @@ pub struct TargetsConfig {
     pub cloudwatch_logs: LogTargets,
     pub cloudwatch_metric: MetricTargets,
     pub kafka: KafkaTargets,
+    pub lambda: LambdaTargets,
     pub forward: ForwardConfig,
 }
 
@@ -139,6 +140,16 @@ pub struct LogTargets {
 pub struct MetricTargets {
     /// A CloudWatch-compatible endpoint these actions call instead (PutMetricData); the
     /// datapoints then no longer appear on `/metrics`.
+    pub forward_endpoint: String,
+}
+
+/// `lambda` actions and the `aws_lambda` function. Functions are HTTP endpoints mapped in
+/// `[aws.functions]` unless this forwards them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LambdaTargets {
+    /// Invoke functions through Lambda's `Invoke` API at this endpoint instead (real AWS or an
+    /// emulator): asynchronously for actions, synchronously for `aws_lambda`.
     pub forward_endpoint: String,
 }
 

@@ -1,7 +1,8 @@
 //! The context rules and their actions' substitution templates evaluate in: the message's
 //! context plus the lookups Ferrite serves — `get_dynamodb` from the dynamoDB actions'
 //! PostgreSQL tables, `get_thing_shadow` and `get_registry_data` through [`Lookups`],
-//! `aws_lambda` from the function endpoints of `[aws.functions]`, `get_secret` from
+//! `aws_lambda` from the function endpoints of `[aws.functions]` (or Lambda's Invoke API when
+//! `[targets.lambda]` forwards), `get_secret` from
 //! `[secrets]`.
 //!
 //! SQL functions are synchronous and lookups are not. A rule whose SQL calls a service is
@@ -23,7 +24,8 @@ use ferrite_rules::{FnContext, FnError, SqlVersion, Value};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::EngineConfig;
-use super::actions::dynamodb;
+use super::actions::forward::Forward;
+use super::actions::{dynamodb, lambda};
 use super::clients::Clients;
 use super::tables::{Item, TableName};
 use crate::lookups::Lookups;
@@ -110,6 +112,12 @@ impl RuleContext {
             .lookups
             .as_deref()
             .ok_or(FnError::Unavailable(function))
+    }
+
+    /// A function's answer: its JSON, or the text of a body that is not JSON.
+    fn answer(&self, body: &[u8]) -> Value {
+        ferrite_rules::json::from_json_slice(body, self.sql_version())
+            .unwrap_or_else(|_| Value::from(&*String::from_utf8_lossy(body)))
     }
 
     fn to_value(&self, json: Option<serde_json::Value>) -> Value {
@@ -215,6 +223,17 @@ impl FnContext for RuleContext {
         let Some(event) = ferrite_rules::json::to_serde(input) else {
             return Ok(Value::Undefined);
         };
+        let body = bytes::Bytes::from(event.to_string());
+        let targets = &services.config.targets;
+        if let Some(forward) =
+            Forward::for_section(&targets.lambda.forward_endpoint, &targets.forward)
+        {
+            let answer = self.block_on(F, async {
+                let call = lambda::invoke_call(function_arn, "RequestResponse", body);
+                forward.call(call).await.map_err(|e| e.message)
+            })?;
+            return Ok(self.answer(&answer));
+        }
         let url = ferrite_auth::custom::function_url(&services.config.functions, function_arn)
             .ok_or_else(|| {
                 FnError::failed(
@@ -226,7 +245,6 @@ impl FnContext for RuleContext {
                     ),
                 )
             })?;
-        let body = bytes::Bytes::from(event.to_string());
         let response = self.block_on(F, async {
             let headers = [
                 ("content-type", "application/json"),
@@ -242,10 +260,7 @@ impl FnContext for RuleContext {
                 format!("{url} answered HTTP status {}", response.status),
             ));
         }
-        Ok(
-            ferrite_rules::json::from_json_slice(&response.body, self.sql_version())
-                .unwrap_or_else(|_| Value::from(&*String::from_utf8_lossy(&response.body))),
-        )
+        Ok(self.answer(&response.body))
     }
 
     /// The secret `[secrets]` holds under the name (or Secrets Manager ARN) `secret_id`;
@@ -332,4 +347,98 @@ async fn read_secret_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
         ));
     }
     tokio::fs::read(path).await.map_err(cannot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::actions::test_endpoint::{endpoint, keys, next};
+
+    fn config(lambda_forward: &str) -> EngineConfig {
+        let mut targets = ferrite_config::TargetsConfig::default();
+        targets.lambda.forward_endpoint = lambda_forward.to_owned();
+        targets.forward = keys();
+        EngineConfig {
+            account_id: "123456789012".into(),
+            region: "eu-central-1".into(),
+            match_options: ferrite_topic::MatchOptions::default(),
+            targets,
+            functions: Default::default(),
+            storage_url: String::new(),
+            data_dir: std::env::temp_dir(),
+            secrets: Default::default(),
+        }
+    }
+
+    fn context(config: EngineConfig) -> RuleContext {
+        let message = MessageContext {
+            sql_version: SqlVersion::V2016_03_23,
+            topic: "t".into(),
+            ..MessageContext::default()
+        };
+        RuleContext::new(
+            message,
+            Arc::new(Services {
+                config: Arc::new(config),
+                clients: Arc::default(),
+                lookups: None,
+                handle: Handle::current(),
+            }),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn aws_lambda_forwarded_invokes_synchronously_and_returns_the_answer() {
+        let (url, mut rx, answer) = endpoint().await;
+        *answer.lock() = (200, "application/json", r#"{"score": 7}"#.into());
+        let ctx = context(config(&url));
+        let input =
+            ferrite_rules::json::from_serde(&serde_json::json!({"rpm": 1}), ctx.sql_version());
+        let out = tokio::task::spawn_blocking(move || {
+            on_blocking_thread(|| {
+                ctx.aws_lambda("arn:aws:lambda:eu-central-1:1:function:f", &input)
+            })
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            ferrite_rules::json::to_serde(&out),
+            Some(serde_json::json!({"score": 7}))
+        );
+        let hit = next(&mut rx).await;
+        assert_eq!(hit.verified.unwrap().service, "lambda");
+        assert_eq!(hit.headers["x-amz-invocation-type"], "RequestResponse");
+    }
+
+    #[tokio::test]
+    async fn lookups_without_services_or_outside_blocking_threads_fail_clearly() {
+        let plain = RuleContext::from(MessageContext::default());
+        assert_eq!(
+            plain.get_secret("s", "r").unwrap_err(),
+            FnError::Unavailable("get_secret")
+        );
+        // A template lookup on a current-thread runtime cannot step aside: it fails the
+        // action with the reason instead of stalling the runtime.
+        let mut cfg = config("");
+        cfg.secrets.insert(
+            "in-a-file".into(),
+            ferrite_config::SecretConfig {
+                string_file: Some("/nonexistent".into()),
+                ..Default::default()
+            },
+        );
+        let ctx = context(cfg);
+        let e = ctx.get_secret("in-a-file", "r").unwrap_err().to_string();
+        assert!(e.contains("multi-threaded runtime"), "{e}");
+        let e = ctx.get_thing_shadow("t", None, "r").unwrap_err();
+        assert_eq!(e, FnError::Unavailable("get_thing_shadow"));
+        let e = ctx.get_secret("missing", "r").unwrap_err();
+        assert!(e.to_string().contains("missing"), "{e}");
+        let e = ctx
+            .aws_lambda("f", &Value::from("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[aws.functions]"), "{e}");
+    }
 }

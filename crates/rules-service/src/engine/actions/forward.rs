@@ -51,6 +51,12 @@ const FORM_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
+/// `value` as one segment of a REST path (`/functions/{FunctionName}/...`): everything but
+/// RFC 3986's unreserved characters percent-encoded, as botocore encodes URI labels.
+pub(crate) fn path_segment(value: &str) -> String {
+    utf8_percent_encode(value, FORM_VALUE).to_string()
+}
+
 /// An AWS-compatible endpoint and the keys calls to it are signed with.
 #[derive(Debug)]
 pub(crate) struct Forward {

@@ -8,6 +8,10 @@
 //! with the header `x-amz-invocation-type: Event`; any 2xx answer is success and its body is
 //! ignored. A function without an endpoint, or an endpoint that fails, fails the action (the
 //! error action hears of it), as an invocation AWS could not make does.
+//!
+//! With `[targets.lambda].forward_endpoint` the function is invoked through Lambda's `Invoke`
+//! API at that endpoint instead (`POST /2015-03-31/functions/{functionArn}/invocations`,
+//! `X-Amz-Invocation-Type: Event`), signed with `[targets.forward]`'s keys.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +20,7 @@ use std::time::Duration;
 use ferrite_rules::{CompiledSql, Template};
 use serde_json::Value;
 
+use super::forward::{Call, Forward};
 use super::http_post::{self, content_type};
 use super::{Action, ActionError, BoxFuture, Deps, Job};
 
@@ -26,11 +31,36 @@ pub(crate) struct Lambda {
     function: Template,
     function_text: String,
     functions: Arc<BTreeMap<String, String>>,
+    forward: Option<Forward>,
+}
+
+/// Lambda's Invoke call for `function` (a name or ARN, qualified or not).
+pub(crate) fn invoke_call<'a>(
+    function: &str,
+    invocation_type: &'static str,
+    event: bytes::Bytes,
+) -> Call<'a> {
+    Call {
+        service: "lambda",
+        method: http::Method::POST,
+        path: format!(
+            "/2015-03-31/functions/{}/invocations",
+            super::forward::path_segment(function)
+        ),
+        headers: vec![
+            ("content-type", content_type(&event).to_owned()),
+            ("x-amz-invocation-type", invocation_type.to_owned()),
+        ],
+        body: event,
+    }
 }
 
 impl Lambda {
     pub fn build(config: &Value, sql: &CompiledSql, deps: &Deps) -> Result<Lambda, String> {
-        Lambda::new(config, sql, Arc::new(deps.config.functions.clone()))
+        let mut lambda = Lambda::new(config, sql, Arc::new(deps.config.functions.clone()))?;
+        let targets = &deps.config.targets;
+        lambda.forward = Forward::for_section(&targets.lambda.forward_endpoint, &targets.forward);
+        Ok(lambda)
     }
 
     fn new(
@@ -46,6 +76,7 @@ impl Lambda {
             function: sql.template(&function_text).map_err(|e| e.to_string())?,
             function_text,
             functions,
+            forward: None,
         })
     }
 }
@@ -65,6 +96,10 @@ impl Action for Lambda {
                 .function
                 .render(&job.selected, &job.raw, &*job.ctx)
                 .map_err(|e| ActionError::permanent(e.to_string()))?;
+            if let Some(forward) = &self.forward {
+                let call = invoke_call(&function, "Event", job.payload.clone());
+                return forward.call(call).await.map(drop);
+            }
             let url = ferrite_auth::custom::function_url(&self.functions, &function).ok_or_else(
                 || {
                     ActionError::permanent(format!(
@@ -187,5 +222,38 @@ mod tests {
         )
         .unwrap();
         assert!(!action.execute(&job).await.unwrap_err().retry);
+    }
+
+    #[tokio::test]
+    async fn forwarded_invocations_call_lambdas_invoke_api_signed() {
+        use crate::engine::actions::test_endpoint::{endpoint, keys, next};
+
+        let (url, mut rx, answer) = endpoint().await;
+        *answer.lock() = (202, "application/json", String::new());
+        let (sql, job) = job("SELECT temp FROM 'a'", "a", br#"{"temp": 3}"#);
+        let arn = "arn:aws:lambda:eu-central-1:123456789012:function:ingest:live";
+        let mut action = Lambda::new(&json!({"functionArn": arn}), &sql, functions(&[])).unwrap();
+        action.forward = Forward::for_section(&url, &keys());
+        action.execute(&job).await.unwrap();
+        let hit = next(&mut rx).await;
+        assert_eq!(hit.verified.unwrap().service, "lambda");
+        assert_eq!(
+            hit.uri.path(),
+            "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-central-1%3A123456789012%3A\
+             function%3Aingest%3Alive/invocations"
+        );
+        assert_eq!(hit.headers["x-amz-invocation-type"], "Event");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&hit.body).unwrap(),
+            json!({"temp": 3})
+        );
+        // A function the endpoint does not have: permanent, with Lambda's error.
+        *answer.lock() = (
+            404,
+            "application/json",
+            r#"{"Type": "User", "message": "Function not found"}"#.into(),
+        );
+        let e = action.execute(&job).await.unwrap_err();
+        assert!(!e.retry, "{}", e.message);
     }
 }

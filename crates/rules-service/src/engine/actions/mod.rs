@@ -10,11 +10,11 @@ mod cloudwatch_metric;
 mod destination_status;
 pub(crate) mod dynamodb;
 mod dynamodb_api;
-mod forward;
+pub(crate) mod forward;
 mod http;
 mod http_post;
 mod kafka;
-mod lambda;
+pub(crate) mod lambda;
 mod log_stream;
 mod republish;
 mod s3;
@@ -22,7 +22,7 @@ mod sns;
 mod sqs;
 mod streams;
 #[cfg(test)]
-mod test_endpoint;
+pub(crate) mod test_endpoint;
 #[cfg(test)]
 mod test_job;
 
