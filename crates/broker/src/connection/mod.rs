@@ -242,6 +242,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 }
             };
             self.handle(packet).await?;
+            // One unit of the task's cooperative budget per packet: a read can hold thousands
+            // of packets, and without this a fast publisher handles them all in one turn while
+            // the tasks that consume its messages (subscribers' writers, the rules engine and
+            // its actions) wait for theirs.
+            tokio::task::consume_budget().await;
             if self.wbuf.len() >= WRITE_CHUNK {
                 self.write_out().await?;
             }

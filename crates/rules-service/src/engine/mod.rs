@@ -33,6 +33,10 @@ use services::RuleContext;
 
 /// Messages a rules tap holds before it drops and counts.
 const TAP_CAPACITY: usize = 16 * 1024;
+/// Messages the engine takes from a tap at once: all it holds. The engine runs once per turn
+/// of a busy runtime, while each publisher's connection task handles up to a coop budget of
+/// packets per turn; draining the tap is what lets it keep pace with them all.
+const BATCH: usize = TAP_CAPACITY;
 /// The Basic Ingest prefix: `$aws/rules/{rule}[/topic]`.
 const INGEST_PREFIX: &str = "$aws/rules/";
 /// Evaluations of rules that call services (and may block on them) running at once; a
@@ -119,6 +123,8 @@ impl RulesEngine {
         let mut set = Arc::new(self.load_all().await);
         let mut taps = Taps::default();
         taps.follow(&self.broker, &set);
+        // One buffer per tap: the select below borrows each for its own branch.
+        let [mut ingest, mut plain, mut dollar] = [(); 3].map(|()| Vec::new());
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -139,9 +145,21 @@ impl RulesEngine {
                         }
                     }
                 },
-                Some(msg) = recv(&mut taps.ingest) => self.ingest(&set, &msg),
-                Some(msg) = recv(&mut taps.plain) => self.route(&set, &msg),
-                Some(msg) = recv(&mut taps.dollar) => self.route(&set, &msg),
+                n = recv_many(&mut taps.ingest, &mut ingest) => {
+                    for msg in ingest.drain(..n) {
+                        self.ingest(&set, &msg);
+                    }
+                }
+                n = recv_many(&mut taps.plain, &mut plain) => {
+                    for msg in plain.drain(..n) {
+                        self.route(&set, &msg);
+                    }
+                }
+                n = recv_many(&mut taps.dollar, &mut dollar) => {
+                    for msg in dollar.drain(..n) {
+                        self.route(&set, &msg);
+                    }
+                }
             }
         }
         drop(set);
@@ -408,10 +426,23 @@ impl Taps {
     }
 }
 
-/// The next message of a tap that may not be open (then never ready).
-async fn recv(rx: &mut Option<Receiver<Arc<Message>>>) -> Option<Arc<Message>> {
+/// The next messages of a tap that may not be open (then never ready), at most [`BATCH`];
+/// 0 once the tap closed. Taking a batch per wake-up, not a message, is what keeps the engine's
+/// share of a busy runtime: a publisher's connection task handles a whole socket read per
+/// step, and the engine must keep pace with many of them.
+async fn recv_many(
+    rx: &mut Option<Receiver<Arc<Message>>>,
+    batch: &mut Vec<Arc<Message>>,
+) -> usize {
     match rx {
-        Some(rx) => rx.recv().await,
+        Some(rx) => {
+            let n = rx.recv_many(batch, BATCH).await;
+            if n == 0 {
+                // Closed: never ready again (the tap reopens on the next rule change).
+                std::future::pending::<()>().await;
+            }
+            n
+        }
         None => std::future::pending().await,
     }
 }

@@ -45,8 +45,12 @@ use super::metrics::RuleMetrics;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Jobs one action holds before new ones are dropped.
-const QUEUE: usize = 1024;
+/// Jobs one action holds before new ones are dropped. A worker runs once per turn of a busy
+/// runtime, so its queue must hold what the engine hands it in one turn (the engine drains a
+/// whole tap per turn). Channel blocks are allocated as jobs arrive, not up front.
+const QUEUE: usize = 8 * 1024;
+/// Jobs a worker takes from its queue at once: all of them.
+const WORK_BATCH: usize = QUEUE;
 /// Attempts of a failing job before it counts as failed.
 const ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -268,7 +272,17 @@ impl Runner {
 }
 
 async fn work(action: Arc<dyn Action>, metrics: Arc<RuleMetrics>, mut rx: mpsc::Receiver<Job>) {
-    while let Some(job) = rx.recv().await {
+    // Jobs are taken a batch per wake-up, so a busy runtime still gives the worker its share.
+    let mut batch = Vec::with_capacity(WORK_BATCH);
+    while rx.recv_many(&mut batch, WORK_BATCH).await > 0 {
+        for job in batch.drain(..) {
+            run(&*action, &metrics, job).await;
+        }
+    }
+}
+
+async fn run(action: &dyn Action, metrics: &RuleMetrics, job: Job) {
+    {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         let result = loop {
@@ -290,7 +304,7 @@ async fn work(action: Arc<dyn Action>, metrics: Arc<RuleMetrics>, mut rx: mpsc::
             }
         }
         if let Some(outcome) = &job.outcome {
-            let failed = result.err().map(|e| failure(&*action, &e.message));
+            let failed = result.err().map(|e| failure(action, &e.message));
             outcome.done(failed, &job);
         }
     }
