@@ -153,3 +153,24 @@ def test_registry_events_follow_the_event_configuration(iot, mqtt_port, clients)
     iot.update_event_configurations(eventConfigurations={"THING": {"Enabled": False}})
     iot.create_thing(thingName="after")
     watcher.expect_none(timeout=0.5)
+
+
+def test_a_certificate_device_is_named_by_its_certificate_and_revocation_is_auth_error(
+        iot, api_server, mqtt_port, clients):
+    from test_device_auth import Device
+
+    watcher = clients("cert-watcher")
+    watcher.connect(mqtt_port)
+    watcher.subscribe("$aws/events/presence/+/sensor-ev")
+    dev = Device(iot, api_server, "sensor-ev")
+    c = dev.connect()
+    connected = event(watcher, "$aws/events/presence/connected/sensor-ev")
+    assert connected["principalIdentifier"] == dev.cert_id
+    iot.update_certificate(certificateId=dev.cert_id, newStatus="INACTIVE")
+    c.disconnects.get(timeout=WAIT)
+    c.c.loop_stop()
+    revoked = event(watcher, "$aws/events/presence/disconnected/sensor-ev")
+    assert revoked["disconnectReason"] == "AUTH_ERROR"
+    assert revoked["clientInitiatedDisconnect"] is False
+    assert revoked["principalIdentifier"] == dev.cert_id
+    assert revoked["versionNumber"] == connected["versionNumber"]
