@@ -384,5 +384,63 @@ async fn thing_group_membership_and_hierarchy_events() {
         e["thingArn"].as_str().unwrap().ends_with(":thing/lamp"),
         "{e}"
     );
+    let membership_id = e["membershipId"].clone();
+
+    // And back: each removal and deletion says what it removed.
+    call(
+        &srv,
+        "PUT",
+        "/thing-groups/removeThingFromThingGroup",
+        json!({"thingGroupName": "lamps", "thingName": "lamp"}),
+    )
+    .await;
+    let (topic, e) = next_event(&mut w, "$aws/events/thingGroupMembership/").await;
+    assert!(topic.ends_with("/thing/lamp/removed"), "{topic}");
+    assert_eq!(e["operation"], "REMOVED");
+    assert_eq!(e["membershipId"], membership_id);
+
+    call(
+        &srv,
+        "PATCH",
+        "/things/lamp",
+        json!({"removeThingType": true}),
+    )
+    .await;
+    let (topic, e) = next_event(&mut w, "$aws/events/thingTypeAssociation/").await;
+    assert_eq!(topic, "$aws/events/thingTypeAssociation/thing/lamp/bulb");
+    assert_eq!(e["operation"], "REMOVED");
+    assert_eq!(e["thingId"], thing["thingId"]);
+
+    call(&srv, "POST", "/thing-types/bulb/deprecate", json!({})).await;
+    let (topic, e) = next_event(&mut w, "$aws/events/thingType/").await;
+    assert_eq!(topic, "$aws/events/thingType/bulb/updated");
+    assert_eq!(e["isDeprecated"], true);
+    assert!(e["deprecationDate"].is_i64(), "{e}");
+    call(&srv, "DELETE", "/thing-types/bulb", json!({})).await;
+    let (topic, e) = next_event(&mut w, "$aws/events/thingType/").await;
+    assert_eq!(topic, "$aws/events/thingType/bulb/deleted");
+    assert_eq!(e["operation"], "DELETED");
+
+    call(
+        &srv,
+        "PATCH",
+        "/thing-groups/lamps",
+        json!({"thingGroupProperties": {"thingGroupDescription": "every lamp"}}),
+    )
+    .await;
+    let (topic, e) = next_event(&mut w, "$aws/events/thingGroup/").await;
+    assert_eq!(topic, "$aws/events/thingGroup/lamps/updated");
+    assert_eq!(e["description"], "every lamp");
+    assert_eq!(e["versionNumber"], 2);
+
+    call(&srv, "DELETE", "/thing-groups/lamps", json!({})).await;
+    let (topic, e) = next_event(&mut w, "$aws/events/thingGroup/").await;
+    assert_eq!(topic, "$aws/events/thingGroup/lamps/deleted");
+    assert_eq!(e["thingGroupId"], child["thingGroupId"]);
+    assert_eq!(e["parentGroupName"], "fleet");
+    let (topic, e) = next_event(&mut w, "$aws/events/thingGroupHierarchy/").await;
+    assert!(topic.ends_with("/childThingGroup/lamps/removed"), "{topic}");
+    assert_eq!(e["operation"], "REMOVED");
+    assert_eq!(e["childGroupId"], child["thingGroupId"]);
     srv.shutdown().await;
 }
