@@ -113,3 +113,30 @@ async fn wildcard_client_ids_are_not_observed() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn publishes_are_not_observed() {
+    // Lifecycle events are per connection and per SUBSCRIBE/UNSUBSCRIBE: the PUBLISH path
+    // must not reach the observer at all.
+    let rec = Arc::new(Recorder::default());
+    let h = harness(&rec).await;
+    let (mut sub, _) = h.connect_v311("sub", true).await;
+    sub.subscribe("t/#", QoS::AtMostOnce).await;
+    let (mut publisher, _) = h.connect_v311("pub", true).await;
+    let before = rec.names();
+    for _ in 0..100 {
+        publisher
+            .publish_with(ferrite_test_support::publish(
+                "t/x",
+                b"x",
+                QoS::AtMostOnce,
+                false,
+            ))
+            .await;
+    }
+    for _ in 0..100 {
+        sub.recv_publish().await;
+    }
+    assert_eq!(rec.names(), before);
+    assert_eq!(before.len(), 3, "{before:?}");
+}
