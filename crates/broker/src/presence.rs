@@ -25,8 +25,9 @@ impl LifecycleObserver for Unobserved {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionFacts {
     pub client_id: Arc<str>,
-    /// 32 lowercase hex digits, new for every connection (AWS's `sessionIdentifier`).
-    pub session_identifier: String,
+    /// Random, new for every connection; [`ConnectionFacts::session_identifier`] spells it
+    /// as AWS does. Kept as a number: every connection holds these facts.
+    pub session: u128,
     /// The authenticated principal (certificate id, custom authorizer principal id, access
     /// key id); `None` for anonymous clients.
     pub principal: Option<Arc<str>>,
@@ -34,6 +35,13 @@ pub struct ConnectionFacts {
     /// AWS's `versionNumber`: increasing per client id, shared by a connect and its
     /// disconnect.
     pub version: i64,
+}
+
+impl ConnectionFacts {
+    /// AWS's `sessionIdentifier`: 32 lowercase hex digits.
+    pub fn session_identifier(&self) -> String {
+        format!("{:032x}", self.session)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,9 +154,9 @@ impl Versions {
     }
 }
 
-/// A fresh `sessionIdentifier`.
-pub(crate) fn session_identifier() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+/// A fresh session number.
+pub(crate) fn new_session() -> u128 {
+    uuid::Uuid::new_v4().as_u128()
 }
 
 #[cfg(test)]
@@ -193,9 +201,20 @@ mod tests {
 
     #[test]
     fn session_identifiers_are_32_hex_digits() {
-        let id = session_identifier();
+        let facts = |session| ConnectionFacts {
+            client_id: Arc::from("c"),
+            session,
+            principal: None,
+            ip_address: None,
+            version: 0,
+        };
+        let id = facts(new_session()).session_identifier();
         assert_eq!(id.len(), 32);
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_ne!(id, session_identifier());
+        assert_ne!(id, facts(new_session()).session_identifier());
+        assert_eq!(
+            facts(1).session_identifier(),
+            format!("{}1", "0".repeat(31))
+        );
     }
 }

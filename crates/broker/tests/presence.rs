@@ -93,7 +93,7 @@ async fn shutdown_is_server_initiated_and_versions_pair_up() {
     };
     assert_eq!(*reason, DisconnectReason::ServerInitiated);
     assert_eq!(a.version, b.version);
-    assert_eq!(a.session_identifier, b.session_identifier);
+    assert_eq!(a.session, b.session);
 }
 
 #[tokio::test(start_paused = true)]

@@ -82,7 +82,7 @@ fn common(conn: &Arc<ConnectionFacts>, at_ms: i64, event_type: &str) -> Value {
         "clientId": &*conn.client_id,
         "timestamp": at_ms,
         "eventType": event_type,
-        "sessionIdentifier": conn.session_identifier,
+        "sessionIdentifier": conn.session_identifier(),
         "principalIdentifier": conn.principal.as_deref(),
     })
 }
@@ -96,7 +96,7 @@ mod tests {
     fn facts() -> Arc<ConnectionFacts> {
         Arc::new(ConnectionFacts {
             client_id: Arc::from("186b5"),
-            session_identifier: "a4666d2a7d844ae4ac5d7b38c9cb7967".into(),
+            session: 0xa4666d2a7d844ae4ac5d7b38c9cb7967,
             principal: Some(Arc::from("ab12")),
             ip_address: Some("192.0.2.0".parse().unwrap()),
             version: 7,

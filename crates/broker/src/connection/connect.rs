@@ -371,7 +371,7 @@ where
         let now = inner.now_ms();
         let facts = Arc::new(ConnectionFacts {
             client_id: client_id.clone(),
-            session_identifier: presence::session_identifier(),
+            session: presence::new_session(),
             principal: origin.principal.clone(),
             ip_address: origin.source_ip,
             version: inner.versions.next(now),
