@@ -10,6 +10,7 @@ mod lifecycle;
 mod message;
 mod metrics;
 mod persist;
+mod presence;
 mod records;
 mod router;
 mod seams;
@@ -37,6 +38,9 @@ pub use auth::{
 pub use dispatch::Dispatched;
 pub use message::Message;
 pub use metrics::Metrics;
+pub use presence::{
+    ConnectionFacts, DisconnectReason, LifecycleEvent, LifecycleObserver, Unobserved,
+};
 pub use seams::{DeliveryTicket, Forwarder, Interest, RemoteReceipt, Seams, SingleNode};
 pub use taps::{Overflow, TapOptions};
 
@@ -116,6 +120,8 @@ pub(crate) struct BrokerInner {
     pub persist_task: TaskTracker,
     next_uid: AtomicU64,
     next_conn: AtomicU64,
+    /// Lifecycle events' version numbers.
+    pub versions: presence::Versions,
 }
 
 impl BrokerInner {
@@ -192,6 +198,7 @@ impl Broker {
             persist_task,
             next_uid: AtomicU64::new(1),
             next_conn: AtomicU64::new(1),
+            versions: presence::Versions::default(),
         });
         lifecycle::restore(&inner, snapshot);
         Ok(Broker { inner })

@@ -1,6 +1,7 @@
 //! Where a cluster plugs into the broker without the broker knowing about one: the
 //! remote-forward hook at the end of the publish path, the interest hook on the
-//! subscribe/unsubscribe path, the node id messages are stamped with, and the wall clock.
+//! subscribe/unsubscribe path, the node id messages are stamped with, and the wall clock;
+//! besides them the lifecycle observer the events service listens through.
 //! One node wires the no-op implementations; the `cluster` crate will wire NATS.
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use ferrite_types::Clock;
 use tokio::sync::Notify;
 
 use crate::message::Message;
+use crate::presence::{LifecycleObserver, Unobserved};
 
 /// Hands messages published on this node to the other nodes that want them. Called once per
 /// message, after local fan-out, never for messages that came from another node or that an
@@ -53,6 +55,9 @@ pub struct Seams {
     /// Stamped on the origin of every message received on this node.
     pub node: Arc<str>,
     pub clock: Clock,
+    /// Hears connections connect, subscribe, unsubscribe and disconnect (the lifecycle
+    /// events); nobody by default.
+    pub lifecycle: Arc<dyn LifecycleObserver>,
 }
 
 impl Default for Seams {
@@ -62,6 +67,7 @@ impl Default for Seams {
             interest: Arc::new(SingleNode),
             node: ferrite_types::message::local_node(),
             clock: Clock::system(),
+            lifecycle: Arc::new(Unobserved),
         }
     }
 }

@@ -64,7 +64,7 @@ pub fn affected(change: &RegistryChange) -> Option<Selector> {
         // A new thing has no principal yet, a new group no member.
         C::ThingCreated { .. } | C::ThingGroupCreated { .. } => None,
         C::ThingUpdated { thing }
-        | C::ThingDeleted { thing }
+        | C::ThingDeleted { thing, .. }
         | C::ThingAddedToGroup { thing, .. }
         | C::ThingRemovedFromGroup { thing, .. } => Selector::key(Key::Thing(thing.clone())),
         C::ThingPrincipalAttached { thing, principal }
@@ -75,7 +75,7 @@ pub fn affected(change: &RegistryChange) -> Option<Selector> {
             }),
             Principal::ThingGroup(_) | Principal::Cognito(_) => None,
         },
-        C::ThingGroupDeleted { group } => Selector::key(Key::ThingGroup(group.clone())),
+        C::ThingGroupDeleted { group, .. } => Selector::key(Key::ThingGroup(group.clone())),
         C::AuthorizerCreated { .. } => None,
         C::AuthorizerUpdated { authorizer } | C::AuthorizerDeleted { authorizer } => {
             Selector::key(Key::Authorizer(authorizer.clone()))

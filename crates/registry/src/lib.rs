@@ -26,6 +26,7 @@ mod certificates;
 mod documents;
 mod effective;
 mod error;
+mod facts;
 mod kinds;
 mod policies;
 mod principals;

@@ -113,7 +113,9 @@ impl Registry {
         &self,
         input: Output,
     ) -> Result<Output, RegistryError> {
-        self.retry(|| async {
+        // The events service of every node re-reads the configuration on this.
+        let updated = || vec![ferrite_types::RegistryChange::EventConfigurationsUpdated];
+        self.retry_announcing(updated, || async {
             let current = self.setting(EVENTS).await?;
             let expect = match &current {
                 Some((_, version)) => Expect::Version(*version),

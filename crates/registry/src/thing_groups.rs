@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ferrite_storage::{Expect, Write};
-use ferrite_types::RegistryChange;
+use ferrite_types::{RegistryChange, ThingGroupFacts};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -290,7 +290,12 @@ impl Registry {
     }
 
     pub async fn update_thing_group(&self, req: UpdateThingGroup) -> Result<Output, RegistryError> {
-        self.retry(|| async {
+        let updated = || {
+            vec![RegistryChange::ThingGroupUpdated {
+                group: req.thing_group_name.clone(),
+            }]
+        };
+        self.retry_announcing(updated, || async {
             let name = &req.thing_group_name;
             let (mut g, version) = self.thing_group(name).await?;
             check_version(req.expected_version, version, "thing group", name)?;
@@ -308,9 +313,12 @@ impl Registry {
     }
 
     pub async fn delete_thing_group(&self, req: DeleteThingGroup) -> Result<Output, RegistryError> {
+        // What the applied attempt deleted, for the registry event messages.
+        let last = Mutex::new(None);
         let deleted = || {
             vec![RegistryChange::ThingGroupDeleted {
                 group: req.thing_group_name.clone(),
+                last: last.lock().take().map(Box::new),
             }]
         };
         self.retry_announcing(deleted, || async {
@@ -341,6 +349,13 @@ impl Registry {
             // Its policies are detached, or a new group of this name would inherit them.
             let key = crate::principals::Principal::ThingGroup(name.clone()).key();
             writes.extend(self.detach_all_policies(&key).await?);
+            *last.lock() = Some(ThingGroupFacts {
+                id: g.id.clone(),
+                version,
+                ancestors: g.ancestors.clone(),
+                description: g.description.clone(),
+                attributes: g.attributes.clone(),
+            });
             Ok((writes, json!({})))
         })
         .await

@@ -2,6 +2,8 @@
 //! DeleteThingType, ListThingTypes.
 
 use ferrite_storage::{Expect, Write};
+use ferrite_types::{RegistryChange, ThingTypeFacts};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -70,6 +72,23 @@ fn properties(given: Option<serde_json::Value>) -> serde_json::Value {
 }
 
 impl ThingTypeDoc {
+    /// What a registry event message reports of it.
+    pub(crate) fn facts(&self) -> ThingTypeFacts {
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+        ThingTypeFacts {
+            id: self.id.clone(),
+            description: self.properties.get("thingTypeDescription").and_then(text),
+            searchable_attributes: self
+                .properties
+                .get("searchableAttributes")
+                .and_then(|a| a.as_array())
+                .map(|a| a.iter().filter_map(text).collect())
+                .unwrap_or_default(),
+            deprecated: self.deprecated,
+            deprecated_at_ms: self.deprecated_at_ms,
+        }
+    }
+
     fn metadata(&self) -> Output {
         let mut m = json!({
             "deprecated": self.deprecated,
@@ -99,7 +118,12 @@ impl Registry {
                 "A thing type can have at most 3 searchable attributes.".into(),
             ));
         }
-        self.retry(|| async {
+        let created = || {
+            vec![RegistryChange::ThingTypeCreated {
+                thing_type: req.thing_type_name.clone(),
+            }]
+        };
+        self.retry_announcing(created, || async {
             let name = &req.thing_type_name;
             let arn = scope.arn(&format!("thingtype/{name}"));
             if let Some((existing, _)) = self.get::<ThingTypeDoc>(THING_TYPE, name).await? {
@@ -149,23 +173,28 @@ impl Registry {
 
     pub async fn update_thing_type(&self, req: UpdateThingType) -> Result<Output, RegistryError> {
         let name = &req.thing_type_name;
-        self.modify(
-            THING_TYPE,
-            name,
-            || not_found(name),
-            |t: &mut ThingTypeDoc| {
-                if let (Some(new), Some(old)) =
-                    (&req.thing_type_properties, t.properties.as_object_mut())
-                    && let Some(new) = new.as_object()
-                {
-                    for (k, v) in new {
-                        old.insert(k.clone(), v.clone());
+        let out = self
+            .modify(
+                THING_TYPE,
+                name,
+                || not_found(name),
+                |t: &mut ThingTypeDoc| {
+                    if let (Some(new), Some(old)) =
+                        (&req.thing_type_properties, t.properties.as_object_mut())
+                        && let Some(new) = new.as_object()
+                    {
+                        for (k, v) in new {
+                            old.insert(k.clone(), v.clone());
+                        }
                     }
-                }
-                Ok(())
-            },
-        )
-        .await
+                    Ok(())
+                },
+            )
+            .await?;
+        self.announce([RegistryChange::ThingTypeUpdated {
+            thing_type: name.clone(),
+        }]);
+        Ok(out)
     }
 
     pub async fn deprecate_thing_type(
@@ -173,21 +202,38 @@ impl Registry {
         req: DeprecateThingType,
     ) -> Result<Output, RegistryError> {
         let name = &req.thing_type_name;
-        self.modify(
-            THING_TYPE,
-            name,
-            || not_found(name),
-            |t: &mut ThingTypeDoc| {
-                t.deprecated = !req.undo_deprecate;
-                t.deprecated_at_ms = t.deprecated.then(now_ms);
-                Ok(())
-            },
-        )
-        .await
+        let out = self
+            .modify(
+                THING_TYPE,
+                name,
+                || not_found(name),
+                |t: &mut ThingTypeDoc| {
+                    t.deprecated = !req.undo_deprecate;
+                    t.deprecated_at_ms = t.deprecated.then(now_ms);
+                    Ok(())
+                },
+            )
+            .await?;
+        self.announce([RegistryChange::ThingTypeUpdated {
+            thing_type: name.clone(),
+        }]);
+        Ok(out)
     }
 
     pub async fn delete_thing_type(&self, req: ThingTypeName) -> Result<Output, RegistryError> {
-        self.retry(|| async {
+        // What the applied attempt deleted, for the registry event messages.
+        let last = Mutex::new(None);
+        let deleted = || {
+            last.lock()
+                .take()
+                .map(|facts| RegistryChange::ThingTypeDeleted {
+                    thing_type: req.thing_type_name.clone(),
+                    last: Box::new(facts),
+                })
+                .into_iter()
+                .collect()
+        };
+        self.retry_announcing(deleted, || async {
             let name = &req.thing_type_name;
             let (t, version) = self
                 .get::<ThingTypeDoc>(THING_TYPE, name)
@@ -207,6 +253,7 @@ impl Registry {
                     "Can not delete thing type {name} because it is still associated with things."
                 )));
             }
+            *last.lock() = Some(t.facts());
             Ok((
                 vec![
                     Write::delete(THING_TYPE, name, Expect::Version(version)),

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use ferrite_storage::{Expect, Write};
-use ferrite_types::RegistryChange;
+use ferrite_types::{RegistryChange, ThingFacts};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -115,10 +116,21 @@ impl Registry {
     ) -> Result<Output, RegistryError> {
         let attributes = AttributePayload::initial(req.attribute_payload.as_ref());
         check_attribute_count(&attributes, req.thing_type_name.is_some())?;
+        // The id the applied attempt gave the thing, for the type association it announces.
+        let new_id = Mutex::new(None);
         let created = || {
-            vec![RegistryChange::ThingCreated {
+            let mut changes = vec![RegistryChange::ThingCreated {
                 thing: req.thing_name.clone(),
-            }]
+            }];
+            if let (Some(thing_type), Some(thing_id)) = (&req.thing_type_name, new_id.lock().take())
+            {
+                changes.push(RegistryChange::ThingTypeAssociated {
+                    thing: req.thing_name.clone(),
+                    thing_id,
+                    thing_type: thing_type.clone(),
+                });
+            }
+            changes
         };
         self.retry_announcing(created, || async {
             let name = &req.thing_name;
@@ -162,6 +174,7 @@ impl Registry {
             };
             let out = json!({"thingName": name, "thingArn": arn, "thingId": doc.id});
             writes.push(Write::put(THING, name, Expect::Absent, encode(&doc)));
+            *new_id.lock() = Some(doc.id.clone());
             Ok((writes, out))
         })
         .await
@@ -199,11 +212,15 @@ impl Registry {
                 "Cannot set thingTypeName and removeThingType at the same time.".into(),
             ));
         }
-        // Policy variables read the thing's type and attributes.
+        // Policy variables read the thing's type and attributes. The type association
+        // changes the applied attempt decided follow.
+        let associations = Mutex::new(Vec::new());
         let updated = || {
-            vec![RegistryChange::ThingUpdated {
+            let mut changes = vec![RegistryChange::ThingUpdated {
                 thing: req.thing_name.clone(),
-            }]
+            }];
+            changes.append(&mut associations.lock());
+            changes
         };
         self.retry_announcing(updated, || async {
             let name = &req.thing_name;
@@ -227,8 +244,14 @@ impl Registry {
                 payload.apply_to(&mut t.attributes);
             }
             check_attribute_count(&t.attributes, t.thing_type.is_some())?;
+            let mut decided = Vec::new();
             if old_type != t.thing_type {
                 if let Some(old) = &old_type {
+                    decided.push(RegistryChange::ThingTypeDisassociated {
+                        thing: name.clone(),
+                        thing_id: t.id.clone(),
+                        thing_type: old.clone(),
+                    });
                     writes.push(Write::delete(
                         TYPE_THING,
                         &kinds::link(old, name),
@@ -236,6 +259,11 @@ impl Registry {
                     ));
                 }
                 if let Some(new) = &t.thing_type {
+                    decided.push(RegistryChange::ThingTypeAssociated {
+                        thing: name.clone(),
+                        thing_id: t.id.clone(),
+                        thing_type: new.clone(),
+                    });
                     writes.push(Write::put(
                         TYPE_THING,
                         &kinds::link(new, name),
@@ -250,16 +278,32 @@ impl Registry {
                 Expect::Version(version),
                 encode(&t),
             ));
+            *associations.lock() = decided;
             Ok((writes, json!({})))
         })
         .await
     }
 
     pub async fn delete_thing(&self, req: DeleteThing) -> Result<Output, RegistryError> {
+        // What the applied attempt deleted, for the registry event messages.
+        let last = Mutex::new(None);
         let deleted = || {
-            vec![RegistryChange::ThingDeleted {
+            let last: Option<ThingFacts> = last.lock().take();
+            let mut changes = Vec::new();
+            if let Some(f) = &last
+                && let Some(thing_type) = &f.thing_type
+            {
+                changes.push(RegistryChange::ThingTypeDisassociated {
+                    thing: req.thing_name.clone(),
+                    thing_id: f.id.clone(),
+                    thing_type: thing_type.clone(),
+                });
+            }
+            changes.push(RegistryChange::ThingDeleted {
                 thing: req.thing_name.clone(),
-            }]
+                last: last.map(Box::new),
+            });
+            changes
         };
         self.retry_announcing(deleted, || async {
             let name = &req.thing_name;
@@ -292,6 +336,12 @@ impl Registry {
             if let Some(cascade) = &self.cascade {
                 writes.extend(cascade.deletes_for_thing(name).await?);
             }
+            *last.lock() = Some(ThingFacts {
+                id: t.id.clone(),
+                version,
+                thing_type: t.thing_type.clone(),
+                attributes: t.attributes.clone(),
+            });
             Ok((writes, json!({})))
         })
         .await

@@ -45,7 +45,7 @@ pub struct Server {
     edge_cancel: CancellationToken,
     edge: TaskTracker,
     /// Stops the services the API and the broker call: shadows, the device authorizer, the
-    /// topic rule destinations' confirmation requests.
+    /// topic rule destinations' confirmation requests, the event messages.
     services_cancel: CancellationToken,
     services: TaskTracker,
     /// MQTT connections handed to the broker; they end with its shutdown.
@@ -226,11 +226,26 @@ impl Server {
         metrics.register(&mut registry);
         let rule_metrics = Arc::new(ferrite_rules_service::RuleMetrics::default());
         rule_metrics.register(&mut registry);
-        let broker = Broker::start(
+        let event_metrics = ferrite_events::EventMetrics::default();
+        event_metrics.register(&mut registry);
+        // The events service hears connections through the broker's lifecycle seam.
+        let (events, lifecycle) = ferrite_events::EventsService::new(
+            ferrite_events::EventsConfig {
+                account_id: cfg.aws.account_id.clone(),
+                region: cfg.aws.region.clone(),
+                queue_capacity: ferrite_events::DEFAULT_QUEUE,
+            },
+            event_metrics,
+        );
+        let broker = Broker::start_with(
             cfg.mqtt.clone(),
             stores.broker,
             Arc::new(device_auth.clone()),
             metrics,
+            ferrite_broker::Seams {
+                lifecycle,
+                ..ferrite_broker::Seams::default()
+            },
         )
         .await?;
 
@@ -278,6 +293,12 @@ impl Server {
         // Subscribed before the engine reads the rules, so no change falls between the two.
         services.spawn(rules_engine.run(changes.subscribe(), services_cancel.clone()));
         services.spawn(rules_service.run(services_cancel.clone()));
+        services.spawn(events.run(
+            broker.clone(),
+            api_state.registry.clone(),
+            changes.subscribe(),
+            services_cancel.clone(),
+        ));
         let edge_cancel = CancellationToken::new();
         let edge = TaskTracker::new();
         let connections = TaskTracker::new();

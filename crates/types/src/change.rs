@@ -9,6 +9,7 @@
 //! A subscriber that falls behind is told how many changes it missed ([`Received::Missed`])
 //! rather than silently skipping them; it must then treat everything as changed.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -82,9 +83,35 @@ pub enum RegistryChange {
     ThingUpdated {
         thing: String,
     },
-    /// A thing was deleted, leaving its groups.
+    /// A thing was deleted, leaving its groups. `last` is what it was (for the registry
+    /// event message, which can no longer read it).
     ThingDeleted {
         thing: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last: Option<Box<ThingFacts>>,
+    },
+    /// A thing got a thing type (at creation or by UpdateThing).
+    ThingTypeAssociated {
+        thing: String,
+        thing_id: String,
+        thing_type: String,
+    },
+    /// A thing lost its thing type (UpdateThing, or the thing was deleted).
+    ThingTypeDisassociated {
+        thing: String,
+        thing_id: String,
+        thing_type: String,
+    },
+    ThingTypeCreated {
+        thing_type: String,
+    },
+    /// UpdateThingType or DeprecateThingType (either way).
+    ThingTypeUpdated {
+        thing_type: String,
+    },
+    ThingTypeDeleted {
+        thing_type: String,
+        last: Box<ThingTypeFacts>,
     },
     ThingPrincipalAttached {
         thing: String,
@@ -107,10 +134,19 @@ pub enum RegistryChange {
         group: String,
         parent: Option<String>,
     },
-    /// A thing group was deleted: its members left it and its policies were detached.
-    ThingGroupDeleted {
+    /// A thing group's description or attributes changed.
+    ThingGroupUpdated {
         group: String,
     },
+    /// A thing group was deleted: its members left it and its policies were detached. `last`
+    /// is what it was.
+    ThingGroupDeleted {
+        group: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last: Option<Box<ThingGroupFacts>>,
+    },
+    /// UpdateEventConfigurations stored a new configuration.
+    EventConfigurationsUpdated,
     AuthorizerCreated {
         authorizer: String,
     },
@@ -155,6 +191,36 @@ pub enum RegistryChange {
     /// Everything was removed at once (the test hook `POST /_ferrite/reset`): whatever a
     /// subscriber derived from the registry must be derived again.
     Cleared,
+}
+
+/// A thing as a registry event message reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThingFacts {
+    pub id: String,
+    pub version: u64,
+    pub thing_type: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A thing group as a registry event message reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThingGroupFacts {
+    pub id: String,
+    pub version: u64,
+    /// Its ancestors' names, the root first; the last is its parent.
+    pub ancestors: Vec<String>,
+    pub description: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A thing type as a registry event message reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThingTypeFacts {
+    pub id: String,
+    pub description: Option<String>,
+    pub searchable_attributes: Vec<String>,
+    pub deprecated: bool,
+    pub deprecated_at_ms: Option<i64>,
 }
 
 /// Where registry changes are announced and heard.

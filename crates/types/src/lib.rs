@@ -15,7 +15,10 @@ pub mod exception;
 pub mod message;
 
 pub use certificate::{CaStatus, CertStatus, certificate_id};
-pub use change::{ChangeFeed, ChangeSubscription, InProcessFeed, Received, RegistryChange};
+pub use change::{
+    ChangeFeed, ChangeSubscription, InProcessFeed, Received, RegistryChange, ThingFacts,
+    ThingGroupFacts, ThingTypeFacts,
+};
 pub use clock::Clock;
 pub use exception::AwsException;
 pub use message::{Message, Origin, Protocol};

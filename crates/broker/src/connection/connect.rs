@@ -17,6 +17,7 @@ use super::{Conn, READ_MIN};
 use crate::auth::{ConnectContext, Revoker};
 use crate::lifecycle::{self, PendingWill};
 use crate::message::Message;
+use crate::presence::{self, ConnectionFacts, LifecycleEvent};
 use crate::session::{LiveConn, SessionCell};
 use crate::{BrokerInner, ConnInfo, Permissions};
 use ferrite_types::{Origin, Protocol};
@@ -37,6 +38,7 @@ pub(crate) struct Setup {
     client_alias_max: u16,
     will: Option<PendingWill>,
     connect_expiry: u32,
+    presence: Option<Arc<ConnectionFacts>>,
 }
 
 impl Setup {
@@ -65,6 +67,7 @@ impl Setup {
             will: self.will.map(Box::new),
             connect_expiry: self.connect_expiry,
             read_hint: READ_MIN,
+            presence: self.presence,
         }
     }
 }
@@ -364,6 +367,21 @@ where
     }
     inner.metrics.bytes_sent.inc_by(out.len() as u64);
     tracing::debug!(client_id = %client_id, ?protocol, present = attached.present, "client connected");
+    let presence = presence::has_events(&client_id).then(|| {
+        let now = inner.now_ms();
+        let facts = Arc::new(ConnectionFacts {
+            client_id: client_id.clone(),
+            session: presence::new_session(),
+            principal: origin.principal.clone(),
+            ip_address: origin.source_ip,
+            version: inner.versions.next(now),
+        });
+        inner.seams.lifecycle.observe(LifecycleEvent::Connected {
+            conn: facts.clone(),
+            at_ms: now,
+        });
+        facts
+    });
 
     Ok(Setup {
         rbuf,
@@ -384,6 +402,7 @@ where
         client_alias_max: properties.topic_alias_maximum.unwrap_or(0),
         will: pending_will,
         connect_expiry: expiry,
+        presence,
     })
 }
 

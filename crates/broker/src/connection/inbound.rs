@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Conn, Exit, PendingAck};
 use crate::message::Message;
+use crate::presence::LifecycleEvent;
 use crate::records;
 use crate::router::NewSubscription;
 use crate::seams::DeliveryTicket;
@@ -285,6 +286,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let mut reasons = Vec::with_capacity(s.filters.len());
         let mut ops = Vec::new();
         let mut retained_jobs = Vec::new();
+        let mut granted = Vec::new();
         for (i, (filter, mut options)) in s.filters.into_iter().enumerate() {
             let shared = ferrite_topic::parse_shared(&filter).is_some();
             if shared && options.no_local && v5 {
@@ -330,6 +332,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     options: records::encode_subscription(&options, sub_id),
                 }));
             }
+            if self.presence.is_some() {
+                granted.push(filter.clone());
+            }
             if !shared {
                 retained_jobs.push(NewSubscription {
                     filter,
@@ -346,6 +351,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             reasons,
             properties: Properties::default(),
         }));
+        if let Some(conn) = &self.presence
+            && !granted.is_empty()
+        {
+            inner.seams.lifecycle.observe(LifecycleEvent::Subscribed {
+                conn: conn.clone(),
+                at_ms: inner.now_ms(),
+                topics: granted,
+            });
+        }
         let mut ops = Vec::new();
         for sub in &retained_jobs {
             inner.router.deliver_retained(
@@ -364,6 +378,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     pub(super) fn on_unsubscribe(&mut self, u: Unsubscribe) {
         let mut reasons = Vec::with_capacity(u.filters.len());
         let mut ops = Vec::new();
+        if let Some(conn) = &self.presence {
+            self.inner
+                .seams
+                .lifecycle
+                .observe(LifecycleEvent::Unsubscribed {
+                    conn: conn.clone(),
+                    at_ms: self.inner.now_ms(),
+                    topics: u.filters.clone(),
+                });
+        }
         for filter in u.filters {
             let mut st = self.session.state.lock();
             let existed = st.subscriptions.remove(&filter).is_some();

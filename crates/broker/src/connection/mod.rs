@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::lifecycle::{self, PendingWill};
+use crate::presence::{ConnectionFacts, DisconnectReason, LifecycleEvent};
 use crate::seams::DeliveryTicket;
 use crate::session::{KickReason, SessionCell};
 use crate::{BrokerInner, ConnInfo, Permissions};
@@ -114,6 +115,9 @@ pub(crate) struct Conn<S> {
     connect_expiry: u32,
     /// Spare read capacity to offer the next read, adapted to how much the last ones brought.
     read_hint: usize,
+    /// Who this connection is in its lifecycle events; `None` when it has none (client ids
+    /// with `#` or `+`).
+    presence: Option<Arc<ConnectionFacts>>,
 }
 
 /// Serves a connection from its first byte to its close.
@@ -360,6 +364,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             let _ = self.stream.shutdown().await;
         })
         .await;
+        if let Some(conn) = &self.presence {
+            self.inner
+                .seams
+                .lifecycle
+                .observe(LifecycleEvent::Disconnected {
+                    conn: conn.clone(),
+                    at_ms: self.inner.now_ms(),
+                    reason: DisconnectReason::from_exit(exit.metric),
+                });
+        }
         let will = if exit.publish_will {
             self.will.take().map(|w| *w)
         } else {
