@@ -12,7 +12,8 @@ pub const FUZZ_CERTIFICATE_ID: &str =
 /// Splits `data` at its first NUL byte into a template body and a parameters object (JSON of
 /// string values; anything else means no parameters), parses the template, checks it for
 /// both kinds and evaluates it. Invariants: no panic; an accepted body is within the length
-/// limit; evaluation is deterministic; a plan's names are non-empty.
+/// limit; evaluation is deterministic; a plan's names have AWS's lengths, it attaches at most
+/// ten policies and it serialises.
 /// Returns 0 when the body was refused, 1 when it parsed, 2 when it also evaluated.
 ///
 /// # Panics
@@ -52,11 +53,22 @@ pub fn check_template(data: &[u8]) -> usize {
     match first {
         Ok(plan) => {
             if let Some(thing) = &plan.thing {
-                assert!(!thing.thing_name.is_empty());
+                assert!((1..=128).contains(&thing.thing_name.len()));
+                assert!(thing.thing_groups.iter().all(|g| !g.is_empty()));
             }
+            assert!(plan.policies.len() <= crate::template::MAX_POLICIES);
             for policy in &plan.policies {
-                assert!(!policy.policy_name.is_empty());
+                assert!((1..=128).contains(&policy.policy_name.len()));
             }
+            // A device may never pick the certificate: a given id parameter is ignored.
+            if let Some(crate::CertificatePlan {
+                source: crate::CertificateSource::Id(id),
+                ..
+            }) = &plan.certificate
+            {
+                assert_eq!(id.len(), 64);
+            }
+            serde_json::to_string(&plan).expect("plans serialise");
             2
         }
         Err(e) => {
