@@ -47,6 +47,10 @@ impl Call<'_> {
         &self.state.rules
     }
 
+    pub fn provisioning(&self) -> &ferrite_provisioning_service::ProvisioningTemplates {
+        &self.state.provisioning
+    }
+
     /// The data plane's services; without them (an API served without a broker) the
     /// data-plane operations are not implemented.
     pub fn data(&self, op: ferrite_api_model::Operation) -> Result<&DataServices, ApiError> {

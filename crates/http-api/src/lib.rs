@@ -53,6 +53,8 @@ pub struct ApiState {
     pub registry: Registry,
     /// Topic rules and topic rule destinations.
     pub rules: TopicRules,
+    /// Provisioning templates and their versions.
+    pub provisioning: ferrite_provisioning_service::ProvisioningTemplates,
     /// Test hook: `POST /_ferrite/reset` (SigV4-signed, any service) empties the registry.
     pub test_hooks: bool,
     /// The data plane's services; `None` (the API alone, in tests): iot-data operations answer

@@ -152,8 +152,11 @@ fn api_state(
     let mut registry = ferrite_registry::Registry::new(store.clone(), endpoints)
         .with_issuer(issuer)
         .with_authorizer_functions(cfg.aws.functions.clone())
-        .with_change_feed(changes)
-        .with_taggable(ferrite_rules_service::TAGGABLE);
+        .with_change_feed(changes.clone())
+        .with_taggable(ferrite_rules_service::TAGGABLE)
+        .with_taggable(ferrite_provisioning_service::TAGGABLE);
+    let provisioning = ferrite_provisioning_service::ProvisioningTemplates::new(store.clone())
+        .with_change_feed(changes);
     if cfg.shadow.delete_with_thing {
         registry = registry.with_thing_cascade(Arc::new(crate::shadows::ShadowCascade(
             ferrite_shadow_service::ShadowStore::new(store),
@@ -164,6 +167,7 @@ fn api_state(
         account_id: cfg.aws.account_id.clone(),
         registry,
         rules,
+        provisioning,
         test_hooks: cfg.aws.test_hooks,
         data: None,
     })

@@ -188,6 +188,13 @@ pub enum RegistryChange {
     TopicRuleDestinationDeleted {
         destination: String,
     },
+    /// A provisioning template was created, or its settings or versions changed.
+    ProvisioningTemplateChanged {
+        template: String,
+    },
+    ProvisioningTemplateDeleted {
+        template: String,
+    },
     /// Everything was removed at once (the test hook `POST /_ferrite/reset`): whatever a
     /// subscriber derived from the registry must be derived again.
     Cleared,

@@ -1,5 +1,6 @@
 //! The `iot` control plane: one handler per operation, grouped by resource family, each
-//! decoding the operation's typed request and calling the registry or the topic rule API with
+//! decoding the operation's typed request and calling the registry, the topic rule API or the
+//! provisioning template API with
 //! the caller's scope.
 
 mod account;
@@ -10,6 +11,7 @@ mod certificates;
 mod destinations;
 mod policies;
 mod policy_targets;
+mod provisioning;
 mod rules;
 mod tags;
 mod thing_groups;
@@ -171,6 +173,34 @@ pub(crate) async fn dispatch(cx: &Call<'_>, op: Operation, v: Value) -> Result<V
         }
         Operation::ConfirmTopicRuleDestination => {
             destinations::confirm_topic_rule_destination(cx, v).await
+        }
+        // provisioning templates
+        Operation::CreateProvisioningTemplate => {
+            provisioning::create_provisioning_template(cx, v).await
+        }
+        Operation::DescribeProvisioningTemplate => {
+            provisioning::describe_provisioning_template(cx, v).await
+        }
+        Operation::UpdateProvisioningTemplate => {
+            provisioning::update_provisioning_template(cx, v).await
+        }
+        Operation::DeleteProvisioningTemplate => {
+            provisioning::delete_provisioning_template(cx, v).await
+        }
+        Operation::ListProvisioningTemplates => {
+            provisioning::list_provisioning_templates(cx, v).await
+        }
+        Operation::CreateProvisioningTemplateVersion => {
+            provisioning::create_provisioning_template_version(cx, v).await
+        }
+        Operation::DescribeProvisioningTemplateVersion => {
+            provisioning::describe_provisioning_template_version(cx, v).await
+        }
+        Operation::DeleteProvisioningTemplateVersion => {
+            provisioning::delete_provisioning_template_version(cx, v).await
+        }
+        Operation::ListProvisioningTemplateVersions => {
+            provisioning::list_provisioning_template_versions(cx, v).await
         }
         other => Err(RequestError::not_implemented(other).into()),
     }

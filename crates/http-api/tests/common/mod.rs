@@ -66,6 +66,7 @@ pub fn api_with(test_hooks: bool) -> Api {
     .unwrap();
     let store = Arc::new(store);
     let rules_service = ferrite_rules_service::RulesService::new(store.clone());
+    let provisioning = ferrite_provisioning_service::ProvisioningTemplates::new(store.clone());
     let registry = Registry::new(
         store,
         EndpointConfig {
@@ -74,13 +75,15 @@ pub fn api_with(test_hooks: bool) -> Api {
             jobs: "localhost".into(),
         },
     )
-    .with_taggable(ferrite_rules_service::TAGGABLE);
+    .with_taggable(ferrite_rules_service::TAGGABLE)
+    .with_taggable(ferrite_provisioning_service::TAGGABLE);
     let keys = HashMap::from([(AKID.to_owned(), SecretKey::new(SECRET))]);
     let state = ApiState {
         verifier: Verifier::new(keys),
         account_id: ACCOUNT.into(),
         registry,
         rules: rules_service.rules(),
+        provisioning,
         test_hooks,
         data: None,
     };
