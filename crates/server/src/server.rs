@@ -130,8 +130,8 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Stores> {
     }
 }
 
-/// The AWS API's state: accepted keys, account, and the registry and topic rules over the
-/// store.
+/// The AWS API's state: accepted keys, account, and the registry, topic rules and jobs over
+/// the store.
 fn api_state(
     cfg: &Config,
     store: Arc<dyn RegistryStore>,
@@ -152,8 +152,12 @@ fn api_state(
     let mut registry = ferrite_registry::Registry::new(store.clone(), endpoints)
         .with_issuer(issuer)
         .with_authorizer_functions(cfg.aws.functions.clone())
-        .with_change_feed(changes)
-        .with_taggable(ferrite_rules_service::TAGGABLE);
+        .with_change_feed(changes.clone())
+        .with_taggable(ferrite_rules_service::TAGGABLE)
+        .with_taggable(ferrite_jobs_service::JOB_TAGGABLE)
+        .with_taggable(ferrite_jobs_service::TEMPLATE_TAGGABLE);
+    let jobs =
+        ferrite_jobs_service::Jobs::new(store.clone(), registry.clone()).with_change_feed(changes);
     if cfg.shadow.delete_with_thing {
         registry = registry.with_thing_cascade(Arc::new(crate::shadows::ShadowCascade(
             ferrite_shadow_service::ShadowStore::new(store),
@@ -164,6 +168,7 @@ fn api_state(
         account_id: cfg.aws.account_id.clone(),
         registry,
         rules,
+        jobs,
         test_hooks: cfg.aws.test_hooks,
         data: None,
     })

@@ -67,20 +67,24 @@ pub fn api_with(test_hooks: bool) -> Api {
     let store = Arc::new(store);
     let rules_service = ferrite_rules_service::RulesService::new(store.clone());
     let registry = Registry::new(
-        store,
+        store.clone(),
         EndpointConfig {
             data: "localhost".into(),
             credential_provider: "localhost".into(),
             jobs: "localhost".into(),
         },
     )
-    .with_taggable(ferrite_rules_service::TAGGABLE);
+    .with_taggable(ferrite_rules_service::TAGGABLE)
+    .with_taggable(ferrite_jobs_service::JOB_TAGGABLE)
+    .with_taggable(ferrite_jobs_service::TEMPLATE_TAGGABLE);
+    let jobs = ferrite_jobs_service::Jobs::new(store, registry.clone());
     let keys = HashMap::from([(AKID.to_owned(), SecretKey::new(SECRET))]);
     let state = ApiState {
         verifier: Verifier::new(keys),
         account_id: ACCOUNT.into(),
         registry,
         rules: rules_service.rules(),
+        jobs,
         test_hooks,
         data: None,
     };
