@@ -54,7 +54,9 @@ impl From<StorageError> for JobsError {
 impl AwsException for JobsError {
     fn exception_name(&self) -> &'static str {
         match self {
-            JobsError::Job(JobError::InvalidRequest(_)) => "InvalidRequestException",
+            JobsError::Job(JobError::InvalidRequest(_) | JobError::InvalidJson(_)) => {
+                "InvalidRequestException"
+            }
             JobsError::Job(JobError::LimitExceeded(_)) => "LimitExceededException",
             JobsError::Job(JobError::InvalidStateTransition { .. }) => {
                 "InvalidStateTransitionException"
@@ -100,7 +102,7 @@ impl AwsException for JobsError {
 
     fn undeclared_status(&self) -> u16 {
         match self {
-            JobsError::Job(JobError::InvalidRequest(_)) => 400,
+            JobsError::Job(JobError::InvalidRequest(_) | JobError::InvalidJson(_)) => 400,
             JobsError::Job(JobError::LimitExceeded(_)) => 410,
             JobsError::Job(JobError::InvalidStateTransition { .. })
             | JobsError::Job(JobError::VersionMismatch { .. })

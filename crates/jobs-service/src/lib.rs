@@ -13,6 +13,7 @@
 //! change the job first and then sweep its executions in batches, each conditional on the
 //! execution versions it read, so devices updating meanwhile are never overwritten.
 
+mod device;
 mod error;
 mod executions;
 mod jobs;
@@ -28,6 +29,7 @@ use ferrite_registry::{Documents, Registry, Scope};
 use ferrite_storage::RegistryStore;
 use ferrite_types::{ChangeFeed, ChangeSubscription, Clock, InProcessFeed, RegistryChange};
 
+pub use device::DeviceExecution;
 pub use error::JobsError;
 pub use executions::{
     CancelJobExecution, DeleteJobExecution, DescribeJobExecution, ListJobExecutionsForJob,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ferrite_jobs::{DeviceUpdate, ExecutionStatus, JobExecution};
+use ferrite_jobs::{DeviceUpdate, ExecutionStatus, JobExecution, StatusDetails};
 use ferrite_registry::{EndpointConfig, Registry, Scope};
 use ferrite_storage::Expect;
 use ferrite_storage_memory::MemoryStore;
@@ -930,4 +930,120 @@ async fn jobs_are_taggable_and_lose_their_tags_with_them() {
         .await
         .unwrap();
     assert_eq!(tags["tags"], json!([]));
+}
+
+#[tokio::test]
+async fn devices_take_their_executions_through_start_next_and_update() {
+    let mut f = Fixture::new().await;
+    f.create(
+        json!({"jobId": "first", "targets": [arn("thing/t1")], "document": "{\"n\":1}",
+                    "timeoutConfig": {"inProgressTimeoutInMinutes": 10}}),
+    )
+    .await
+    .unwrap();
+    f.create(json!({"jobId": "second", "targets": [arn("thing/t1")], "document": "{\"n\":2}"}))
+        .await
+        .unwrap();
+    f.announced();
+    let pending = f.jobs.pending_executions("t1").await.unwrap();
+    let ids: Vec<_> = pending.iter().map(|(e, _)| e.job_id.as_str()).collect();
+    assert_eq!(ids, ["first", "second"]);
+
+    let next = f
+        .jobs
+        .describe_for_device("t1", "$next", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.execution.job_id, "first");
+    assert_eq!(next.document.as_deref(), Some("{\"n\":1}"));
+
+    let details: StatusDetails = [("step".to_owned(), "download".to_owned())].into();
+    let started = f
+        .jobs
+        .start_next("t1", Some(&details), Some(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(started.execution.status, ExecutionStatus::InProgress);
+    assert_eq!(started.execution.version_number, 2);
+    assert!(started.execution.timeout_at_ms().is_some());
+    assert_eq!(f.announced().len(), 1);
+    // Starting again returns the running head unchanged.
+    let again = f.jobs.start_next("t1", None, None).await.unwrap().unwrap();
+    assert_eq!(again.execution, started.execution);
+    assert!(f.announced().is_empty());
+
+    let update = |status, expected| DeviceUpdate {
+        status: Some(status),
+        expected_version: expected,
+        ..DeviceUpdate::default()
+    };
+    let err = f
+        .jobs
+        .update_for_device(
+            "t1",
+            "first",
+            None,
+            &update(ExecutionStatus::Succeeded, Some(1)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(name(&err), "VersionConflictException");
+    let done = f
+        .jobs
+        .update_for_device(
+            "t1",
+            "first",
+            None,
+            &update(ExecutionStatus::Succeeded, Some(2)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.execution.status, ExecutionStatus::Succeeded);
+    assert_eq!(f.describe("first").await["job"]["status"], "COMPLETED");
+    let err = f
+        .jobs
+        .update_for_device("t1", "first", None, &update(ExecutionStatus::Failed, None))
+        .await
+        .unwrap_err();
+    assert_eq!(name(&err), "InvalidStateTransitionException");
+    let err = f
+        .jobs
+        .update_for_device("t1", "nope", None, &update(ExecutionStatus::Failed, None))
+        .await
+        .unwrap_err();
+    assert_eq!(name(&err), "ResourceNotFoundException");
+
+    let head = f
+        .jobs
+        .describe_for_device("t1", "$next", None)
+        .await
+        .unwrap();
+    assert_eq!(head.unwrap().execution.job_id, "second");
+    f.jobs
+        .update_for_device(
+            "t1",
+            "second",
+            Some(1),
+            &update(ExecutionStatus::Rejected, None),
+        )
+        .await
+        .unwrap();
+    assert!(f.jobs.start_next("t1", None, None).await.unwrap().is_none());
+    assert!(
+        f.jobs
+            .describe_for_device("t1", "$next", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A finished execution is still described by its job id.
+    let first = f
+        .jobs
+        .describe_for_device("t1", "first", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.execution.status, ExecutionStatus::Succeeded);
 }

@@ -23,6 +23,10 @@ pub enum JobError {
         message: String,
         state: ExecutionState,
     },
+    /// A device request's payload is not a JSON object (MQTT `InvalidJson`; HTTP requests
+    /// are parsed by the edge and never get here).
+    #[error("{0}")]
+    InvalidJson(String),
     /// A quota (targets per job) would be passed (AWS: LimitExceededException).
     #[error("{0}")]
     LimitExceeded(String),
@@ -37,6 +41,7 @@ impl JobError {
     pub fn mqtt_code(&self) -> &'static str {
         match self {
             JobError::InvalidRequest(_) | JobError::LimitExceeded(_) => "InvalidRequest",
+            JobError::InvalidJson(_) => "InvalidJson",
             JobError::InvalidStateTransition { .. } => "InvalidStateTransition",
             JobError::VersionMismatch { .. } => "VersionMismatch",
             JobError::TerminalState(_) => "TerminalStateReached",

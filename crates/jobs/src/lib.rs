@@ -12,6 +12,7 @@
 
 mod config;
 mod details;
+pub mod device;
 mod error;
 mod execution;
 mod job;
