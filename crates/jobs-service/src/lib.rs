@@ -6,6 +6,9 @@
 //! DeleteJobExecution) and job templates (Create/Describe/List/DeleteJobTemplate), stored
 //! through `ferrite_storage::RegistryStore` beside the registry.
 //!
+//! Devices reach their executions over MQTT through [`JobsDevice`] (taps on the request
+//! topics, answers and `notify`/`notify-next` through the broker's one publish path).
+//!
 //! Writes follow the registry's optimistic cycle ([`ferrite_registry::Documents`]): read,
 //! decide with `ferrite_jobs`, write one conditional batch, decide again on a conflict; once
 //! durable they announce `RegistryChange`s for jobs and executions on the shared
@@ -18,6 +21,7 @@ mod error;
 mod executions;
 mod jobs;
 mod kinds;
+mod mqtt;
 mod targets;
 mod templates;
 #[cfg(test)]
@@ -38,6 +42,7 @@ pub use executions::{
 pub use jobs::{
     AssociateTargetsWithJob, CancelJob, CreateJob, DeleteJob, JobId, ListJobs, UpdateJob,
 };
+pub use mqtt::JobsDevice;
 pub use templates::{CreateJobTemplate, JobTemplateId, ListJobTemplates};
 
 pub type Output = serde_json::Value;

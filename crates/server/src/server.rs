@@ -255,6 +255,9 @@ impl Server {
         services.spawn(device_auth.run(changes.subscribe(), services_cancel.clone()));
         let rule_shadows = shadow_service.shadows();
         services.spawn(shadow_service.run(services_cancel.clone()));
+        let jobs_device =
+            ferrite_jobs_service::JobsDevice::new(api_state.jobs.clone(), broker.clone())?;
+        services.spawn(jobs_device.run(changes.subscribe(), services_cancel.clone()));
         let rules_engine = ferrite_rules_service::RulesEngine::new(
             broker.clone(),
             rules_service.rules(),
