@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT_ID, REGION
+from conftest import ACCOUNT_ID, REGION, Client
 
 
 def arn(resource):
@@ -191,3 +191,44 @@ def test_job_templates(fleet):
 
     iot.delete_job_template(jobTemplateId="reboot")
     fails(NOT_FOUND, iot.describe_job_template, jobTemplateId="reboot")
+
+
+def wait_on(client, topic):
+    """The next message on `topic`, as parsed JSON (messages on other topics are skipped)."""
+    while True:
+        m = client.get()
+        if m.topic == topic:
+            return json.loads(m.payload)
+
+
+def test_a_device_takes_a_job_over_mqtt(fleet, api_server):
+    iot = fleet
+    dev = Client("fan")
+    dev.connect(api_server.ports["mqtt"])
+    try:
+        dev.subscribe("$aws/things/fan/jobs/#")
+        base = "$aws/things/fan/jobs"
+        iot.create_job(jobId="cfg-1", targets=[arn("thinggroup/fleet")], document=json.dumps({"set": {"mode": "eco"}}))
+        notified = wait_on(dev, f"{base}/notify-next")
+        assert notified["execution"]["jobId"] == "cfg-1"
+        assert notified["execution"]["jobDocument"] == {"set": {"mode": "eco"}}
+
+        dev.publish(f"{base}/start-next", json.dumps({"clientToken": "t1"}))
+        started = wait_on(dev, f"{base}/start-next/accepted")
+        assert started["clientToken"] == "t1"
+        assert started["execution"]["status"] == "IN_PROGRESS"
+        assert isinstance(started["timestamp"], int)
+
+        dev.publish(f"{base}/cfg-1/update", json.dumps({"status": "SUCCEEDED", "expectedVersion": 2,
+                                                        "includeJobExecutionState": True}))
+        updated = wait_on(dev, f"{base}/cfg-1/update/accepted")
+        assert updated["executionState"]["status"] == "SUCCEEDED"
+        execution = iot.describe_job_execution(jobId="cfg-1", thingName="fan")["execution"]
+        assert execution["status"] == "SUCCEEDED"
+        assert execution["versionNumber"] == 3
+
+        dev.publish(f"{base}/cfg-1/update", json.dumps({"status": "IN_PROGRESS", "clientToken": "late"}))
+        late = wait_on(dev, f"{base}/cfg-1/update/rejected")
+        assert (late["code"], late["clientToken"]) == ("InvalidStateTransition", "late")
+    finally:
+        dev.close()
