@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT_ID, REGION, Client
+from conftest import ACCOUNT_ID, REGION, Client, aws_client
 
 
 def arn(resource):
@@ -232,3 +232,26 @@ def test_a_device_takes_a_job_over_mqtt(fleet, api_server):
         assert (late["code"], late["clientToken"]) == ("InvalidStateTransition", "late")
     finally:
         dev.close()
+
+
+def test_the_jobs_data_plane_over_https(fleet, api_server):
+    iot = fleet
+    jobs = aws_client(api_server, service="iot-jobs-data")
+    iot.create_job(jobId="https-1", targets=[arn("thing/lamp")], document=json.dumps({"op": "x"}))
+    pending = jobs.get_pending_job_executions(thingName="lamp")
+    assert [j["jobId"] for j in pending["queuedJobs"]] == ["https-1"]
+    assert pending["inProgressJobs"] == []
+    nxt = jobs.describe_job_execution(thingName="lamp", jobId="$next")["execution"]
+    assert nxt["jobId"] == "https-1"
+    assert json.loads(nxt["jobDocument"]) == {"op": "x"}
+    started = jobs.start_next_pending_job_execution(thingName="lamp", statusDetails={"step": "1"})["execution"]
+    assert started["status"] == "IN_PROGRESS"
+    assert started["statusDetails"] == {"step": "1"}
+    assert started["versionNumber"] == 2
+    done = jobs.update_job_execution(thingName="lamp", jobId="https-1", status="SUCCEEDED", expectedVersion=2,
+                                     includeJobExecutionState=True)
+    assert done["executionState"]["status"] == "SUCCEEDED"
+    assert iot.describe_job(jobId="https-1")["job"]["status"] == "COMPLETED"
+    fails(("InvalidStateTransitionException", 409), jobs.update_job_execution,
+          thingName="lamp", jobId="https-1", status="FAILED")
+    fails(NOT_FOUND, jobs.update_job_execution, thingName="lamp", jobId="ghost", status="FAILED")

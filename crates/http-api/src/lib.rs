@@ -25,6 +25,7 @@ mod data;
 mod dispatch;
 mod error;
 mod iot;
+mod jobs_data;
 mod request;
 mod serve;
 
