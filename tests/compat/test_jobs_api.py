@@ -255,3 +255,24 @@ def test_the_jobs_data_plane_over_https(fleet, api_server):
     fails(("InvalidStateTransitionException", 409), jobs.update_job_execution,
           thingName="lamp", jobId="https-1", status="FAILED")
     fails(NOT_FOUND, jobs.update_job_execution, thingName="lamp", jobId="ghost", status="FAILED")
+
+
+def test_a_continuous_job_reaches_a_thing_that_joins_later(fleet, api_server):
+    iot = fleet
+    iot.create_job(jobId="always", targets=[arn("thinggroup/fleet")], document="{}", targetSelection="CONTINUOUS")
+    iot.create_thing(thingName="newbie")
+    dev = Client("newbie")
+    dev.connect(api_server.ports["mqtt"])
+    try:
+        dev.subscribe("$aws/things/newbie/jobs/notify-next")
+        # Joining a child group of the targeted group reaches the job too.
+        iot.add_thing_to_thing_group(thingGroupName="east", thingName="newbie")
+        notified = wait_on(dev, "$aws/things/newbie/jobs/notify-next")
+        assert notified["execution"]["jobId"] == "always"
+        iot.remove_thing_from_thing_group(thingGroupName="east", thingName="newbie")
+        emptied = wait_on(dev, "$aws/things/newbie/jobs/notify-next")
+        assert "execution" not in emptied
+        execution = iot.describe_job_execution(jobId="always", thingName="newbie")["execution"]
+        assert execution["status"] == "REMOVED"
+    finally:
+        dev.close()

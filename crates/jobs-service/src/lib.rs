@@ -16,6 +16,7 @@
 //! change the job first and then sweep its executions in batches, each conditional on the
 //! execution versions it read, so devices updating meanwhile are never overwritten.
 
+mod continuous;
 mod device;
 mod error;
 mod executions;

@@ -68,7 +68,7 @@ impl Jobs {
         Ok(things)
     }
 
-    async fn group_things(
+    pub(crate) async fn group_things(
         &self,
         group: &str,
         into: &mut BTreeSet<String>,

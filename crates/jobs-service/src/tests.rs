@@ -1047,3 +1047,76 @@ async fn devices_take_their_executions_through_start_next_and_update() {
         .unwrap();
     assert_eq!(first.execution.status, ExecutionStatus::Succeeded);
 }
+
+#[tokio::test]
+async fn continuous_jobs_follow_group_membership() {
+    let f = Fixture::new().await;
+    f.create_fleet_job("cont", "CONTINUOUS").await;
+    f.create_fleet_job("snap", "SNAPSHOT").await;
+    let f = &f;
+    let membership = |add: bool| async move {
+        let v = json!({"thingGroupName": "east", "thingName": "t4"});
+        if add {
+            f.registry
+                .add_thing_to_thing_group(&f.scope, req(v))
+                .await
+                .unwrap();
+        } else {
+            f.registry
+                .remove_thing_from_thing_group(&f.scope, req(v))
+                .await
+                .unwrap();
+        }
+        let change = if add {
+            RegistryChange::ThingAddedToGroup {
+                thing: "t4".into(),
+                group: "east".into(),
+            }
+        } else {
+            RegistryChange::ThingRemovedFromGroup {
+                thing: "t4".into(),
+                group: "east".into(),
+            }
+        };
+        f.jobs.membership_changed(&change).await.unwrap();
+    };
+    let t4 = || async {
+        let listing = f
+            .jobs
+            .list_job_executions_for_thing(req(json!({"thingName": "t4"})))
+            .await
+            .unwrap();
+        listing["executionSummaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["jobId"].as_str().unwrap().to_owned(),
+                    s["jobExecutionSummary"]["executionNumber"]
+                        .as_u64()
+                        .unwrap(),
+                    s["jobExecutionSummary"]["status"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    membership(true).await;
+    // Joining `east`, a child of the targeted `fleet`, reaches the continuous job only.
+    assert_eq!(t4().await, [("cont".to_owned(), 1, "QUEUED".to_owned())]);
+    membership(true).await;
+    assert_eq!(t4().await.len(), 1, "a second notice queues nothing more");
+    membership(false).await;
+    assert_eq!(t4().await, [("cont".to_owned(), 1, "REMOVED".to_owned())]);
+    membership(true).await;
+    assert_eq!(
+        t4().await,
+        [
+            ("cont".to_owned(), 1, "REMOVED".to_owned()),
+            ("cont".to_owned(), 2, "QUEUED".to_owned())
+        ]
+    );
+}

@@ -258,6 +258,13 @@ impl Server {
         let jobs_device =
             ferrite_jobs_service::JobsDevice::new(api_state.jobs.clone(), broker.clone())?;
         services.spawn(jobs_device.run(changes.subscribe(), services_cancel.clone()));
+        // Continuous jobs follow thing group membership.
+        services.spawn(
+            api_state
+                .jobs
+                .clone()
+                .run(changes.subscribe(), services_cancel.clone()),
+        );
         let rules_engine = ferrite_rules_service::RulesEngine::new(
             broker.clone(),
             rules_service.rules(),
