@@ -7,7 +7,9 @@
 //! through `ferrite_storage::RegistryStore` beside the registry.
 //!
 //! Devices reach their executions over MQTT through [`JobsDevice`] (taps on the request
-//! topics, answers and `notify`/`notify-next` through the broker's one publish path).
+//! topics, answers and `notify`/`notify-next` through the broker's one publish path) and over
+//! `iot-jobs-data` through the same operations ([`Jobs::start_next`], [`Jobs::update_for_device`],
+//! ...). [`Jobs::run`] keeps continuous jobs in step with thing group membership.
 //!
 //! Writes follow the registry's optimistic cycle ([`ferrite_registry::Documents`]): read,
 //! decide with `ferrite_jobs`, write one conditional batch, decide again on a conflict; once
