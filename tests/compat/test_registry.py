@@ -135,10 +135,10 @@ def test_bad_input_and_bad_credentials(api_server, iot):
 
 def test_unimplemented_operations_say_so(iot):
     with pytest.raises(ClientError) as e:
-        iot.list_jobs()
+        iot.list_ota_updates()
     code, status = error_of(e)
     assert (code, status) == ("NotImplementedException", 501)
-    assert "ListJobs" in e.value.response["Error"]["Message"]
+    assert "ListOTAUpdates" in e.value.response["Error"]["Message"]
 
 
 def aws_cli(args, env):

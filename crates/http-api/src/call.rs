@@ -51,6 +51,10 @@ impl Call<'_> {
         &self.state.provisioning
     }
 
+    pub fn jobs(&self) -> &ferrite_jobs_service::Jobs {
+        &self.state.jobs
+    }
+
     /// The data plane's services; without them (an API served without a broker) the
     /// data-plane operations are not implemented.
     pub fn data(&self, op: ferrite_api_model::Operation) -> Result<&DataServices, ApiError> {

@@ -8,7 +8,7 @@
 //! them.
 //!
 //! The handlers call the services they need through concrete handles: the registry, the topic
-//! rule API, and for the data plane the broker, the shadow service and the device authorizer
+//! rule API, the jobs API, and for the data plane the broker, the shadow service and the device authorizer
 //! ([`DataServices`]). The one unsigned request served is the `enableUrl` of a topic rule
 //! destination's confirmation request (`GET /confirmdestination/{token}`): the token is the
 //! credential, as on AWS.
@@ -25,6 +25,7 @@ mod data;
 mod dispatch;
 mod error;
 mod iot;
+mod jobs_data;
 mod request;
 mod serve;
 
@@ -55,6 +56,8 @@ pub struct ApiState {
     pub rules: TopicRules,
     /// Provisioning templates and their versions.
     pub provisioning: ferrite_provisioning_service::ProvisioningTemplates,
+    /// Jobs, job executions and job templates.
+    pub jobs: ferrite_jobs_service::Jobs,
     /// Test hook: `POST /_ferrite/reset` (SigV4-signed, any service) empties the registry.
     pub test_hooks: bool,
     /// The data plane's services; `None` (the API alone, in tests): iot-data operations answer

@@ -261,13 +261,16 @@ async fn authentication_failures_are_aws_shaped() {
 #[tokio::test]
 async fn unimplemented_operations_name_themselves_and_the_reset_hook_is_off_by_default() {
     let api = api(false);
-    let r = api.call("GET", "/jobs", "").await;
+    let r = api.call("GET", "/otaUpdates", "").await;
     assert_eq!(
         (r.status, r.error_type.as_deref()),
         (501, Some("NotImplementedException"))
     );
     assert!(
-        r.body["message"].as_str().unwrap().contains("ListJobs"),
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("ListOTAUpdates"),
         "{:?}",
         r.body
     );

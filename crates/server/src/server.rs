@@ -130,8 +130,8 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Stores> {
     }
 }
 
-/// The AWS API's state: accepted keys, account, and the registry and topic rules over the
-/// store.
+/// The AWS API's state: accepted keys, account, and the registry, topic rules and jobs over
+/// the store.
 fn api_state(
     cfg: &Config,
     store: Arc<dyn RegistryStore>,
@@ -154,9 +154,13 @@ fn api_state(
         .with_authorizer_functions(cfg.aws.functions.clone())
         .with_change_feed(changes.clone())
         .with_taggable(ferrite_rules_service::TAGGABLE)
-        .with_taggable(ferrite_provisioning_service::TAGGABLE);
+        .with_taggable(ferrite_provisioning_service::TAGGABLE)
+        .with_taggable(ferrite_jobs_service::JOB_TAGGABLE)
+        .with_taggable(ferrite_jobs_service::TEMPLATE_TAGGABLE);
     let provisioning = ferrite_provisioning_service::ProvisioningTemplates::new(store.clone())
-        .with_change_feed(changes);
+        .with_change_feed(changes.clone());
+    let jobs =
+        ferrite_jobs_service::Jobs::new(store.clone(), registry.clone()).with_change_feed(changes);
     if cfg.shadow.delete_with_thing {
         registry = registry.with_thing_cascade(Arc::new(crate::shadows::ShadowCascade(
             ferrite_shadow_service::ShadowStore::new(store),
@@ -168,6 +172,7 @@ fn api_state(
         registry,
         rules,
         provisioning,
+        jobs,
         test_hooks: cfg.aws.test_hooks,
         data: None,
     })
@@ -269,6 +274,16 @@ impl Server {
         services.spawn(device_auth.run(changes.subscribe(), services_cancel.clone()));
         let rule_shadows = shadow_service.shadows();
         services.spawn(shadow_service.run(services_cancel.clone()));
+        let jobs_device =
+            ferrite_jobs_service::JobsDevice::new(api_state.jobs.clone(), broker.clone())?;
+        services.spawn(jobs_device.run(changes.subscribe(), services_cancel.clone()));
+        // Continuous jobs follow thing group membership.
+        services.spawn(
+            api_state
+                .jobs
+                .clone()
+                .run(changes.subscribe(), services_cancel.clone()),
+        );
         let rules_engine = ferrite_rules_service::RulesEngine::new(
             broker.clone(),
             rules_service.rules(),

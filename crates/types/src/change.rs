@@ -4,7 +4,7 @@
 //! announces a [`RegistryChange`] once the write is durable. Changes go out on one
 //! [`ChangeFeed`]: in a single node the [`InProcessFeed`]; in a cluster an implementation
 //! that also carries them over the bus (they are serde types for that) and delivers other
-//! nodes' changes to the same local subscribers. Jobs will add their variants here.
+//! nodes' changes to the same local subscribers. Jobs and their executions have variants here.
 //!
 //! A subscriber that falls behind is told how many changes it missed ([`Received::Missed`])
 //! rather than silently skipping them; it must then treat everything as changed.
@@ -194,6 +194,28 @@ pub enum RegistryChange {
     },
     ProvisioningTemplateDeleted {
         template: String,
+    },
+    /// A job was created (its executions with it, announced apart).
+    JobCreated {
+        job: String,
+    },
+    /// A job's status or settings changed (UpdateJob, CancelJob, completion, targets added).
+    JobChanged {
+        job: String,
+    },
+    JobDeleted {
+        job: String,
+    },
+    /// A job execution was queued or its status, details or version changed.
+    JobExecutionChanged {
+        job: String,
+        thing: String,
+        execution_number: u64,
+    },
+    JobExecutionDeleted {
+        job: String,
+        thing: String,
+        execution_number: u64,
     },
     /// Everything was removed at once (the test hook `POST /_ferrite/reset`): whatever a
     /// subscriber derived from the registry must be derived again.

@@ -1,6 +1,6 @@
 //! The `iot` control plane: one handler per operation, grouped by resource family, each
-//! decoding the operation's typed request and calling the registry, the topic rule API or the
-//! provisioning template API with
+//! decoding the operation's typed request and calling the registry, the topic rule API, the
+//! provisioning template API or the jobs API with
 //! the caller's scope.
 
 mod account;
@@ -9,6 +9,7 @@ mod billing_groups;
 mod ca_certificates;
 mod certificates;
 mod destinations;
+mod jobs;
 mod policies;
 mod policy_targets;
 mod provisioning;
@@ -202,6 +203,24 @@ pub(crate) async fn dispatch(cx: &Call<'_>, op: Operation, v: Value) -> Result<V
         Operation::ListProvisioningTemplateVersions => {
             provisioning::list_provisioning_template_versions(cx, v).await
         }
+        // jobs
+        Operation::CreateJob => jobs::create_job(cx, v).await,
+        Operation::DescribeJob => jobs::describe_job(cx, v).await,
+        Operation::ListJobs => jobs::list_jobs(cx, v).await,
+        Operation::UpdateJob => jobs::update_job(cx, v).await,
+        Operation::CancelJob => jobs::cancel_job(cx, v).await,
+        Operation::DeleteJob => jobs::delete_job(cx, v).await,
+        Operation::GetJobDocument => jobs::get_job_document(cx, v).await,
+        Operation::AssociateTargetsWithJob => jobs::associate_targets_with_job(cx, v).await,
+        Operation::DescribeJobExecution => jobs::describe_job_execution(cx, v).await,
+        Operation::ListJobExecutionsForJob => jobs::list_job_executions_for_job(cx, v).await,
+        Operation::ListJobExecutionsForThing => jobs::list_job_executions_for_thing(cx, v).await,
+        Operation::CancelJobExecution => jobs::cancel_job_execution(cx, v).await,
+        Operation::DeleteJobExecution => jobs::delete_job_execution(cx, v).await,
+        Operation::CreateJobTemplate => jobs::create_job_template(cx, v).await,
+        Operation::DescribeJobTemplate => jobs::describe_job_template(cx, v).await,
+        Operation::ListJobTemplates => jobs::list_job_templates(cx, v).await,
+        Operation::DeleteJobTemplate => jobs::delete_job_template(cx, v).await,
         other => Err(RequestError::not_implemented(other).into()),
     }
 }

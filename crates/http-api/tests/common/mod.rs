@@ -68,7 +68,7 @@ pub fn api_with(test_hooks: bool) -> Api {
     let rules_service = ferrite_rules_service::RulesService::new(store.clone());
     let provisioning = ferrite_provisioning_service::ProvisioningTemplates::new(store.clone());
     let registry = Registry::new(
-        store,
+        store.clone(),
         EndpointConfig {
             data: "localhost".into(),
             credential_provider: "localhost".into(),
@@ -76,7 +76,10 @@ pub fn api_with(test_hooks: bool) -> Api {
         },
     )
     .with_taggable(ferrite_rules_service::TAGGABLE)
-    .with_taggable(ferrite_provisioning_service::TAGGABLE);
+    .with_taggable(ferrite_provisioning_service::TAGGABLE)
+    .with_taggable(ferrite_jobs_service::JOB_TAGGABLE)
+    .with_taggable(ferrite_jobs_service::TEMPLATE_TAGGABLE);
+    let jobs = ferrite_jobs_service::Jobs::new(store, registry.clone());
     let keys = HashMap::from([(AKID.to_owned(), SecretKey::new(SECRET))]);
     let state = ApiState {
         verifier: Verifier::new(keys),
@@ -84,6 +87,7 @@ pub fn api_with(test_hooks: bool) -> Api {
         registry,
         rules: rules_service.rules(),
         provisioning,
+        jobs,
         test_hooks,
         data: None,
     };
