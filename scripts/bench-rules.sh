@@ -7,6 +7,7 @@
 #
 #   bash scripts/bench-rules.sh
 #   DURATION=5 QOS_LEVELS=0 bash scripts/bench-rules.sh
+#   BIN_DIR=/tmp/bins REV=abc1234 bash scripts/bench-rules.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,10 +23,17 @@ OUT=${OUT:-docs/benchmarks.md}
 KEY_ID=AKIAFERRITEBENCH0001
 SECRET=ferrite/bench/secret/000000000000000000000
 
-echo "== building release binaries"
-cargo build --release -p ferrite-bench -p ferrite-server
-BENCH=target/release/ferrite-bench
-FERRITE=target/release/ferrite
+# BIN_DIR: run binaries built earlier (ferrite and ferrite-bench) instead of building; REV
+# then names what they were built from.
+if [ -n "${BIN_DIR:-}" ]; then
+  BENCH=$BIN_DIR/ferrite-bench
+  FERRITE=$BIN_DIR/ferrite
+else
+  echo "== building release binaries"
+  cargo build --release -p ferrite-bench -p ferrite-server
+  BENCH=target/release/ferrite-bench
+  FERRITE=target/release/ferrite
+fi
 RUN_DIR=target/bench/rules-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$RUN_DIR"
 RESULTS=$RUN_DIR/results.jsonl
@@ -82,6 +90,7 @@ done
 
 FERRITE_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- crates 2>/dev/null || FERRITE_REV="$FERRITE_REV + uncommitted changes"
+FERRITE_REV=${REV:-$FERRITE_REV}
 export RESULTS OUT FERRITE_REV PAIRS DURATION WARMUP PAYLOAD BROKER_CPU TOOL_CPU
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC') LOAD=$(cut -d' ' -f1-3 /proc/loadavg) python3 - <<'PY'
 import json, os
