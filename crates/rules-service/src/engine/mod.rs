@@ -277,6 +277,18 @@ impl RulesEngine {
 
     fn run_rule(&self, rule: &Arc<ActiveRule>, msg: &Arc<Message>, topic: &str) {
         RuleMetrics::rule(&self.metrics.matched, &rule.name);
+        // Shed load before the work: when every action's queue is full, whatever the rule
+        // selected would be dropped, so evaluating it would only take the time its actions
+        // need to catch up. A rule with an error action is still evaluated: it hears of drops.
+        if rule.error_action.is_none()
+            && !rule.actions.is_empty()
+            && rule.actions.iter().all(Runner::is_full)
+        {
+            for runner in &rule.actions {
+                runner.count_dropped(&rule.name);
+            }
+            return;
+        }
         let ctx = Arc::new(RuleContext::new(
             context::message_context(
                 msg,

@@ -251,6 +251,16 @@ impl Runner {
         }
     }
 
+    /// Whether the queue is full, so a job submitted now would be dropped.
+    pub fn is_full(&self) -> bool {
+        self.tx.capacity() == 0
+    }
+
+    /// Counts a job dropped before it was made (its rule was not even evaluated).
+    pub fn count_dropped(&self, rule: &str) {
+        RuleMetrics::action(&self.metrics.action_dropped, rule, self.action.name());
+    }
+
     /// Queues a job; a full queue drops it (counted) rather than wait.
     pub fn submit(&self, job: Job) {
         if let Err(err) = self.tx.try_send(job) {
