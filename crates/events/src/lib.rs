@@ -2,9 +2,11 @@
 //! publishing them through the broker's one publish path (so subscribers and rules both see
 //! them): lifecycle events (presence and subscriptions, always on) from the broker's
 //! lifecycle seam, and registry events (things, thing groups, thing types, memberships,
-//! hierarchy, type associations; each on only when UpdateEventConfigurations enables it) from
-//! the registry change feed, which every cluster node hears.
+//! hierarchy, type associations; each on only when UpdateEventConfigurations enables it) and
+//! job events (jobs and job executions, likewise) from the registry change feed, which every
+//! cluster node hears.
 
+mod jobs;
 mod lifecycle;
 mod registry;
 
@@ -63,6 +65,8 @@ pub struct EventsService {
     cfg: EventsConfig,
     lifecycle: mpsc::Receiver<LifecycleEvent>,
     metrics: EventMetrics,
+    /// Where job and execution events read what changed; without it there are none.
+    jobs: Option<ferrite_jobs_service::Jobs>,
 }
 
 impl EventsService {
@@ -80,8 +84,15 @@ impl EventsService {
             cfg,
             lifecycle: rx,
             metrics,
+            jobs: None,
         };
         (service, observer)
+    }
+
+    /// Publishes job and job execution events (when enabled), reading jobs through `jobs`.
+    pub fn with_jobs(mut self, jobs: ferrite_jobs_service::Jobs) -> EventsService {
+        self.jobs = Some(jobs);
+        self
     }
 
     /// Publishes events until `cancel`. `changes` should be subscribed before the call so no
@@ -97,6 +108,7 @@ impl EventsService {
             cfg,
             mut lifecycle,
             metrics,
+            jobs,
         } = self;
         let publisher = Publisher {
             broker,
@@ -115,7 +127,7 @@ impl EventsService {
                 publisher.publish(topic, &body).await;
             }
         };
-        let registry_loop = registry::run(&cfg, &publisher, registry, changes, &cancel);
+        let registry_loop = registry::run(&cfg, &publisher, registry, jobs, changes, &cancel);
         tokio::join!(lifecycle_loop, registry_loop);
     }
 }

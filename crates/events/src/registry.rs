@@ -37,6 +37,7 @@ pub(crate) async fn run(
     cfg: &EventsConfig,
     publisher: &Publisher,
     registry: Registry,
+    jobs: Option<ferrite_jobs_service::Jobs>,
     mut changes: ChangeSubscription,
     cancel: &CancellationToken,
 ) {
@@ -45,6 +46,11 @@ pub(crate) async fn run(
         registry,
         clock: Clock::system(),
     };
+    let scope = ferrite_registry::Scope {
+        region: cfg.region.clone(),
+        account: cfg.account_id.clone(),
+    };
+    let mut job_events = jobs.map(|jobs| crate::jobs::JobEvents::new(jobs, scope));
     let mut enabled = events.read_enabled().await;
     loop {
         let received = tokio::select! {
@@ -62,6 +68,22 @@ pub(crate) async fn run(
             }
             Received::Change(c) => c,
         };
+        if let Some(job_events) = &mut job_events
+            && (enabled.contains("JOB")
+                || enabled.contains("JOB_EXECUTION")
+                || matches!(*change, RegistryChange::Cleared))
+        {
+            let messages = job_events
+                .messages(
+                    &change,
+                    enabled.contains("JOB"),
+                    enabled.contains("JOB_EXECUTION"),
+                )
+                .await;
+            for (topic, body) in messages {
+                publisher.publish(topic, &body).await;
+            }
+        }
         if matches!(
             *change,
             RegistryChange::EventConfigurationsUpdated | RegistryChange::Cleared

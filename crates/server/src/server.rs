@@ -312,7 +312,7 @@ impl Server {
         // Subscribed before the engine reads the rules, so no change falls between the two.
         services.spawn(rules_engine.run(changes.subscribe(), services_cancel.clone()));
         services.spawn(rules_service.run(services_cancel.clone()));
-        services.spawn(events.run(
+        services.spawn(events.with_jobs(api_state.jobs.clone()).run(
             broker.clone(),
             api_state.registry.clone(),
             changes.subscribe(),

@@ -1,6 +1,6 @@
 //! Event messages end to end: lifecycle events (connect, clean and unclean disconnect,
 //! take-over, keep-alive timeout, subscribe, unsubscribe) reach a subscriber of
-//! `$aws/events/#` with AWS's fields, rules see them, and registry events follow
+//! `$aws/events/#` with AWS's fields, rules see them, and registry and job events follow
 //! UpdateEventConfigurations.
 
 use std::time::Duration;
@@ -442,5 +442,140 @@ async fn thing_group_membership_and_hierarchy_events() {
     assert!(topic.ends_with("/childThingGroup/lamps/removed"), "{topic}");
     assert_eq!(e["operation"], "REMOVED");
     assert_eq!(e["childGroupId"], child["thingGroupId"]);
+    srv.shutdown().await;
+}
+
+/// Publishes a jobs request as the device and waits for its answer on `{topic}/accepted`.
+async fn job_request(dev: &mut TestClient, topic: &str, payload: Value) -> Value {
+    let mut p = publish(topic, b"", QoS::AtMostOnce, false);
+    p.payload = payload.to_string().into();
+    dev.publish_with(p).await;
+    next_event(dev, &format!("{topic}/accepted")).await.1
+}
+
+#[tokio::test]
+async fn job_and_execution_events_follow_the_event_configuration() {
+    let srv = TestServer::start().await;
+    let mut w = watcher(&srv, "$aws/events/#").await;
+    for thing in ["lamp", "desk"] {
+        call(&srv, "POST", &format!("/things/{thing}"), json!({})).await;
+    }
+    let arn = |thing: &str| {
+        format!(
+            "arn:aws:iot:{}:{}:thing/{thing}",
+            srv.config.aws.region, srv.config.aws.account_id
+        )
+    };
+    // Off by default: a job that is canceled publishes nothing.
+    call(
+        &srv,
+        "PUT",
+        "/jobs/quiet",
+        json!({"targets": [arn("desk")], "document": "{}"}),
+    )
+    .await;
+    call(&srv, "PUT", "/jobs/quiet/cancel", json!({})).await;
+    configure_events(
+        &srv,
+        json!({"eventConfigurations": {"JOB": {"Enabled": true}, "JOB_EXECUTION": {"Enabled": true}}}),
+    )
+    .await;
+
+    call(
+        &srv,
+        "PUT",
+        "/jobs/fw-1",
+        json!({"targets": [arn("lamp"), arn("desk")], "document": "{\"v\":2}",
+               "description": "firmware 2"}),
+    )
+    .await;
+    call(&srv, "PUT", "/things/desk/jobs/fw-1/cancel", json!({})).await;
+    let (topic, e) = next_event(&mut w, "$aws/events/job").await;
+    assert_eq!(topic, "$aws/events/jobExecution/fw-1/canceled");
+    assert_eq!(e["eventType"], "JOB_EXECUTION");
+    assert_eq!(e["operation"], "canceled");
+    assert_eq!(e["status"], "CANCELED");
+    assert_eq!(e["jobId"], "fw-1");
+    assert_eq!(e["thingArn"], arn("desk"));
+    // AWS: job event timestamps are in seconds.
+    let ts = e["timestamp"].as_i64().unwrap();
+    assert!((1_600_000_000..4_000_000_000).contains(&ts), "{e}");
+
+    let (mut dev, _) = connect_v311(srv.mqtt_addr(), "lamp", true).await;
+    dev.subscribe("$aws/things/lamp/jobs/#", QoS::AtLeastOnce)
+        .await;
+    let base = "$aws/things/lamp/jobs";
+    job_request(&mut dev, &format!("{base}/start-next"), json!({})).await;
+    job_request(
+        &mut dev,
+        &format!("{base}/fw-1/update"),
+        json!({"status": "SUCCEEDED", "statusDetails": {"version": "2"}}),
+    )
+    .await;
+    let (topic, e) = next_event(&mut w, "$aws/events/job").await;
+    assert_eq!(topic, "$aws/events/jobExecution/fw-1/succeeded");
+    assert_eq!(e["status"], "SUCCEEDED");
+    assert_eq!(e["thingArn"], arn("lamp"));
+    assert_eq!(e["statusDetails"], json!({"version": "2"}));
+    let (topic, e) = next_event(&mut w, "$aws/events/job").await;
+    assert_eq!(topic, "$aws/events/job/fw-1/completed");
+    assert_eq!(e["eventType"], "JOB");
+    assert_eq!(e["status"], "COMPLETED");
+    assert_eq!(e["targetSelection"], "SNAPSHOT");
+    assert_eq!(e["targets"], json!([arn("lamp"), arn("desk")]));
+    assert_eq!(e["description"], "firmware 2");
+    assert_eq!(e["jobProcessDetails"]["numberOfSucceededThings"], 1);
+    assert_eq!(e["jobProcessDetails"]["numberOfCanceledThings"], 1);
+    assert!(
+        e["completedAt"].as_i64().unwrap() > 1_600_000_000_000,
+        "{e}"
+    );
+
+    // A completed job changed again does not complete again.
+    call(
+        &srv,
+        "PATCH",
+        "/jobs/fw-1",
+        json!({"description": "firmware 2 (done)"}),
+    )
+    .await;
+    call(&srv, "DELETE", "/jobs/fw-1?force=true", json!({})).await;
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|t: &String| t.starts_with("$aws/events/job/"))
+    {
+        seen.push(next_event(&mut w, "$aws/events/job").await.0);
+    }
+    assert!(
+        seen.contains(&"$aws/events/job/fw-1/deleted".to_owned())
+            || seen.contains(&"$aws/events/job/fw-1/deletion_in_progress".to_owned()),
+        "{seen:?}"
+    );
+    assert!(!seen.contains(&"$aws/events/job/fw-1/completed".to_owned()));
+
+    // Off again: nothing more.
+    configure_events(
+        &srv,
+        json!({"eventConfigurations": {"JOB": {"Enabled": false}, "JOB_EXECUTION": {"Enabled": false}}}),
+    )
+    .await;
+    call(
+        &srv,
+        "PUT",
+        "/jobs/silent",
+        json!({"targets": [arn("desk")], "document": "{}"}),
+    )
+    .await;
+    call(&srv, "PUT", "/jobs/silent/cancel", json!({})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(Some(p)) = w
+        .recv_within(deadline.saturating_duration_since(tokio::time::Instant::now()))
+        .await
+    {
+        if let Packet::Publish(p) = p {
+            assert!(!p.topic.contains("/silent/"), "{}", p.topic);
+        }
+    }
     srv.shutdown().await;
 }
