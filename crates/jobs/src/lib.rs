@@ -26,7 +26,8 @@ pub use config::{
 pub use details::{MAX_STATUS_DETAILS, StatusDetails, check_status_details};
 pub use error::JobError;
 pub use execution::{
-    DeviceUpdate, ExecutionState, JobExecution, MAX_STEP_TIMEOUT_MINUTES, check_step_timeout,
+    DeviceUpdate, ExecutionState, JobExecution, MAX_STEP_TIMEOUT_MINUTES, MINUTE_MS, Timers,
+    check_step_timeout,
 };
 pub use job::{
     Job, JobDocument, JobProcessDetails, Target, TargetSelection, check_document, check_job_id,
