@@ -231,6 +231,12 @@ impl Jobs {
                 let Some((mut job, version)) = self.docs.get::<Job>(JOB, job_id).await? else {
                     return Ok((Vec::new(), false));
                 };
+                // Things the rollout has not reached yet are still to come.
+                if job.status != ferrite_jobs::JobStatus::InProgress
+                    || self.rollout_pending(job_id).await?
+                {
+                    return Ok((Vec::new(), false));
+                }
                 let details = self.process_details(job_id).await?;
                 if !job.complete_if_done(&details, now) {
                     return Ok((Vec::new(), false));
