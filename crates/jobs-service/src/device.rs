@@ -11,7 +11,6 @@ use ferrite_registry::decode;
 use ferrite_storage::{Expect, Write};
 
 use crate::executions::{execution_changed, execution_writes};
-use crate::failures::is_failure;
 use crate::kinds::{EXECUTION, JOB};
 use crate::timers::{Action, schedule, unschedule};
 use crate::{Jobs, JobsError};
@@ -167,10 +166,8 @@ impl Jobs {
                 .map(execution_changed),
         );
         self.wake_timers();
-        if is_failure(out.execution.status) {
-            self.after_failure(job_id).await?;
-        } else if out.execution.status.is_terminal() {
-            self.complete_if_done(job_id).await?;
+        if out.execution.status.is_terminal() {
+            self.after_end(job_id).await?;
         }
         Ok(out)
     }

@@ -4,7 +4,7 @@
 //! execution, written in the same batch as the end it retries, so a retry is never lost
 //! nor made twice); and a job whose failures meet an `abortConfig` criterion is canceled.
 
-use ferrite_jobs::{ExecutionStatus, Job, JobExecution, JobStatus};
+use ferrite_jobs::{Job, JobExecution, JobStatus};
 use ferrite_storage::Expect;
 
 use crate::executions::{execution_changed, execution_writes};
@@ -55,14 +55,14 @@ impl Jobs {
             .await?;
         if let Some((e, retry)) = ended {
             self.announce(std::iter::once(&e).chain(&retry).map(execution_changed));
-            self.after_failure(job_id).await?;
+            self.after_end(job_id).await?;
         }
         Ok(())
     }
 
-    /// After one of `job_id`'s executions failed, was rejected or timed out: the job aborts
-    /// if an abort criterion is met, and completes if nothing is left pending.
-    pub(crate) async fn after_failure(&self, job_id: &str) -> Result<(), JobsError> {
+    /// After one of `job_id`'s executions ended (by its device or its timer): the job aborts
+    /// if an abort criterion is met now, and completes if nothing is left pending.
+    pub(crate) async fn after_end(&self, job_id: &str) -> Result<(), JobsError> {
         self.abort_if_tripped(job_id).await?;
         self.complete_if_done(job_id).await
     }
@@ -101,12 +101,4 @@ impl Jobs {
         .await?;
         Ok(())
     }
-}
-
-/// Whether a device's outcome counts against the abort criteria.
-pub(crate) fn is_failure(status: ExecutionStatus) -> bool {
-    matches!(
-        status,
-        ExecutionStatus::Failed | ExecutionStatus::Rejected | ExecutionStatus::TimedOut
-    )
 }

@@ -34,6 +34,8 @@ mod targets;
 mod templates;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timer_tests;
 mod timers;
 
 use std::sync::Arc;
