@@ -18,7 +18,6 @@ use serde_json::{Value, json};
 
 use crate::executions::{execution_changed, execution_writes};
 use crate::kinds::JOB;
-use crate::rollout::rate_limited;
 use crate::targets::{check_target, group_name};
 use crate::templates::JobTemplate;
 use crate::timers::{Action, schedule};
@@ -280,10 +279,10 @@ impl Jobs {
         };
         // A scheduled job begins its executions when it starts; its start and end are
         // timers written with it.
-        let (begin_writes, executions) = if scheduled {
-            (Vec::new(), Vec::new())
+        let (begin_writes, executions, rest) = if scheduled {
+            (Vec::new(), Vec::new(), false)
         } else {
-            Self::begin_executions(&job, &things, now)
+            self.begin_executions(&job, &things, now)
         };
         let mut timers = Vec::new();
         if let Some(start) = job.config.scheduled_start_ms().filter(|_| scheduled) {
@@ -298,7 +297,7 @@ impl Jobs {
             };
             timers.push(schedule(&end_job, end));
         }
-        if !scheduled && !rate_limited(&job) {
+        if !scheduled && !rest {
             let details: JobProcessDetails = executions.iter().map(|e| e.status).collect();
             job.complete_if_done(&details, now);
         }

@@ -3,7 +3,8 @@
 //! at `schedulingConfig.startTime` for a scheduled job; and what its `endTime` does
 //! (`endBehavior` STOP_ROLLOUT, CANCEL, FORCE_CANCEL).
 //!
-//! A thing the rollout has not reached is a `job-rollout` record, not an execution: like on
+//! The first minute's batch is created with the job (or at its scheduled start); a thing the
+//! rollout has not reached is a `job-rollout` record, not an execution: like on
 //! AWS [VERIFY], it has no execution yet, so the device is not notified, and
 //! ListJobExecutionsForJob and `jobProcessDetails` do not count it. Each batch deletes the
 //! records it takes (conditional on their versions) and creates their executions
@@ -34,15 +35,6 @@ fn rollout_prefix(job_id: &str) -> String {
     format!("{job_id}/")
 }
 
-/// Whether `job` rolls out at a limited rate.
-pub(crate) fn rate_limited(job: &Job) -> bool {
-    job.config
-        .job_executions_rollout_config
-        .as_ref()
-        .and_then(|r| r.per_minute(0, 0))
-        .is_some()
-}
-
 /// Every execution counted in `details`.
 fn total(details: &JobProcessDetails) -> u64 {
     ExecutionStatus::ALL.iter().map(|s| details.count(*s)).sum()
@@ -50,42 +42,46 @@ fn total(details: &JobProcessDetails) -> u64 {
 
 impl Jobs {
     /// The writes that give `job` (starting now) its executions on `things`: the executions
-    /// themselves for an unlimited rollout, or one rollout record per thing and the timer of
-    /// the first batch, due now. Returns the writes and the executions they create.
+    /// of the first minute's batch (every thing for an unlimited rollout), and for the things
+    /// left one rollout record each and the timer of the next batch, a minute later. Returns
+    /// the writes, the executions they create and whether things are left for later.
     pub(crate) fn begin_executions(
+        &self,
         job: &Job,
         things: &BTreeSet<String>,
         now_ms: i64,
-    ) -> (Vec<Write>, Vec<JobExecution>) {
-        if rate_limited(job) && !things.is_empty() {
-            let mut writes: Vec<Write> = things
-                .iter()
-                .map(|t| {
-                    Write::put(
-                        ROLLOUT,
-                        &format!("{}{t}", rollout_prefix(&job.job_id)),
-                        Expect::Any,
-                        "{}".into(),
-                    )
-                })
-                .collect();
-            writes.push(schedule(
-                &Action::Rollout {
-                    job: job.job_id.clone(),
-                },
-                now_ms,
-            ));
-            return (writes, Vec::new());
-        }
+    ) -> (Vec<Write>, Vec<JobExecution>, bool) {
+        let first = job
+            .config
+            .job_executions_rollout_config
+            .as_ref()
+            .and_then(|r| r.per_minute(0, 0))
+            .map_or(things.len(), |n| n as usize);
         let executions: Vec<JobExecution> = things
             .iter()
+            .take(first)
             .map(|thing| JobExecution::queued(&job.job_id, thing, 1, now_ms))
             .collect();
-        let writes = executions
+        let mut writes: Vec<Write> = executions
             .iter()
             .flat_map(|e| execution_writes(e, Expect::Absent))
             .collect();
-        (writes, executions)
+        let rest = things.len() > first;
+        if rest {
+            writes.extend(things.iter().skip(first).map(|t| {
+                Write::put(
+                    ROLLOUT,
+                    &format!("{}{t}", rollout_prefix(&job.job_id)),
+                    Expect::Any,
+                    "{}".into(),
+                )
+            }));
+            let next = Action::Rollout {
+                job: job.job_id.clone(),
+            };
+            writes.push(schedule(&next, now_ms + self.minute_ms));
+        }
+        (writes, executions, rest)
     }
 
     /// Whether things still wait for `job_id`'s rollout.
@@ -222,8 +218,8 @@ impl Jobs {
                 }
                 job.status = JobStatus::InProgress;
                 job.last_updated_at_ms = now;
-                let (mut writes, executions) = Self::begin_executions(&job, &things, now);
-                if !rate_limited(&job) {
+                let (mut writes, executions, rest) = self.begin_executions(&job, &things, now);
+                if !rest {
                     let details: JobProcessDetails = executions.iter().map(|e| e.status).collect();
                     job.complete_if_done(&details, now);
                 }
