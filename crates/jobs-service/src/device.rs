@@ -167,7 +167,7 @@ impl Jobs {
         );
         self.wake_timers();
         if out.execution.status.is_terminal() {
-            self.after_end(job_id).await?;
+            self.after_end(job_id, &out.execution).await?;
         }
         Ok(out)
     }

@@ -55,16 +55,20 @@ impl Jobs {
             .await?;
         if let Some((e, retry)) = ended {
             self.announce(std::iter::once(&e).chain(&retry).map(execution_changed));
-            self.after_end(job_id).await?;
+            self.after_end(job_id, &e).await?;
         }
         Ok(())
     }
 
     /// After one of `job_id`'s executions ended (by its device or its timer): the job aborts
     /// if an abort criterion is met now, and completes if nothing is left pending.
-    pub(crate) async fn after_end(&self, job_id: &str) -> Result<(), JobsError> {
+    pub(crate) async fn after_end(
+        &self,
+        job_id: &str,
+        ended: &JobExecution,
+    ) -> Result<(), JobsError> {
         self.abort_if_tripped(job_id).await?;
-        self.complete_if_done(job_id).await
+        self.complete_if_done_after(job_id, Some(ended)).await
     }
 
     /// Cancels `job_id` (without force: running executions go on, queued ones and queued
