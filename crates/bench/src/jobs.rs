@@ -60,9 +60,10 @@ fn setup(api: &Api, group: &str, things: &[String]) -> Result<()> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().map_err(|_| anyhow::anyhow!("setup thread panicked"))?)
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("setup thread panicked"))?
+        })
     })
 }
 
@@ -156,11 +157,11 @@ pub async fn run(things: usize, api: Api, common: Common, addr: SocketAddr) -> R
     {
         let (api, group, job) = (api.clone(), group.clone(), job.clone());
         tokio::task::spawn_blocking(move || {
-            let arn = ok(&api, "GET", &format!("/thing-groups/{group}"), Value::Null)?
-                ["thingGroupArn"]
-                .as_str()
-                .context("the group's ARN")?
-                .to_owned();
+            let arn =
+                ok(&api, "GET", &format!("/thing-groups/{group}"), Value::Null)?["thingGroupArn"]
+                    .as_str()
+                    .context("the group's ARN")?
+                    .to_owned();
             ok(
                 &api,
                 "PUT",
