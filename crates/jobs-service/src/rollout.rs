@@ -1,6 +1,7 @@
 //! When a job's executions come into being: at once for an unlimited rollout; in batches of
 //! the job's rate per minute for a rate-limited one (`maximumPerMinute`, `exponentialRate`);
-//! at `schedulingConfig.startTime` for a scheduled job; and what its `endTime` does
+//! only while one of its `maintenanceWindows` is open (the first batch waits for the next
+//! opening); at `schedulingConfig.startTime` for a scheduled job; and what its `endTime` does
 //! (`endBehavior` STOP_ROLLOUT, CANCEL, FORCE_CANCEL).
 //!
 //! The first minute's batch is created with the job (or at its scheduled start); a thing the
@@ -15,7 +16,8 @@
 use std::collections::BTreeSet;
 
 use ferrite_jobs::{
-    ExecutionStatus, Job, JobExecution, JobProcessDetails, JobStatus, Target, parse_target,
+    ExecutionStatus, Job, JobExecution, JobProcessDetails, JobStatus, MaintenanceWindow, Target,
+    Window, parse_target, window_at,
 };
 use ferrite_registry::{RegistryError, Scope};
 use ferrite_storage::{Expect, Write};
@@ -35,6 +37,14 @@ fn rollout_prefix(job_id: &str) -> String {
     format!("{job_id}/")
 }
 
+/// The job's maintenance windows (none: it may roll out at any time).
+fn windows(job: &Job) -> &[MaintenanceWindow] {
+    job.config
+        .scheduling_config
+        .as_ref()
+        .map_or(&[], |s| s.maintenance_windows.as_slice())
+}
+
 /// Every execution counted in `details`.
 fn total(details: &JobProcessDetails) -> u64 {
     ExecutionStatus::ALL.iter().map(|s| details.count(*s)).sum()
@@ -51,12 +61,16 @@ impl Jobs {
         things: &BTreeSet<String>,
         now_ms: i64,
     ) -> (Vec<Write>, Vec<JobExecution>, bool) {
-        let first = job
-            .config
-            .job_executions_rollout_config
-            .as_ref()
-            .and_then(|r| r.per_minute(0, 0))
-            .map_or(things.len(), |n| n as usize);
+        let window = window_at(windows(job), now_ms);
+        let first = match window {
+            Window::Open => job
+                .config
+                .job_executions_rollout_config
+                .as_ref()
+                .and_then(|r| r.per_minute(0, 0))
+                .map_or(things.len(), |n| n as usize),
+            Window::OpensAt(_) | Window::Closed => 0,
+        };
         let executions: Vec<JobExecution> = things
             .iter()
             .take(first)
@@ -79,7 +93,11 @@ impl Jobs {
             let next = Action::Rollout {
                 job: job.job_id.clone(),
             };
-            writes.push(schedule(&next, now_ms + self.minute_ms));
+            match window {
+                Window::Open => writes.push(schedule(&next, now_ms + self.minute_ms)),
+                Window::OpensAt(at) => writes.push(schedule(&next, at)),
+                Window::Closed => {}
+            }
         }
         (writes, executions, rest)
     }
@@ -124,14 +142,32 @@ impl Jobs {
             JobStatus::Scheduled => return Ok(()),
             _ => return self.drop_rollout(job_id).await,
         }
+        let next = Action::Rollout {
+            job: job_id.to_owned(),
+        };
+        match window_at(windows(&job), now) {
+            Window::Open => {}
+            // Outside every maintenance window: nothing rolls out until the next opens.
+            Window::OpensAt(at) => {
+                self.store().write(vec![schedule(&next, at)]).await?;
+                self.wake_timers();
+                return Ok(());
+            }
+            Window::Closed => return Ok(()),
+        }
         let details = self.process_details(job_id).await?;
-        let per_minute = job
+        let rate = job
             .config
             .job_executions_rollout_config
             .as_ref()
-            .and_then(|r| r.per_minute(total(&details), details.count(ExecutionStatus::Succeeded)))
-            .unwrap_or(MAX_BATCH)
-            .min(MAX_BATCH) as usize;
+            .and_then(|r| r.per_minute(total(&details), details.count(ExecutionStatus::Succeeded)));
+        let per_minute = rate.unwrap_or(MAX_BATCH).min(MAX_BATCH) as usize;
+        // An unlimited rollout (held back by a window) goes on at once, in batches.
+        let next_due = if rate.is_some() {
+            now + self.minute_ms
+        } else {
+            now
+        };
         let prefix = rollout_prefix(job_id);
         let (queued, _) = self
             .docs
@@ -153,10 +189,7 @@ impl Jobs {
                     }
                 }
                 if page.next_after.is_some() {
-                    let next = Action::Rollout {
-                        job: job_id.to_owned(),
-                    };
-                    writes.push(schedule(&next, now + self.minute_ms));
+                    writes.push(schedule(&next, next_due));
                 }
                 Ok::<_, JobsError>((writes, queued))
             })

@@ -455,3 +455,47 @@ async fn stop_rollout_at_the_end_leaves_the_rest_unreached() {
     assert_eq!(job["status"], "IN_PROGRESS");
     assert_eq!(node.executions("fw").await.len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rollout_waits_for_its_maintenance_window() {
+    let node = Node::new().await;
+    // T0 is Sunday 00:00; the window opens daily at 02:00 for 30 minutes.
+    node.fleet_job(
+        "fw",
+        json!({"jobExecutionsRolloutConfig": {"maximumPerMinute": 2},
+               "schedulingConfig": {"maintenanceWindows": [
+                   {"startTime": "cron(0 2 * * ? *)", "durationInMinutes": 30}]}}),
+    )
+    .await;
+    assert!(node.executions("fw").await.is_empty());
+    tokio::time::advance(119 * MINUTE).await;
+    node.run_due().await;
+    assert!(node.executions("fw").await.is_empty());
+    tokio::time::advance(MINUTE).await;
+    node.run_due().await;
+    assert_eq!(node.executions("fw").await.len(), 2);
+    tokio::time::advance(MINUTE).await;
+    node.run_due().await;
+    assert_eq!(node.executions("fw").await.len(), 4);
+    assert_eq!(node.job("fw").await["status"], "IN_PROGRESS");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_window_holds_the_rest_until_it_opens_again() {
+    let node = Node::new().await;
+    // Open now (00:00) for one minute each day.
+    node.fleet_job(
+        "fw",
+        json!({"jobExecutionsRolloutConfig": {"maximumPerMinute": 3},
+               "schedulingConfig": {"maintenanceWindows": [
+                   {"startTime": "cron(0 0 * * ? *)", "durationInMinutes": 1}]}}),
+    )
+    .await;
+    assert_eq!(node.executions("fw").await.len(), 3);
+    tokio::time::advance(MINUTE).await;
+    node.run_due().await;
+    assert_eq!(node.executions("fw").await.len(), 3);
+    tokio::time::advance((24 * 60 - 1) * MINUTE).await;
+    node.run_due().await;
+    assert_eq!(node.executions("fw").await.len(), 4);
+}

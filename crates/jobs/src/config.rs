@@ -487,18 +487,7 @@ impl SchedulingConfig {
 
 impl MaintenanceWindow {
     pub fn check(&self) -> Result<(), JobError> {
-        let cron = self.start_time.trim();
-        let fields = cron
-            .strip_prefix("cron(")
-            .and_then(|c| c.strip_suffix(')'))
-            .map(|c| c.split_whitespace().count());
-        if fields != Some(6) {
-            return Err(invalid(format!(
-                "The maintenance window startTime {} is not a cron expression of the form \
-                 cron(minutes hours day-of-month month day-of-week year).",
-                self.start_time
-            )));
-        }
+        crate::window::Cron::parse(&self.start_time)?;
         if !(1..=1430).contains(&self.duration_in_minutes) {
             return Err(invalid(format!(
                 "durationInMinutes must be between 1 and 1430; {} was given.",

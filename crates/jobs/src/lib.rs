@@ -17,6 +17,7 @@ mod error;
 mod execution;
 mod job;
 mod status;
+mod window;
 
 pub use config::{
     AbortConfig, AbortCriteria, ExponentialRate, JobConfig, MaintenanceWindow, PresignedUrlConfig,
@@ -34,3 +35,4 @@ pub use job::{
     parse_target,
 };
 pub use status::{ExecutionStatus, JobStatus};
+pub use window::{Cron, Window, window_at};
