@@ -301,6 +301,7 @@ async fn a_rollout_creates_executions_at_its_rate_and_the_job_waits_for_the_rest
     let all = node.executions("fw").await;
     assert_eq!(all.len(), 4);
     assert_eq!(all[3], row("t4", "QUEUED", 1, 0));
+    assert_eq!(node.job("fw").await["isConcurrent"], false);
     let mut announced = 0;
     while let Some(ferrite_types::Received::Change(c)) = changes.try_recv() {
         if matches!(*c, ferrite_types::RegistryChange::JobExecutionChanged { ref thing, .. } if thing == "t4")
