@@ -333,9 +333,8 @@ impl Jobs {
         let details = self.process_details(&job.job_id).await?;
         let mut out = json!({"job": job_json(scope, &job, &details)});
         // AWS: true while the job is rolling out executions.
-        out["job"]["isConcurrent"] = json!(
-            job.status == JobStatus::InProgress && self.rollout_pending(&job.job_id).await?
-        );
+        out["job"]["isConcurrent"] =
+            json!(job.status == JobStatus::InProgress && self.rollout_pending(&job.job_id).await?);
         if let Some(s) = job.document.source() {
             out["documentSource"] = json!(s);
         }

@@ -4,7 +4,8 @@
 //! answered on `/accepted` or `/rejected` through the broker's one publish path, where
 //! subscriptions and `iot:Receive` decide who gets them. Execution changes announced on the
 //! change feed become `notify` (the thing's pending list changed) and `notify-next` (its
-//! head changed).
+//! head changed). One dispatcher hands both to [`WORKERS`] workers by a hash of the thing,
+//! so a thing's requests and notifications keep their order and other things' do not wait.
 //!
 //! The taps name the request topics exactly, never the response topics: the service's own
 //! responses must not come back to it (a held tap fed by its own reader would deadlock).
