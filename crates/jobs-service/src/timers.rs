@@ -31,6 +31,9 @@ const LEASE_MS: i64 = 30_000;
 const POLL_MS: i64 = 2_000;
 /// Timers read per store call.
 const PAGE: usize = 100;
+/// Claims after which a timer whose action keeps failing is dropped (about five minutes of
+/// leases): a broken timer must not be retried forever.
+const MAX_CLAIMS: u32 = 10;
 
 /// What a timer does when it falls due.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,7 +121,21 @@ impl Jobs {
                 if due > now {
                     return Ok(Some(due));
                 }
-                let mut doc: TimerDoc = decode(r)?;
+                let mut doc: TimerDoc = match decode(r) {
+                    Ok(doc) => doc,
+                    Err(e) => {
+                        tracing::error!(error = %e, key = %r.key, "dropping an unreadable jobs timer");
+                        let drop = Write::delete(TIMER, &r.key, Expect::Version(r.version));
+                        self.store().write(vec![drop]).await?;
+                        continue;
+                    }
+                };
+                if doc.claims >= MAX_CLAIMS {
+                    tracing::error!(action = ?doc.action, claims = doc.claims, "dropping a jobs timer that keeps failing");
+                    let drop = Write::delete(TIMER, &r.key, Expect::Version(r.version));
+                    self.store().write(vec![drop]).await?;
+                    continue;
+                }
                 doc.claims += 1;
                 let lease = timer_key(now + LEASE_MS, &doc.action);
                 let claim = vec![
@@ -188,6 +205,101 @@ impl Jobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_of_a_node_that_died_runs_again_when_its_lease_ends() {
+        use std::sync::Arc;
+
+        use ferrite_registry::{EndpointConfig, Registry};
+        use ferrite_storage::RegistryStore;
+        use ferrite_storage_memory::MemoryStore;
+        use ferrite_types::Clock;
+
+        const T0: i64 = 1_796_515_200_000;
+        let store: Arc<dyn RegistryStore> = Arc::new(MemoryStore::new());
+        let registry = Registry::new(
+            store.clone(),
+            EndpointConfig {
+                data: "localhost".into(),
+                credential_provider: "localhost".into(),
+                jobs: "localhost".into(),
+            },
+        );
+        let jobs = Jobs::new(store.clone(), registry).with_clock(Clock::following_tokio(T0));
+        // A start timer for a job that does not exist: acting is a no-op that succeeds.
+        let action = Action::Start { job: "gone".into() };
+        store.write(vec![schedule(&action, T0)]).await.unwrap();
+        // A node claims it and dies before acting: the lease is all that is left.
+        let page = store.list(TIMER, "", None, 10).await.unwrap();
+        let r = &page.records[0];
+        let mut doc: TimerDoc = decode(r).unwrap();
+        doc.claims += 1;
+        let lease = timer_key(T0 + LEASE_MS, &doc.action);
+        store
+            .write(vec![
+                Write::delete(TIMER, &r.key, Expect::Version(r.version)),
+                Write::put(TIMER, &lease, Expect::Absent, encode(&doc)),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(jobs.run_due_timers().await.unwrap(), Some(T0 + LEASE_MS));
+        tokio::time::advance(std::time::Duration::from_millis(LEASE_MS as u64)).await;
+        // Another node takes it over, acts, and it is gone.
+        assert_eq!(jobs.run_due_timers().await.unwrap(), None);
+        assert!(
+            store
+                .list(TIMER, "", None, 10)
+                .await
+                .unwrap()
+                .records
+                .is_empty()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unreadable_and_hopeless_timers_are_dropped() {
+        use std::sync::Arc;
+
+        use ferrite_registry::{EndpointConfig, Registry};
+        use ferrite_storage::RegistryStore;
+        use ferrite_storage_memory::MemoryStore;
+
+        let store: Arc<dyn RegistryStore> = Arc::new(MemoryStore::new());
+        let registry = Registry::new(
+            store.clone(),
+            EndpointConfig {
+                data: "localhost".into(),
+                credential_provider: "localhost".into(),
+                jobs: "localhost".into(),
+            },
+        );
+        let jobs = Jobs::new(store.clone(), registry);
+        let hopeless = TimerDoc {
+            action: Action::Rollout { job: "j".into() },
+            claims: MAX_CLAIMS,
+        };
+        store
+            .write(vec![
+                Write::put(TIMER, "0000000000000001/x", Expect::Any, "not json".into()),
+                Write::put(
+                    TIMER,
+                    &timer_key(2, &hopeless.action),
+                    Expect::Any,
+                    encode(&hopeless),
+                ),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(jobs.run_due_timers().await.unwrap(), None);
+        assert!(
+            store
+                .list(TIMER, "", None, 10)
+                .await
+                .unwrap()
+                .records
+                .is_empty()
+        );
+    }
 
     #[test]
     fn keys_list_in_due_order_and_name_their_purpose() {
