@@ -244,6 +244,7 @@ impl RolloutConfig {
     /// An exponential rate multiplies the base by `incrementFactor` once for every full
     /// `rateIncreaseCriteria` reached (AWS's example: base 50, factor 2, 1000 notified →
     /// 50/min until 1000, then 100/min until 2000, ...), never above AWS's 1000 per minute.
+    /// [VERIFY] the rate is rounded down, and "notified" counts every execution created.
     pub fn per_minute(&self, notified: u64, succeeded: u64) -> Option<u64> {
         if let Some(n) = self.maximum_per_minute {
             return Some(u64::from(n));
@@ -265,6 +266,8 @@ impl AbortConfig {
     /// The first criterion `details` meet, if any: at least `minNumberOfExecutedThings`
     /// executions ended by the device or a timer (SUCCEEDED, FAILED, REJECTED, TIMED_OUT),
     /// and the failures of the criterion's type are at least `thresholdPercentage` of them.
+    /// [VERIFY] AWS documents the minimum as things "notified"; counting executions that
+    /// ended keeps one early failure from aborting a large job.
     pub fn tripped(&self, details: &crate::JobProcessDetails) -> Option<&AbortCriteria> {
         use crate::ExecutionStatus::*;
         let executed = [Succeeded, Failed, Rejected, TimedOut]

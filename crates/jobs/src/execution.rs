@@ -375,7 +375,8 @@ impl JobExecution {
     /// The retry of this ended execution, if `retry` allows one more for its status: a new
     /// QUEUED execution with the next number and `retryAttempt` one higher. A FAILED or
     /// TIMED_OUT execution may be retried while its attempts are below the criterion's
-    /// `numberOfRetries` for that failure (ALL counting for both).
+    /// `numberOfRetries` for that failure (ALL counting for both). [VERIFY] a retry is a new
+    /// execution number, as the model's `executionNumber` and `retryAttempt` suggest.
     pub fn retry(&self, retry: &crate::RetryConfig, now_ms: i64) -> Option<JobExecution> {
         if !matches!(
             self.status,
