@@ -7,6 +7,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod idle;
+mod jobs;
 mod load;
 mod mqtt;
 mod procfs;
@@ -58,6 +59,24 @@ enum Scenario {
     Rules {
         #[arg(long, default_value_t = 50)]
         pairs: usize,
+        /// The API listener, host:port.
+        #[arg(long)]
+        api: String,
+        #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+        access_key_id: String,
+        #[arg(long, env = "AWS_SECRET_ACCESS_KEY")]
+        secret_access_key: String,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// N things in one group, each a device on MQTT; one job with an unlimited rollout on the
+    /// group, every device takes it through start-next -> SUCCEEDED (Ferrite only). Reports
+    /// executions/s and the notify-next latency. Things are created through the API first.
+    Jobs {
+        #[arg(long, default_value_t = 1000)]
+        things: usize,
         /// The API listener, host:port.
         #[arg(long)]
         api: String,
@@ -177,6 +196,7 @@ fn main() -> Result<()> {
         | Scenario::Fanout { common, .. }
         | Scenario::P2p { common, .. }
         | Scenario::Rules { common, .. }
+        | Scenario::Jobs { common, .. }
         | Scenario::Shadow { common, .. }
         | Scenario::Idle { common, .. } => common.clone(),
     };
@@ -231,6 +251,22 @@ fn main() -> Result<()> {
                 let result = run_load(load::Plan::rules(pairs), common).await;
                 let _ = rules::delete(&api);
                 result
+            }
+            Scenario::Jobs {
+                things,
+                api,
+                access_key_id,
+                secret_access_key,
+                region,
+                common,
+            } => {
+                let api = rules::Api {
+                    addr: api,
+                    access_key_id,
+                    secret_access_key,
+                    region,
+                };
+                jobs::run(things, api, common, addr).await
             }
             Scenario::Shadow {
                 devices,

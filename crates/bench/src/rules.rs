@@ -25,7 +25,7 @@ pub struct Api {
 
 impl Api {
     /// One signed call; the status and body.
-    fn call(&self, method: &str, path: &str, body: &str) -> Result<(u16, String)> {
+    pub fn call(&self, method: &str, path: &str, body: &str) -> Result<(u16, String)> {
         let identity = Credentials::new(
             self.access_key_id.as_str(),
             self.secret_access_key.as_str(),

@@ -256,6 +256,14 @@ pub static ENV_VARS: &[EnvVar] = &[
         },
     },
     EnvVar {
+        name: "FERRITE_JOBS_TIMER_MINUTE_MS",
+        doc: "jobs.timer_minute_ms (length of a jobs timer minute in ms; AWS: 60000, tests shorten it)",
+        apply: |c, v| {
+            c.jobs.timer_minute_ms = num(v)?;
+            Ok(())
+        },
+    },
+    EnvVar {
         name: "FERRITE_STORAGE_URL",
         doc: "storage.url (empty = embedded SQLite, postgres:// or postgresql:// = PostgreSQL)",
         apply: |c, v| {

@@ -127,6 +127,9 @@ impl Config {
         if self.shadow.max_in_flight_per_client == 0 {
             return invalid("shadow.max_in_flight_per_client", "must be at least 1");
         }
+        if self.jobs.timer_minute_ms == 0 {
+            return invalid("jobs.timer_minute_ms", "must be at least 1");
+        }
         if let Err(reason) = self.storage.backend() {
             return invalid("storage.url", &reason);
         }

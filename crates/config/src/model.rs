@@ -21,6 +21,7 @@ pub struct Config {
     pub aws: AwsConfig,
     pub auth: AuthConfig,
     pub shadow: ShadowConfig,
+    pub jobs: JobsConfig,
     pub targets: crate::targets::TargetsConfig,
     /// What `get_secret` in rules reads (secret name → value).
     pub secrets: crate::secrets::SecretsConfig,
@@ -39,6 +40,7 @@ impl Default for Config {
             aws: AwsConfig::default(),
             auth: AuthConfig::default(),
             shadow: ShadowConfig::default(),
+            jobs: JobsConfig::default(),
             targets: crate::targets::TargetsConfig::default(),
             secrets: crate::secrets::SecretsConfig::default(),
         }
@@ -375,6 +377,25 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             anonymous_loopback_policy: ALLOW_ALL_POLICY.into(),
+        }
+    }
+}
+
+/// The jobs service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How long one minute of the jobs timers lasts, in milliseconds: in-progress and step
+    /// timeouts, rollout rates per minute. AWS's 60000; test suites shorten it so that a
+    /// one-minute timeout does not take a minute. Schedules (`startTime`/`endTime`) are wall
+    /// times and do not scale.
+    pub timer_minute_ms: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            timer_minute_ms: 60_000,
         }
     }
 }

@@ -8,10 +8,11 @@ use std::ops::ControlFlow;
 use ferrite_jobs::device::NEXT;
 use ferrite_jobs::{DeviceUpdate, Job, JobExecution, StatusDetails};
 use ferrite_registry::decode;
-use ferrite_storage::Expect;
+use ferrite_storage::{Expect, Write};
 
 use crate::executions::{execution_changed, execution_writes};
 use crate::kinds::{EXECUTION, JOB};
+use crate::timers::{Action, schedule, unschedule};
 use crate::{Jobs, JobsError};
 
 /// An execution with the inline document of its job (absent for a `documentSource` job or a
@@ -49,7 +50,7 @@ impl Jobs {
         Ok(pending)
     }
 
-    async fn job_of(&self, job_id: &str) -> Result<Option<Job>, JobsError> {
+    pub(crate) async fn job_of(&self, job_id: &str) -> Result<Option<Job>, JobsError> {
         Ok(self.docs.get::<Job>(JOB, job_id).await?.map(|(j, _)| j))
     }
 
@@ -78,12 +79,17 @@ impl Jobs {
                     return Ok((Vec::new(), (None, false)));
                 };
                 let job = self.job_of(&e.job_id).await?;
-                let timeout = job
-                    .as_ref()
-                    .and_then(|j| j.config.in_progress_timeout_minutes());
-                let started = e.start(status_details, step_timeout_minutes, timeout, now)?;
+                let before = e.timeout_at_ms();
+                let started = e.start(
+                    status_details,
+                    step_timeout_minutes,
+                    self.timers_of(job.as_ref()),
+                    now,
+                )?;
                 let writes = if started {
-                    execution_writes(&e, Expect::Version(version)).to_vec()
+                    let mut writes = execution_writes(&e, Expect::Version(version)).to_vec();
+                    writes.extend(timer_writes(&e, before));
+                    writes
                 } else {
                     Vec::new()
                 };
@@ -95,6 +101,7 @@ impl Jobs {
             .await?;
         if started && let Some(d) = &out {
             self.announce([execution_changed(&d.execution)]);
+            self.wake_timers();
         }
         Ok(out)
     }
@@ -141,18 +148,46 @@ impl Jobs {
                     .await?
                     .ok_or_else(|| no_execution(job_id, thing))?;
                 let job = self.job_of(job_id).await?;
-                let timeout = job
-                    .as_ref()
-                    .and_then(|j| j.config.in_progress_timeout_minutes());
-                e.apply_device_update(update, timeout, now)?;
-                let writes = execution_writes(&e, Expect::Version(version)).to_vec();
-                Ok::<_, JobsError>((writes, Self::with_document(e, job.as_ref())))
+                let before = e.timeout_at_ms();
+                e.apply_device_update(update, self.timers_of(job.as_ref()), now)?;
+                let mut writes = execution_writes(&e, Expect::Version(version)).to_vec();
+                writes.extend(timer_writes(&e, before));
+                let retry = Self::retry_of(job.as_ref(), &e, now);
+                if let Some(r) = &retry {
+                    writes.extend(execution_writes(r, Expect::Absent));
+                }
+                Ok::<_, JobsError>((writes, (Self::with_document(e, job.as_ref()), retry)))
             })
             .await?;
-        self.announce([execution_changed(&out.execution)]);
+        let (out, retry) = out;
+        self.announce(
+            std::iter::once(&out.execution)
+                .chain(&retry)
+                .map(execution_changed),
+        );
+        self.wake_timers();
         if out.execution.status.is_terminal() {
-            self.complete_if_done(job_id).await?;
+            self.after_end(job_id, &out.execution).await?;
         }
         Ok(out)
     }
+}
+
+/// The timer writes when `e`'s timeout moved from `before`: the old timer dropped, the new
+/// one set (in the batch that moves it).
+fn timer_writes(e: &JobExecution, before: Option<i64>) -> Vec<Write> {
+    let after = e.timeout_at_ms();
+    if after == before {
+        return Vec::new();
+    }
+    let action = Action::Timeout {
+        thing: e.thing_name.clone(),
+        job: e.job_id.clone(),
+        execution_number: e.execution_number,
+    };
+    before
+        .map(|at| unschedule(&action, at))
+        .into_iter()
+        .chain(after.map(|at| schedule(&action, at)))
+        .collect()
 }

@@ -220,10 +220,70 @@ impl Jobs {
         Ok(details)
     }
 
+    /// Whether any execution of `job_id` is pending. Stops at the first, looking first after
+    /// `from` (the execution that just ended, whose neighbours in key order are the likeliest
+    /// to be pending still: rollouts notify things in key order) and then before it. Called
+    /// after every execution that ends, it reads few records while many are pending, so a
+    /// job of n things costs far fewer than n² reads over its life.
+    async fn any_pending(
+        &self,
+        job_id: &str,
+        from: Option<&JobExecution>,
+    ) -> Result<bool, JobsError> {
+        let prefix = format!("{job_id}/");
+        let from = from.map(|e| execution_by_job_key(job_id, &e.thing_name, e.execution_number));
+        if let Some(k) = &from
+            && self.pending_between(&prefix, Some(k.clone()), None).await?
+        {
+            return Ok(true);
+        }
+        self.pending_between(&prefix, None, from.as_deref()).await
+    }
+
+    /// Whether an execution keyed after `after` and before `before` is pending, read in small
+    /// pages since the first pending one usually comes soon.
+    async fn pending_between(
+        &self,
+        prefix: &str,
+        mut after: Option<String>,
+        before: Option<&str>,
+    ) -> Result<bool, JobsError> {
+        let mut page_size = 16;
+        loop {
+            let page = self
+                .store()
+                .list(EXECUTION_BY_JOB, prefix, after.as_deref(), page_size)
+                .await?;
+            for r in &page.records {
+                if before.is_some_and(|b| r.key.as_str() >= b) {
+                    return Ok(false);
+                }
+                if decode::<JobExecution>(r)?.status.is_pending() {
+                    return Ok(true);
+                }
+            }
+            match page.next_after {
+                Some(k) => after = Some(k),
+                None => return Ok(false),
+            }
+            page_size = (page_size * 4).min(1024);
+        }
+    }
+
+    /// [`Self::complete_if_done_after`] with no execution to start looking from.
+    pub(crate) async fn complete_if_done(&self, job_id: &str) -> Result<(), JobsError> {
+        self.complete_if_done_after(job_id, None).await
+    }
+
     /// Completes `job_id` if it is a snapshot job in progress with nothing pending. Called
     /// after an execution ended or went: every writer checks after its own write is durable,
-    /// so the last one to end sees all of them ended.
-    pub(crate) async fn complete_if_done(&self, job_id: &str) -> Result<(), JobsError> {
+    /// so the last one to end sees all of them ended. `ended` is the execution that just
+    /// ended, if one did (where to look for pending ones first).
+    pub(crate) async fn complete_if_done_after(
+        &self,
+        job_id: &str,
+        ended: Option<&JobExecution>,
+    ) -> Result<(), JobsError> {
         let now = self.clock.now_ms();
         let (completed, _) = self
             .docs
@@ -231,8 +291,16 @@ impl Jobs {
                 let Some((mut job, version)) = self.docs.get::<Job>(JOB, job_id).await? else {
                     return Ok((Vec::new(), false));
                 };
-                let details = self.process_details(job_id).await?;
-                if !job.complete_if_done(&details, now) {
+                // Things the rollout has not reached yet are still to come.
+                if job.status != ferrite_jobs::JobStatus::InProgress
+                    || self.rollout_pending(job_id).await?
+                {
+                    return Ok((Vec::new(), false));
+                }
+                if self.any_pending(job_id, ended).await? {
+                    return Ok((Vec::new(), false));
+                }
+                if !job.complete_if_done(&JobProcessDetails::default(), now) {
                     return Ok((Vec::new(), false));
                 }
                 let write = Write::put(JOB, job_id, Expect::Version(version), encode(&job));

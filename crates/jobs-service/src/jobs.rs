@@ -20,6 +20,7 @@ use crate::executions::{execution_changed, execution_writes};
 use crate::kinds::JOB;
 use crate::targets::{check_target, group_name};
 use crate::templates::JobTemplate;
+use crate::timers::{Action, schedule};
 use crate::{Jobs, JobsError, Output, job_arn, no_job};
 
 /// AWS's page size for ListJobs when `maxResults` is absent.
@@ -276,16 +277,27 @@ impl Jobs {
             reason_code: None,
             comment: None,
         };
-        // A scheduled job queues its executions when it starts.
-        let executions: Vec<JobExecution> = if scheduled {
-            Vec::new()
+        // A scheduled job begins its executions when it starts; its start and end are
+        // timers written with it.
+        let (begin_writes, executions, rest) = if scheduled {
+            (Vec::new(), Vec::new(), false)
         } else {
-            things
-                .iter()
-                .map(|thing| JobExecution::queued(&job.job_id, thing, 1, now))
-                .collect()
+            self.begin_executions(&job, &things, now)
         };
-        if !scheduled {
+        let mut timers = Vec::new();
+        if let Some(start) = job.config.scheduled_start_ms().filter(|_| scheduled) {
+            let start_job = Action::Start {
+                job: job.job_id.clone(),
+            };
+            timers.push(schedule(&start_job, start));
+        }
+        if let Some((end, _)) = job.config.scheduled_end() {
+            let end_job = Action::End {
+                job: job.job_id.clone(),
+            };
+            timers.push(schedule(&end_job, end));
+        }
+        if !scheduled && !rest {
             let details: JobProcessDetails = executions.iter().map(|e| e.status).collect();
             job.complete_if_done(&details, now);
         }
@@ -301,12 +313,12 @@ impl Jobs {
                 }
                 let mut writes = vec![Write::put(JOB, job_id, Expect::Absent, encode(&job))];
                 writes.extend(initial_tags(&job.id, &req.tags)?);
-                for e in &executions {
-                    writes.extend(execution_writes(e, Expect::Absent));
-                }
+                writes.extend(begin_writes.iter().cloned());
+                writes.extend(timers.iter().cloned());
                 Ok((writes, ()))
             })
             .await?;
+        self.wake_timers();
         self.announce(
             std::iter::once(RegistryChange::JobCreated {
                 job: job_id.to_owned(),
@@ -320,6 +332,9 @@ impl Jobs {
         let (job, _) = self.job(&req.job_id).await?;
         let details = self.process_details(&job.job_id).await?;
         let mut out = json!({"job": job_json(scope, &job, &details)});
+        // AWS: true while the job is rolling out executions.
+        out["job"]["isConcurrent"] =
+            json!(job.status == JobStatus::InProgress && self.rollout_pending(&job.job_id).await?);
         if let Some(s) = job.document.source() {
             out["documentSource"] = json!(s);
         }
@@ -435,24 +450,53 @@ impl Jobs {
     }
 
     pub async fn cancel_job(&self, scope: &Scope, req: CancelJob) -> Result<Output, JobsError> {
+        let job = self
+            .cancel_job_as(
+                &req.job_id,
+                req.force,
+                req.reason_code.clone(),
+                req.comment.clone(),
+                false,
+            )
+            .await?
+            .expect("a cancellation that is not conditional applies or fails");
+        Ok(job_ref(scope, &job))
+    }
+
+    /// CancelJob, and the service's own cancellations (abort criteria, a scheduled end): the
+    /// job first, then its executions swept and its rollout dropped. With `only_in_progress`
+    /// a job no longer IN_PROGRESS is left alone (`None`).
+    pub(crate) async fn cancel_job_as(
+        &self,
+        job_id: &str,
+        force: bool,
+        reason_code: Option<String>,
+        comment: Option<String>,
+        only_in_progress: bool,
+    ) -> Result<Option<Job>, JobsError> {
         let now = self.clock.now_ms();
-        let job_id = req.job_id.as_str();
         let (job, _) = self
             .docs
             .retry_wrote(|| async {
                 let (mut job, version) = self.job(job_id).await?;
-                job.cancel(req.force, req.reason_code.clone(), req.comment.clone(), now)?;
+                if only_in_progress && job.status != JobStatus::InProgress {
+                    return Ok((Vec::new(), None));
+                }
+                job.cancel(force, reason_code.clone(), comment.clone(), now)?;
                 let write = Write::put(JOB, job_id, Expect::Version(version), encode(&job));
-                Ok::<_, JobsError>((vec![write], job))
+                Ok::<_, JobsError>((vec![write], Some(job)))
             })
             .await?;
+        if job.is_none() {
+            return Ok(None);
+        }
         self.announce([RegistryChange::JobChanged {
             job: job_id.to_owned(),
         }]);
-        let force = req.force;
+        self.drop_rollout(job_id).await?;
         self.sweep_executions(job_id, |e| e.cancel_for_job(force, now))
             .await?;
-        Ok(job_ref(scope, &job))
+        Ok(job)
     }
 
     pub async fn delete_job(&self, req: DeleteJob) -> Result<Output, JobsError> {
@@ -477,6 +521,7 @@ impl Jobs {
                 job: job_id.to_owned(),
             }]);
         }
+        self.drop_rollout(job_id).await?;
         self.delete_executions(job_id).await?;
         let (deleted, _) = self
             .docs

@@ -11,6 +11,11 @@ pub const EXECUTION: &str = "job-execution";
 /// ListJobExecutionsForJob, the job's counts and the sweeps of CancelJob and DeleteJob. Both
 /// records are written in the same batch; the thing-first one carries the condition.
 pub const EXECUTION_BY_JOB: &str = "job-execution-by-job";
+/// `{due:016}/{action id}`: a durable timer (see [`crate::timers`]).
+pub const TIMER: &str = "job-timer";
+/// `{jobId}/{thingName}`: a thing a rate-limited rollout has not reached yet (its execution
+/// is created when the rollout gets to it).
+pub const ROLLOUT: &str = "job-rollout";
 /// `{jobTemplateId}`: a job template.
 pub const JOB_TEMPLATE: &str = "job-template";
 

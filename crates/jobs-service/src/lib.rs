@@ -9,7 +9,10 @@
 //! Devices reach their executions over MQTT through [`JobsDevice`] (taps on the request
 //! topics, answers and `notify`/`notify-next` through the broker's one publish path) and over
 //! `iot-jobs-data` through the same operations ([`Jobs::start_next`], [`Jobs::update_for_device`],
-//! ...). [`Jobs::run`] keeps continuous jobs in step with thing group membership.
+//! ...). [`Jobs::run`] keeps continuous jobs in step with thing group membership, and
+//! [`Jobs::run_timers`] runs the durable timers (in-progress and step timeouts, rollout
+//! batches, scheduled starts and ends) that one node of a cluster acts on; retries and abort
+//! criteria follow the executions that end badly.
 //!
 //! Writes follow the registry's optimistic cycle ([`ferrite_registry::Documents`]): read,
 //! decide with `ferrite_jobs`, write one conditional batch, decide again on a conflict; once
@@ -22,13 +25,18 @@ mod continuous;
 mod device;
 mod error;
 mod executions;
+mod failures;
 mod jobs;
 mod kinds;
 mod mqtt;
+mod rollout;
 mod targets;
 mod templates;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timer_tests;
+mod timers;
 
 use std::sync::Arc;
 
@@ -42,6 +50,7 @@ pub use executions::{
     CancelJobExecution, DeleteJobExecution, DescribeJobExecution, ListJobExecutionsForJob,
     ListJobExecutionsForThing,
 };
+pub use failures::ABORT_REASON_CODE;
 pub use jobs::{
     AssociateTargetsWithJob, CancelJob, CreateJob, DeleteJob, JobId, ListJobs, UpdateJob,
 };
@@ -70,6 +79,10 @@ pub struct Jobs {
     registry: Registry,
     changes: Arc<dyn ChangeFeed>,
     clock: Clock,
+    /// How long a minute of the jobs timers lasts (AWS: 60,000 ms).
+    minute_ms: i64,
+    /// Wakes [`Jobs::run_timers`] when a timer is set.
+    timer_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Jobs {
@@ -81,6 +94,23 @@ impl Jobs {
             registry,
             changes: Arc::new(InProcessFeed::default()),
             clock: Clock::system(),
+            minute_ms: ferrite_jobs::MINUTE_MS,
+            timer_wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// Makes a minute of timeouts and rollout rates last `ms` (tests shorten it; AWS's
+    /// minute is 60,000 ms).
+    pub fn with_minute_ms(mut self, ms: i64) -> Jobs {
+        self.minute_ms = ms.max(1);
+        self
+    }
+
+    /// The timers of an execution of `job`.
+    fn timers_of(&self, job: Option<&ferrite_jobs::Job>) -> ferrite_jobs::Timers {
+        ferrite_jobs::Timers {
+            in_progress_minutes: job.and_then(|j| j.config.in_progress_timeout_minutes()),
+            minute_ms: self.minute_ms,
         }
     }
 

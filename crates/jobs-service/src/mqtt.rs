@@ -4,7 +4,8 @@
 //! answered on `/accepted` or `/rejected` through the broker's one publish path, where
 //! subscriptions and `iot:Receive` decide who gets them. Execution changes announced on the
 //! change feed become `notify` (the thing's pending list changed) and `notify-next` (its
-//! head changed).
+//! head changed). One dispatcher hands both to [`WORKERS`] workers by a hash of the thing,
+//! so a thing's requests and notifications keep their order and other things' do not wait.
 //!
 //! The taps name the request topics exactly, never the response topics: the service's own
 //! responses must not come back to it (a held tap fed by its own reader would deadlock).
@@ -38,14 +39,43 @@ const REQUEST_FILTERS: [&str; 4] = [
     "$aws/things/+/jobs/+/update",
 ];
 
-/// The MQTT side of the jobs service: its taps, and what it last told each thing.
+/// Workers requests and notifications are spread over, by thing: one thing's requests and
+/// notifications stay in order on one worker, while different things' run side by side (their
+/// store writes then share the store's group commits).
+const WORKERS: usize = 8;
+/// Work queued per worker before the dispatcher (and so the taps' publishers) wait.
+const WORKER_QUEUE: usize = 256;
+
+/// What a worker is given.
+enum Work {
+    Request(Arc<Message>),
+    Changed(Arc<RegistryChange>),
+    /// Whatever was told may be stale: tell each thing afresh next time.
+    Forget,
+}
+
+/// The MQTT side of the jobs service: its taps, and the workers that answer requests and
+/// notify things.
 pub struct JobsDevice {
     jobs: Jobs,
     broker: Broker,
     taps: Vec<mpsc::Receiver<Arc<Message>>>,
+}
+
+/// One worker: the things hashed to it, and what it last told each of them.
+struct Worker {
+    jobs: Jobs,
+    broker: Broker,
     /// Per thing: the pending executions and the head last announced, so `notify` and
     /// `notify-next` go out only when they change.
     told: HashMap<String, Vec<(String, u64)>>,
+}
+
+fn worker_of(thing: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    thing.hash(&mut h);
+    (h.finish() % WORKERS as u64) as usize
 }
 
 impl JobsDevice {
@@ -55,33 +85,81 @@ impl JobsDevice {
             .iter()
             .map(|f| broker.tap_with(f, TapOptions::hold("jobs", TAP_QUEUE)))
             .collect::<Result<_, _>>()?;
-        Ok(JobsDevice {
-            jobs,
-            broker,
-            taps,
-            told: HashMap::new(),
-        })
+        Ok(JobsDevice { jobs, broker, taps })
     }
 
-    /// Serves requests and notifications until `cancel`.
-    pub async fn run(mut self, mut changes: ChangeSubscription, cancel: CancellationToken) {
-        let mut taps = std::mem::take(&mut self.taps);
+    /// Serves requests and notifications until `cancel`; work already handed to a worker is
+    /// finished first.
+    pub async fn run(self, mut changes: ChangeSubscription, cancel: CancellationToken) {
+        let JobsDevice {
+            jobs,
+            broker,
+            mut taps,
+        } = self;
+        let mut workers = tokio::task::JoinSet::new();
+        let senders: Vec<mpsc::Sender<Work>> = (0..WORKERS)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(WORKER_QUEUE);
+                let worker = Worker {
+                    jobs: jobs.clone(),
+                    broker: broker.clone(),
+                    told: HashMap::new(),
+                };
+                workers.spawn(worker.run(rx));
+                tx
+            })
+            .collect();
+        let to = |thing: &str| &senders[worker_of(thing)];
         let [a, b, c, d] = &mut taps[..] else {
             unreachable!("one tap per request filter")
         };
         loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                Some(m) = a.recv() => self.request(&m).await,
-                Some(m) = b.recv() => self.request(&m).await,
-                Some(m) = c.recv() => self.request(&m).await,
-                Some(m) = d.recv() => self.request(&m).await,
-                change = changes.recv() => match change {
-                    Some(Received::Change(c)) => self.changed(&c).await,
-                    // Whatever was told may be stale: tell each thing afresh next time.
-                    Some(Received::Missed(_)) => self.told.clear(),
-                    None => return,
-                },
+            let request = tokio::select! {
+                _ = cancel.cancelled() => break,
+                Some(m) = a.recv() => m,
+                Some(m) = b.recv() => m,
+                Some(m) = c.recv() => m,
+                Some(m) = d.recv() => m,
+                change = changes.recv() => {
+                    match change {
+                        Some(Received::Change(c)) => match &*c {
+                            RegistryChange::JobExecutionChanged { thing, .. }
+                            | RegistryChange::JobExecutionDeleted { thing, .. } => {
+                                let _ = to(thing).send(Work::Changed(c.clone())).await;
+                            }
+                            RegistryChange::Cleared => {
+                                for tx in &senders {
+                                    let _ = tx.send(Work::Forget).await;
+                                }
+                            }
+                            _ => {}
+                        },
+                        Some(Received::Missed(_)) => {
+                            for tx in &senders {
+                                let _ = tx.send(Work::Forget).await;
+                            }
+                        }
+                        None => break,
+                    }
+                    continue;
+                }
+            };
+            if let Some(JobsTopic::Request { thing, .. }) = parse_topic(&request.topic) {
+                let _ = to(thing).send(Work::Request(request.clone())).await;
+            }
+        }
+        drop(senders);
+        while workers.join_next().await.is_some() {}
+    }
+}
+
+impl Worker {
+    async fn run(mut self, mut work: mpsc::Receiver<Work>) {
+        while let Some(w) = work.recv().await {
+            match w {
+                Work::Request(m) => self.request(&m).await,
+                Work::Changed(c) => self.changed(&c).await,
+                Work::Forget => self.told.clear(),
             }
         }
     }

@@ -205,6 +205,14 @@ impl JobConfig {
             .and_then(|t| t.in_progress_timeout_in_minutes)
     }
 
+    /// The scheduled end and what happens then (STOP_ROLLOUT when not given), if the job has
+    /// an end.
+    pub fn scheduled_end(&self) -> Option<(i64, &str)> {
+        let s = self.scheduling_config.as_ref()?;
+        let end = parse_schedule_time(s.end_time.as_deref()?).ok()?;
+        Some((end, s.end_behavior.as_deref().unwrap_or("STOP_ROLLOUT")))
+    }
+
     /// The scheduled start, if the job has one.
     pub fn scheduled_start_ms(&self) -> Option<i64> {
         self.scheduling_config
@@ -227,6 +235,56 @@ impl RolloutConfig {
             (None, Some(rate)) => rate.check(),
             _ => Ok(()),
         }
+    }
+}
+
+impl RolloutConfig {
+    /// How many executions may be rolled out in the minute starting now, after `notified`
+    /// things were notified and `succeeded` succeeded; `None` when the rollout is unlimited.
+    /// An exponential rate multiplies the base by `incrementFactor` once for every full
+    /// `rateIncreaseCriteria` reached (AWS's example: base 50, factor 2, 1000 notified →
+    /// 50/min until 1000, then 100/min until 2000, ...), never above AWS's 1000 per minute.
+    /// [VERIFY] the rate is rounded down, and "notified" counts every execution created.
+    pub fn per_minute(&self, notified: u64, succeeded: u64) -> Option<u64> {
+        if let Some(n) = self.maximum_per_minute {
+            return Some(u64::from(n));
+        }
+        let rate = self.exponential_rate.as_ref()?;
+        let c = &rate.rate_increase_criteria;
+        let (count, step) = match (c.number_of_notified_things, c.number_of_succeeded_things) {
+            (Some(n), _) => (notified, n),
+            (None, Some(n)) => (succeeded, n),
+            (None, None) => (0, 1),
+        };
+        let increases = (count / u64::from(step.max(1))).min(64) as i32;
+        let per = f64::from(rate.base_rate_per_minute) * rate.increment_factor.powi(increases);
+        Some((per.floor() as u64).clamp(1, u64::from(MAX_PER_MINUTE)))
+    }
+}
+
+impl AbortConfig {
+    /// The first criterion `details` meet, if any: at least `minNumberOfExecutedThings`
+    /// executions ended by the device or a timer (SUCCEEDED, FAILED, REJECTED, TIMED_OUT),
+    /// and the failures of the criterion's type are at least `thresholdPercentage` of them.
+    /// [VERIFY] AWS documents the minimum as things "notified"; counting executions that
+    /// ended keeps one early failure from aborting a large job.
+    pub fn tripped(&self, details: &crate::JobProcessDetails) -> Option<&AbortCriteria> {
+        use crate::ExecutionStatus::*;
+        let executed = [Succeeded, Failed, Rejected, TimedOut]
+            .into_iter()
+            .map(|s| details.count(s))
+            .sum::<u64>();
+        self.criteria_list.iter().find(|c| {
+            let failures: u64 = match c.failure_type.as_str() {
+                "FAILED" => details.count(Failed),
+                "REJECTED" => details.count(Rejected),
+                "TIMED_OUT" => details.count(TimedOut),
+                _ => details.count(Failed) + details.count(Rejected) + details.count(TimedOut),
+            };
+            executed > 0
+                && executed >= u64::from(c.min_number_of_executed_things)
+                && failures as f64 * 100.0 / executed as f64 >= c.threshold_percentage
+        })
     }
 }
 
@@ -432,18 +490,7 @@ impl SchedulingConfig {
 
 impl MaintenanceWindow {
     pub fn check(&self) -> Result<(), JobError> {
-        let cron = self.start_time.trim();
-        let fields = cron
-            .strip_prefix("cron(")
-            .and_then(|c| c.strip_suffix(')'))
-            .map(|c| c.split_whitespace().count());
-        if fields != Some(6) {
-            return Err(invalid(format!(
-                "The maintenance window startTime {} is not a cron expression of the form \
-                 cron(minutes hours day-of-month month day-of-week year).",
-                self.start_time
-            )));
-        }
+        crate::window::Cron::parse(&self.start_time)?;
         if !(1..=1430).contains(&self.duration_in_minutes) {
             return Err(invalid(format!(
                 "durationInMinutes must be between 1 and 1430; {} was given.",
@@ -691,5 +738,52 @@ mod tests {
                 .maximum_per_minute,
             Some(10)
         );
+    }
+
+    #[test]
+    fn rollout_rates_grow_by_the_factor_per_criterion_reached() {
+        let fixed = config(json!({"jobExecutionsRolloutConfig": {"maximumPerMinute": 7}}));
+        let fixed = fixed.job_executions_rollout_config.unwrap();
+        assert_eq!(fixed.per_minute(5000, 0), Some(7));
+        assert_eq!(RolloutConfig::default().per_minute(0, 0), None);
+        let exp = config(json!({"jobExecutionsRolloutConfig": {"exponentialRate": {
+            "baseRatePerMinute": 50, "incrementFactor": 2.0,
+            "rateIncreaseCriteria": {"numberOfNotifiedThings": 1000}}}}));
+        let exp = exp.job_executions_rollout_config.unwrap();
+        assert_eq!(exp.per_minute(0, 0), Some(50));
+        assert_eq!(exp.per_minute(999, 0), Some(50));
+        assert_eq!(exp.per_minute(1000, 0), Some(100));
+        assert_eq!(exp.per_minute(2500, 0), Some(200));
+        assert_eq!(exp.per_minute(100_000, 0), Some(1000));
+        let by_success = config(json!({"jobExecutionsRolloutConfig": {"exponentialRate": {
+            "baseRatePerMinute": 1, "incrementFactor": 1.5,
+            "rateIncreaseCriteria": {"numberOfSucceededThings": 2}}}}));
+        let by_success = by_success.job_executions_rollout_config.unwrap();
+        assert_eq!(by_success.per_minute(100, 1), Some(1));
+        assert_eq!(by_success.per_minute(100, 4), Some(2));
+    }
+
+    #[test]
+    fn abort_criteria_count_failures_among_executed_things() {
+        use crate::JobProcessDetails;
+        use ExecutionStatus::*;
+        let abort = config(json!({"abortConfig": {"criteriaList": [
+            {"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": 50.0,
+             "minNumberOfExecutedThings": 2}]}}))
+        .abort_config
+        .unwrap();
+        let d = |s: &[ExecutionStatus]| s.iter().copied().collect::<JobProcessDetails>();
+        // One failure of one executed: below the minimum.
+        assert!(abort.tripped(&d(&[Failed, Queued, Queued])).is_none());
+        assert!(abort.tripped(&d(&[Failed, Succeeded, Queued])).is_some());
+        assert!(abort.tripped(&d(&[Failed, Succeeded, Succeeded])).is_none());
+        // Rejections are not FAILED; ALL counts them.
+        assert!(abort.tripped(&d(&[Rejected, Rejected])).is_none());
+        let all = config(json!({"abortConfig": {"criteriaList": [
+            {"failureType": "ALL", "action": "CANCEL", "thresholdPercentage": 100.0,
+             "minNumberOfExecutedThings": 2}]}}))
+        .abort_config
+        .unwrap();
+        assert!(all.tripped(&d(&[Rejected, TimedOut, Canceled])).is_some());
     }
 }

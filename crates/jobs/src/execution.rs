@@ -51,6 +51,26 @@ pub struct ExecutionState {
     pub version_number: u64,
 }
 
+/// The timers an execution runs under: the job's in-progress timeout and how long a minute
+/// lasts (AWS: 60,000 ms; a test server may shorten it so timeouts and rollouts run quickly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    pub in_progress_minutes: Option<i64>,
+    pub minute_ms: i64,
+}
+
+/// AWS's minute.
+pub const MINUTE_MS: i64 = 60_000;
+
+impl From<Option<i64>> for Timers {
+    fn from(in_progress_minutes: Option<i64>) -> Timers {
+        Timers {
+            in_progress_minutes,
+            minute_ms: MINUTE_MS,
+        }
+    }
+}
+
 /// A device's UpdateJobExecution (MQTT `{jobId}/update` or iot-jobs-data).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeviceUpdate {
@@ -161,16 +181,18 @@ impl JobExecution {
 
     /// Moves a QUEUED execution to IN_PROGRESS: its start time, the job's in-progress timer
     /// (`in_progress_timeout_minutes`) and the device's step timer begin now.
-    fn begin(&mut self, in_progress_timeout_minutes: Option<i64>, now_ms: i64) {
+    fn begin(&mut self, timers: Timers, now_ms: i64) {
         self.status = ExecutionStatus::InProgress;
         self.started_at_ms = Some(now_ms);
-        self.in_progress_deadline_ms = in_progress_timeout_minutes.map(|m| now_ms + m * 60_000);
+        self.in_progress_deadline_ms = timers
+            .in_progress_minutes
+            .map(|m| now_ms + m * timers.minute_ms);
     }
 
     /// A step timer of `minutes` from now, cut to the in-progress timer; -1 clears it.
-    fn set_step_timer(&mut self, minutes: i64, now_ms: i64) {
+    fn set_step_timer(&mut self, minutes: i64, minute_ms: i64, now_ms: i64) {
         self.step_deadline_ms = (minutes != -1).then(|| {
-            let at = now_ms + minutes * 60_000;
+            let at = now_ms + minutes * minute_ms;
             self.in_progress_deadline_ms
                 .map_or(at, |limit| at.min(limit))
         });
@@ -183,9 +205,10 @@ impl JobExecution {
     pub fn apply_device_update(
         &mut self,
         update: &DeviceUpdate,
-        in_progress_timeout_minutes: Option<i64>,
+        timers: impl Into<Timers>,
         now_ms: i64,
     ) -> Result<(), JobError> {
+        let timers = timers.into();
         let Some(to) = update.status else {
             return Err(JobError::invalid("status is required."));
         };
@@ -210,7 +233,7 @@ impl JobExecution {
             )));
         }
         if self.status == ExecutionStatus::Queued {
-            self.begin(in_progress_timeout_minutes, now_ms);
+            self.begin(timers, now_ms);
         }
         self.status = to;
         if let Some(details) = &update.status_details {
@@ -220,7 +243,7 @@ impl JobExecution {
             self.in_progress_deadline_ms = None;
             self.step_deadline_ms = None;
         } else if let Some(m) = update.step_timeout_minutes {
-            self.set_step_timer(m, now_ms);
+            self.set_step_timer(m, timers.minute_ms, now_ms);
         }
         self.touch(now_ms);
         Ok(())
@@ -233,9 +256,10 @@ impl JobExecution {
         &mut self,
         status_details: Option<&StatusDetails>,
         step_timeout_minutes: Option<i64>,
-        in_progress_timeout_minutes: Option<i64>,
+        timers: impl Into<Timers>,
         now_ms: i64,
     ) -> Result<bool, JobError> {
+        let timers = timers.into();
         if let Some(details) = status_details {
             check_status_details(details)?;
         }
@@ -245,12 +269,12 @@ impl JobExecution {
         match self.status {
             ExecutionStatus::InProgress => Ok(false),
             ExecutionStatus::Queued => {
-                self.begin(in_progress_timeout_minutes, now_ms);
+                self.begin(timers, now_ms);
                 if let Some(details) = status_details {
                     self.status_details = details.clone();
                 }
                 if let Some(m) = step_timeout_minutes {
-                    self.set_step_timer(m, now_ms);
+                    self.set_step_timer(m, timers.minute_ms, now_ms);
                 }
                 self.touch(now_ms);
                 Ok(true)
@@ -346,6 +370,29 @@ impl JobExecution {
         self.step_deadline_ms = None;
         self.touch(now_ms);
         true
+    }
+
+    /// The retry of this ended execution, if `retry` allows one more for its status: a new
+    /// QUEUED execution with the next number and `retryAttempt` one higher. A FAILED or
+    /// TIMED_OUT execution may be retried while its attempts are below the criterion's
+    /// `numberOfRetries` for that failure (ALL counting for both). [VERIFY] a retry is a new
+    /// execution number, as the model's `executionNumber` and `retryAttempt` suggest.
+    pub fn retry(&self, retry: &crate::RetryConfig, now_ms: i64) -> Option<JobExecution> {
+        if !matches!(
+            self.status,
+            ExecutionStatus::Failed | ExecutionStatus::TimedOut
+        ) || self.retry_attempt >= retry.retries_for(self.status)
+        {
+            return None;
+        }
+        let mut next = JobExecution::queued(
+            &self.job_id,
+            &self.thing_name,
+            self.execution_number + 1,
+            now_ms,
+        );
+        next.retry_attempt = self.retry_attempt + 1;
+        Some(next)
     }
 
     /// DeleteJobExecution: a terminal execution may go; a pending one only with `force`.
@@ -697,5 +744,40 @@ mod tests {
         let json = serde_json::to_string(&e).unwrap();
         assert!(json.contains("\"status\":\"IN_PROGRESS\""), "{json}");
         assert_eq!(serde_json::from_str::<JobExecution>(&json).unwrap(), e);
+    }
+
+    #[test]
+    fn a_shorter_minute_scales_every_timer() {
+        let timers = Timers {
+            in_progress_minutes: Some(10),
+            minute_ms: 100,
+        };
+        let mut e = exec();
+        e.start(None, Some(2), timers, T0).unwrap();
+        assert_eq!(e.step_deadline_ms, Some(T0 + 200));
+        assert_eq!(e.in_progress_deadline_ms, Some(T0 + 1000));
+    }
+
+    #[test]
+    fn failures_are_retried_while_attempts_remain() {
+        let retry: crate::RetryConfig = serde_json::from_value(serde_json::json!({
+            "criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2}]}))
+        .unwrap();
+        let mut e = in_state(Failed);
+        let r1 = e.retry(&retry, T0 + 5).unwrap();
+        assert_eq!(
+            (
+                r1.status,
+                r1.execution_number,
+                r1.retry_attempt,
+                r1.queued_at_ms
+            ),
+            (Queued, 2, 1, T0 + 5)
+        );
+        e.retry_attempt = 2;
+        assert!(e.retry(&retry, T0).is_none());
+        assert!(in_state(TimedOut).retry(&retry, T0).is_none());
+        assert!(in_state(Rejected).retry(&retry, T0).is_none());
+        assert!(in_state(Succeeded).retry(&retry, T0).is_none());
     }
 }

@@ -17,6 +17,7 @@ mod error;
 mod execution;
 mod job;
 mod status;
+mod window;
 
 pub use config::{
     AbortConfig, AbortCriteria, ExponentialRate, JobConfig, MaintenanceWindow, PresignedUrlConfig,
@@ -26,10 +27,12 @@ pub use config::{
 pub use details::{MAX_STATUS_DETAILS, StatusDetails, check_status_details};
 pub use error::JobError;
 pub use execution::{
-    DeviceUpdate, ExecutionState, JobExecution, MAX_STEP_TIMEOUT_MINUTES, check_step_timeout,
+    DeviceUpdate, ExecutionState, JobExecution, MAX_STEP_TIMEOUT_MINUTES, MINUTE_MS, Timers,
+    check_step_timeout,
 };
 pub use job::{
     Job, JobDocument, JobProcessDetails, Target, TargetSelection, check_document, check_job_id,
     parse_target,
 };
 pub use status::{ExecutionStatus, JobStatus};
+pub use window::{Cron, Window, window_at};

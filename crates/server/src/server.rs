@@ -159,8 +159,9 @@ fn api_state(
         .with_taggable(ferrite_jobs_service::TEMPLATE_TAGGABLE);
     let provisioning = ferrite_provisioning_service::ProvisioningTemplates::new(store.clone())
         .with_change_feed(changes.clone());
-    let jobs =
-        ferrite_jobs_service::Jobs::new(store.clone(), registry.clone()).with_change_feed(changes);
+    let jobs = ferrite_jobs_service::Jobs::new(store.clone(), registry.clone())
+        .with_change_feed(changes)
+        .with_minute_ms(i64::try_from(cfg.jobs.timer_minute_ms).unwrap_or(i64::MAX));
     if cfg.shadow.delete_with_thing {
         registry = registry.with_thing_cascade(Arc::new(crate::shadows::ShadowCascade(
             ferrite_shadow_service::ShadowStore::new(store),
@@ -284,6 +285,9 @@ impl Server {
                 .clone()
                 .run(changes.subscribe(), services_cancel.clone()),
         );
+        // Timeouts, rollout batches, scheduled starts and ends: claimed per timer, so every
+        // node may run this.
+        services.spawn(api_state.jobs.clone().run_timers(services_cancel.clone()));
         let rules_engine = ferrite_rules_service::RulesEngine::new(
             broker.clone(),
             rules_service.rules(),
