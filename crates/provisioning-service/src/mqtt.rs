@@ -109,7 +109,12 @@ async fn serve(provisioning: &FleetProvisioning, broker: &Broker, msg: &Message)
         }
     };
     let topic = format!("{}/{suffix}", msg.topic);
-    let reply = Message::from_service("provisioning", topic.as_str(), body.to_string(), QoS::AtLeastOnce);
+    let reply = Message::from_service(
+        "provisioning",
+        topic.as_str(),
+        body.to_string(),
+        QoS::AtLeastOnce,
+    );
     match broker.deliver_to(&client_id, reply).await {
         Ok(0) => tracing::debug!(%topic, %client_id, "nobody subscribed to a provisioning answer"),
         Ok(_) => {}

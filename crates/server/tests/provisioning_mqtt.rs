@@ -48,7 +48,10 @@ async fn request(dev: &mut TestClient, topic: &str, payload: Value) {
 async fn answer(dev: &mut TestClient) -> (String, Value) {
     let p = dev.recv_publish().await;
     dev.ack(&p).await;
-    (p.topic.to_string(), serde_json::from_slice(&p.payload).unwrap())
+    (
+        p.topic.to_string(),
+        serde_json::from_slice(&p.payload).unwrap(),
+    )
 }
 
 fn template() -> String {
@@ -91,7 +94,9 @@ async fn a_device_provisions_itself_and_nobody_else_sees_its_key() {
     let srv = TestServer::start().await;
     setup(&srv).await;
     let (mut snoop, _) = connect_v311(srv.mqtt_addr(), "snoop", true).await;
-    snoop.subscribe("$aws/certificates/#", QoS::AtLeastOnce).await;
+    snoop
+        .subscribe("$aws/certificates/#", QoS::AtLeastOnce)
+        .await;
     snoop
         .subscribe("$aws/provisioning-templates/#", QoS::AtLeastOnce)
         .await;
@@ -126,7 +131,13 @@ async fn a_device_provisions_itself_and_nobody_else_sees_its_key() {
         .as_str()
         .unwrap()
         .to_owned();
-    let cert = ok(&srv, "GET", &format!("/certificates/{cert_id}"), Value::Null).await;
+    let cert = ok(
+        &srv,
+        "GET",
+        &format!("/certificates/{cert_id}"),
+        Value::Null,
+    )
+    .await;
     assert_eq!(cert["certificateDescription"]["status"], "INACTIVE");
 
     let provision = "$aws/provisioning-templates/fleet/provision/json";
@@ -140,7 +151,13 @@ async fn a_device_provisions_itself_and_nobody_else_sees_its_key() {
         json!({"thingName": "sensor-0042",
                "deviceConfiguration": {"interval": "60", "serial": "0042"}})
     );
-    let cert = ok(&srv, "GET", &format!("/certificates/{cert_id}"), Value::Null).await;
+    let cert = ok(
+        &srv,
+        "GET",
+        &format!("/certificates/{cert_id}"),
+        Value::Null,
+    )
+    .await;
     assert_eq!(cert["certificateDescription"]["status"], "ACTIVE");
     let thing = ok(&srv, "GET", "/things/sensor-0042", Value::Null).await;
     assert_eq!(thing["thingTypeName"], "sensor");
@@ -173,7 +190,11 @@ async fn a_device_provisions_itself_and_nobody_else_sees_its_key() {
         Value::Null,
     )
     .await;
-    assert_eq!(policies["policies"].as_array().unwrap().len(), 1, "{policies}");
+    assert_eq!(
+        policies["policies"].as_array().unwrap().len(),
+        1,
+        "{policies}"
+    );
 
     // The same request again: the same answer, nothing duplicated.
     request(&mut dev, provision, register).await;
@@ -252,7 +273,10 @@ async fn register_thing_and_provisioning_claims_over_the_api() {
     .await;
     assert_eq!(
         out["resourceArns"]["thing"],
-        format!("arn:aws:iot:us-east-1:{}:thing/t1", srv.config.aws.account_id)
+        format!(
+            "arn:aws:iot:us-east-1:{}:thing/t1",
+            srv.config.aws.account_id
+        )
     );
     assert!(
         out["resourceArns"]["certificate"]
@@ -261,7 +285,13 @@ async fn register_thing_and_provisioning_claims_over_the_api() {
             .ends_with(cert_id)
     );
     assert_eq!(out["certificatePem"], created["certificatePem"]);
-    let cert = ok(&srv, "GET", &format!("/certificates/{cert_id}"), Value::Null).await;
+    let cert = ok(
+        &srv,
+        "GET",
+        &format!("/certificates/{cert_id}"),
+        Value::Null,
+    )
+    .await;
     assert_eq!(cert["certificateDescription"]["status"], "ACTIVE");
     // FAIL: the thing exists with other attributes, nothing changes.
     ok(
@@ -301,7 +331,13 @@ async fn register_thing_and_provisioning_claims_over_the_api() {
     );
     assert!(claim["expiration"].as_f64().is_some(), "{claim}");
     let claim_id = claim["certificateId"].as_str().unwrap();
-    let cert = ok(&srv, "GET", &format!("/certificates/{claim_id}"), Value::Null).await;
+    let cert = ok(
+        &srv,
+        "GET",
+        &format!("/certificates/{claim_id}"),
+        Value::Null,
+    )
+    .await;
     assert_eq!(cert["certificateDescription"]["status"], "ACTIVE");
     let (status, _) = call(
         &srv,

@@ -63,9 +63,10 @@ pub(crate) async fn apply(
     if let (Some(t), Some(update)) = (&plan.thing, thing_update) {
         apply_thing(registry, scope, t, update).await?;
         applied.thing_name = Some(t.thing_name.clone());
-        applied
-            .resource_arns
-            .insert(t.logical_name.clone(), scope.arn(&format!("thing/{}", t.thing_name)));
+        applied.resource_arns.insert(
+            t.logical_name.clone(),
+            scope.arn(&format!("thing/{}", t.thing_name)),
+        );
     }
     for p in &plan.policies {
         match &p.source {
@@ -114,7 +115,9 @@ pub(crate) async fn apply(
                 .await
                 .map_err(reg)?;
         }
-        applied.resource_arns.insert(c.logical_name.clone(), cert_arn);
+        applied
+            .resource_arns
+            .insert(c.logical_name.clone(), cert_arn);
     }
     Ok(applied)
 }
@@ -209,8 +212,14 @@ async fn decide_thing(
         Override::Merge => {
             let mut merged = current_attributes.clone();
             merged.extend(t.attributes.clone());
-            overrides(o.attribute_payload, "attributes", name, &current_attributes, &merged)?
-                .then(|| json!({"attributes": t.attributes, "merge": true}))
+            overrides(
+                o.attribute_payload,
+                "attributes",
+                name,
+                &current_attributes,
+                &merged,
+            )?
+            .then(|| json!({"attributes": t.attributes, "merge": true}))
         }
         how => overrides(how, "attributes", name, &current_attributes, &t.attributes)?.then(|| {
             // Replacing: the template's attributes, and the others removed.
@@ -241,7 +250,9 @@ async fn decide_thing(
         Override::Merge => groups_now.union(&wanted_groups).cloned().collect(),
         _ => wanted_groups.clone(),
     };
-    if !wanted_groups.is_empty() && overrides(o.thing_groups, "thing groups", name, &groups_now, &target)? {
+    if !wanted_groups.is_empty()
+        && overrides(o.thing_groups, "thing groups", name, &groups_now, &target)?
+    {
         groups_to_add = target.difference(&groups_now).cloned().collect();
         groups_to_remove = groups_now.difference(&target).cloned().collect();
     }
@@ -302,7 +313,8 @@ async fn apply_thing(
     let name = &t.thing_name;
     match update {
         ThingUpdate::Create => {
-            let mut create = json!({"thingName": name, "attributePayload": {"attributes": t.attributes}});
+            let mut create =
+                json!({"thingName": name, "attributePayload": {"attributes": t.attributes}});
             if let Some(ty) = &t.thing_type_name {
                 create["thingTypeName"] = json!(ty);
             }

@@ -74,7 +74,9 @@ pub(crate) async fn ask(
         Err(_) => return Err(denied("The pre-provisioning hook timed out.".into())),
         Ok(Err(e)) => {
             tracing::info!(error = %e, function = target_arn, "pre-provisioning hook failed");
-            return Err(denied("The pre-provisioning hook could not be invoked.".into()));
+            return Err(denied(
+                "The pre-provisioning hook could not be invoked.".into(),
+            ));
         }
         Ok(Ok(r)) => r,
     };

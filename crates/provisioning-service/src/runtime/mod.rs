@@ -246,7 +246,11 @@ impl FleetProvisioning {
                     )
                     .await
                     .map_err(registry_failure)?;
-                Some((text(&out, "certificateId"), text(&out, "certificatePem"), true))
+                Some((
+                    text(&out, "certificateId"),
+                    text(&out, "certificatePem"),
+                    true,
+                ))
             }
             Some(CertificateSource::Pem {
                 certificate_pem,
@@ -254,7 +258,11 @@ impl FleetProvisioning {
             }) => {
                 let register = json!({"certificatePem": certificate_pem,
                     "caCertificatePem": ca_certificate_pem, "status": "INACTIVE"});
-                let id = match self.registry.register_certificate(scope, request(register)).await {
+                let id = match self
+                    .registry
+                    .register_certificate(scope, request(register))
+                    .await
+                {
                     Ok(out) => text(&out, "certificateId"),
                     // Registered by an earlier run: the same certificate.
                     Err(RegistryError::AlreadyExists { resource_id, .. }) => resource_id,
@@ -263,10 +271,9 @@ impl FleetProvisioning {
                 Some((id, certificate_pem.clone(), false))
             }
         };
-        let target = certificate.as_ref().map(|(id, _, fresh)| TargetCertificate {
-            id,
-            fresh: *fresh,
-        });
+        let target = certificate
+            .as_ref()
+            .map(|(id, _, fresh)| TargetCertificate { id, fresh: *fresh });
         let applied = apply::apply(&self.registry, scope, &plan, target).await?;
         let mut out = json!({"resourceArns": applied.resource_arns});
         if let Some((_, pem, _)) = certificate {

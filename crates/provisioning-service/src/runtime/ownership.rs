@@ -70,7 +70,9 @@ pub(crate) async fn redeem(
         ));
     }
     let invalid = || {
-        ProvisionFailure::InvalidToken("The certificate ownership token is invalid or has expired.".into())
+        ProvisionFailure::InvalidToken(
+            "The certificate ownership token is invalid or has expired.".into(),
+        )
     };
     let k = key(token);
     let (doc, version) = docs
@@ -81,7 +83,11 @@ pub(crate) async fn redeem(
     if now_ms >= doc.expires_at_ms {
         let _ = docs
             .store()
-            .write(vec![Write::delete(OWNERSHIP_KIND, &k, Expect::Version(version))])
+            .write(vec![Write::delete(
+                OWNERSHIP_KIND,
+                &k,
+                Expect::Version(version),
+            )])
             .await;
         return Err(invalid());
     }
