@@ -376,3 +376,18 @@ async fn apply_thing(
     }
     Ok(())
 }
+
+/// Test helpers: registry requests and a thing's groups.
+#[cfg(test)]
+pub(super) fn tests_req<T: DeserializeOwned>(v: Value) -> T {
+    req(v)
+}
+
+#[cfg(test)]
+pub(super) async fn tests_groups(registry: &Registry, scope: &Scope, thing: &str) -> Vec<String> {
+    thing_groups(registry, scope, thing)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}

@@ -15,6 +15,8 @@ mod apply;
 mod failure;
 mod hook;
 mod ownership;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
