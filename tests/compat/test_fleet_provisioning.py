@@ -316,3 +316,101 @@ def test_pre_provisioning_hook_refuses_and_overrides(server, iot, hook, snoop):
     dev.close()
     assert done.thing_name == "device-5b"
     hook.body = {"allowProvisioning": True}
+
+
+# --- JITP and JITR ------------------------------------------------------------------------
+
+JITP_TEMPLATE = json.dumps({
+    "Parameters": {"AWS::IoT::Certificate::CommonName": {"Type": "String"},
+                   "AWS::IoT::Certificate::Id": {"Type": "String"}},
+    "Resources": {
+        "thing": {"Type": "AWS::IoT::Thing", "Properties": {
+            "ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"}}},
+        "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
+            "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
+        "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "iot:Connect",
+                 "Resource": f"{ARN}:client/${{iot:Connection.Thing.ThingName}}"},
+                {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive", "iot:Subscribe"],
+                 "Resource": "*"}]})}},
+    },
+})
+
+
+def own_ca_device(ca, cn):
+    from test_device_auth import own_ca_device as make
+
+    cert_pem, key_pem = make(ca, cn)
+    return cert_pem, key_pem
+
+
+def try_connect(server, cert_pem, key_pem, client_id):
+    """One connection attempt (paho would reconnect by itself: only its first outcome counts);
+    the client when it got in, else None."""
+    cert, key = files(cert_pem, key_pem)
+    c = Client(client_id)
+    c.c.tls_set(ca_certs=server.ca_file, certfile=cert, keyfile=key, cert_reqs=ssl.CERT_REQUIRED)
+    outcome = queue.Queue()
+    c.c.on_connect = lambda cl, u, flags, rc, props: outcome.put(not rc.is_failure)
+    c.c.on_disconnect = lambda cl, u, flags, rc, props: outcome.put(False)
+    try:
+        c.c.connect("localhost", server.ports["mqtts"])
+    except (ssl.SSLError, ConnectionError):
+        return None
+    c.c.loop_start()
+    if outcome.get(timeout=WAIT):
+        return c
+    c.c.loop_stop()
+    return None
+
+
+def test_jitp_provisions_a_device_of_a_registered_ca(server, iot):
+    import time
+
+    from test_certificates import make_ca, register_ca
+
+    events = Client("jitr-listener")
+    events.connect(server.ports["mqtt"])
+    events.subscribe("$aws/events/certificates/registered/#")
+    ca = make_ca("JITP CA")
+    ca_id = register_ca(iot, ca, allowAutoRegistration=True,
+                        registrationConfig={"templateBody": JITP_TEMPLATE, "roleArn": ROLE})["certificateId"]
+    cert_pem, key_pem = own_ca_device(ca, "jitp-device")
+    # The first connection registers the certificate and is refused, as on AWS.
+    assert try_connect(server, cert_pem, key_pem, "jitp-device") is None
+    m = events.get()
+    assert m.topic == f"$aws/events/certificates/registered/{ca_id}"
+    event = json.loads(m.payload)
+    assert event["caCertificateId"] == ca_id
+    assert event["certificateStatus"] == "PENDING_ACTIVATION"
+    assert event["awsAccountId"] == ACCOUNT_ID
+    cert_id = event["certificateId"]
+    # The template runs: the device's next attempts get in once it has.
+    deadline = time.monotonic() + WAIT
+    c = None
+    while c is None and time.monotonic() < deadline:
+        c = try_connect(server, cert_pem, key_pem, "jitp-device")
+    assert c is not None, "the JITP device never got in"
+    c.close()
+    events.close()
+    cert = iot.describe_certificate(certificateId=cert_id)["certificateDescription"]
+    assert (cert["status"], cert["caCertificateId"]) == ("ACTIVE", ca_id)
+    assert iot.list_thing_principals(thingName="jitp-device")["principals"] == [cert["certificateArn"]]
+
+
+def test_jitr_without_a_template_leaves_the_certificate_pending(server, iot):
+    from test_certificates import make_ca, register_ca
+
+    events = Client("jitr-listener-2")
+    events.connect(server.ports["mqtt"])
+    events.subscribe("$aws/events/certificates/registered/#")
+    ca = make_ca("JITR only CA")
+    ca_id = register_ca(iot, ca, allowAutoRegistration=True)["certificateId"]
+    cert_pem, key_pem = own_ca_device(ca, "jitr-only")
+    assert try_connect(server, cert_pem, key_pem, "jitr-only") is None
+    event = json.loads(events.get().payload)
+    assert event["caCertificateId"] == ca_id
+    events.close()
+    cert = iot.describe_certificate(certificateId=event["certificateId"])["certificateDescription"]
+    assert cert["status"] == "PENDING_ACTIVATION"

@@ -17,6 +17,7 @@
 //! CreateProvisioningClaim, with certificate ownership tokens and pre-provisioning hooks.
 
 mod error;
+pub mod jit;
 pub mod mqtt;
 pub mod runtime;
 mod templates;
@@ -31,6 +32,7 @@ use ferrite_storage::RegistryStore;
 use ferrite_types::{ChangeFeed, Clock, InProcessFeed, RegistryChange};
 
 pub use error::ProvisioningError;
+pub use jit::JustInTime;
 pub use mqtt::FleetProvisioningDevice;
 pub use runtime::{FleetProvisioning, ProvisionFailure, Requester};
 pub use templates::{

@@ -508,7 +508,8 @@ impl Registry {
 
     /// Just-in-time registration (JITR): when a device presents `certificate_pem`, valid and
     /// not yet registered, signed by a registered CA that is ACTIVE with auto-registration
-    /// ENABLE, registers it under that CA with status PENDING_ACTIVATION and returns
+    /// ENABLE, registers it under that CA with status PENDING_ACTIVATION, announces
+    /// [`RegistryChange::CertificateRegisteredJustInTime`] (the JITR event, JITP) and returns
     /// `Some(PendingActivation)`. Anything else (unparsable, expired, already registered,
     /// no such CA) is `None`: the caller refuses the connection as for any unknown
     /// certificate.
@@ -529,6 +530,10 @@ impl Registry {
             return Ok(None);
         };
         let signing = ca.signing();
+        let registered = RegistryChange::CertificateRegisteredJustInTime {
+            certificate_id: cert.id.clone(),
+            ca_certificate_id: signing.id.clone(),
+        };
         let new = NewCertificate {
             parsed: cert,
             status: CertStatus::PendingActivation,
@@ -536,7 +541,10 @@ impl Registry {
             ca_certificate_id: Some(signing.id),
         };
         match self.store_new_certificate(scope, new).await {
-            Ok(_) => Ok(Some(CertStatus::PendingActivation)),
+            Ok(_) => {
+                self.announce([registered]);
+                Ok(Some(CertStatus::PendingActivation))
+            }
             // Another connection registered it first.
             Err(RegistryError::AlreadyExists { .. }) => Ok(None),
             Err(e) => Err(e),

@@ -292,6 +292,9 @@ impl Server {
             broker.clone(),
         )?;
         services.spawn(fleet_device.run(services_cancel.clone()));
+        let just_in_time =
+            ferrite_provisioning_service::JustInTime::new(api_state.fleet.clone(), broker.clone());
+        services.spawn(just_in_time.run(changes.subscribe(), services_cancel.clone()));
         // Continuous jobs follow thing group membership.
         services.spawn(
             api_state

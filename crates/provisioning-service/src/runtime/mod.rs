@@ -15,6 +15,7 @@ mod apply;
 mod failure;
 mod hook;
 mod ownership;
+mod subject;
 #[cfg(test)]
 mod tests;
 
@@ -50,11 +51,11 @@ pub struct FleetProvisioning {
     registry: Registry,
     templates: ProvisioningTemplates,
     docs: Documents,
-    /// The region and account of requests that carry none (MQTT).
-    scope: Scope,
+    /// The region and account of requests that carry none (MQTT, JITP).
+    pub(crate) scope: Scope,
     /// `[aws.functions]`: the endpoints that play pre-provisioning hooks.
     functions: Arc<BTreeMap<String, String>>,
-    clock: Clock,
+    pub(crate) clock: Clock,
 }
 
 fn registry_failure(e: RegistryError) -> ProvisionFailure {
@@ -339,6 +340,73 @@ impl FleetProvisioning {
             "keyPair": out["keyPair"],
             "expiration": epoch_secs(self.clock.now_ms() + CLAIM_LIFETIME_MS),
         }))
+    }
+
+    /// JITP: runs the template of CA `ca_certificate_id`'s `registrationConfig` for the
+    /// certificate just registered under it. `None` when the CA has no template; else the
+    /// thing provisioned, if the template has one.
+    pub async fn provision_just_in_time(
+        &self,
+        certificate_id: &str,
+        ca_certificate_id: &str,
+    ) -> Result<Option<Option<String>>, ProvisionFailure> {
+        let ca = self
+            .registry
+            .describe_ca_certificate(
+                &self.scope,
+                request(json!({"certificateId": ca_certificate_id})),
+            )
+            .await
+            .map_err(registry_failure)?;
+        let config = &ca["registrationConfig"];
+        let body = match (
+            config["templateBody"].as_str(),
+            config["templateName"].as_str(),
+        ) {
+            (Some(body), _) => body.to_owned(),
+            (None, Some(name)) => {
+                let template = self
+                    .templates
+                    .template(name)
+                    .await?
+                    .filter(|t| t.kind() == TemplateKind::Jitp && t.enabled)
+                    .ok_or_else(|| {
+                        ProvisionFailure::TemplateNotFound(format!(
+                            "The JITP template {name} does not exist or is disabled."
+                        ))
+                    })?;
+                template.default_body().to_owned()
+            }
+            (None, None) => return Ok(None),
+        };
+        let pem = self
+            .registry
+            .certificate_for_auth(certificate_id)
+            .await
+            .map_err(registry_failure)?
+            .ok_or_else(|| {
+                ProvisionFailure::InvalidParameters(format!(
+                    "The certificate {certificate_id} does not exist."
+                ))
+            })?
+            .certificate_pem;
+        let plan = Template::parse(&body)
+            .map_err(|e| ProvisionFailure::InvalidParameters(e.aws_message()))?
+            .evaluate(&BTreeMap::new(), &subject::builtins(certificate_id, &pem))
+            .map_err(|e| ProvisionFailure::InvalidParameters(e.aws_message()))?;
+        if let Some(c) = &plan.certificate
+            && c.source != CertificateSource::Id(certificate_id.to_owned())
+        {
+            return Err(ProvisionFailure::InvalidParameters(
+                "The template's certificate must be the certificate being provisioned.".into(),
+            ));
+        }
+        let target = TargetCertificate {
+            id: certificate_id,
+            fresh: true,
+        };
+        let applied = apply::apply(&self.registry, &self.scope, &plan, Some(target)).await?;
+        Ok(Some(applied.thing_name))
     }
 }
 
