@@ -97,3 +97,96 @@ pub(crate) async fn ask(
     parameters.extend(out.parameter_overrides);
     Ok(parameters)
 }
+
+#[cfg(test)]
+// The test endpoint runs on a detached task: the lint policy is for the service's own code.
+#[allow(clippy::disallowed_methods)]
+mod tests {
+    use axum::http::StatusCode;
+    use serde_json::Value;
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    /// An endpoint answering `status` and `body` to every POST, reporting the events.
+    async fn endpoint(
+        status: StatusCode,
+        body: &'static str,
+    ) -> (String, mpsc::UnboundedReceiver<Value>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let app = axum::Router::new().fallback(move |event: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(serde_json::from_slice(&event).unwrap_or(Value::Null));
+                (status, body)
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (url, rx)
+    }
+
+    fn input<'a>(parameters: &'a BTreeMap<String, String>) -> HookInput<'a> {
+        HookInput {
+            claim_certificate_id: Some("claim"),
+            certificate_id: "c0ffee",
+            certificate_pem: "PEM",
+            template_arn: "arn:aws:iot:us-east-1:123456789012:provisioningtemplate/t",
+            client_id: Some("dev"),
+            parameters,
+        }
+    }
+
+    const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:hook";
+
+    #[tokio::test]
+    async fn overrides_are_merged_and_the_event_has_awss_shape() {
+        let (url, mut events) = endpoint(
+            StatusCode::OK,
+            r#"{"allowProvisioning": true, "parameterOverrides": {"B": "hook"}}"#,
+        )
+        .await;
+        let functions = Arc::new(BTreeMap::from([(ARN.to_owned(), url)]));
+        let given = BTreeMap::from([
+            ("A".to_owned(), "1".to_owned()),
+            ("B".to_owned(), "2".to_owned()),
+        ]);
+        let merged = ask(&functions, ARN, input(&given)).await.unwrap();
+        assert_eq!(merged["A"], "1");
+        assert_eq!(merged["B"], "hook");
+        let event = events.recv().await.unwrap();
+        assert_eq!(
+            event,
+            json!({"claimCertificateId": "claim", "certificateId": "c0ffee", "certificatePem": "PEM",
+                   "templateArn": "arn:aws:iot:us-east-1:123456789012:provisioningtemplate/t",
+                   "clientId": "dev", "parameters": {"A": "1", "B": "2"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn anything_but_an_explicit_allow_refuses() {
+        let given = BTreeMap::new();
+        let answers = [
+            (StatusCode::OK, r#"{"allowProvisioning": false}"#),
+            (StatusCode::OK, r#"{}"#),
+            (StatusCode::OK, "not json"),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"allowProvisioning": true}"#,
+            ),
+        ];
+        for (status, body) in answers {
+            let (url, _events) = endpoint(status, body).await;
+            let functions = Arc::new(BTreeMap::from([(ARN.to_owned(), url)]));
+            let e = ask(&functions, ARN, input(&given)).await.unwrap_err();
+            assert_eq!(e.rejected()["statusCode"], 403, "{status} {body}");
+            assert_eq!(e.rejected()["errorCode"], "AccessDenied");
+        }
+        // No endpoint for the function.
+        let e = ask(&Arc::new(BTreeMap::new()), ARN, input(&given))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProvisionFailure::HookDenied(_)));
+    }
+}
