@@ -227,7 +227,7 @@ def test_create_keys_flow_provisions_a_device(server, iot, snoop):
     keys = dev.create_keys()
     assert "PRIVATE KEY" in keys.private_key
     assert iot.describe_certificate(
-        certificateId=keys.certificate_id)["certificateDescription"]["status"] == "INACTIVE"
+        certificateId=keys.certificate_id)["certificateDescription"]["status"] == "PENDING_ACTIVATION"
     done = dev.register("fleet", keys.certificate_ownership_token, SerialNumber="001")
     dev.close()
     assert done.thing_name == "device-001"
@@ -307,7 +307,7 @@ def test_pre_provisioning_hook_refuses_and_overrides(server, iot, hook, snoop):
     assert event["parameters"] == {"SerialNumber": "005"}
     assert "BEGIN CERTIFICATE" in event["certificatePem"]
     assert iot.describe_certificate(
-        certificateId=keys.certificate_id)["certificateDescription"]["status"] == "INACTIVE"
+        certificateId=keys.certificate_id)["certificateDescription"]["status"] == "PENDING_ACTIVATION"
     assert "device-005" not in [t["thingName"] for t in iot.list_things()["things"]]
 
     # Allowed, with the serial number replaced by the hook.

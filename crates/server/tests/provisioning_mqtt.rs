@@ -138,7 +138,10 @@ async fn a_device_provisions_itself_and_nobody_else_sees_its_key() {
         Value::Null,
     )
     .await;
-    assert_eq!(cert["certificateDescription"]["status"], "INACTIVE");
+    assert_eq!(
+        cert["certificateDescription"]["status"],
+        "PENDING_ACTIVATION"
+    );
 
     let provision = "$aws/provisioning-templates/fleet/provision/json";
     let register = json!({"certificateOwnershipToken": token,

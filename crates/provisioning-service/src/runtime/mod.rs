@@ -7,9 +7,8 @@
 //! pre-provisioning hook when the template has one, evaluates the default version's body with
 //! the device's parameters (and the hook's overrides) and the certificate's id as
 //! `AWS::IoT::Certificate::Id`, and applies the plan through the registry ([`apply`]).
-//! Certificates created over MQTT start `INACTIVE` [VERIFY: the spec says
-//! `PENDING_ACTIVATION`, a status the registry reserves for JITR]; the template's `Status`
-//! activates them.
+//! Certificates created over MQTT start `PENDING_ACTIVATION` (as the SDK's documentation says);
+//! the template's `Status` sets theirs.
 
 mod apply;
 mod failure;
@@ -94,7 +93,7 @@ impl FleetProvisioning {
     pub async fn create_keys_and_certificate(&self) -> Result<Value, ProvisionFailure> {
         let out = self
             .registry
-            .create_keys_and_certificate(&self.scope, request(json!({"setAsActive": false})))
+            .issue_pending_activation(&self.scope, None)
             .await
             .map_err(registry_failure)?;
         let id = text(&out, "certificateId");
@@ -112,10 +111,7 @@ impl FleetProvisioning {
     pub async fn create_certificate_from_csr(&self, csr: &str) -> Result<Value, ProvisionFailure> {
         let out = self
             .registry
-            .create_certificate_from_csr(
-                &self.scope,
-                request(json!({"certificateSigningRequest": csr, "setAsActive": false})),
-            )
+            .issue_pending_activation(&self.scope, Some(csr.to_owned()))
             .await
             .map_err(|e| match e {
                 RegistryError::InvalidRequest(m) => ProvisionFailure::InvalidCsr(m),
