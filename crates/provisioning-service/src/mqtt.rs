@@ -13,6 +13,10 @@
 //! topic and its `iot:Receive` check; another client subscribed to `$aws/certificates/#`
 //! receives nothing. A request without a client id (none over MQTT) is not answered. CBOR
 //! (`/cbor`) is not served.
+//!
+//! Every minute the loop also sweeps expired ownership tokens and deletes the certificates
+//! they leave unprovisioned ([`FleetProvisioning::sweep_expired`]); in a cluster each node
+//! sweeps, and conditional deletes make one of them win each token.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +34,8 @@ use crate::runtime::{FleetProvisioning, ProvisionFailure, Requester};
 const TAP_QUEUE: usize = 256;
 /// Requests served at once: each may generate an RSA key or call a hook.
 const CONCURRENT: usize = 16;
+/// How often expired ownership tokens (and their unprovisioned certificates) are swept.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 const CREATE: &str = "$aws/certificates/create/json";
 const CREATE_FROM_CSR: &str = "$aws/certificates/create-from-csr/json";
@@ -67,9 +73,22 @@ impl FleetProvisioningDevice {
         };
         let tasks = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(CONCURRENT));
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let msg = tokio::select! {
                 _ = cancel.cancelled() => break,
+                _ = sweep.tick() => {
+                    match self.provisioning.sweep_expired().await {
+                        Ok(gone) if !gone.is_empty() => tracing::info!(
+                            certificates = gone.len(),
+                            "deleted certificates whose ownership token expired unprovisioned"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "cannot sweep ownership tokens"),
+                    }
+                    continue;
+                }
                 Some(m) = a.recv() => m,
                 Some(m) = b.recv() => m,
                 Some(m) = c.recv() => m,

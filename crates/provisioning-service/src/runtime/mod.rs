@@ -404,6 +404,38 @@ impl FleetProvisioning {
         let applied = apply::apply(&self.registry, &self.scope, &plan, Some(target)).await?;
         Ok(Some(applied.thing_name))
     }
+
+    /// Deletes the expired ownership tokens, and with each the certificate it was bound to
+    /// unless that certificate was provisioned: AWS deletes a certificate that was neither
+    /// activated nor attached to a thing or policy within the token's hour. Returns the
+    /// certificates deleted.
+    pub async fn sweep_expired(&self) -> Result<Vec<String>, ProvisionFailure> {
+        let mut deleted = Vec::new();
+        for id in ownership::sweep(&self.docs, self.clock.now_ms()).await? {
+            let Some(cert) = self
+                .registry
+                .certificate_for_auth(&id)
+                .await
+                .map_err(registry_failure)?
+            else {
+                continue;
+            };
+            if cert.status == ferrite_types::CertStatus::Active {
+                continue;
+            }
+            // Without forceDelete, a certificate with things or policies attached is kept.
+            match self
+                .registry
+                .delete_certificate(&self.scope, request(json!({"certificateId": id})))
+                .await
+            {
+                Ok(_) => deleted.push(id),
+                Err(RegistryError::DeleteConflict(_) | RegistryError::NotFound(_)) => {}
+                Err(e) => return Err(registry_failure(e)),
+            }
+        }
+        Ok(deleted)
+    }
 }
 
 /// A registry request from the JSON its operation takes.

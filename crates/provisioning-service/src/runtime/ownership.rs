@@ -57,6 +57,37 @@ pub(crate) async fn issue(
     Ok(token)
 }
 
+/// Removes the tokens expired at `now_ms` and returns the certificates they were bound to.
+pub(crate) async fn sweep(docs: &Documents, now_ms: i64) -> Result<Vec<String>, ProvisionFailure> {
+    let mut expired = Vec::new();
+    docs.scan_until(OWNERSHIP_KIND, "", None, |r| {
+        let doc: TokenDoc = ferrite_registry::decode(r)?;
+        if now_ms >= doc.expires_at_ms {
+            expired.push((r.key.clone(), r.version, doc.certificate_id));
+        }
+        Ok(std::ops::ControlFlow::Continue(()))
+    })
+    .await
+    .map_err(|e| ProvisionFailure::Internal(e.to_string()))?;
+    let mut certificates = Vec::new();
+    for (key, version, certificate) in expired {
+        // Another node sweeping at once deleted it first: that node handles its certificate.
+        let outcome = docs
+            .store()
+            .write(vec![Write::delete(
+                OWNERSHIP_KIND,
+                &key,
+                Expect::Version(version),
+            )])
+            .await
+            .map_err(|e| ProvisionFailure::Internal(e.to_string()))?;
+        if matches!(outcome, ferrite_storage::WriteOutcome::Applied) {
+            certificates.push(certificate);
+        }
+    }
+    Ok(certificates)
+}
+
 /// The certificate `token` is bound to, if the token is known and unexpired at `now_ms`.
 /// An expired token is deleted when met.
 pub(crate) async fn redeem(

@@ -209,3 +209,62 @@ async fn ownership_tokens_are_unforgeable_and_expire_after_an_hour() {
         .unwrap();
     assert!(left.records.is_empty());
 }
+
+/// A certificate registered without a CA, `status`: its id.
+async fn registered(registry: &Registry, name: &str, status: &str) -> String {
+    let pem = rcgen::generate_simple_self_signed(vec![name.to_owned()])
+        .unwrap()
+        .cert
+        .pem();
+    let out = registry
+        .register_certificate_without_ca(
+            &scope(),
+            apply::tests_req(json!({"certificatePem": pem, "status": status})),
+        )
+        .await
+        .unwrap();
+    out["certificateId"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(start_paused = true)]
+async fn expired_tokens_take_their_unprovisioned_certificates_with_them() {
+    let (fleet, registry) = fleet();
+    let fleet = fleet.with_clock(Clock::following_tokio(1_800_000_000_000));
+    let abandoned = registered(&registry, "abandoned", "INACTIVE").await;
+    let activated = registered(&registry, "activated", "ACTIVE").await;
+    let attached = registered(&registry, "attached", "INACTIVE").await;
+    registry
+        .create_thing(&scope(), apply::tests_req(json!({"thingName": "t"})))
+        .await
+        .unwrap();
+    registry
+        .attach_thing_principal(
+            &scope(),
+            apply::tests_req(json!({"thingName": "t",
+                "principal": format!("arn:aws:iot:us-east-1:123456789012:cert/{attached}")})),
+        )
+        .await
+        .unwrap();
+    for id in [&abandoned, &activated, &attached] {
+        ownership::issue(&fleet.docs, id, fleet.clock.now_ms())
+            .await
+            .unwrap();
+    }
+    // Nothing expires within the hour.
+    tokio::time::advance(Duration::from_millis(TOKEN_LIFETIME_MS as u64 - 1)).await;
+    assert_eq!(fleet.sweep_expired().await.unwrap(), Vec::<String>::new());
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(
+        fleet.sweep_expired().await.unwrap(),
+        vec![abandoned.clone()]
+    );
+    let exists = |id: String| {
+        let registry = registry.clone();
+        async move { registry.certificate_for_auth(&id).await.unwrap().is_some() }
+    };
+    assert!(!exists(abandoned).await);
+    assert!(exists(activated).await);
+    assert!(exists(attached).await);
+    // The tokens are gone: a second sweep finds nothing.
+    assert_eq!(fleet.sweep_expired().await.unwrap(), Vec::<String>::new());
+}
