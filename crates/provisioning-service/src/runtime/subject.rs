@@ -38,3 +38,39 @@ pub(crate) fn builtins(certificate_id: &str, pem: &str) -> Builtins {
     }
     builtins
 }
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{CertificateParams, DnType, KeyPair};
+
+    use super::*;
+
+    #[test]
+    fn subject_fields_become_builtins_and_missing_ones_stay_absent() {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "jitp-7");
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Acme");
+        params.distinguished_name.push(DnType::CountryName, "DE");
+        params
+            .distinguished_name
+            .push(DnType::CustomDnType(vec![2, 5, 4, 5]), "SN-42");
+        let pem = params
+            .self_signed(&KeyPair::generate().unwrap())
+            .unwrap()
+            .pem();
+        let b = builtins("c0ffee", &pem);
+        assert_eq!(b.get("AWS::IoT::Certificate::Id"), Some("c0ffee"));
+        assert_eq!(b.get("AWS::IoT::Certificate::CommonName"), Some("jitp-7"));
+        assert_eq!(b.get("AWS::IoT::Certificate::Organization"), Some("Acme"));
+        assert_eq!(b.get("AWS::IoT::Certificate::Country"), Some("DE"));
+        assert_eq!(b.get("AWS::IoT::Certificate::SerialNumber"), Some("SN-42"));
+        assert_eq!(b.get("AWS::IoT::Certificate::StateName"), None);
+        // An unreadable certificate yields the id alone.
+        assert_eq!(
+            builtins("c0ffee", "garbage").get("AWS::IoT::Certificate::CommonName"),
+            None
+        );
+    }
+}
