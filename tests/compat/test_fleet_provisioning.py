@@ -411,6 +411,10 @@ def test_jitr_without_a_template_leaves_the_certificate_pending(server, iot):
     assert try_connect(server, cert_pem, key_pem, "jitr-only") is None
     event = json.loads(events.get().payload)
     assert event["caCertificateId"] == ca_id
+    # Every further attempt while it is PENDING_ACTIVATION publishes the event again.
+    assert try_connect(server, cert_pem, key_pem, "jitr-only") is None
+    again = json.loads(events.get().payload)
+    assert again["certificateId"] == event["certificateId"]
     events.close()
     cert = iot.describe_certificate(certificateId=event["certificateId"])["certificateDescription"]
     assert cert["status"] == "PENDING_ACTIVATION"

@@ -506,6 +506,28 @@ impl Registry {
         }
     }
 
+    /// A device presented `certificate_id` again while it is PENDING_ACTIVATION under a
+    /// registered CA: AWS emits the JITR event each time, so the registration is announced
+    /// again ([`RegistryChange::CertificateRegisteredJustInTime`]). True when announced.
+    pub async fn reannounce_pending_registration(
+        &self,
+        certificate_id: &str,
+    ) -> Result<bool, RegistryError> {
+        let Some(cert) = self.certificate_for_auth(certificate_id).await? else {
+            return Ok(false);
+        };
+        match (cert.status, cert.ca_certificate_id) {
+            (CertStatus::PendingActivation, Some(ca)) => {
+                self.announce([RegistryChange::CertificateRegisteredJustInTime {
+                    certificate_id: normalise_id(certificate_id),
+                    ca_certificate_id: ca,
+                }]);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Just-in-time registration (JITR): when a device presents `certificate_pem`, valid and
     /// not yet registered, signed by a registered CA that is ACTIVE with auto-registration
     /// ENABLE, registers it under that CA with status PENDING_ACTIVATION, announces
