@@ -2,7 +2,8 @@
 //! service's response — goes through [`dispatch`]: validate → retain → taps → local fan-out →
 //! remote forward → the ticket its acknowledgement waits on. Messages another node forwarded
 //! take the short path [`deliver_remote`]: local fan-out only, because the node that received
-//! them already retained, tapped and forwarded them.
+//! them already retained, tapped and forwarded them. A service's answer meant for one client
+//! (it carries a secret) takes [`deliver_to`]: that client's session only.
 
 use std::sync::Arc;
 
@@ -79,6 +80,25 @@ pub(crate) async fn dispatch(inner: &Arc<BrokerInner>, msg: Arc<Message>) -> Dis
 pub(crate) async fn deliver_remote(inner: &Arc<BrokerInner>, msg: Arc<Message>) -> Dispatched {
     let mut ops = Vec::new();
     let delivered = inner.router.fan_out(inner, &msg, &mut ops).await;
+    Dispatched {
+        delivered,
+        ticket: DeliveryTicket::local(inner.persister.submit(ops)),
+        ..Dispatched::default()
+    }
+}
+
+/// Routes a message to the session of `client_id` alone, through its matching subscriptions:
+/// no tap, retained store, other subscriber or other node sees it.
+pub(crate) async fn deliver_to(
+    inner: &Arc<BrokerInner>,
+    client_id: &str,
+    msg: Arc<Message>,
+) -> Dispatched {
+    let mut ops = Vec::new();
+    let delivered = inner
+        .router
+        .fan_out_to(inner, &msg, Some(client_id), &mut ops)
+        .await;
     Dispatched {
         delivered,
         ticket: DeliveryTicket::local(inner.persister.submit(ops)),

@@ -241,6 +241,22 @@ impl Broker {
         Ok(d.delivered)
     }
 
+    /// Delivers a service's message to the session of `client_id` alone, through that
+    /// session's subscriptions matching the topic (and its `iot:Receive` check at delivery):
+    /// no tap, retained store, other subscriber or other node sees it. For answers that belong
+    /// to the connection that asked, such as fleet provisioning's private keys. Returns the
+    /// deliveries queued (0 when the client is not subscribed), once durable. A client
+    /// connected to another node of a cluster is not reached.
+    pub async fn deliver_to(&self, client_id: &str, msg: Message) -> Result<usize, BrokerError> {
+        dispatch::validate(&self.inner, &msg.topic, msg.payload.len())?;
+        if self.inner.cancel.is_cancelled() {
+            return Err(BrokerError::ShuttingDown);
+        }
+        let d = dispatch::deliver_to(&self.inner, client_id, Arc::new(msg)).await;
+        self.wait(&d.ticket).await;
+        Ok(d.delivered)
+    }
+
     /// Routes a message that another node received to this node's subscribers only (it was
     /// retained, tapped and forwarded where it arrived).
     pub async fn deliver_remote(&self, msg: Arc<Message>) -> Result<Dispatched, BrokerError> {

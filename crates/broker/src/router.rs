@@ -148,10 +148,14 @@ impl Router {
         found || self.taps.any_matching(topic)
     }
 
-    fn targets(&self, msg: &Message) -> Vec<Target> {
+    /// The sessions `msg` goes to; with `only`, just the session of that client id.
+    fn targets(&self, msg: &Message, only: Option<&str>) -> Vec<Target> {
         let mut targets: Vec<Target> = Vec::new();
         let subs = self.subs.read();
         let mut add = |entry: &SubEntry, shared: bool| {
+            if only.is_some_and(|c| *entry.session.client_id != *c) {
+                return;
+            }
             if !shared && entry.options.no_local && msg.origin.is_client(&entry.session.client_id) {
                 return;
             }
@@ -181,10 +185,17 @@ impl Router {
                 if n == 0 {
                     return;
                 }
-                let pick = (0..n)
-                    .map(|i| &members[(start + i) % n].1)
-                    .find(|e| e.session.is_online())
-                    .unwrap_or(&members[start % n].1);
+                let pick = match only {
+                    // A targeted delivery reaches its client through any group it is in.
+                    Some(c) => match members.iter().find(|m| *m.1.session.client_id == *c) {
+                        Some(m) => &m.1,
+                        None => return,
+                    },
+                    None => (0..n)
+                        .map(|i| &members[(start + i) % n].1)
+                        .find(|e| e.session.is_online())
+                        .unwrap_or(&members[start % n].1),
+                };
                 add(pick, true);
             }
         });
@@ -200,11 +211,22 @@ impl Router {
         msg: &Arc<Message>,
         ops: &mut Vec<BrokerOp>,
     ) -> usize {
+        self.fan_out_to(inner, msg, None, ops).await
+    }
+
+    /// [`Router::fan_out`] restricted, with `only`, to the session of that client id.
+    pub async fn fan_out_to(
+        &self,
+        inner: &BrokerInner,
+        msg: &Arc<Message>,
+        only: Option<&str>,
+        ops: &mut Vec<BrokerOp>,
+    ) -> usize {
         let max_queued = inner.cfg.max_queued_messages;
         let backpressure = inner.backpressure();
         let metrics = &inner.metrics;
         let mut delivered = 0;
-        for t in self.targets(msg) {
+        for t in self.targets(msg, only) {
             let out = Outgoing {
                 msg: msg.clone(),
                 qos: t.qos,

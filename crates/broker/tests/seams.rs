@@ -179,3 +179,28 @@ async fn a_message_from_another_node_reaches_local_subscribers_only() {
     assert!(tap.try_recv().is_err());
     assert!(h.broker.retained("r/remote").is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_targeted_delivery_reaches_its_client_only() {
+    let rec = Arc::new(Recorder::default());
+    let h = harness(&rec).await;
+    let mut tap = h.broker.tap("k/#", 4).expect("tap");
+    let (mut asker, _) = h.connect_v5("asker", true, Properties::default()).await;
+    let (mut other, _) = h.connect_v5("other", true, Properties::default()).await;
+    asker.subscribe("k/accepted", QoS::AtLeastOnce).await;
+    // Through a shared group too: the group's other member must not get it.
+    asker.subscribe("$share/g/k/#", QoS::AtLeastOnce).await;
+    other.subscribe("k/#", QoS::AtLeastOnce).await;
+    other.subscribe("$share/g/k/#", QoS::AtLeastOnce).await;
+    rec.take();
+    let msg = || Message::from_service("test", "k/accepted", "secret", QoS::AtLeastOnce);
+    assert_eq!(h.broker.deliver_to("asker", msg()).await.expect("ok"), 1);
+    assert_eq!(&asker.recv_publish().await.payload[..], b"secret");
+    other.expect_silence(Duration::from_secs(2)).await;
+    // Nobody else: no tap, no other node, nothing retained.
+    assert!(tap.try_recv().is_err());
+    assert_eq!(rec.take(), Vec::<String>::new());
+    // A client that is not subscribed gets nothing, and nobody else does either.
+    assert_eq!(h.broker.deliver_to("absent", msg()).await.expect("ok"), 0);
+    other.expect_silence(Duration::from_secs(2)).await;
+}

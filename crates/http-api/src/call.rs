@@ -51,6 +51,10 @@ impl Call<'_> {
         &self.state.provisioning
     }
 
+    pub fn fleet(&self) -> &ferrite_provisioning_service::FleetProvisioning {
+        &self.state.fleet
+    }
+
     pub fn jobs(&self) -> &ferrite_jobs_service::Jobs {
         &self.state.jobs
     }

@@ -56,6 +56,8 @@ pub struct ApiState {
     pub rules: TopicRules,
     /// Provisioning templates and their versions.
     pub provisioning: ferrite_provisioning_service::ProvisioningTemplates,
+    /// Templates at run time: RegisterThing and CreateProvisioningClaim.
+    pub fleet: ferrite_provisioning_service::FleetProvisioning,
     /// Jobs, job executions and job templates.
     pub jobs: ferrite_jobs_service::Jobs,
     /// Test hook: `POST /_ferrite/reset` (SigV4-signed, any service) empties the registry.

@@ -37,6 +37,9 @@ pub struct IdentityConfig {
 /// follow).
 const NOT_REGISTERED: &str = "certificate_not_registered";
 
+/// The refusal of a registered certificate that is not ACTIVE.
+const NOT_ACTIVE: &str = "certificate_not_active";
+
 /// Why a certificate-authenticated HTTPS request is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpAuthError {
@@ -294,10 +297,17 @@ impl Inner {
     }
 
     /// `resolve`/`resolve_policies` for a certificate, registering it just in time when it
-    /// is unknown.
+    /// is unknown, and announcing it again when it is still PENDING_ACTIVATION under a CA
+    /// (AWS publishes the JITR event at every such attempt).
     async fn with_jitr<T>(&self, der: &[u8], resolved: Result<T, Refusal>) -> Result<T, Refusal> {
-        if let Err(Refusal::Denied(NOT_REGISTERED)) = &resolved {
-            self.register_just_in_time(der).await?;
+        match &resolved {
+            Err(Refusal::Denied(NOT_REGISTERED)) => self.register_just_in_time(der).await?,
+            Err(Refusal::Denied(NOT_ACTIVE)) => {
+                self.registry
+                    .reannounce_pending_registration(&ferrite_types::certificate_id(der))
+                    .await?;
+            }
+            _ => {}
         }
         resolved
     }
@@ -390,7 +400,7 @@ impl Inner {
             return Err(Refusal::Denied(NOT_REGISTERED));
         };
         if !cert.status.is_active() {
-            return Err(Refusal::Denied("certificate_not_active"));
+            return Err(Refusal::Denied(NOT_ACTIVE));
         }
         if cert.ca_status.is_some_and(|s| !s.is_active()) {
             return Err(Refusal::Denied("ca_not_active"));

@@ -11,8 +11,15 @@
 //! API accepts is what provisioning can evaluate. Durable changes are announced on the shared
 //! [`ChangeFeed`] (`ProvisioningTemplateChanged`/`Deleted`) for the provisioning runtime.
 //! [`ProvisioningTemplates::template`] is what that runtime reads.
+//!
+//! The runtime: [`FleetProvisioning`] (`runtime`) runs templates: the MQTT fleet provisioning
+//! API ([`FleetProvisioningDevice`], `mqtt`), the control plane's RegisterThing and
+//! CreateProvisioningClaim, with certificate ownership tokens and pre-provisioning hooks.
 
 mod error;
+pub mod jit;
+pub mod mqtt;
+pub mod runtime;
 mod templates;
 #[cfg(test)]
 mod tests;
@@ -25,6 +32,9 @@ use ferrite_storage::RegistryStore;
 use ferrite_types::{ChangeFeed, Clock, InProcessFeed, RegistryChange};
 
 pub use error::ProvisioningError;
+pub use jit::JustInTime;
+pub use mqtt::FleetProvisioningDevice;
+pub use runtime::{FleetProvisioning, ProvisionFailure, Requester};
 pub use templates::{
     CreateProvisioningTemplate, ListProvisioningTemplates, ProvisioningHook, StoredTemplate,
     TemplateName, TemplateVersion, UpdateProvisioningTemplate,
@@ -51,7 +61,7 @@ pub type Output = serde_json::Value;
 /// The provisioning template API over one store: a cheap handle, cloned into the HTTP edge.
 #[derive(Clone)]
 pub struct ProvisioningTemplates {
-    docs: Documents,
+    pub(crate) docs: Documents,
     changes: Arc<dyn ChangeFeed>,
     clock: Clock,
 }

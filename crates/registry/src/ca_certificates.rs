@@ -506,9 +506,32 @@ impl Registry {
         }
     }
 
+    /// A device presented `certificate_id` again while it is PENDING_ACTIVATION under a
+    /// registered CA: AWS emits the JITR event each time, so the registration is announced
+    /// again ([`RegistryChange::CertificateRegisteredJustInTime`]). True when announced.
+    pub async fn reannounce_pending_registration(
+        &self,
+        certificate_id: &str,
+    ) -> Result<bool, RegistryError> {
+        let Some(cert) = self.certificate_for_auth(certificate_id).await? else {
+            return Ok(false);
+        };
+        match (cert.status, cert.ca_certificate_id) {
+            (CertStatus::PendingActivation, Some(ca)) => {
+                self.announce([RegistryChange::CertificateRegisteredJustInTime {
+                    certificate_id: normalise_id(certificate_id),
+                    ca_certificate_id: ca,
+                }]);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Just-in-time registration (JITR): when a device presents `certificate_pem`, valid and
     /// not yet registered, signed by a registered CA that is ACTIVE with auto-registration
-    /// ENABLE, registers it under that CA with status PENDING_ACTIVATION and returns
+    /// ENABLE, registers it under that CA with status PENDING_ACTIVATION, announces
+    /// [`RegistryChange::CertificateRegisteredJustInTime`] (the JITR event, JITP) and returns
     /// `Some(PendingActivation)`. Anything else (unparsable, expired, already registered,
     /// no such CA) is `None`: the caller refuses the connection as for any unknown
     /// certificate.
@@ -529,6 +552,10 @@ impl Registry {
             return Ok(None);
         };
         let signing = ca.signing();
+        let registered = RegistryChange::CertificateRegisteredJustInTime {
+            certificate_id: cert.id.clone(),
+            ca_certificate_id: signing.id.clone(),
+        };
         let new = NewCertificate {
             parsed: cert,
             status: CertStatus::PendingActivation,
@@ -536,7 +563,10 @@ impl Registry {
             ca_certificate_id: Some(signing.id),
         };
         match self.store_new_certificate(scope, new).await {
-            Ok(_) => Ok(Some(CertStatus::PendingActivation)),
+            Ok(_) => {
+                self.announce([registered]);
+                Ok(Some(CertStatus::PendingActivation))
+            }
             // Another connection registered it first.
             Err(RegistryError::AlreadyExists { .. }) => Ok(None),
             Err(e) => Err(e),

@@ -448,14 +448,14 @@ impl Registry {
         &self,
         scope: &Scope,
         pem: &str,
-        set_as_active: Option<bool>,
+        status: CertStatus,
     ) -> Result<(String, ParsedCert), RegistryError> {
         let parsed = parse_pem(pem, "issued certificate").map_err(|e| {
             RegistryError::ServiceUnavailable(format!("the issued certificate is unusable: {e}"))
         })?;
         let new = NewCertificate {
             parsed: parsed.clone(),
-            status: initial_status(set_as_active),
+            status,
             mode: CertMode::Default,
             ca_certificate_id: None,
         };
@@ -470,7 +470,11 @@ impl Registry {
     ) -> Result<Output, RegistryError> {
         let keys = self.issue(|i| i.create_keys_and_certificate()).await?;
         let (arn, parsed) = self
-            .store_issued(scope, &keys.certificate_pem, req.set_as_active)
+            .store_issued(
+                scope,
+                &keys.certificate_pem,
+                initial_status(req.set_as_active),
+            )
             .await?;
         Ok(json!({
             "certificateArn": arn,
@@ -487,12 +491,45 @@ impl Registry {
     ) -> Result<Output, RegistryError> {
         let csr = req.certificate_signing_request;
         let pem = self.issue(move |i| i.sign_csr(&csr)).await?;
-        let (arn, parsed) = self.store_issued(scope, &pem, req.set_as_active).await?;
+        let (arn, parsed) = self
+            .store_issued(scope, &pem, initial_status(req.set_as_active))
+            .await?;
         Ok(json!({
             "certificateArn": arn,
             "certificateId": parsed.id,
             "certificatePem": parsed.pem,
         }))
+    }
+
+    /// Fleet provisioning's CreateKeysAndCertificate (no `csr`) and CreateCertificateFromCsr:
+    /// the certificate starts PENDING_ACTIVATION, a status no caller can set, until a
+    /// provisioning template sets its own. The output is the control-plane operation's.
+    pub async fn issue_pending_activation(
+        &self,
+        scope: &Scope,
+        csr: Option<String>,
+    ) -> Result<Output, RegistryError> {
+        let (pem, key_pair) = match csr {
+            Some(csr) => (self.issue(move |i| i.sign_csr(&csr)).await?, None),
+            None => {
+                let keys = self.issue(|i| i.create_keys_and_certificate()).await?;
+                let pair =
+                    json!({"PublicKey": keys.public_key_pem, "PrivateKey": keys.private_key_pem});
+                (keys.certificate_pem, Some(pair))
+            }
+        };
+        let (arn, parsed) = self
+            .store_issued(scope, &pem, CertStatus::PendingActivation)
+            .await?;
+        let mut out = json!({
+            "certificateArn": arn,
+            "certificateId": parsed.id,
+            "certificatePem": parsed.pem,
+        });
+        if let Some(pair) = key_pair {
+            out["keyPair"] = pair;
+        }
+        Ok(out)
     }
 
     pub async fn register_certificate(

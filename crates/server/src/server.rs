@@ -167,12 +167,22 @@ fn api_state(
             ferrite_shadow_service::ShadowStore::new(store),
         )));
     }
+    let fleet = ferrite_provisioning_service::FleetProvisioning::new(
+        registry.clone(),
+        provisioning.clone(),
+        ferrite_registry::Scope {
+            region: cfg.aws.region.clone(),
+            account: cfg.aws.account_id.clone(),
+        },
+        cfg.aws.functions.clone(),
+    );
     Ok(ApiState {
         verifier: Verifier::new(keys),
         account_id: cfg.aws.account_id.clone(),
         registry,
         rules,
         provisioning,
+        fleet,
         jobs,
         test_hooks: cfg.aws.test_hooks,
         data: None,
@@ -278,6 +288,14 @@ impl Server {
         let jobs_device =
             ferrite_jobs_service::JobsDevice::new(api_state.jobs.clone(), broker.clone())?;
         services.spawn(jobs_device.run(changes.subscribe(), services_cancel.clone()));
+        let fleet_device = ferrite_provisioning_service::FleetProvisioningDevice::new(
+            api_state.fleet.clone(),
+            broker.clone(),
+        )?;
+        services.spawn(fleet_device.run(services_cancel.clone()));
+        let just_in_time =
+            ferrite_provisioning_service::JustInTime::new(api_state.fleet.clone(), broker.clone());
+        services.spawn(just_in_time.run(changes.subscribe(), services_cancel.clone()));
         // Continuous jobs follow thing group membership.
         services.spawn(
             api_state

@@ -76,6 +76,13 @@ pub enum RegistryChange {
     CaCertificateDeleted {
         ca_certificate_id: String,
     },
+    /// A device presented a certificate signed by `ca_certificate_id` (a CA with
+    /// auto-registration) and it was registered just in time, PENDING_ACTIVATION: the JITR
+    /// event is published and the CA's JITP template, if any, runs.
+    CertificateRegisteredJustInTime {
+        certificate_id: String,
+        ca_certificate_id: String,
+    },
     ThingCreated {
         thing: String,
     },

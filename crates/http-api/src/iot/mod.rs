@@ -203,6 +203,8 @@ pub(crate) async fn dispatch(cx: &Call<'_>, op: Operation, v: Value) -> Result<V
         Operation::ListProvisioningTemplateVersions => {
             provisioning::list_provisioning_template_versions(cx, v).await
         }
+        Operation::RegisterThing => provisioning::register_thing(cx, v).await,
+        Operation::CreateProvisioningClaim => provisioning::create_provisioning_claim(cx, v).await,
         // jobs
         Operation::CreateJob => jobs::create_job(cx, v).await,
         Operation::DescribeJob => jobs::describe_job(cx, v).await,

@@ -1,5 +1,9 @@
-//! Provisioning templates and their versions.
+//! Provisioning templates and their versions, and running them: RegisterThing and
+//! CreateProvisioningClaim.
 
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::ApiError;
@@ -92,5 +96,35 @@ pub(super) async fn list_provisioning_template_versions(
     Ok(cx
         .provisioning()
         .list_provisioning_template_versions(input(v)?)
+        .await?)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterThing {
+    template_body: String,
+    #[serde(default)]
+    parameters: BTreeMap<String, String>,
+}
+
+pub(super) async fn register_thing(cx: &Call<'_>, v: Value) -> Result<Value, ApiError> {
+    let req: RegisterThing = input(v)?;
+    Ok(cx
+        .fleet()
+        .register_thing_api(&cx.scope, &req.template_body, req.parameters)
+        .await?)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateProvisioningClaim {
+    template_name: String,
+}
+
+pub(super) async fn create_provisioning_claim(cx: &Call<'_>, v: Value) -> Result<Value, ApiError> {
+    let req: CreateProvisioningClaim = input(v)?;
+    Ok(cx
+        .fleet()
+        .create_provisioning_claim(&cx.scope, &req.template_name)
         .await?)
 }

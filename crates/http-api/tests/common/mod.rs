@@ -80,6 +80,15 @@ pub fn api_with(test_hooks: bool) -> Api {
     .with_taggable(ferrite_jobs_service::JOB_TAGGABLE)
     .with_taggable(ferrite_jobs_service::TEMPLATE_TAGGABLE);
     let jobs = ferrite_jobs_service::Jobs::new(store, registry.clone());
+    let fleet = ferrite_provisioning_service::FleetProvisioning::new(
+        registry.clone(),
+        provisioning.clone(),
+        ferrite_registry::Scope {
+            region: REGION.into(),
+            account: ACCOUNT.into(),
+        },
+        Default::default(),
+    );
     let keys = HashMap::from([(AKID.to_owned(), SecretKey::new(SECRET))]);
     let state = ApiState {
         verifier: Verifier::new(keys),
@@ -87,6 +96,7 @@ pub fn api_with(test_hooks: bool) -> Api {
         registry,
         rules: rules_service.rules(),
         provisioning,
+        fleet,
         jobs,
         test_hooks,
         data: None,
