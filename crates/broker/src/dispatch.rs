@@ -46,7 +46,8 @@ pub(crate) fn validate(
 pub(crate) async fn dispatch(inner: &Arc<BrokerInner>, msg: Arc<Message>) -> Dispatched {
     let taps = inner.router.taps.matching(&msg.topic);
     if taps.exclusive {
-        taps.feed(&msg, &inner.metrics).await;
+        taps.feed(&msg, &inner.metrics, inner.backpressure().qos0)
+            .await;
         return Dispatched {
             taken_by_tap: true,
             ..Dispatched::default()
@@ -63,7 +64,8 @@ pub(crate) async fn dispatch(inner: &Arc<BrokerInner>, msg: Arc<Message>) -> Dis
         );
     }
     if !taps.is_empty() {
-        taps.feed(&msg, &inner.metrics).await;
+        taps.feed(&msg, &inner.metrics, inner.backpressure().qos0)
+            .await;
     }
     let delivered = inner.router.fan_out(inner, &msg, &mut ops).await;
     let local = inner.persister.submit(ops);

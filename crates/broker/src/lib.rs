@@ -42,7 +42,7 @@ pub use presence::{
     ConnectionFacts, DisconnectReason, LifecycleEvent, LifecycleObserver, Unobserved,
 };
 pub use seams::{DeliveryTicket, Forwarder, Interest, RemoteReceipt, Seams, SingleNode};
-pub use taps::{Overflow, TapOptions};
+pub use taps::{Overflow, TapHandle, TapOptions};
 
 use persist::Persister;
 use router::{Backpressure, Router};
@@ -289,6 +289,37 @@ impl Broker {
             return Err(BrokerError::SharedTap);
         }
         Ok(self.inner.router.taps.add(filter, opts))
+    }
+
+    /// One tap on several topic filters, whose set its owner changes with
+    /// [`Broker::retap`]; a message matching several filters reaches it once. Lets a service
+    /// hear exactly the topics it serves (the rules engine: its rules' FROM filters) rather than
+    /// tap `#` and sort.
+    pub fn tap_filters(
+        &self,
+        filters: &[&str],
+        opts: TapOptions,
+    ) -> Result<(TapHandle, tokio::sync::mpsc::Receiver<Arc<Message>>), BrokerError> {
+        self.check_tap_filters(filters)?;
+        Ok(self.inner.router.taps.add_set(filters, opts))
+    }
+
+    /// Replaces the filters of a tap made by [`Broker::tap_filters`], atomically: a message on
+    /// a topic that both the old and the new filters match is neither missed nor seen twice.
+    pub fn retap(&self, handle: &TapHandle, filters: &[&str]) -> Result<(), BrokerError> {
+        self.check_tap_filters(filters)?;
+        self.inner.router.taps.retap(handle, filters);
+        Ok(())
+    }
+
+    fn check_tap_filters(&self, filters: &[&str]) -> Result<(), BrokerError> {
+        for filter in filters {
+            ferrite_topic::validate_topic_filter(filter, &self.inner.limits)?;
+            if ferrite_topic::parse_shared(filter).is_some() {
+                return Err(BrokerError::SharedTap);
+            }
+        }
+        Ok(())
     }
 
     /// Whether a publish on `topic` would reach anyone now: a subscription or a tap matches.

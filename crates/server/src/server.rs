@@ -320,6 +320,7 @@ impl Server {
                 storage_url: cfg.storage.url.clone(),
                 data_dir: cfg.data_dir.clone(),
                 secrets: cfg.secrets.clone(),
+                backpressure: Duration::from_millis(cfg.mqtt.qos0_backpressure_ms),
             },
             rule_metrics,
         )

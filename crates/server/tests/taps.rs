@@ -98,6 +98,92 @@ async fn a_drop_tap_that_stops_reading_never_holds_publishers_and_counts_its_dro
 }
 
 #[tokio::test]
+async fn a_hold_then_drop_tap_holds_once_then_drops_until_half_empty() {
+    // A hold long enough that the test can free room during it, however slow the machine.
+    let srv = TestServer::start_with(|c| c.mqtt.qos0_backpressure_ms = 1500).await;
+    let broker = &srv.server.as_ref().unwrap().broker;
+    let mut tap = broker
+        .tap_with("busy/#", TapOptions::hold_then_drop("busy_rules", 4))
+        .expect("tap");
+    let (mut p, _) = connect_v311(srv.mqtt_addr(), "loader", true).await;
+    // Four fill the tap; the fifth is held for the QoS 0 back-pressure time, then dropped and
+    // the tap is congested: the rest are dropped without holding anyone.
+    for i in 0..50u8 {
+        let mut m = ferrite_test_support::publish("busy/x", b"", QoS::AtLeastOnce, false);
+        m.payload = vec![i].into();
+        m.packet_id = Some(ferrite_test_support::pid(u16::from(i) + 1));
+        p.send(&Packet::Publish(m)).await;
+        tokio::time::timeout(Duration::from_secs(2), p.recv())
+            .await
+            .expect("a congested tap kept holding the publisher");
+    }
+    let metrics = http_get(srv.api_addr(), "/metrics").await;
+    assert!(
+        metrics.contains("ferrite_mqtt_tap_messages_dropped_total{tap=\"busy_rules\"} 46"),
+        "{metrics}"
+    );
+    // Congested, a tap with room still takes what comes, without holding.
+    assert_eq!(&next(&mut tap).await.payload[..], &[0]);
+    p.publish("busy/x", &[100], QoS::AtLeastOnce, false).await;
+    // Full again and still congested: dropped at once.
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        p.publish("busy/x", &[101], QoS::AtLeastOnce, false),
+    )
+    .await
+    .expect("a congested tap held the publisher");
+    // Half empty: no longer congested.
+    assert_eq!(&next(&mut tap).await.payload[..], &[1]);
+    assert_eq!(&next(&mut tap).await.payload[..], &[2]);
+    p.publish("busy/x", &[102], QoS::AtLeastOnce, false).await;
+    p.publish("busy/x", &[103], QoS::AtLeastOnce, false).await;
+    // Full and not congested: the next publish is held, and lands when room is made.
+    let mut held = ferrite_test_support::publish("busy/x", &[104], QoS::AtLeastOnce, false);
+    held.packet_id = Some(ferrite_test_support::pid(999));
+    p.send(&Packet::Publish(held)).await;
+    assert_eq!(&next(&mut tap).await.payload[..], &[3]);
+    assert!(matches!(p.recv().await, Packet::PubAck(_)));
+    for want in [100, 102, 103, 104] {
+        assert_eq!(&next(&mut tap).await.payload[..], &[want]);
+    }
+    assert!(tokio::time::timeout(QUIET, tap.recv()).await.is_err());
+}
+
+#[tokio::test]
+async fn a_tap_on_several_filters_sees_each_message_once_and_retap_swaps_them() {
+    let srv = TestServer::start().await;
+    let broker = &srv.server.as_ref().unwrap().broker;
+    let (handle, mut tap) = broker
+        .tap_filters(&["a/+", "a/#"], TapOptions::hold("multi", 16))
+        .expect("tap");
+    let (mut p, _) = connect_v311(srv.mqtt_addr(), "p", true).await;
+    // Matched by both filters, seen once; a topic neither selects never arrives.
+    p.publish("a/1", b"1", QoS::AtLeastOnce, false).await;
+    p.publish("b/1", b"x", QoS::AtLeastOnce, false).await;
+    p.publish("a/1/2", b"2", QoS::AtLeastOnce, false).await;
+    assert_eq!(&next(&mut tap).await.payload[..], b"1");
+    assert_eq!(&next(&mut tap).await.payload[..], b"2");
+    assert!(tokio::time::timeout(QUIET, tap.recv()).await.is_err());
+
+    // The same channel, new filters.
+    broker.retap(&handle, &["b/#"]).expect("retap");
+    p.publish("a/1", b"gone", QoS::AtLeastOnce, false).await;
+    p.publish("b/1", b"3", QoS::AtLeastOnce, false).await;
+    assert_eq!(&next(&mut tap).await.payload[..], b"3");
+    assert!(tokio::time::timeout(QUIET, tap.recv()).await.is_err());
+
+    // Bad filters are refused and leave the tap as it was.
+    assert!(broker.retap(&handle, &["b/#/c"]).is_err());
+    assert!(broker.retap(&handle, &["$share/g/b"]).is_err());
+    p.publish("b/2", b"4", QoS::AtLeastOnce, false).await;
+    assert_eq!(&next(&mut tap).await.payload[..], b"4");
+    // No filters: nothing.
+    broker.retap(&handle, &[]).expect("retap");
+    p.publish("b/3", b"x", QoS::AtLeastOnce, false).await;
+    assert!(tokio::time::timeout(QUIET, tap.recv()).await.is_err());
+}
+
+#[tokio::test]
 async fn a_full_hold_tap_holds_the_publisher_until_it_reads() {
     let srv = TestServer::start().await;
     let broker = &srv.server.as_ref().unwrap().broker;

@@ -135,6 +135,33 @@ impl RuleMetrics {
         Ok(())
     }
 
+    /// `rule`'s counters, found once when the rule starts rather than per message (a lookup
+    /// hashes and allocates its labels).
+    pub(crate) fn rule_counters(&self, rule: &str) -> RuleCounters {
+        let label = RuleLabel {
+            rule: rule.to_owned(),
+        };
+        RuleCounters {
+            matched: self.matched.get_or_create(&label).clone(),
+            selected: self.selected.get_or_create(&label).clone(),
+            evaluation_failed: self.evaluation_failed.get_or_create(&label).clone(),
+            evaluation_dropped: self.evaluation_dropped.get_or_create(&label).clone(),
+        }
+    }
+
+    /// The counters of `rule`'s `action`, found once when the action starts.
+    pub(crate) fn action_counters(&self, rule: &str, action: &'static str) -> ActionCounters {
+        let label = ActionLabel {
+            rule: rule.to_owned(),
+            action,
+        };
+        ActionCounters {
+            succeeded: self.action_succeeded.get_or_create(&label).clone(),
+            failed: self.action_failed.get_or_create(&label).clone(),
+            dropped: self.action_dropped.get_or_create(&label).clone(),
+        }
+    }
+
     pub fn rule(family: &Family<RuleLabel, Counter>, rule: &str) {
         family
             .get_or_create(&RuleLabel {
@@ -151,4 +178,21 @@ impl RuleMetrics {
             })
             .inc();
     }
+}
+
+/// One rule's series of the per-rule counters.
+#[derive(Clone, Debug)]
+pub(crate) struct RuleCounters {
+    pub matched: Counter,
+    pub selected: Counter,
+    pub evaluation_failed: Counter,
+    pub evaluation_dropped: Counter,
+}
+
+/// One action's series of the per-action counters.
+#[derive(Clone, Debug)]
+pub(crate) struct ActionCounters {
+    pub succeeded: Counter,
+    pub failed: Counter,
+    pub dropped: Counter,
 }

@@ -1,5 +1,7 @@
-//! The running rules engine. It reads messages through drop-policy taps (a slow rule never
-//! slows devices: what a full tap cannot take is counted in
+//! The running rules engine. It reads messages through taps that hold publishers briefly and
+//! then drop (`TapOptions::hold_then_drop`: a busy engine paces publishers through TCP for at
+//! most the QoS 0 back-pressure time, a stuck one never slows devices again until it catches
+//! up; what a full tap cannot take is counted in
 //! `ferrite_mqtt_tap_messages_dropped_total{tap="rules"}`), takes Basic Ingest messages
 //! (`$aws/rules/{rule}/...`) through an exclusive tap so no subscriber ever sees them, finds the
 //! rules whose FROM filter matches in its rule set's trie, evaluates each, and hands the output
@@ -16,7 +18,7 @@ mod tables;
 
 use std::sync::Arc;
 
-use ferrite_broker::{Broker, Message, TapOptions};
+use ferrite_broker::{Broker, Message, TapHandle, TapOptions};
 use ferrite_rules::Evaluation;
 use ferrite_topic::MatchOptions;
 use ferrite_types::{ChangeSubscription, Clock, Received, RegistryChange};
@@ -61,6 +63,10 @@ pub struct EngineConfig {
     pub data_dir: std::path::PathBuf,
     /// What `get_secret` reads.
     pub secrets: ferrite_config::SecretsConfig,
+    /// The longest the engine waits for room in a busy action's queue before the action counts
+    /// as congested (the server passes `mqtt.qos0_backpressure_ms`, the same wait a full QoS 0
+    /// subscriber costs a publisher).
+    pub backpressure: std::time::Duration,
 }
 
 /// The engine: built by the server, run until shutdown.
@@ -124,7 +130,7 @@ impl RulesEngine {
         let mut taps = Taps::default();
         taps.follow(&self.broker, &set);
         // One buffer per tap: the select below borrows each for its own branch.
-        let [mut ingest, mut plain, mut dollar] = [(); 3].map(|()| Vec::new());
+        let [mut ingest, mut selected] = [(); 2].map(|()| Vec::new());
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -147,17 +153,12 @@ impl RulesEngine {
                 },
                 n = recv_many(&mut taps.ingest, &mut ingest) => {
                     for msg in ingest.drain(..n) {
-                        self.ingest(&set, &msg);
+                        self.ingest(&set, &msg).await;
                     }
                 }
-                n = recv_many(&mut taps.plain, &mut plain) => {
-                    for msg in plain.drain(..n) {
-                        self.route(&set, &msg);
-                    }
-                }
-                n = recv_many(&mut taps.dollar, &mut dollar) => {
-                    for msg in dollar.drain(..n) {
-                        self.route(&set, &msg);
+                n = recv_many(&mut taps.selected, &mut selected) => {
+                    for msg in selected.drain(..n) {
+                        self.route(&set, &msg).await;
                     }
                 }
             }
@@ -227,7 +228,7 @@ impl RulesEngine {
         let start = |action: &serde_json::Value| -> Option<Runner> {
             let (kind, config) = action.as_object()?.iter().find(|(_, v)| !v.is_null())?;
             match actions::build(kind, config, &sql, &deps) {
-                Ok(a) => Some(Runner::start(a, self.metrics.clone(), &self.workers)),
+                Ok(a) => Some(Runner::start(a, &rule.name, &self.metrics, &self.workers)),
                 Err(e) => {
                     tracing::warn!(rule = %rule.name, action = %kind, error = %e, "action not started");
                     None
@@ -241,6 +242,7 @@ impl RulesEngine {
             .chain(&error_action)
             .fold(sql.fields(), |acc, r| acc.union(r.fields()));
         Some(Arc::new(ActiveRule {
+            counters: self.metrics.rule_counters(&rule.name),
             name: Arc::from(rule.name.as_str()),
             fields,
             calls_services: sql.calls_services(),
@@ -252,19 +254,19 @@ impl RulesEngine {
     }
 
     /// A message from the broker: every rule whose FROM filter matches its topic.
-    fn route(&self, set: &RuleSet, msg: &Arc<Message>) {
+    async fn route(&self, set: &RuleSet, msg: &Arc<Message>) {
         for rule in set.matching(&msg.topic) {
-            self.run_rule(&rule, msg, &msg.topic);
+            self.run_rule(&rule, msg, &msg.topic).await;
         }
     }
 
     /// A Basic Ingest message: the named rule only, which sees the topic without the prefix.
     /// Its FROM filter is not applied; WHERE is.
-    fn ingest(&self, set: &RuleSet, msg: &Arc<Message>) {
+    async fn ingest(&self, set: &RuleSet, msg: &Arc<Message>) {
         let rest = msg.topic.strip_prefix(INGEST_PREFIX).unwrap_or_default();
         let (name, topic) = rest.split_once('/').unwrap_or((rest, ""));
         match set.by_name(name) {
-            Some(rule) => self.run_rule(rule, msg, topic),
+            Some(rule) => self.run_rule(rule, msg, topic).await,
             None => {
                 self.metrics.rule_not_found.inc();
                 tracing::debug!(
@@ -275,17 +277,17 @@ impl RulesEngine {
         }
     }
 
-    fn run_rule(&self, rule: &Arc<ActiveRule>, msg: &Arc<Message>, topic: &str) {
-        RuleMetrics::rule(&self.metrics.matched, &rule.name);
-        // Shed load before the work: when every action's queue is full, whatever the rule
+    async fn run_rule(&self, rule: &Arc<ActiveRule>, msg: &Arc<Message>, topic: &str) {
+        rule.counters.matched.inc();
+        // Shed load before the work: when every action is congested, whatever the rule
         // selected would be dropped, so evaluating it would only take the time its actions
         // need to catch up. A rule with an error action is still evaluated: it hears of drops.
         if rule.error_action.is_none()
             && !rule.actions.is_empty()
-            && rule.actions.iter().all(Runner::is_full)
+            && rule.actions.iter().all(Runner::is_congested)
         {
             for runner in &rule.actions {
-                runner.count_dropped(&rule.name);
+                runner.count_dropped();
             }
             return;
         }
@@ -306,58 +308,70 @@ impl RulesEngine {
                 &rule.fields,
             );
             let result = rule.sql.evaluate_parsed(input, &msg.payload, &*ctx);
-            act(&self.metrics, rule, msg, ctx, result);
+            for (runner, job) in rule.actions.iter().zip(jobs(rule, msg, ctx, result)) {
+                if runner.is_inline() {
+                    runner.run_inline(job).await;
+                } else {
+                    runner.submit(job, self.config.backpressure).await;
+                }
+            }
             return;
         }
         // Lookups block: evaluate where blocking is allowed, never on the engine's task.
         let Ok(slot) = self.service_slots.clone().try_acquire_owned() else {
-            RuleMetrics::rule(&self.metrics.evaluation_dropped, &rule.name);
+            rule.counters.evaluation_dropped.inc();
             return;
         };
         let (rule, msg) = (rule.clone(), msg.clone());
-        let metrics = self.metrics.clone();
         self.workers.spawn_blocking(move || {
             let _slot = slot;
             let result = services::on_blocking_thread(|| rule.sql.evaluate(&msg.payload, &*ctx));
-            act(&metrics, &rule, &msg, ctx, result);
+            for (runner, job) in rule.actions.iter().zip(jobs(&rule, &msg, ctx, result)) {
+                runner.try_submit(job);
+            }
         });
     }
 }
 
-/// Hands a rule's evaluation to its actions (or, when it failed, to its error action).
-fn act(
-    metrics: &Arc<RuleMetrics>,
+/// The jobs a rule's evaluation gives its actions, one per action in order; none when the
+/// rule filtered the message out, or when evaluation failed (the error action hears of that).
+fn jobs(
     rule: &Arc<ActiveRule>,
     msg: &Arc<Message>,
     ctx: Arc<RuleContext>,
     result: Result<Evaluation, ferrite_rules::FnError>,
-) {
+) -> Vec<Job> {
     let selected = match result {
-        Ok(Evaluation::Filtered) => return,
+        Ok(Evaluation::Filtered) => return Vec::new(),
         Ok(Evaluation::Selected(s)) => Arc::new(s),
         Err(e) => {
-            RuleMetrics::rule(&metrics.evaluation_failed, &rule.name);
+            rule.counters.evaluation_failed.inc();
             tracing::debug!(rule = %rule.name, error = %e, "rule evaluation failed");
             evaluation_failed(rule, msg, ctx, &e.to_string());
-            return;
+            return Vec::new();
         }
     };
-    RuleMetrics::rule(&metrics.selected, &rule.name);
+    rule.counters.selected.inc();
     if rule.actions.is_empty() {
-        return;
+        return Vec::new();
     }
     let payload = selected.payload();
-    let outcome = Outcome::new(rule.actions.len(), rule.error_action.clone());
-    for runner in &rule.actions {
-        runner.submit(Job {
+    // Only an error action needs to hear how the actions ended.
+    let outcome = rule
+        .error_action
+        .as_ref()
+        .map(|e| Outcome::new(rule.actions.len(), Some(e.clone())));
+    rule.actions
+        .iter()
+        .map(|_| Job {
             rule: rule.name.clone(),
             selected: selected.clone(),
             raw: msg.payload.clone(),
             ctx: ctx.clone(),
             payload: payload.clone(),
-            outcome: Some(outcome.clone()),
-        });
-    }
+            outcome: outcome.clone(),
+        })
+        .collect()
 }
 
 /// The SQL itself failed (an external function could not be called): no action ran; the
@@ -398,43 +412,43 @@ fn rule_changed(change: &RegistryChange) -> Option<&str> {
     }
 }
 
-/// The engine's taps, opened while rules need them.
+/// The engine's taps: Basic Ingest, and one tap on exactly the rules' FROM filters, so that
+/// messages no rule selects never reach the engine (nor wait for it).
 #[derive(Default)]
 struct Taps {
     ingest: Option<Receiver<Arc<Message>>>,
-    plain: Option<Receiver<Arc<Message>>>,
-    dollar: Option<Receiver<Arc<Message>>>,
+    selected: Option<Receiver<Arc<Message>>>,
+    /// The handle of `selected` and the filters it has.
+    handle: Option<(TapHandle, Vec<String>)>,
 }
 
 impl Taps {
-    /// Opens the taps `set` needs and closes the others. Basic Ingest is always tapped, so its
-    /// messages never reach a subscriber, rules or not.
+    /// Taps what `set` needs. Basic Ingest is always tapped, so its messages never reach a
+    /// subscriber, rules or not. The rules' tap keeps its channel across changes and has its
+    /// filters replaced at once, so a message on a topic still selected is never missed.
     fn follow(&mut self, broker: &Broker, set: &RuleSet) {
-        let open = |filter: &str, exclusive: bool| {
-            let opts = TapOptions::drop_and_count("rules", TAP_CAPACITY);
-            let opts = if exclusive { opts.exclusive() } else { opts };
-            match broker.tap_with(filter, opts) {
-                Ok(rx) => Some(rx),
-                Err(e) => {
-                    tracing::error!(filter, error = %e, "cannot tap for rules");
-                    None
-                }
-            }
-        };
+        let opts = TapOptions::hold_then_drop("rules", TAP_CAPACITY);
         if self.ingest.is_none() {
-            self.ingest = open("$aws/rules/#", true);
+            match broker.tap_with("$aws/rules/#", opts.exclusive()) {
+                Ok(rx) => self.ingest = Some(rx),
+                Err(e) => tracing::error!(error = %e, "cannot tap Basic Ingest"),
+            }
         }
-        match (set.plain, self.plain.is_some()) {
-            (true, false) => self.plain = open("#", false),
-            (false, true) => self.plain = None,
-            _ => {}
+        let filters: Vec<&str> = set.filters.iter().map(String::as_str).collect();
+        match &mut self.handle {
+            Some((_, current)) if *current == set.filters => {}
+            Some((handle, current)) => match broker.retap(handle, &filters) {
+                Ok(()) => *current = set.filters.clone(),
+                Err(e) => tracing::error!(error = %e, "cannot tap for rules"),
+            },
+            None => match broker.tap_filters(&filters, opts) {
+                Ok((handle, rx)) => {
+                    self.selected = Some(rx);
+                    self.handle = Some((handle, set.filters.clone()));
+                }
+                Err(e) => tracing::error!(error = %e, "cannot tap for rules"),
+            },
         }
-        match (set.dollar, self.dollar.is_some()) {
-            (true, false) => self.dollar = open("$aws/#", false),
-            (false, true) => self.dollar = None,
-            _ => {}
-        }
-        let _ = set.is_empty();
     }
 }
 

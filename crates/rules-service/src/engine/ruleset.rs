@@ -22,6 +22,8 @@ pub(crate) struct ActiveRule {
     pub error_action: Option<Runner>,
     /// The payload fields the SQL and the actions' templates read: parsing skips the rest.
     pub fields: ferrite_rules::json::Fields,
+    /// Its series of the per-rule counters.
+    pub counters: super::metrics::RuleCounters,
     /// The stored rule it was built from; a change to it rebuilds the rule.
     pub source: TopicRule,
 }
@@ -30,24 +32,18 @@ pub(crate) struct ActiveRule {
 pub(crate) struct RuleSet {
     trie: SubscriptionTrie<u64, Arc<ActiveRule>>,
     by_name: HashMap<Arc<str>, Arc<ActiveRule>>,
-    /// Some rule selects topics outside `$aws/`: the engine taps `#`.
-    pub plain: bool,
-    /// Some rule selects `$` topics: the engine taps `$aws/#`.
-    pub dollar: bool,
+    /// The rules' FROM filters, each once, sorted: what the engine taps.
+    pub filters: Vec<String>,
 }
 
 impl RuleSet {
     pub fn new(rules: Vec<Arc<ActiveRule>>, opts: MatchOptions) -> RuleSet {
         let mut trie = SubscriptionTrie::new(opts);
         let mut by_name = HashMap::new();
-        let (mut plain, mut dollar) = (false, false);
+        let mut filters = std::collections::BTreeSet::new();
         for (key, rule) in rules.into_iter().enumerate() {
             if let Some(filter) = rule.sql.topic_filter() {
-                if filter.starts_with('$') {
-                    dollar = true;
-                } else {
-                    plain = true;
-                }
+                filters.insert(filter.to_owned());
                 trie.insert(filter, key as u64, rule.clone());
             }
             by_name.insert(rule.name.clone(), rule);
@@ -55,13 +51,8 @@ impl RuleSet {
         RuleSet {
             trie,
             by_name,
-            plain,
-            dollar,
+            filters: filters.into_iter().collect(),
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
     }
 
     /// The rules whose FROM filter matches `topic`.

@@ -367,6 +367,7 @@ mod tests {
             storage_url: String::new(),
             data_dir: std::env::temp_dir(),
             secrets: Default::default(),
+            backpressure: std::time::Duration::from_millis(100),
         }
     }
 

@@ -1,6 +1,11 @@
 //! Actions: one module per action type (config → build → run). Each action of a rule gets a
-//! bounded queue and a worker task of its own, so a slow or dead target delays only itself:
-//! when its queue is full, new jobs for it are dropped and counted, never waited for. A job
+//! bounded queue and a worker task of its own, so a slow or dead target delays only itself.
+//! The engine treats a full queue as the broker treats a full QoS 0 subscriber queue: it waits
+//! for room at most the QoS 0 back-pressure time, and an action whose queue stayed full that
+//! long is congested: its new jobs are dropped (and counted) at once until its queue is half
+//! empty. A busy action thus paces the engine (which then paces publishers through its tap)
+//! instead of the engine evaluating messages only to drop them, and a dead target costs one
+//! bounded wait. A job
 //! that fails is retried with back-off; when every action that failed for one message has
 //! given up, the rule's error action gets one message listing all of them, as AWS sends it.
 
@@ -29,6 +34,7 @@ mod test_job;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -41,7 +47,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
-use super::metrics::RuleMetrics;
+use super::metrics::{ActionCounters, RuleMetrics};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -120,6 +126,13 @@ pub(crate) trait Action: Send + Sync + 'static {
     /// actions read); `All` unless the action says otherwise.
     fn fields(&self) -> ferrite_rules::json::Fields {
         ferrite_rules::json::Fields::All
+    }
+    /// The republish action, which the engine runs itself, on its own task, rather than
+    /// queueing it for the action's worker: its work is the broker's own, so no job crosses a
+    /// queue and a busy broker paces the engine (and, through its tap, the publishers) as it
+    /// paces any publisher. Run so, it is tried once.
+    fn as_republish(&self) -> Option<&republish::Republish> {
+        None
     }
 }
 
@@ -202,7 +215,7 @@ impl Outcome {
             "base64OriginalPayload": STANDARD.encode(&job.raw),
             "failures": failures,
         });
-        error_action.submit(Job {
+        error_action.try_submit(Job {
             rule: job.rule.clone(),
             selected: job.selected.clone(),
             raw: job.raw.clone(),
@@ -227,7 +240,9 @@ pub(crate) fn failure(action: &dyn Action, message: &str) -> Value {
 pub(crate) struct Runner {
     tx: mpsc::Sender<Job>,
     action: Arc<dyn Action>,
-    metrics: Arc<RuleMetrics>,
+    counters: ActionCounters,
+    /// The queue stayed full past the hold: drop without waiting until it is half empty.
+    congested: Arc<AtomicBool>,
 }
 
 impl Runner {
@@ -239,59 +254,106 @@ impl Runner {
     /// Starts `action`'s worker on `tasks`.
     pub fn start(
         action: Arc<dyn Action>,
-        metrics: Arc<RuleMetrics>,
+        rule: &str,
+        metrics: &RuleMetrics,
         tasks: &TaskTracker,
     ) -> Runner {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tasks.spawn(work(action.clone(), metrics.clone(), rx));
+        let counters = metrics.action_counters(rule, action.name());
+        tasks.spawn(work(action.clone(), counters.clone(), rx));
         Runner {
             tx,
             action,
-            metrics,
+            counters,
+            congested: Arc::default(),
         }
     }
 
-    /// Whether the queue is full, so a job submitted now would be dropped.
-    pub fn is_full(&self) -> bool {
-        self.tx.capacity() == 0
+    /// Whether the engine runs the action on its own task ([`Action::as_republish`]).
+    pub fn is_inline(&self) -> bool {
+        self.action.as_republish().is_some()
+    }
+
+    /// Runs a job of an inline action here and now, once.
+    pub async fn run_inline(&self, job: Job) {
+        let result = match self.action.as_republish() {
+            Some(republish) => republish.publish(&job).await,
+            None => self.action.execute(&job).await,
+        };
+        finish(&*self.action, &self.counters, &job, result);
+    }
+
+    /// Whether the action is congested and its queue still more than half full, so a job
+    /// submitted now would be dropped unless there happens to be room.
+    pub fn is_congested(&self) -> bool {
+        self.congested.load(Ordering::Relaxed) && self.tx.capacity() * 2 < self.tx.max_capacity()
     }
 
     /// Counts a job dropped before it was made (its rule was not even evaluated).
-    pub fn count_dropped(&self, rule: &str) {
-        RuleMetrics::action(&self.metrics.action_dropped, rule, self.action.name());
+    pub fn count_dropped(&self) {
+        self.counters.dropped.inc();
     }
 
-    /// Queues a job; a full queue drops it (counted) rather than wait.
-    pub fn submit(&self, job: Job) {
+    /// Queues a job, waiting at most `hold` for room unless the action is congested (see the
+    /// module's header); what finds no room is dropped and counted.
+    pub async fn submit(&self, job: Job, hold: Duration) {
+        if self.congested.load(Ordering::Relaxed) {
+            if self.is_congested() {
+                return self.try_submit(job);
+            }
+            self.congested.store(false, Ordering::Relaxed);
+        }
+        let job = match self.tx.try_send(job) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Closed(job)) => return self.drop_job(job),
+            Err(mpsc::error::TrySendError::Full(job)) => job,
+        };
+        match tokio::time::timeout(hold, self.tx.reserve()).await {
+            Ok(Ok(permit)) => permit.send(job),
+            Ok(Err(_closed)) => self.drop_job(job),
+            Err(_elapsed) => {
+                self.congested.store(true, Ordering::Relaxed);
+                self.drop_job(job);
+            }
+        }
+    }
+
+    /// Queues a job if there is room now; otherwise drops it (counted). For callers that must
+    /// not wait: the error action, evaluations on blocking threads.
+    pub fn try_submit(&self, job: Job) {
         if let Err(err) = self.tx.try_send(job) {
             let job = match err {
                 mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) => {
                     job
                 }
             };
-            RuleMetrics::action(&self.metrics.action_dropped, &job.rule, self.action.name());
-            if let Some(outcome) = &job.outcome {
-                let f = failure(
-                    &*self.action,
-                    "the action's queue was full; message dropped",
-                );
-                outcome.done(Some(f), &job);
-            }
+            self.drop_job(job);
+        }
+    }
+
+    fn drop_job(&self, job: Job) {
+        self.counters.dropped.inc();
+        if let Some(outcome) = &job.outcome {
+            let f = failure(
+                &*self.action,
+                "the action's queue was full; message dropped",
+            );
+            outcome.done(Some(f), &job);
         }
     }
 }
 
-async fn work(action: Arc<dyn Action>, metrics: Arc<RuleMetrics>, mut rx: mpsc::Receiver<Job>) {
+async fn work(action: Arc<dyn Action>, counters: ActionCounters, mut rx: mpsc::Receiver<Job>) {
     // Jobs are taken a batch per wake-up, so a busy runtime still gives the worker its share.
     let mut batch = Vec::with_capacity(WORK_BATCH);
     while rx.recv_many(&mut batch, WORK_BATCH).await > 0 {
         for job in batch.drain(..) {
-            run(&*action, &metrics, job).await;
+            run(&*action, &counters, job).await;
         }
     }
 }
 
-async fn run(action: &dyn Action, metrics: &RuleMetrics, job: Job) {
+async fn run(action: &dyn Action, counters: &ActionCounters, job: Job) {
     {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
@@ -306,16 +368,28 @@ async fn run(action: &dyn Action, metrics: &RuleMetrics, job: Job) {
                 Err(e) => break Err(e),
             }
         };
-        match &result {
-            Ok(()) => RuleMetrics::action(&metrics.action_succeeded, &job.rule, action.name()),
-            Err(e) => {
-                tracing::debug!(rule = %job.rule, action = action.name(), error = %e.message, "rule action failed");
-                RuleMetrics::action(&metrics.action_failed, &job.rule, action.name());
-            }
+        finish(action, counters, &job, result);
+    }
+}
+
+/// Counts a job's result and tells its outcome.
+fn finish(
+    action: &dyn Action,
+    counters: &ActionCounters,
+    job: &Job,
+    result: Result<(), ActionError>,
+) {
+    match &result {
+        Ok(()) => {
+            counters.succeeded.inc();
         }
-        if let Some(outcome) = &job.outcome {
-            let failed = result.err().map(|e| failure(action, &e.message));
-            outcome.done(failed, &job);
+        Err(e) => {
+            tracing::debug!(rule = %job.rule, action = action.name(), error = %e.message, "rule action failed");
+            counters.failed.inc();
         }
+    }
+    if let Some(outcome) = &job.outcome {
+        let failed = result.err().map(|e| failure(action, &e.message));
+        outcome.done(failed, job);
     }
 }

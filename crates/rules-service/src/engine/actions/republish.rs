@@ -155,31 +155,41 @@ impl Action for Republish {
         .fold(self.topic.fields(), |acc, t| acc.union(t.fields()))
     }
 
+    fn as_republish(&self) -> Option<&Republish> {
+        Some(self)
+    }
+
     fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>> {
-        Box::pin(async move {
-            let topic = self
-                .topic
-                .render(&job.selected, &job.raw, &*job.ctx)
-                .map_err(|e| ActionError::permanent(e.to_string()))?;
-            let props = self.properties(job)?;
-            let msg = Message::new(
-                Arc::from(topic.as_str()),
-                job.payload.clone(),
-                self.qos,
-                false,
-                &props,
-                self.origin.clone(),
-                Clock::system().now_ms(),
-            );
-            match self.broker.publish(msg).await {
-                Ok(_) => Ok(()),
-                Err(ferrite_broker::BrokerError::ShuttingDown) => {
-                    Err(ActionError::transient("the broker is shutting down"))
-                }
-                Err(e) => Err(ActionError::permanent(format!(
-                    "cannot republish to {topic}: {e}"
-                ))),
+        Box::pin(self.publish(job))
+    }
+}
+
+impl Republish {
+    /// Publishes `job`'s output (what [`Action::execute`] does, without boxing the future: the
+    /// engine awaits this on its own task, per message).
+    pub(crate) async fn publish(&self, job: &Job) -> Result<(), ActionError> {
+        let topic = self
+            .topic
+            .render(&job.selected, &job.raw, &*job.ctx)
+            .map_err(|e| ActionError::permanent(e.to_string()))?;
+        // Built apart, so the properties are not part of the future's state.
+        let msg = Message::new(
+            Arc::from(topic.as_str()),
+            job.payload.clone(),
+            self.qos,
+            false,
+            &self.properties(job)?,
+            self.origin.clone(),
+            Clock::system().now_ms(),
+        );
+        match self.broker.publish(msg).await {
+            Ok(_) => Ok(()),
+            Err(ferrite_broker::BrokerError::ShuttingDown) => {
+                Err(ActionError::transient("the broker is shutting down"))
             }
-        })
+            Err(e) => Err(ActionError::permanent(format!(
+                "cannot republish to {topic}: {e}"
+            ))),
+        }
     }
 }
