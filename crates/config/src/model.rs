@@ -206,6 +206,7 @@ pub struct MqttConfig {
     /// How long a QoS 0 publisher is held back by a full subscriber queue. A subscriber whose
     /// queue stays full that long counts as congested: QoS 0 messages for it are then dropped
     /// at once, without holding anyone, until its queue is half empty. 0: always drop at once.
+    /// The rules engine's tap and its actions' queues follow the same policy.
     pub qos0_backpressure_ms: u64,
     /// Most retained messages kept; retained publishes beyond it are refused (quota exceeded).
     pub max_retained_messages: usize,
