@@ -11,7 +11,7 @@ use ferrite_registry::decode;
 use ferrite_storage::{Expect, Write};
 
 use crate::executions::{execution_changed, execution_writes};
-use crate::kinds::{EXECUTION, JOB};
+use crate::kinds::{EXECUTION, EXECUTION_BY_JOB, JOB};
 use crate::timers::{Action, schedule, unschedule};
 use crate::{Jobs, JobsError};
 
@@ -48,6 +48,37 @@ impl Jobs {
             .await?;
         pending.sort_by(|(a, _), (b, _)| a.pending_rank().cmp(&b.pending_rank()));
         Ok(pending)
+    }
+
+    /// Every thing with a pending execution of an active job: what must be notified again when
+    /// the device side missed changes (its change feed overflowed). Reads the executions of
+    /// active jobs only, never the history of ended ones.
+    pub(crate) async fn things_with_pending(
+        &self,
+    ) -> Result<std::collections::BTreeSet<String>, JobsError> {
+        let mut active = Vec::new();
+        self.docs
+            .scan_until(JOB, "", None, |r| {
+                let job: Job = decode(r)?;
+                if job.status.is_active() {
+                    active.push(job.job_id);
+                }
+                Ok(ControlFlow::Continue(()))
+            })
+            .await?;
+        let mut things = std::collections::BTreeSet::new();
+        for job_id in active {
+            self.docs
+                .scan_until(EXECUTION_BY_JOB, &format!("{job_id}/"), None, |r| {
+                    let e: JobExecution = decode(r)?;
+                    if e.status.is_pending() {
+                        things.insert(e.thing_name);
+                    }
+                    Ok(ControlFlow::Continue(()))
+                })
+                .await?;
+        }
+        Ok(things)
     }
 
     pub(crate) async fn job_of(&self, job_id: &str) -> Result<Option<Job>, JobsError> {

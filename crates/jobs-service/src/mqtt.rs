@@ -52,6 +52,8 @@ enum Work {
     Changed(Arc<RegistryChange>),
     /// Whatever was told may be stale: tell each thing afresh next time.
     Forget,
+    /// Tell the thing its pending jobs (after changes were missed).
+    Notify(String),
 }
 
 /// The MQTT side of the jobs service: its taps, and the workers that answer requests and
@@ -134,9 +136,20 @@ impl JobsDevice {
                             }
                             _ => {}
                         },
-                        Some(Received::Missed(_)) => {
+                        Some(Received::Missed(n)) => {
+                            // Notifications those changes should have caused are owed: every
+                            // thing with pending jobs is told again (a repeat is harmless).
+                            tracing::warn!(missed = n, "jobs device side fell behind the change feed; notifying every thing with pending jobs again");
                             for tx in &senders {
                                 let _ = tx.send(Work::Forget).await;
+                            }
+                            match jobs.things_with_pending().await {
+                                Ok(things) => {
+                                    for thing in things {
+                                        let _ = to(&thing).send(Work::Notify(thing)).await;
+                                    }
+                                }
+                                Err(e) => tracing::warn!(error = %e, "cannot list the things with pending jobs"),
                             }
                         }
                         None => break,
@@ -160,6 +173,7 @@ impl Worker {
                 Work::Request(m) => self.request(&m).await,
                 Work::Changed(c) => self.changed(&c).await,
                 Work::Forget => self.told.clear(),
+                Work::Notify(thing) => self.notify(thing).await,
             }
         }
     }
@@ -259,6 +273,12 @@ impl Worker {
             }
             _ => return,
         };
+        self.notify(thing).await;
+    }
+
+    /// Tells `thing` its pending jobs (`notify`) and its next one (`notify-next`) when they
+    /// differ from what it was last told.
+    async fn notify(&mut self, thing: String) {
         let pending = match self.jobs.pending_executions(&thing).await {
             Ok(p) => p,
             Err(e) => {

@@ -1120,3 +1120,44 @@ async fn continuous_jobs_follow_group_membership() {
         ]
     );
 }
+
+/// A device side whose change feed overflows (CreateJob announces more executions than it
+/// buffers) still notifies every thing: what it missed is owed, so it tells every thing with
+/// pending jobs again.
+#[tokio::test]
+async fn the_device_side_notifies_every_thing_even_after_missing_changes() {
+    let f = Fixture::new().await;
+    let feed: Arc<dyn ferrite_types::ChangeFeed> = Arc::new(ferrite_types::InProcessFeed::new(1));
+    let jobs = f.jobs.clone().with_change_feed(feed.clone());
+    let harness =
+        ferrite_test_support::BrokerHarness::start(ferrite_config::MqttConfig::default()).await;
+    let device = JobsDevice::new(jobs.clone(), harness.broker.clone()).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(device.run(feed.subscribe(), cancel.clone()));
+    let mut clients = Vec::new();
+    for t in ["t1", "t2", "t3", "t4"] {
+        let (mut c, _) = harness.connect_v311(t, true).await;
+        c.subscribe(
+            &format!("$aws/things/{t}/jobs/notify-next"),
+            ferrite_mqtt_codec::QoS::AtLeastOnce,
+        )
+        .await;
+        clients.push((t, c));
+    }
+    // Four executions at once into a feed that holds one.
+    jobs.create_job(
+        &f.scope,
+        req(json!({"jobId": "burst", "document": "{}",
+                   "targets": [arn("thing/t1"), arn("thing/t2"), arn("thing/t3"), arn("thing/t4")]})),
+    )
+    .await
+    .unwrap();
+    for (t, c) in &mut clients {
+        let p = c.recv_publish().await;
+        assert_eq!(&*p.topic, format!("$aws/things/{t}/jobs/notify-next"));
+        let body: Value = serde_json::from_slice(&p.payload).unwrap();
+        assert_eq!(body["execution"]["jobId"], "burst", "{t}: {body}");
+    }
+    cancel.cancel();
+    running.await.unwrap();
+}

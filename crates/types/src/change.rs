@@ -316,8 +316,11 @@ pub struct InProcessFeed {
 }
 
 impl InProcessFeed {
-    /// Changes buffered per subscriber by default before it counts as fallen behind.
-    pub const DEFAULT_CAPACITY: usize = 4096;
+    /// Changes buffered per subscriber by default before it counts as fallen behind. A job
+    /// announces one change per execution at once (CreateJob on a 10,000-thing group), and a
+    /// subscriber that falls behind must redo work (the identity service resolves every
+    /// connection again), so the buffer holds such a burst: 64 Ki slots, a few MiB.
+    pub const DEFAULT_CAPACITY: usize = 64 * 1024;
 
     /// A feed that buffers `capacity` changes for each subscriber.
     pub fn new(capacity: usize) -> InProcessFeed {
