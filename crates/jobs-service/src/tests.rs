@@ -1133,7 +1133,8 @@ async fn the_device_side_notifies_every_thing_even_after_missing_changes() {
         ferrite_test_support::BrokerHarness::start(ferrite_config::MqttConfig::default()).await;
     let device = JobsDevice::new(jobs.clone(), harness.broker.clone()).unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
-    let running = tokio::spawn(device.run(feed.subscribe(), cancel.clone()));
+    let running = tokio_util::task::TaskTracker::new();
+    running.spawn(device.run(feed.subscribe(), cancel.clone()));
     let mut clients = Vec::new();
     for t in ["t1", "t2", "t3", "t4"] {
         let (mut c, _) = harness.connect_v311(t, true).await;
@@ -1159,5 +1160,6 @@ async fn the_device_side_notifies_every_thing_even_after_missing_changes() {
         assert_eq!(body["execution"]["jobId"], "burst", "{t}: {body}");
     }
     cancel.cancel();
-    running.await.unwrap();
+    running.close();
+    running.wait().await;
 }
