@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use ferrite_mqtt_codec::{Packet, Properties, ProtocolVersion, QoS, ReasonCode, Unsubscribe};
+use ferrite_test_support::aws::iot_ok as call;
 use ferrite_test_support::aws::signed_call;
 use ferrite_test_support::rules::{create_rule, json_of, republish};
 use ferrite_test_support::{
@@ -225,12 +226,6 @@ async fn configure_events(srv: &TestServer, body: Value) {
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-}
-
-async fn call(srv: &TestServer, method: &str, path: &str, body: Value) -> Value {
-    let reply = signed_call(srv.api_addr(), "iot", method, path, &body.to_string()).await;
-    assert_eq!(reply.status, 200, "{method} {path}: {}", reply.body);
-    serde_json::from_str(&reply.body).unwrap_or(Value::Null)
 }
 
 #[tokio::test]

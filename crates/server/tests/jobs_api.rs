@@ -3,6 +3,7 @@
 //! statuses for refusals.
 
 use ferrite_test_support::TestServer;
+use ferrite_test_support::aws::iot_ok as call;
 use ferrite_test_support::aws::{Reply, signed_call};
 use serde_json::{Value, json};
 
@@ -13,12 +14,6 @@ async fn send(srv: &TestServer, method: &str, path: &str, body: Value) -> Reply 
         body.to_string()
     };
     signed_call(srv.api_addr(), "iot", method, path, &body).await
-}
-
-async fn call(srv: &TestServer, method: &str, path: &str, body: Value) -> Value {
-    let reply = send(srv, method, path, body).await;
-    assert_eq!(reply.status, 200, "{method} {path}: {}", reply.body);
-    serde_json::from_str(&reply.body).unwrap_or(Value::Null)
 }
 
 async fn refused(srv: &TestServer, method: &str, path: &str, body: Value, status: u16) -> Value {
@@ -37,13 +32,6 @@ fn query_value(v: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn arn(srv: &TestServer, resource: &str) -> String {
-    format!(
-        "arn:aws:iot:us-east-1:{}:{resource}",
-        srv.config.aws.account_id
-    )
 }
 
 /// Things `lamp` and `fan`; `fan` in group `fleet`.
@@ -66,14 +54,14 @@ async fn a_job_runs_its_course_through_the_api() {
     let srv = TestServer::start().await;
     fleet(&srv).await;
     let job = json!({
-        "targets": [arn(&srv, "thing/lamp"), arn(&srv, "thinggroup/fleet")],
+        "targets": [srv.arn("thing/lamp"), srv.arn("thinggroup/fleet")],
         "document": "{\"action\":\"reboot\"}",
         "description": "reboot all",
         "timeoutConfig": {"inProgressTimeoutInMinutes": 30},
         "tags": [{"Key": "env", "Value": "test"}],
     });
     let created = call(&srv, "PUT", "/jobs/reboot-1", job.clone()).await;
-    assert_eq!(created["jobArn"], arn(&srv, "job/reboot-1"));
+    assert_eq!(created["jobArn"], srv.arn("job/reboot-1"));
     assert_eq!(created["description"], "reboot all");
     let again = refused(&srv, "PUT", "/jobs/reboot-1", job, 409).await;
     assert_eq!(again["resourceId"], "reboot-1");
@@ -104,7 +92,7 @@ async fn a_job_runs_its_course_through_the_api() {
     assert_eq!(per_thing["executionSummaries"][0]["jobId"], "reboot-1");
     let execution = call(&srv, "GET", "/things/fan/jobs/reboot-1", Value::Null).await;
     assert_eq!(execution["execution"]["status"], "QUEUED");
-    assert_eq!(execution["execution"]["thingArn"], arn(&srv, "thing/fan"));
+    assert_eq!(execution["execution"]["thingArn"], srv.arn("thing/fan"));
     assert!(execution["execution"]["queuedAt"].is_number());
 
     refused(
@@ -148,7 +136,7 @@ async fn a_job_runs_its_course_through_the_api() {
         "GET",
         &format!(
             "/tags?resourceArn={}",
-            query_value(&arn(&srv, "job/reboot-1"))
+            query_value(&srv.arn("job/reboot-1"))
         ),
         Value::Null,
     )
@@ -172,20 +160,18 @@ async fn a_job_runs_its_course_through_the_api() {
 async fn refusals_carry_aws_statuses() {
     let srv = TestServer::start().await;
     fleet(&srv).await;
-    let missing_thing = json!({"targets": [arn(&srv, "thing/ghost")], "document": "{}"});
+    let missing_thing = json!({"targets": [srv.arn("thing/ghost")], "document": "{}"});
     refused(&srv, "PUT", "/jobs/j", missing_thing, 404).await;
-    let no_document = json!({"targets": [arn(&srv, "thing/lamp")]});
+    let no_document = json!({"targets": [srv.arn("thing/lamp")]});
     let body = refused(&srv, "PUT", "/jobs/j", no_document, 400).await;
     assert!(
         body["message"].as_str().unwrap().contains("document"),
         "{body}"
     );
-    let bad_timeout = json!({"targets": [arn(&srv, "thing/lamp")], "document": "{}",
+    let bad_timeout = json!({"targets": [srv.arn("thing/lamp")], "document": "{}",
                              "timeoutConfig": {"inProgressTimeoutInMinutes": 20000}});
     refused(&srv, "PUT", "/jobs/j", bad_timeout, 400).await;
-    let too_many: Vec<String> = (0..101)
-        .map(|i| arn(&srv, &format!("thing/t{i}")))
-        .collect();
+    let too_many: Vec<String> = (0..101).map(|i| srv.arn(&format!("thing/t{i}"))).collect();
     refused(
         &srv,
         "PUT",
@@ -199,14 +185,14 @@ async fn refusals_carry_aws_statuses() {
         &srv,
         "PUT",
         "/jobs/snap",
-        json!({"targets": [arn(&srv, "thing/lamp")], "document": "{}"}),
+        json!({"targets": [srv.arn("thing/lamp")], "document": "{}"}),
     )
     .await;
     refused(
         &srv,
         "POST",
         "/jobs/snap/targets",
-        json!({"targets": [arn(&srv, "thing/fan")]}),
+        json!({"targets": [srv.arn("thing/fan")]}),
         400,
     )
     .await;
@@ -242,7 +228,7 @@ async fn refusals_carry_aws_statuses() {
         &srv,
         "PUT",
         "/jobs/cont",
-        json!({"targets": [arn(&srv, "thing/lamp")], "document": "{}",
+        json!({"targets": [srv.arn("thing/lamp")], "document": "{}",
                "targetSelection": "CONTINUOUS"}),
     )
     .await;
@@ -250,7 +236,7 @@ async fn refusals_carry_aws_statuses() {
         &srv,
         "POST",
         "/jobs/cont/targets",
-        json!({"targets": [arn(&srv, "thinggroup/fleet")]}),
+        json!({"targets": [srv.arn("thinggroup/fleet")]}),
     )
     .await;
     let job = call(&srv, "GET", "/jobs/cont", Value::Null).await;
@@ -269,7 +255,7 @@ async fn job_templates_make_jobs() {
                "jobExecutionsRetryConfig": {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2}]}}),
     )
     .await;
-    assert_eq!(created["jobTemplateArn"], arn(&srv, "jobtemplate/reboot"));
+    assert_eq!(created["jobTemplateArn"], srv.arn("jobtemplate/reboot"));
     refused(
         &srv,
         "PUT",
@@ -287,8 +273,8 @@ async fn job_templates_make_jobs() {
         &srv,
         "PUT",
         "/jobs/from-template",
-        json!({"targets": [arn(&srv, "thing/lamp")],
-               "jobTemplateArn": arn(&srv, "jobtemplate/reboot")}),
+        json!({"targets": [srv.arn("thing/lamp")],
+               "jobTemplateArn": srv.arn("jobtemplate/reboot")}),
     )
     .await;
     let job = call(&srv, "GET", "/jobs/from-template", Value::Null).await;

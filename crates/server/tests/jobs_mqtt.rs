@@ -3,37 +3,9 @@
 //! success (`{jobId}/update`), and is refused what AWS refuses (`/rejected` codes).
 
 use ferrite_mqtt_codec::{Publish, QoS};
-use ferrite_test_support::aws::signed_call;
+use ferrite_test_support::aws::iot_ok as call;
 use ferrite_test_support::{TestClient, TestServer, connect_v311};
 use serde_json::{Value, json};
-
-async fn call(srv: &TestServer, method: &str, path: &str, body: Value) -> Value {
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    let reply = signed_call(srv.api_addr(), "iot", method, path, &body).await;
-    assert_eq!(reply.status, 200, "{method} {path}: {}", reply.body);
-    serde_json::from_str(&reply.body).unwrap_or(Value::Null)
-}
-
-fn arn(srv: &TestServer, resource: &str) -> String {
-    format!(
-        "arn:aws:iot:us-east-1:{}:{resource}",
-        srv.config.aws.account_id
-    )
-}
-
-/// The next message on `topic`, skipping others.
-async fn next_on(dev: &mut TestClient, topic: &str) -> Value {
-    loop {
-        let p = dev.recv_publish().await;
-        if &*p.topic == topic {
-            return serde_json::from_slice(&p.payload).unwrap();
-        }
-    }
-}
 
 async fn request(dev: &mut TestClient, topic: &str, payload: Value) {
     let mut p: Publish = ferrite_test_support::publish(topic, b"", QoS::AtMostOnce, false);
@@ -54,11 +26,11 @@ async fn a_device_runs_a_job_over_mqtt() {
         &srv,
         "PUT",
         "/jobs/fw-1",
-        json!({"targets": [arn(&srv, "thing/lamp")], "document": "{\"url\":\"https://x/fw\"}",
+        json!({"targets": [srv.arn("thing/lamp")], "document": "{\"url\":\"https://x/fw\"}",
                "timeoutConfig": {"inProgressTimeoutInMinutes": 10}}),
     )
     .await;
-    let next = next_on(&mut dev, &format!("{base}/notify-next")).await;
+    let next = dev.next_json_on(&format!("{base}/notify-next")).await;
     assert_eq!(next["execution"]["jobId"], "fw-1");
     assert_eq!(next["execution"]["status"], "QUEUED");
     assert_eq!(
@@ -73,7 +45,7 @@ async fn a_device_runs_a_job_over_mqtt() {
         json!({"clientToken": "g1"}),
     )
     .await;
-    let pending = next_on(&mut dev, &format!("{base}/get/accepted")).await;
+    let pending = dev.next_json_on(&format!("{base}/get/accepted")).await;
     assert_eq!(pending["clientToken"], "g1");
     assert_eq!(pending["queuedJobs"][0]["jobId"], "fw-1");
     assert_eq!(pending["inProgressJobs"], json!([]));
@@ -84,7 +56,9 @@ async fn a_device_runs_a_job_over_mqtt() {
         json!({"clientToken": "s1", "statusDetails": {"step": "download"}}),
     )
     .await;
-    let started = next_on(&mut dev, &format!("{base}/start-next/accepted")).await;
+    let started = dev
+        .next_json_on(&format!("{base}/start-next/accepted"))
+        .await;
     assert_eq!(started["clientToken"], "s1");
     let e = &started["execution"];
     assert_eq!(e["status"], "IN_PROGRESS");
@@ -100,7 +74,9 @@ async fn a_device_runs_a_job_over_mqtt() {
         json!({"status": "SUCCEEDED", "expectedVersion": 1, "clientToken": "u0"}),
     )
     .await;
-    let refused = next_on(&mut dev, &format!("{base}/fw-1/update/rejected")).await;
+    let refused = dev
+        .next_json_on(&format!("{base}/fw-1/update/rejected"))
+        .await;
     assert_eq!(refused["code"], "VersionMismatch");
     assert_eq!(refused["clientToken"], "u0");
     assert_eq!(refused["executionState"]["versionNumber"], 2);
@@ -112,19 +88,23 @@ async fn a_device_runs_a_job_over_mqtt() {
                "includeJobDocument": true, "clientToken": "u1"}),
     )
     .await;
-    let updated = next_on(&mut dev, &format!("{base}/fw-1/update/accepted")).await;
+    let updated = dev
+        .next_json_on(&format!("{base}/fw-1/update/accepted"))
+        .await;
     assert_eq!(updated["clientToken"], "u1");
     assert_eq!(updated["executionState"]["status"], "SUCCEEDED");
     assert_eq!(updated["executionState"]["versionNumber"], 3);
     assert_eq!(updated["jobDocument"], json!({"url": "https://x/fw"}));
-    let empty = next_on(&mut dev, &format!("{base}/notify-next")).await;
+    let empty = dev.next_json_on(&format!("{base}/notify-next")).await;
     assert!(empty.get("execution").is_none(), "{empty}");
 
     let job = call(&srv, "GET", "/jobs/fw-1", Value::Null).await;
     assert_eq!(job["job"]["status"], "COMPLETED");
 
     request(&mut dev, &format!("{base}/$next/get"), json!({})).await;
-    let none = next_on(&mut dev, &format!("{base}/$next/get/accepted")).await;
+    let none = dev
+        .next_json_on(&format!("{base}/$next/get/accepted"))
+        .await;
     assert!(none.get("execution").is_none(), "{none}");
     request(
         &mut dev,
@@ -132,7 +112,7 @@ async fn a_device_runs_a_job_over_mqtt() {
         json!({"includeJobDocument": false}),
     )
     .await;
-    let done = next_on(&mut dev, &format!("{base}/fw-1/get/accepted")).await;
+    let done = dev.next_json_on(&format!("{base}/fw-1/get/accepted")).await;
     assert_eq!(done["execution"]["status"], "SUCCEEDED");
     assert!(done["execution"].get("jobDocument").is_none());
 
@@ -142,7 +122,9 @@ async fn a_device_runs_a_job_over_mqtt() {
         json!({"status": "FAILED"}),
     )
     .await;
-    let terminal = next_on(&mut dev, &format!("{base}/fw-1/update/rejected")).await;
+    let terminal = dev
+        .next_json_on(&format!("{base}/fw-1/update/rejected"))
+        .await;
     assert_eq!(terminal["code"], "InvalidStateTransition");
     request(
         &mut dev,
@@ -150,7 +132,9 @@ async fn a_device_runs_a_job_over_mqtt() {
         json!({"status": "FAILED"}),
     )
     .await;
-    let missing = next_on(&mut dev, &format!("{base}/nope/update/rejected")).await;
+    let missing = dev
+        .next_json_on(&format!("{base}/nope/update/rejected"))
+        .await;
     assert_eq!(missing["code"], "ResourceNotFound");
     let mut bad: Publish = ferrite_test_support::publish(
         &format!("{base}/start-next"),
@@ -160,6 +144,8 @@ async fn a_device_runs_a_job_over_mqtt() {
     );
     bad.payload = "{nope".into();
     dev.publish_with(bad).await;
-    let invalid = next_on(&mut dev, &format!("{base}/start-next/rejected")).await;
+    let invalid = dev
+        .next_json_on(&format!("{base}/start-next/rejected"))
+        .await;
     assert_eq!(invalid["code"], "InvalidJson");
 }

@@ -7,47 +7,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferrite_mqtt_codec::{Publish, QoS};
-use ferrite_test_support::aws::signed_call;
+use ferrite_test_support::aws::iot_ok as call;
 use ferrite_test_support::{TestClient, TestServer, connect_v311};
 use serde_json::{Value, json};
 
 /// How long a test waits for anything.
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn call(srv: &TestServer, method: &str, path: &str, body: Value) -> Value {
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    let reply = signed_call(srv.api_addr(), "iot", method, path, &body).await;
-    assert_eq!(reply.status, 200, "{method} {path}: {}", reply.body);
-    serde_json::from_str(&reply.body).unwrap_or(Value::Null)
-}
-
-fn arn(srv: &TestServer, resource: &str) -> String {
-    format!(
-        "arn:aws:iot:us-east-1:{}:{resource}",
-        srv.config.aws.account_id
-    )
-}
-
 async fn start(minute_ms: u64) -> TestServer {
     TestServer::start_with(|c| c.jobs.timer_minute_ms = minute_ms).await
-}
-
-/// The next message on `topic`, skipping others.
-async fn next_on(dev: &mut TestClient, topic: &str) -> Value {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let p = dev.recv_publish().await;
-            if &*p.topic == topic {
-                return serde_json::from_slice(&p.payload).unwrap();
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("nothing on {topic}"))
 }
 
 async fn request(dev: &mut TestClient, topic: &str, payload: Value) {
@@ -89,19 +57,21 @@ async fn an_in_progress_timeout_reaches_the_device_and_the_retry_follows() {
         &srv,
         "PUT",
         "/jobs/fw",
-        json!({"targets": [arn(&srv, "thing/lamp")], "document": "{}",
+        json!({"targets": [srv.arn("thing/lamp")], "document": "{}",
                "timeoutConfig": {"inProgressTimeoutInMinutes": 1},
                "jobExecutionsRetryConfig": {"criteriaList": [
                    {"failureType": "TIMED_OUT", "numberOfRetries": 1}]}}),
     )
     .await;
-    let next = next_on(&mut dev, &format!("{base}/notify-next")).await;
+    let next = dev.next_json_on(&format!("{base}/notify-next")).await;
     assert_eq!(next["execution"]["executionNumber"], 1);
     request(&mut dev, &format!("{base}/start-next"), json!({})).await;
-    let started = next_on(&mut dev, &format!("{base}/start-next/accepted")).await;
+    let started = dev
+        .next_json_on(&format!("{base}/start-next/accepted"))
+        .await;
     assert_eq!(started["execution"]["status"], "IN_PROGRESS");
     // The timeout ends execution 1; its retry, execution 2, becomes the next.
-    let next = next_on(&mut dev, &format!("{base}/notify-next")).await;
+    let next = dev.next_json_on(&format!("{base}/notify-next")).await;
     assert_eq!(next["execution"]["executionNumber"], 2, "{next}");
     assert_eq!(next["execution"]["status"], "QUEUED");
     let all = executions(&srv, "fw").await;
@@ -136,7 +106,7 @@ async fn a_rollout_goes_on_across_a_restart() {
         &srv,
         "PUT",
         "/jobs/fw",
-        json!({"targets": [arn(&srv, "thinggroup/fleet")], "document": "{}",
+        json!({"targets": [srv.arn("thinggroup/fleet")], "document": "{}",
                "jobExecutionsRolloutConfig": {"maximumPerMinute": 3}}),
     )
     .await;

@@ -6,21 +6,10 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use ferrite_test_support::TestServer;
-use ferrite_test_support::aws::signed_call;
+use ferrite_test_support::aws::iot_call as call;
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/provisioning";
-
-async fn call(srv: &TestServer, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let text = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    let reply = signed_call(srv.api_addr(), "iot", method, path, &text).await;
-    let value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
-    (reply.status, value)
-}
 
 async fn ok(srv: &TestServer, method: &str, path: &str, body: Value) -> Value {
     let (status, value) = call(srv, method, path, body).await;

@@ -13,19 +13,13 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use ferrite_config::SecretConfig;
 use ferrite_mqtt_codec::{Packet, QoS};
-use ferrite_test_support::aws::signed_call;
+use ferrite_test_support::aws::iot_ok as call;
 use ferrite_test_support::rules::{RULE_ROLE, json_of, publish_until_received, republish};
 use ferrite_test_support::{TestServer, WAIT, connect_v311};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 const QUIET: Duration = Duration::from_millis(300);
-
-async fn call(srv: &TestServer, method: &str, path: &str, body: Value) -> Value {
-    let reply = signed_call(srv.api_addr(), "iot", method, path, &body.to_string()).await;
-    assert_eq!(reply.status, 200, "{method} {path}: {}", reply.body);
-    serde_json::from_str(&reply.body).unwrap_or(Value::Null)
-}
 
 async fn create_rule(srv: &TestServer, name: &str, sql: &str, actions: Value, error: Value) {
     let mut payload = json!({"sql": sql, "awsIotSqlVersion": "2016-03-23", "actions": actions});

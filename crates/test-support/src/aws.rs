@@ -118,3 +118,33 @@ pub async fn signed_call(
         .unwrap_or_default();
     Reply { status, body }
 }
+
+/// A signed `iot` call to `srv`'s API with a JSON body (`Value::Null`: none): the status and
+/// the JSON answered (`Null` when the body is not JSON).
+pub async fn iot_call(
+    srv: &crate::TestServer,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let text = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let reply = signed_call(srv.api_addr(), "iot", method, path, &text).await;
+    let value = serde_json::from_str(&reply.body).unwrap_or(serde_json::Value::Null);
+    (reply.status, value)
+}
+
+/// [`iot_call`] that must succeed: the JSON answered.
+pub async fn iot_ok(
+    srv: &crate::TestServer,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let (status, value) = iot_call(srv, method, path, body).await;
+    assert_eq!(status, 200, "{method} {path}: {value}");
+    value
+}

@@ -212,6 +212,16 @@ impl TestClient {
         p
     }
 
+    /// The JSON payload of the next message on `topic`, skipping (and acknowledging) others.
+    pub async fn next_json_on(&mut self, topic: &str) -> serde_json::Value {
+        loop {
+            let p = self.recv_publish().await;
+            if &*p.topic == topic {
+                return serde_json::from_slice(&p.payload).expect("a JSON payload");
+            }
+        }
+    }
+
     /// Sends the acknowledgement a receiver owes for `p`.
     pub async fn ack(&mut self, p: &Publish) {
         let Some(id) = p.packet_id else { return };

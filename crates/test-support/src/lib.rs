@@ -50,6 +50,14 @@ pub fn test_config(dir: &std::path::Path) -> Config {
 }
 
 impl TestServer {
+    /// `arn:aws:iot:{region}:{account}:{resource}` in this server's account.
+    pub fn arn(&self, resource: &str) -> String {
+        format!(
+            "arn:aws:iot:{}:{}:{resource}",
+            self.config.aws.region, self.config.aws.account_id
+        )
+    }
+
     pub async fn start() -> TestServer {
         Self::start_with(|_| {}).await
     }
