@@ -1,5 +1,6 @@
 """Fixtures: a real `ferrite serve` process on free ports with a fresh data directory."""
 
+import http.server
 import json
 import os
 import pathlib
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -296,3 +298,36 @@ def moto_client(endpoint, service):
 
     return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
                         aws_access_key_id="AKIDMOTO", aws_secret_access_key="moto-secret")
+
+
+class JsonEndpoint:
+    """A local HTTP endpoint playing a function (a Lambda, a pre-provisioning hook): each
+    POSTed JSON body is queued in `calls` with the request's headers, and `answer(body)` gives
+    the JSON it answers. Close it when done."""
+
+    def __init__(self, answer, path="/"):
+        self.calls = queue.Queue()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                event = json.loads(self.rfile.read(length))
+                outer.calls.put((event, dict(self.headers)))
+                body = json.dumps(answer(event)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -6,7 +6,6 @@ template attached. A pre-provisioning hook (a local HTTP endpoint mapped in [aws
 can refuse or override parameters; a second client subscribed to every provisioning topic never
 sees a private key."""
 
-import http.server
 import json
 import os
 import queue
@@ -18,7 +17,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import (
-    ACCOUNT_ID, BACKENDS, REGION, WAIT, Client, aws_client, start_api_server, stop_api_server,
+    ACCOUNT_ID, BACKENDS, REGION, WAIT, Client, JsonEndpoint, aws_client, start_api_server,
+    stop_api_server,
 )
 
 ARN = f"arn:aws:iot:{REGION}:{ACCOUNT_ID}"
@@ -62,35 +62,15 @@ TEMPLATE = json.dumps({
 })
 
 
-class Hook:
-    """The pre-provisioning hook's function: records each event, answers the configured reply."""
+class Hook(JsonEndpoint):
+    """The pre-provisioning hook's function: records each event in `calls`, answers `body`."""
 
     def __init__(self):
-        self.events = queue.Queue()
         self.body = {"allowProvisioning": True}
-        hook = self
+        super().__init__(lambda _event: self.body, "/hook")
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                hook.events.put(json.loads(self.rfile.read(length)))
-                body = json.dumps(hook.body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def next_event(self, timeout):
+        return self.calls.get(timeout=timeout)[0]
 
 
 @pytest.fixture(scope="module")
@@ -290,8 +270,8 @@ def test_a_forged_token_is_rejected(server, snoop):
 def test_pre_provisioning_hook_refuses_and_overrides(server, iot, hook, snoop):
     import awsiot
 
-    while not hook.events.empty():
-        hook.events.get_nowait()
+    while not hook.calls.empty():
+        hook.calls.get_nowait()
     dev = Identity(server, "claim-5")
     keys = dev.create_keys()
     hook.body = {"allowProvisioning": False}
@@ -299,7 +279,7 @@ def test_pre_provisioning_hook_refuses_and_overrides(server, iot, hook, snoop):
         dev.register("hooked", keys.certificate_ownership_token, SerialNumber="005")
     assert refused.value.modeled_error.status_code == 403
     assert refused.value.modeled_error.error_code == "AccessDenied"
-    event = hook.events.get(timeout=WAIT)
+    event = hook.next_event(WAIT)
     assert event["certificateId"] == keys.certificate_id
     assert event["claimCertificateId"] == server.claim_id
     assert event["templateArn"] == f"{ARN}:provisioningtemplate/hooked"

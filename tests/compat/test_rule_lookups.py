@@ -4,52 +4,25 @@ created through `iot`, `aws_lambda` invokes the endpoint `[aws.functions]` maps 
 answer, and `get_secret` reads `[secrets]` — paho sees the enriched message. A new rule
 applies moments after CreateTopicRule returns, so the test publishes until output shows."""
 
-import http.server
 import json
 import queue
-import threading
 import time
 import uuid
 
 import pytest
 
-from conftest import (ACCOUNT_ID, REGION, WAIT, Client, aws_client, start_api_server,
-                      stop_api_server)
+from conftest import (ACCOUNT_ID, REGION, WAIT, Client, JsonEndpoint, aws_client,
+                      start_api_server, stop_api_server)
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/rules"
 FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:score"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:plant/api-Xy12Ab"
 
 
-class Function:
-    """A Lambda function played over HTTP: answers {"score": rpm / 100} and queues the
-    invocation type of each call."""
-
-    def __init__(self):
-        self.invocations = queue.Queue()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.invocations.put(self.headers.get("x-amz-invocation-type"))
-                body = json.dumps({"score": event["rpm"] / 100}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/score"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+def Function():
+    """A Lambda function played over HTTP: answers {"score": rpm / 100}; each call's event and
+    headers (the invocation type among them) are queued in `calls`."""
+    return JsonEndpoint(lambda event: {"score": event["rpm"] / 100}, "/score")
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +92,7 @@ def test_rules_enrich_messages_from_shadows_registry_lambda_and_secrets(server, 
             "rpm": 1200, "fw": "1.2", "mode": "eco", "model": "m7", "grp": "pumps",
             "score": 12, "token": "s3cr3t",
         }
-        assert function.invocations.get(timeout=WAIT) == "RequestResponse"
+        assert function.calls.get(timeout=WAIT)[1].get("x-amz-invocation-type") == "RequestResponse"
     finally:
         dev.close()
         sub.close()
