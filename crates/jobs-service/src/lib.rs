@@ -33,6 +33,8 @@ mod rollout;
 mod targets;
 mod templates;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod timer_tests;

@@ -7,30 +7,11 @@ use ferrite_registry::{EndpointConfig, Registry, Scope};
 use ferrite_storage::Expect;
 use ferrite_storage_memory::MemoryStore;
 use ferrite_types::{AwsException, ChangeSubscription, Clock, Received, RegistryChange};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::executions::execution_writes;
+use crate::test_support::{arn, req, scope};
 use crate::*;
-
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "eu-west-1";
-
-fn scope() -> Scope {
-    Scope {
-        region: REGION.into(),
-        account: ACCOUNT.into(),
-    }
-}
-
-fn arn(resource: &str) -> String {
-    format!("arn:aws:iot:{REGION}:{ACCOUNT}:{resource}")
-}
-
-/// A typed request from its JSON, as the HTTP edge makes it.
-fn req<T: DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).unwrap()
-}
 
 struct Fixture {
     jobs: Jobs,
@@ -44,11 +25,7 @@ impl Fixture {
     /// no group; group `empty` holds nothing.
     async fn new() -> Fixture {
         let store = Arc::new(MemoryStore::new());
-        let endpoints = EndpointConfig {
-            data: "localhost".into(),
-            credential_provider: "localhost".into(),
-            jobs: "localhost".into(),
-        };
+        let endpoints = EndpointConfig::localhost();
         let registry = Registry::new(store.clone(), endpoints)
             .with_taggable(JOB_TAGGABLE)
             .with_taggable(TEMPLATE_TAGGABLE);

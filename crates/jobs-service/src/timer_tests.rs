@@ -5,36 +5,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrite_jobs::{DeviceUpdate, ExecutionStatus, StatusDetails};
-use ferrite_registry::{EndpointConfig, Registry, Scope};
+use ferrite_registry::{EndpointConfig, Registry};
 use ferrite_storage::RegistryStore;
 use ferrite_storage_memory::MemoryStore;
 use ferrite_types::Clock;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::test_support::{arn, req, scope};
 use crate::*;
 
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "eu-west-1";
 /// 2026-12-06T00:00 UTC, a whole minute, so schedules line up with it.
 const T0: i64 = 1_796_515_200_000;
 const MINUTE: Duration = Duration::from_secs(60);
-
-fn scope() -> Scope {
-    Scope {
-        region: REGION.into(),
-        account: ACCOUNT.into(),
-    }
-}
-
-fn arn(resource: &str) -> String {
-    format!("arn:aws:iot:{REGION}:{ACCOUNT}:{resource}")
-}
-
-fn req<T: DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).unwrap()
-}
 
 struct Node {
     store: Arc<dyn RegistryStore>,
@@ -47,14 +30,7 @@ impl Node {
     /// Things t1..t4 in group `fleet`, on a clock that follows Tokio's (call paused).
     async fn new() -> Node {
         let store: Arc<dyn RegistryStore> = Arc::new(MemoryStore::new());
-        let registry = Registry::new(
-            store.clone(),
-            EndpointConfig {
-                data: "localhost".into(),
-                credential_provider: "localhost".into(),
-                jobs: "localhost".into(),
-            },
-        );
+        let registry = Registry::new(store.clone(), EndpointConfig::localhost());
         registry
             .create_thing_group(&scope(), req(json!({"thingGroupName": "fleet"})))
             .await

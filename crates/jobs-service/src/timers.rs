@@ -217,14 +217,7 @@ mod tests {
 
         const T0: i64 = 1_796_515_200_000;
         let store: Arc<dyn RegistryStore> = Arc::new(MemoryStore::new());
-        let registry = Registry::new(
-            store.clone(),
-            EndpointConfig {
-                data: "localhost".into(),
-                credential_provider: "localhost".into(),
-                jobs: "localhost".into(),
-            },
-        );
+        let registry = Registry::new(store.clone(), EndpointConfig::localhost());
         let jobs = Jobs::new(store.clone(), registry).with_clock(Clock::following_tokio(T0));
         // A start timer for a job that does not exist: acting is a no-op that succeeds.
         let action = Action::Start { job: "gone".into() };
@@ -265,14 +258,7 @@ mod tests {
         use ferrite_storage_memory::MemoryStore;
 
         let store: Arc<dyn RegistryStore> = Arc::new(MemoryStore::new());
-        let registry = Registry::new(
-            store.clone(),
-            EndpointConfig {
-                data: "localhost".into(),
-                credential_provider: "localhost".into(),
-                jobs: "localhost".into(),
-            },
-        );
+        let registry = Registry::new(store.clone(), EndpointConfig::localhost());
         let jobs = Jobs::new(store.clone(), registry);
         let hopeless = TimerDoc {
             action: Action::Rollout { job: "j".into() },

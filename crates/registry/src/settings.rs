@@ -18,6 +18,17 @@ pub struct EndpointConfig {
     pub jobs: String,
 }
 
+impl EndpointConfig {
+    /// Every endpoint on `localhost`: a server on a developer's machine, and tests.
+    pub fn localhost() -> EndpointConfig {
+        EndpointConfig {
+            data: "localhost".into(),
+            credential_provider: "localhost".into(),
+            jobs: "localhost".into(),
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DescribeEndpoint {

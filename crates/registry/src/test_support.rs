@@ -34,11 +34,7 @@ impl Fixture {
             ..SqliteOptions::default()
         };
         let store = SqliteStore::open(&dir.path().join("ferrite.db"), options).unwrap();
-        let endpoints = EndpointConfig {
-            data: "localhost".into(),
-            credential_provider: "localhost".into(),
-            jobs: "localhost".into(),
-        };
+        let endpoints = EndpointConfig::localhost();
         Fixture {
             r: Registry::new(Arc::new(store), endpoints),
             scope: scope(),

@@ -43,11 +43,7 @@ impl Fixture {
         let store = Arc::new(MemoryStore::new());
         let service = RulesService::new(store.clone()).with_clock(clock);
         let rules = service.rules();
-        let endpoints = EndpointConfig {
-            data: "localhost".into(),
-            credential_provider: "localhost".into(),
-            jobs: "localhost".into(),
-        };
+        let endpoints = EndpointConfig::localhost();
         let registry = Registry::new(store, endpoints).with_taggable(TAGGABLE);
         Fixture {
             changes: rules.subscribe_changes(),

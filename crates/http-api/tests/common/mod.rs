@@ -67,18 +67,11 @@ pub fn api_with(test_hooks: bool) -> Api {
     let store = Arc::new(store);
     let rules_service = ferrite_rules_service::RulesService::new(store.clone());
     let provisioning = ferrite_provisioning_service::ProvisioningTemplates::new(store.clone());
-    let registry = Registry::new(
-        store.clone(),
-        EndpointConfig {
-            data: "localhost".into(),
-            credential_provider: "localhost".into(),
-            jobs: "localhost".into(),
-        },
-    )
-    .with_taggable(ferrite_rules_service::TAGGABLE)
-    .with_taggable(ferrite_provisioning_service::TAGGABLE)
-    .with_taggable(ferrite_jobs_service::JOB_TAGGABLE)
-    .with_taggable(ferrite_jobs_service::TEMPLATE_TAGGABLE);
+    let registry = Registry::new(store.clone(), EndpointConfig::localhost())
+        .with_taggable(ferrite_rules_service::TAGGABLE)
+        .with_taggable(ferrite_provisioning_service::TAGGABLE)
+        .with_taggable(ferrite_jobs_service::JOB_TAGGABLE)
+        .with_taggable(ferrite_jobs_service::TEMPLATE_TAGGABLE);
     let jobs = ferrite_jobs_service::Jobs::new(store, registry.clone());
     let fleet = ferrite_provisioning_service::FleetProvisioning::new(
         registry.clone(),

@@ -119,11 +119,7 @@ impl Fixture {
             inner,
             reads: AtomicUsize::new(0),
         });
-        let endpoints = EndpointConfig {
-            data: "localhost".into(),
-            credential_provider: "localhost".into(),
-            jobs: "localhost".into(),
-        };
+        let endpoints = EndpointConfig::localhost();
         let registry = Registry::new(store.clone(), endpoints).with_change_feed(feed);
         let scope = Scope {
             region: "eu-west-1".into(),

@@ -22,14 +22,7 @@ fn scope() -> Scope {
 
 fn fleet() -> (FleetProvisioning, Registry) {
     let store = Arc::new(MemoryStore::new());
-    let registry = Registry::new(
-        store.clone(),
-        EndpointConfig {
-            data: "localhost".into(),
-            credential_provider: "localhost".into(),
-            jobs: "localhost".into(),
-        },
-    );
+    let registry = Registry::new(store.clone(), EndpointConfig::localhost());
     let templates = ProvisioningTemplates::new(store);
     let fleet = FleetProvisioning::new(registry.clone(), templates, scope(), BTreeMap::new());
     (fleet, registry)
