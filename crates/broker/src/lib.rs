@@ -313,11 +313,15 @@ impl Broker {
     }
 
     fn check_tap_filters(&self, filters: &[&str]) -> Result<(), BrokerError> {
-        for filter in filters {
-            ferrite_topic::validate_topic_filter(filter, &self.inner.limits)?;
-            if ferrite_topic::parse_shared(filter).is_some() {
-                return Err(BrokerError::SharedTap);
-            }
+        filters.iter().try_for_each(|f| self.check_tap_filter(f))
+    }
+
+    /// Whether `filter` can be tapped: a valid topic filter within this broker's limits, not
+    /// a shared subscription. Lets a service leave out one bad filter rather than fail a set.
+    pub fn check_tap_filter(&self, filter: &str) -> Result<(), BrokerError> {
+        ferrite_topic::validate_topic_filter(filter, &self.inner.limits)?;
+        if ferrite_topic::parse_shared(filter).is_some() {
+            return Err(BrokerError::SharedTap);
         }
         Ok(())
     }

@@ -434,7 +434,19 @@ impl Taps {
                 Err(e) => tracing::error!(error = %e, "cannot tap Basic Ingest"),
             }
         }
-        let filters: Vec<&str> = set.filters.iter().map(String::as_str).collect();
+        // A filter the broker refuses (beyond its limits) leaves out its rules only.
+        let filters: Vec<&str> = set
+            .filters
+            .iter()
+            .map(String::as_str)
+            .filter(|f| match broker.check_tap_filter(f) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(filter = f, error = %e, "rules with this FROM filter cannot run");
+                    false
+                }
+            })
+            .collect();
         match &mut self.handle {
             Some((_, current)) if *current == set.filters => {}
             Some((handle, current)) => match broker.retap(handle, &filters) {
