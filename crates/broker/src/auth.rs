@@ -87,6 +87,15 @@ impl Revoker {
         self.kick.cancel();
     }
 
+    /// Closes the connection because its credentials' lifetime ended (a custom authorizer's
+    /// `disconnectAfterInSeconds`; AWS: `CUSTOMAUTH_TTL_EXPIRATION`), MQTT 5: DISCONNECT 0x87.
+    pub fn expire(&self) {
+        self.reason
+            .lock()
+            .get_or_insert(KickReason::CredentialsExpired);
+        self.kick.cancel();
+    }
+
     /// Resolves once the connection has been revoked, taken over or the broker stops.
     pub async fn closed(&self) {
         self.kick.cancelled().await;

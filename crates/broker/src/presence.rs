@@ -87,6 +87,8 @@ pub enum DisconnectReason {
     AuthError,
     /// The server is shutting down.
     ServerInitiated,
+    /// A custom authorizer's `disconnectAfterInSeconds` ran out.
+    CustomAuthTtlExpiration,
 }
 
 impl DisconnectReason {
@@ -100,6 +102,7 @@ impl DisconnectReason {
             DisconnectReason::ClientError => "CLIENT_ERROR",
             DisconnectReason::AuthError => "AUTH_ERROR",
             DisconnectReason::ServerInitiated => "SERVER_INITIATED_DISCONNECT",
+            DisconnectReason::CustomAuthTtlExpiration => "CUSTOMAUTH_TTL_EXPIRATION",
         }
     }
 
@@ -120,6 +123,7 @@ impl DisconnectReason {
             "keep_alive_timeout" => DisconnectReason::KeepAliveTimeout,
             "not_authorized" | "publish_not_authorized" => DisconnectReason::AuthError,
             "shutdown" => DisconnectReason::ServerInitiated,
+            "credentials_expired" => DisconnectReason::CustomAuthTtlExpiration,
             _ => DisconnectReason::ClientError,
         }
     }
@@ -185,6 +189,7 @@ mod tests {
             ("protocol_error", "CLIENT_ERROR"),
             ("not_authorized", "AUTH_ERROR"),
             ("shutdown", "SERVER_INITIATED_DISCONNECT"),
+            ("credentials_expired", "CUSTOMAUTH_TTL_EXPIRATION"),
         ] {
             assert_eq!(DisconnectReason::from_exit(metric).aws_name(), aws);
         }

@@ -50,6 +50,8 @@ pub enum KickReason {
     /// The client's credentials or permissions were withdrawn (certificate revoked,
     /// policy no longer allows connecting).
     NotAuthorized,
+    /// A custom authorizer's `disconnectAfterInSeconds` ran out.
+    CredentialsExpired,
 }
 
 pub struct LiveConn {

@@ -140,3 +140,56 @@ async fn publishes_are_not_observed() {
     assert_eq!(rec.names(), before);
     assert_eq!(before.len(), 3, "{before:?}");
 }
+
+/// Lets everyone in and keeps each connection's revoker, as the identity service does.
+#[derive(Default)]
+struct KeepRevokers(Mutex<Vec<ferrite_broker::Revoker>>);
+
+impl ferrite_broker::Authorizer for KeepRevokers {
+    fn connect<'a>(
+        &'a self,
+        ctx: ferrite_broker::ConnectContext<'a>,
+    ) -> ferrite_broker::ConnectFuture<'a> {
+        self.0.lock().push(ctx.revoker.clone());
+        Box::pin(async { Ok(ferrite_broker::allow_all()) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn expired_credentials_and_revocation_have_their_own_reasons() {
+    let rec = Arc::new(Recorder::default());
+    let auth = Arc::new(KeepRevokers::default());
+    let seams = Seams {
+        lifecycle: rec.clone(),
+        ..Seams::default()
+    };
+    let h = BrokerHarness::start_with_auth(MqttConfig::default(), seams, auth.clone()).await;
+    let (mut ttl, _) = h.connect_v5("ttl", true, Properties::default()).await;
+    let (mut revoked, _) = h.connect_v5("revoked", true, Properties::default()).await;
+    let [a, b] = &auth.0.lock()[..] else {
+        panic!("two connections")
+    };
+    // A custom authorizer's disconnectAfterInSeconds ran out; a certificate was revoked.
+    a.expire();
+    b.revoke();
+    for c in [&mut ttl, &mut revoked] {
+        match c.recv().await {
+            Packet::Disconnect(d) => {
+                assert_eq!(d.reason, ferrite_mqtt_codec::ReasonCode::NotAuthorized)
+            }
+            other => panic!("expected DISCONNECT, got {other:?}"),
+        }
+    }
+    h.broker.shutdown(Duration::from_secs(5)).await;
+    let mut names = rec.names();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "connected revoked",
+            "connected ttl",
+            "disconnected revoked AUTH_ERROR",
+            "disconnected ttl CUSTOMAUTH_TTL_EXPIRATION",
+        ]
+    );
+}

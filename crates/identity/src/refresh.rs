@@ -161,7 +161,7 @@ impl Inner {
                     _ = conn.1.revoker.closed() => return,
                     _ = tokio::time::sleep_until(deadline) => {
                         tracing::info!(client_id = %conn.1.facts.client_id, "custom authorizer disconnectAfterInSeconds reached");
-                        conn.1.revoker.revoke();
+                        conn.1.revoker.expire();
                         return;
                     }
                     _ = tokio::time::sleep(refresh) => this.refresh_one(&conn).await,

@@ -38,6 +38,7 @@ pub struct BrokerHarness {
     pub data: MemoryData,
     pub cfg: MqttConfig,
     seams: Seams,
+    auth: Arc<dyn Authorizer>,
     connections: TaskTracker,
     next_port: AtomicU16,
 }
@@ -51,19 +52,34 @@ impl BrokerHarness {
     /// Like [`BrokerHarness::start`] with the given cluster seams; the clock is replaced by
     /// one following Tokio's.
     pub async fn start_with(cfg: MqttConfig, seams: Seams) -> BrokerHarness {
+        BrokerHarness::start_with_auth(cfg, seams, Arc::new(AllowEveryone)).await
+    }
+
+    /// Like [`BrokerHarness::start_with`], with `auth` deciding who connects (and holding
+    /// their revokers, if it wants to close them).
+    pub async fn start_with_auth(
+        cfg: MqttConfig,
+        seams: Seams,
+        auth: Arc<dyn Authorizer>,
+    ) -> BrokerHarness {
         let seams = Seams {
             clock: Clock::following_tokio(1_800_000_000_000),
             ..seams
         };
-        BrokerHarness::open(cfg, MemoryData::default(), seams).await
+        BrokerHarness::open(cfg, MemoryData::default(), seams, auth).await
     }
 
-    async fn open(cfg: MqttConfig, data: MemoryData, seams: Seams) -> BrokerHarness {
+    async fn open(
+        cfg: MqttConfig,
+        data: MemoryData,
+        seams: Seams,
+        auth: Arc<dyn Authorizer>,
+    ) -> BrokerHarness {
         let store = Arc::new(MemoryStore::open(&data));
         let broker = Broker::start_with(
             cfg.clone(),
             store,
-            Arc::new(AllowEveryone),
+            auth.clone(),
             Arc::new(Metrics::default()),
             seams.clone(),
         )
@@ -74,6 +90,7 @@ impl BrokerHarness {
             data,
             cfg,
             seams,
+            auth,
             connections: TaskTracker::new(),
             next_port: AtomicU16::new(40000),
         }
@@ -84,7 +101,7 @@ impl BrokerHarness {
         self.broker.shutdown(Duration::from_secs(5)).await;
         self.connections.close();
         self.connections.wait().await;
-        BrokerHarness::open(self.cfg, self.data, self.seams).await
+        BrokerHarness::open(self.cfg, self.data, self.seams, self.auth).await
     }
 
     /// A client whose bytes go straight to a connection the broker serves.

@@ -175,6 +175,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     return match reason {
                         Some(KickReason::TakenOver) => Exit::error("taken_over", ReasonCode::SessionTakenOver),
                         Some(KickReason::NotAuthorized) => Exit::error("not_authorized", ReasonCode::NotAuthorized),
+                        Some(KickReason::CredentialsExpired) => Exit::error("credentials_expired", ReasonCode::NotAuthorized),
                         None => Exit { metric: "shutdown", send: Some(ReasonCode::ServerShuttingDown), publish_will: false },
                     };
                 }
