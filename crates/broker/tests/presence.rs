@@ -166,7 +166,8 @@ async fn expired_credentials_and_revocation_have_their_own_reasons() {
     let h = BrokerHarness::start_with_auth(MqttConfig::default(), seams, auth.clone()).await;
     let (mut ttl, _) = h.connect_v5("ttl", true, Properties::default()).await;
     let (mut revoked, _) = h.connect_v5("revoked", true, Properties::default()).await;
-    let [a, b] = &auth.0.lock()[..] else {
+    let revokers = auth.0.lock().clone();
+    let [a, b] = &revokers[..] else {
         panic!("two connections")
     };
     // A custom authorizer's disconnectAfterInSeconds ran out; a certificate was revoked.
