@@ -16,6 +16,7 @@
 //! API ([`FleetProvisioningDevice`], `mqtt`), the control plane's RegisterThing and
 //! CreateProvisioningClaim, with certificate ownership tokens and pre-provisioning hooks.
 
+pub mod bulk;
 mod error;
 pub mod jit;
 pub mod mqtt;
@@ -31,6 +32,7 @@ use ferrite_registry::{Documents, Scope};
 use ferrite_storage::RegistryStore;
 use ferrite_types::{ChangeFeed, Clock, InProcessFeed, RegistryChange};
 
+pub use bulk::{Buckets, BulkRegistration};
 pub use error::ProvisioningError;
 pub use jit::JustInTime;
 pub use mqtt::FleetProvisioningDevice;
