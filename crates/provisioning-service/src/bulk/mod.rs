@@ -17,7 +17,9 @@ mod tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use ferrite_config::S3Targets;
 use ferrite_provisioning::Template;
@@ -186,7 +188,7 @@ impl BulkRegistration {
     pub fn new(fleet: FleetProvisioning, buckets: Buckets) -> BulkRegistration {
         BulkRegistration {
             docs: Documents::new(fleet.templates.docs.store().clone()),
-            clock: fleet.clock.clone(),
+            clock: fleet.clock,
             fleet,
             buckets: Arc::new(buckets),
             running: Arc::default(),
@@ -220,7 +222,7 @@ impl BulkRegistration {
             })
             .await?;
         for id in interrupted {
-            if self.running.lock().expect("running").contains_key(&id) {
+            if self.running.lock().contains_key(&id) {
                 continue;
             }
             self.update(&id, |t| {
@@ -270,7 +272,6 @@ impl BulkRegistration {
         let cancel = self.shutdown.child_token();
         self.running
             .lock()
-            .expect("running")
             .insert(task.task_id.clone(), cancel.clone());
         let id = task.task_id.clone();
         self.tasks.spawn(self.clone().execute(task, cancel));
@@ -317,12 +318,7 @@ impl BulkRegistration {
                 req.task_id
             )));
         }
-        let local = self
-            .running
-            .lock()
-            .expect("running")
-            .get(&req.task_id)
-            .cloned();
+        let local = self.running.lock().get(&req.task_id).cloned();
         self.update(&req.task_id, |t| {
             if t.status == TaskStatus::InProgress {
                 t.status = if local.is_some() {

@@ -40,7 +40,7 @@ impl BulkRegistration {
                 })
                 .await;
         }
-        self.running.lock().expect("running").remove(&id);
+        self.running.lock().remove(&id);
     }
 
     async fn process(
