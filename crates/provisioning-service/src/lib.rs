@@ -15,6 +15,9 @@
 //! The runtime: [`FleetProvisioning`] (`runtime`) runs templates: the MQTT fleet provisioning
 //! API ([`FleetProvisioningDevice`], `mqtt`), the control plane's RegisterThing and
 //! CreateProvisioningClaim, with certificate ownership tokens and pre-provisioning hooks.
+//!
+//! Bulk registration: [`BulkRegistration`] (`bulk`) runs thing registration tasks, each line of
+//! a JSON-lines file in a bucket directory through the control plane's RegisterThing.
 
 pub mod bulk;
 mod error;

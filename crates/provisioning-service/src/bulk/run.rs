@@ -153,6 +153,10 @@ impl BulkRegistration {
                 // Left InProgress: the next start marks it failed as interrupted.
                 return;
             }
+            if t.status == TaskStatus::InProgress {
+                // An input without lines is done as soon as it is read.
+                t.percentage_progress = 100;
+            }
             t.status = match t.status {
                 TaskStatus::Cancelling => TaskStatus::Cancelled,
                 TaskStatus::InProgress => TaskStatus::Completed,

@@ -276,3 +276,18 @@ fn keys_that_leave_the_bucket_are_refused() {
     assert!(b.object("../x", "k").is_err());
     assert!(b.object("bucket", "dir/file.jsonl").is_ok());
 }
+
+#[tokio::test]
+async fn an_empty_input_completes_with_nothing_registered() {
+    let f = fixture();
+    f.put_input("empty.jsonl", "\n\n");
+    let id = f.start("empty.jsonl").await;
+    f.settled().await;
+    let d = f.describe(&id).await;
+    assert_eq!(d["status"], "Completed");
+    assert_eq!(
+        (d["successCount"].clone(), d["percentageProgress"].clone()),
+        (json!(0), json!(100))
+    );
+    assert!(f.report(&id, "RESULTS").await.is_empty());
+}
