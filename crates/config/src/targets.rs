@@ -7,7 +7,7 @@
 //! keys.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +121,32 @@ pub struct S3Targets {
     pub forward_endpoint: String,
 }
 
+impl S3Targets {
+    /// The local directory bucket `bucket` lives in: its `buckets` entry, else
+    /// `{root}/{bucket}` (`root` defaulting to `{data_dir}/s3`). An unmapped bucket is one
+    /// directory below the root, never anywhere else, so names that would leave it are refused.
+    pub fn bucket_dir(&self, bucket: &str, data_dir: &Path) -> Result<PathBuf, String> {
+        if let Some(dir) = self.buckets.get(bucket) {
+            return Ok(dir.clone());
+        }
+        if bucket.is_empty()
+            || bucket == "."
+            || bucket == ".."
+            || bucket.contains(['/', '\\', '\0'])
+        {
+            return Err(format!(
+                "the bucket name {bucket} cannot be a directory (map it in [targets.s3].buckets)"
+            ));
+        }
+        let root = if self.root.as_os_str().is_empty() {
+            data_dir.join("s3")
+        } else {
+            self.root.clone()
+        };
+        Ok(root.join(bucket))
+    }
+}
+
 /// `cloudwatchLogs` actions: one JSON-lines file per log group.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -178,6 +204,25 @@ impl Default for ForwardConfig {
             region: "us-east-1".into(),
             access_key_id: String::new(),
             secret_access_key: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_is_its_mapping_or_a_directory_below_the_root() {
+        let mut s3 = S3Targets::default();
+        let data = Path::new("/data");
+        assert_eq!(s3.bucket_dir("b", data).unwrap(), Path::new("/data/s3/b"));
+        s3.root = "/buckets".into();
+        assert_eq!(s3.bucket_dir("b", data).unwrap(), Path::new("/buckets/b"));
+        s3.buckets.insert("m".into(), "/elsewhere".into());
+        assert_eq!(s3.bucket_dir("m", data).unwrap(), Path::new("/elsewhere"));
+        for bad in ["", ".", "..", "a/b", "a\\b"] {
+            assert!(s3.bucket_dir(bad, data).is_err(), "{bad}");
         }
     }
 }

@@ -55,6 +55,10 @@ impl Call<'_> {
         &self.state.fleet
     }
 
+    pub fn bulk(&self) -> &ferrite_provisioning_service::BulkRegistration {
+        &self.state.bulk
+    }
+
     pub fn jobs(&self) -> &ferrite_jobs_service::Jobs {
         &self.state.jobs
     }

@@ -58,6 +58,8 @@ pub struct ApiState {
     pub provisioning: ferrite_provisioning_service::ProvisioningTemplates,
     /// Templates at run time: RegisterThing and CreateProvisioningClaim.
     pub fleet: ferrite_provisioning_service::FleetProvisioning,
+    /// Bulk registration: thing registration tasks.
+    pub bulk: ferrite_provisioning_service::BulkRegistration,
     /// Jobs, job executions and job templates.
     pub jobs: ferrite_jobs_service::Jobs,
     /// Test hook: `POST /_ferrite/reset` (SigV4-signed, any service) empties the registry.

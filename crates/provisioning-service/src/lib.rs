@@ -15,7 +15,11 @@
 //! The runtime: [`FleetProvisioning`] (`runtime`) runs templates: the MQTT fleet provisioning
 //! API ([`FleetProvisioningDevice`], `mqtt`), the control plane's RegisterThing and
 //! CreateProvisioningClaim, with certificate ownership tokens and pre-provisioning hooks.
+//!
+//! Bulk registration: [`BulkRegistration`] (`bulk`) runs thing registration tasks, each line of
+//! a JSON-lines file in a bucket directory through the control plane's RegisterThing.
 
+pub mod bulk;
 mod error;
 pub mod jit;
 pub mod mqtt;
@@ -31,6 +35,7 @@ use ferrite_registry::{Documents, Scope};
 use ferrite_storage::RegistryStore;
 use ferrite_types::{ChangeFeed, Clock, InProcessFeed, RegistryChange};
 
+pub use bulk::{Buckets, BulkRegistration};
 pub use error::ProvisioningError;
 pub use jit::JustInTime;
 pub use mqtt::FleetProvisioningDevice;

@@ -176,6 +176,13 @@ fn api_state(
         },
         cfg.aws.functions.clone(),
     );
+    let bulk = ferrite_provisioning_service::BulkRegistration::new(
+        fleet.clone(),
+        ferrite_provisioning_service::Buckets {
+            s3: cfg.targets.s3.clone(),
+            data_dir: cfg.data_dir.clone(),
+        },
+    );
     Ok(ApiState {
         verifier: Verifier::new(keys),
         account_id: cfg.aws.account_id.clone(),
@@ -183,6 +190,7 @@ fn api_state(
         rules,
         provisioning,
         fleet,
+        bulk,
         jobs,
         test_hooks: cfg.aws.test_hooks,
         data: None,
@@ -296,6 +304,9 @@ impl Server {
         let just_in_time =
             ferrite_provisioning_service::JustInTime::new(api_state.fleet.clone(), broker.clone());
         services.spawn(just_in_time.run(changes.subscribe(), services_cancel.clone()));
+        // Bulk registration tasks run here and stop between two lines at shutdown; those a
+        // previous run left unfinished are marked Failed first.
+        services.spawn(api_state.bulk.clone().run(services_cancel.clone()));
         // Continuous jobs follow thing group membership.
         services.spawn(
             api_state

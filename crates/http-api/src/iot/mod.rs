@@ -17,6 +17,7 @@ mod rules;
 mod tags;
 mod thing_groups;
 mod thing_principals;
+mod thing_registration_tasks;
 mod thing_types;
 mod things;
 
@@ -205,6 +206,13 @@ pub(crate) async fn dispatch(cx: &Call<'_>, op: Operation, v: Value) -> Result<V
         }
         Operation::RegisterThing => provisioning::register_thing(cx, v).await,
         Operation::CreateProvisioningClaim => provisioning::create_provisioning_claim(cx, v).await,
+        Operation::StartThingRegistrationTask => thing_registration_tasks::start(cx, v).await,
+        Operation::DescribeThingRegistrationTask => thing_registration_tasks::describe(cx, v).await,
+        Operation::ListThingRegistrationTasks => thing_registration_tasks::list(cx, v).await,
+        Operation::StopThingRegistrationTask => thing_registration_tasks::stop(cx, v).await,
+        Operation::ListThingRegistrationTaskReports => {
+            thing_registration_tasks::reports(cx, v).await
+        }
         // jobs
         Operation::CreateJob => jobs::create_job(cx, v).await,
         Operation::DescribeJob => jobs::describe_job(cx, v).await,

@@ -82,6 +82,13 @@ pub fn api_with(test_hooks: bool) -> Api {
         },
         Default::default(),
     );
+    let bulk = ferrite_provisioning_service::BulkRegistration::new(
+        fleet.clone(),
+        ferrite_provisioning_service::Buckets {
+            s3: Default::default(),
+            data_dir: dir.path().to_owned(),
+        },
+    );
     let keys = HashMap::from([(AKID.to_owned(), SecretKey::new(SECRET))]);
     let state = ApiState {
         verifier: Verifier::new(keys),
@@ -90,6 +97,7 @@ pub fn api_with(test_hooks: bool) -> Api {
         rules: rules_service.rules(),
         provisioning,
         fleet,
+        bulk,
         jobs,
         test_hooks,
         data: None,

@@ -48,7 +48,7 @@ pub struct Requester<'a> {
 #[derive(Clone)]
 pub struct FleetProvisioning {
     registry: Registry,
-    templates: ProvisioningTemplates,
+    pub(crate) templates: ProvisioningTemplates,
     docs: Documents,
     /// The region and account of requests that carry none (MQTT, JITP).
     pub(crate) scope: Scope,
