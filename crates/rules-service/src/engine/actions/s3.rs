@@ -81,7 +81,7 @@ impl S3 {
         let target = match Forward::for_section(&targets.s3.forward_endpoint, &targets.forward) {
             Some(forward) => Target::Forward(forward),
             None => Target::Directory {
-                dir: bucket_dir(&bucket, &targets.s3, &deps.config.data_dir)?,
+                dir: targets.s3.bucket_dir(&bucket, &deps.config.data_dir)?,
                 store: OnceCell::new(),
             },
         };
@@ -157,29 +157,6 @@ impl S3 {
     }
 }
 
-/// The directory a bucket lives in.
-fn bucket_dir(
-    bucket: &str,
-    s3: &ferrite_config::S3Targets,
-    data_dir: &FsPath,
-) -> Result<PathBuf, String> {
-    if let Some(dir) = s3.buckets.get(bucket) {
-        return Ok(dir.clone());
-    }
-    // An unmapped bucket is one directory below the root, never anywhere else.
-    if bucket == "." || bucket == ".." || bucket.contains(['/', '\\', '\0']) {
-        return Err(format!(
-            "the bucket name {bucket} cannot be a directory (map it in [targets.s3].buckets)"
-        ));
-    }
-    let root = if s3.root.as_os_str().is_empty() {
-        data_dir.join("s3")
-    } else {
-        s3.root.clone()
-    };
-    Ok(root.join(bucket))
-}
-
 /// A key as a path inside its bucket's directory, refusing keys a directory cannot hold as
 /// S3 does (distinct from every other key) or that would leave it.
 fn local_key(key: &str) -> Result<Path, ActionError> {
@@ -236,7 +213,6 @@ impl Action for S3 {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
 
@@ -262,28 +238,6 @@ mod tests {
             assert!(!err.retry, "{bad:?}");
         }
         assert!(local_key(&"k".repeat(1025)).is_err());
-    }
-
-    #[test]
-    fn buckets_are_mapped_directories_or_one_level_below_the_root() {
-        let data = FsPath::new("/data");
-        let mut s3 = ferrite_config::S3Targets::default();
-        assert_eq!(
-            bucket_dir("b1", &s3, data).unwrap(),
-            PathBuf::from("/data/s3/b1")
-        );
-        s3.root = PathBuf::from("/srv/buckets");
-        assert_eq!(
-            bucket_dir("b1", &s3, data).unwrap(),
-            PathBuf::from("/srv/buckets/b1")
-        );
-        s3.buckets = BTreeMap::from([("logs".to_owned(), PathBuf::from("/var/log/iot"))]);
-        assert_eq!(
-            bucket_dir("logs", &s3, data).unwrap(),
-            PathBuf::from("/var/log/iot")
-        );
-        assert!(bucket_dir("..", &s3, data).is_err());
-        assert!(bucket_dir("a/b", &s3, data).is_err());
     }
 
     #[test]
