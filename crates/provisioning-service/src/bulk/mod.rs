@@ -170,10 +170,15 @@ impl Buckets {
     }
 }
 
+/// The largest input file a task reads by default (64 MiB: several hundred thousand lines).
+pub const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The bulk registration service: a cheap handle, cloned into the HTTP edge.
 #[derive(Clone)]
 pub struct BulkRegistration {
     fleet: FleetProvisioning,
+    /// The largest input file a task reads: it is held in memory while the task runs.
+    max_input_bytes: u64,
     docs: Documents,
     buckets: Arc<Buckets>,
     clock: Clock,
@@ -187,6 +192,7 @@ pub struct BulkRegistration {
 impl BulkRegistration {
     pub fn new(fleet: FleetProvisioning, buckets: Buckets) -> BulkRegistration {
         BulkRegistration {
+            max_input_bytes: MAX_INPUT_BYTES,
             docs: Documents::new(fleet.templates.docs.store().clone()),
             clock: fleet.clock,
             fleet,
@@ -195,6 +201,12 @@ impl BulkRegistration {
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Reads input files of at most `bytes` (default [`MAX_INPUT_BYTES`]).
+    pub fn with_max_input_bytes(mut self, bytes: u64) -> BulkRegistration {
+        self.max_input_bytes = bytes;
+        self
     }
 
     /// Marks the tasks a previous run left running as Failed (Cancelled when a Stop was

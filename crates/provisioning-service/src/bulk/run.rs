@@ -53,12 +53,21 @@ impl BulkRegistration {
             .buckets
             .object(&task.input_file_bucket, &task.input_file_key)
         {
-            Ok(path) => tokio::fs::read_to_string(&path).await.map_err(|e| {
-                format!(
-                    "Cannot read s3://{}/{}: {e}",
-                    task.input_file_bucket, task.input_file_key
-                )
-            }),
+            Ok(path) => match tokio::fs::metadata(&path).await {
+                Ok(meta) if meta.len() > self.max_input_bytes => Err(format!(
+                    "s3://{}/{} is {} bytes; input files are limited to {} bytes",
+                    task.input_file_bucket,
+                    task.input_file_key,
+                    meta.len(),
+                    self.max_input_bytes
+                )),
+                _ => tokio::fs::read_to_string(&path).await.map_err(|e| {
+                    format!(
+                        "Cannot read s3://{}/{}: {e}",
+                        task.input_file_bucket, task.input_file_key
+                    )
+                }),
+            },
             Err(e) => Err(e),
         };
         let input = match input {

@@ -158,6 +158,19 @@ async fn a_missing_input_file_fails_the_task() {
 }
 
 #[tokio::test]
+async fn an_input_file_over_the_limit_fails_the_task_unread() {
+    let mut f = fixture();
+    f.bulk = f.bulk.clone().with_max_input_bytes(64);
+    f.put_input("big.jsonl", &"{\"ThingName\": \"big\"}\n".repeat(10));
+    let id = f.start("big.jsonl").await;
+    f.settled().await;
+    let d = f.describe(&id).await;
+    assert_eq!(d["status"], "Failed");
+    assert!(d["message"].as_str().unwrap().contains("limited to 64 bytes"), "{d}");
+    assert_eq!(d["successCount"], 0);
+}
+
+#[tokio::test]
 async fn stop_cancels_a_running_task_and_a_stopped_task_cannot_stop_again() {
     let f = fixture();
     let lines: String = (0..200)
