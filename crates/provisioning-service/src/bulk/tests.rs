@@ -166,7 +166,13 @@ async fn an_input_file_over_the_limit_fails_the_task_unread() {
     f.settled().await;
     let d = f.describe(&id).await;
     assert_eq!(d["status"], "Failed");
-    assert!(d["message"].as_str().unwrap().contains("limited to 64 bytes"), "{d}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("limited to 64 bytes"),
+        "{d}"
+    );
     assert_eq!(d["successCount"], 0);
 }
 
