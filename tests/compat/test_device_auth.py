@@ -3,6 +3,7 @@ created with boto3, devices connect with paho-mqtt over TLS (MQTT 3.1.1 and 5) a
 IoT Device SDK v2 (awsiotsdk: mTLS and SigV4 WebSocket), and every allowed operation works while
 every denied one is refused as AWS IoT refuses it."""
 
+import gc
 import json
 import os
 import queue
@@ -363,6 +364,17 @@ def sdk_client(builder_fn, **kwargs):
         **kwargs,
     )
     return client, events
+
+
+def sdk_stop(client, events):
+    """Stops `client` and waits until it has stopped. Whatever was built on it (request-response
+    clients, streams) must be released first: awscrt tears those down on its own event-loop
+    threads, and a client stopped or collected under them can crash the process (seen as a
+    segfault in a later test)."""
+    gc.collect()
+    client.stop()
+    assert events["stopped"].wait(WAIT)
+    gc.collect()
 
 
 def sdk_round_trip(client, events, topic):

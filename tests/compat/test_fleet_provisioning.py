@@ -20,6 +20,7 @@ from conftest import (
     ACCOUNT_ID, BACKENDS, REGION, WAIT, Client, JsonEndpoint, aws_client, start_api_server,
     stop_api_server,
 )
+from test_device_auth import sdk_stop
 
 ARN = f"arn:aws:iot:{REGION}:{ACCOUNT_ID}"
 HOOK = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:provisioning-hook"
@@ -154,8 +155,8 @@ class Identity:
         )).result(WAIT)
 
     def close(self):
-        self.client.stop()
-        assert self.stopped.wait(WAIT)
+        self.identity = None
+        sdk_stop(self.client, {"stopped": self.stopped})
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import (ACCOUNT_ID, BACKENDS, REGION, WAIT, Client, aws_client, reset,
                       start_api_server, stop_api_server)
-from test_device_auth import Device, sdk_client
+from test_device_auth import Device, sdk_client, sdk_stop
 
 ARN = f"arn:aws:iot:{REGION}:{ACCOUNT_ID}"
 MINUTE = 1.0  # seconds in a jobs minute on these servers
@@ -75,13 +75,13 @@ class JobsDevice:
 
         self.thing = thing
         dev = Device(iot, server, thing, policy=jobs_policy(thing))
-        self.client, events = sdk_client(
+        self.client, self.events = sdk_client(
             mqtt5_client_builder.mtls_from_path,
             endpoint="localhost", port=server.ports["mqtts"], cert_filepath=dev.cert_file,
             pri_key_filepath=dev.key_file, ca_filepath=server.ca_file, client_id=thing,
         )
         self.client.start()
-        assert events["connected"].wait(WAIT), events["failed"].queue
+        assert self.events["connected"].wait(WAIT), self.events["failed"].queue
         self.jobs = iotjobs.IotJobsClientV2(self.client, mqtt_request_response.ClientOptions(
             max_request_response_subscriptions=4, max_streaming_subscriptions=2,
             operation_timeout_in_seconds=int(WAIT)))
@@ -117,7 +117,9 @@ class JobsDevice:
             thing_name=self.thing, job_id=job_id, status=status, **kw)).result(WAIT)
 
     def close(self):
-        self.client.stop()
+        self.streams.clear()
+        self.jobs = None
+        sdk_stop(self.client, self.events)
 
 
 @pytest.fixture

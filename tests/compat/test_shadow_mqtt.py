@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import ACCOUNT_ID, REGION, WAIT, Client
-from test_device_auth import Device, sdk_client
+from test_device_auth import Device, sdk_client, sdk_stop
 
 ARN = f"arn:aws:iot:{REGION}:{ACCOUNT_ID}"
 QOS1 = 1
@@ -567,7 +567,6 @@ def test_awsiotsdk_shadow_client_v2_request_response(iot, api_server):
             thing_name=thing, shadow_name="settings")).result(WAIT)
         assert (got.version, got.state.reported) == (1, {"unit": "C"})
         assert deltas.empty()  # reported-only and named updates are not classic deltas
-        del stream
     finally:
-        client.stop()
-        assert events["stopped"].wait(WAIT)
+        stream = shadow = None
+        sdk_stop(client, events)
