@@ -5,28 +5,9 @@ mod common;
 
 use bytes::Bytes;
 use common::{encode_vec, hex, pid};
+use ferrite_fuzz_corpus::Rng;
 use ferrite_mqtt_codec::fuzzing::check_decode_roundtrip;
 use ferrite_mqtt_codec::*;
-
-/// xorshift64*: deterministic, so a failure reproduces from the iteration number alone.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-}
 
 fn rich_properties() -> Properties {
     Properties {
@@ -189,12 +170,12 @@ fn fuzz_body_over_deterministic_corpus() {
             "seed {seed:02x?} did not decode"
         );
     }
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new();
     let mut productive = 0;
     for _ in 0..200_000 {
         let input = match rng.below(4) {
             // Pure noise.
-            0 => (0..rng.below(48)).map(|_| rng.byte()).collect(),
+            0 => rng.noise(48),
             // Noise behind a plausible fixed header.
             1 => {
                 let len = rng.below(40);

@@ -4,24 +4,9 @@
 
 use std::path::Path;
 
+use ferrite_fuzz_corpus::{Rng, TextMutations, mutate_text};
 use ferrite_provisioning::fuzzing::check_template;
 use serde_json::Value;
-
-/// xorshift64*: deterministic, so a failure reproduces from the iteration number alone.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Fragments that move the parser and evaluator between their states.
 const FRAGMENTS: &[&str] = &[
@@ -67,35 +52,6 @@ const FRAGMENTS: &[&str] = &[
     "\u{1F600}",
 ];
 
-fn mutate(rng: &mut Rng, input: &mut String, seeds: &[String]) {
-    for _ in 0..=rng.below(3) {
-        let boundaries: Vec<usize> = (0..=input.len())
-            .filter(|&i| input.is_char_boundary(i))
-            .collect();
-        let at = boundaries[rng.below(boundaries.len())];
-        match rng.below(5) {
-            0 | 1 => input.insert_str(at, FRAGMENTS[rng.below(FRAGMENTS.len())]),
-            2 => {
-                let end = boundaries[rng.below(boundaries.len())];
-                let (from, to) = (at.min(end), at.max(end));
-                if to - from < 16 {
-                    input.replace_range(from..to, "");
-                }
-            }
-            3 => {
-                let other = &seeds[rng.below(seeds.len())];
-                let cut = (0..=other.len())
-                    .filter(|&i| other.is_char_boundary(i))
-                    .nth(rng.below(other.len() + 1))
-                    .unwrap_or(0);
-                let piece: String = other[cut..].chars().take(200).collect();
-                input.insert_str(at, &piece);
-            }
-            _ => input.truncate(at),
-        }
-    }
-}
-
 fn seeds() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let mut paths: Vec<_> = std::fs::read_dir(dir)
@@ -136,20 +92,25 @@ fn fuzz_body_over_deterministic_corpus() {
         evaluated_seeds >= 20,
         "only {evaluated_seeds} seeds evaluated"
     );
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let seed_texts: Vec<&str> = seeds.iter().map(String::as_str).collect();
+    let mutations = TextMutations {
+        fragments: FRAGMENTS,
+        seeds: &seed_texts,
+        max_delete: 16,
+        max_splice: 200,
+    };
+    let mut rng = Rng::new();
     let mut parsed = 0;
     let iterations = 30_000;
     for _ in 0..iterations {
         let mut input = seeds[rng.below(seeds.len())].clone();
-        mutate(&mut rng, &mut input, &seeds);
+        mutate_text(&mut rng, &mut input, &mutations);
         if check_template(input.as_bytes()) > 0 {
             parsed += 1;
         }
     }
     for _ in 0..2_000 {
-        let len = rng.below(64);
-        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-        check_template(&bytes);
+        check_template(&rng.noise(64));
     }
     eprintln!("{parsed} of {iterations} mutated templates parsed");
     // Guards against mutations so heavy that nothing reaches the evaluator.
