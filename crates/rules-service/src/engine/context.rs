@@ -1,37 +1,72 @@
-//! A message's context as the SQL functions see it (`topic()`, `clientid()`, `principal()`,
-//! MQTT 5 properties, ...), built from the message's `Origin`.
+//! What a rule's SQL and its actions' substitution templates see of one message: `topic()`,
+//! `clientid()`, `principal()`, MQTT 5 properties, `traceid()`, read straight from the
+//! broker's shared `Message` rather than copied out of it, since a context is made for every
+//! message every matching rule selects. The lookups the context also serves are in
+//! [`super::services`].
+
+use std::sync::{Arc, OnceLock};
 
 use ferrite_broker::Message;
 use ferrite_rules::SqlVersion;
-use ferrite_rules::functions::MessageContext;
 use ferrite_types::Protocol;
 
-/// The context of `msg` for a rule of `version`; `topic` is the topic the rule sees (a Basic
-/// Ingest message's without its `$aws/rules/{rule}/` prefix).
-pub(crate) fn message_context(
-    msg: &Message,
-    topic: &str,
-    version: SqlVersion,
-    account_id: &str,
-    now_ms: i64,
-) -> MessageContext {
-    let mqtt = matches!(msg.origin.protocol, Protocol::Mqtt(_));
-    let p = &msg.properties;
-    MessageContext {
-        sql_version: version,
-        topic: topic.to_owned(),
-        client_id: msg.origin.client_id.as_deref().map(str::to_owned),
-        principal: msg.origin.principal.as_deref().map(str::to_owned),
-        source_ip: msg.origin.source_ip,
-        account_id: account_id.to_owned(),
-        // A trace id per message, as AWS gives MQTT messages; other messages have none.
-        trace_id: mqtt.then(trace_id),
-        timestamp_ms: now_ms,
-        payload_format_indicator: p.payload_format_indicator,
-        content_type: p.content_type.clone(),
-        response_topic: p.response_topic.clone(),
-        correlation_data: p.correlation_data.clone(),
-        user_properties: p.user_properties.clone(),
+use super::services::Services;
+
+/// One message as one rule sees it, with the services its lookups call.
+pub(crate) struct RuleContext {
+    pub(super) msg: Arc<Message>,
+    /// Where the rule's topic starts in the message's: a Basic Ingest rule sees the topic
+    /// without its `$aws/rules/{rule}/` prefix.
+    topic_start: usize,
+    pub(super) version: SqlVersion,
+    pub(super) account_id: Arc<str>,
+    pub(super) timestamp_ms: i64,
+    /// Made on first use: most rules never ask for it.
+    trace_id: OnceLock<Option<String>>,
+    pub(super) services: Option<Arc<Services>>,
+}
+
+impl RuleContext {
+    /// `msg` seen by a rule of `version` as published to `topic`, which must be a suffix of
+    /// the message's topic (all of it, or what follows a Basic Ingest prefix).
+    pub fn new(
+        msg: &Arc<Message>,
+        topic: &str,
+        version: SqlVersion,
+        account_id: &Arc<str>,
+        now_ms: i64,
+        services: Option<Arc<Services>>,
+    ) -> RuleContext {
+        debug_assert!(msg.topic.ends_with(topic));
+        RuleContext {
+            msg: msg.clone(),
+            topic_start: msg.topic.len().saturating_sub(topic.len()),
+            version,
+            account_id: account_id.clone(),
+            timestamp_ms: now_ms,
+            trace_id: OnceLock::new(),
+            services,
+        }
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.msg.topic[self.topic_start..]
+    }
+
+    pub fn client_id(&self) -> Option<&str> {
+        self.msg.origin.client_id.as_deref()
+    }
+
+    pub fn timestamp_ms(&self) -> i64 {
+        self.timestamp_ms
+    }
+
+    /// A trace id per message, as AWS gives MQTT messages; other messages have none. Stable
+    /// for the context's life, so the SQL and every action's templates see the same one.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.trace_id
+            .get_or_init(|| matches!(self.msg.origin.protocol, Protocol::Mqtt(_)).then(trace_id))
+            .as_deref()
     }
 }
 
@@ -45,14 +80,69 @@ fn trace_id() -> String {
         .to_string()
 }
 
+/// A context for actions' and lookups' unit tests: `topic` published by MQTT client `dev1`
+/// at `now_ms`, SQL version 2016-03-23.
+#[cfg(test)]
+pub(crate) fn test_context(
+    topic: &str,
+    now_ms: i64,
+    services: Option<Arc<Services>>,
+) -> RuleContext {
+    use ferrite_mqtt_codec::{ProtocolVersion, QoS};
+    use ferrite_types::Origin;
+    let origin = Origin {
+        client_id: Some("dev1".into()),
+        principal: None,
+        source_ip: None,
+        protocol: Protocol::Mqtt(ProtocolVersion::V5),
+        node: ferrite_types::message::LOCAL_NODE.into(),
+    };
+    let msg = Message::new(
+        topic.into(),
+        bytes::Bytes::new(),
+        QoS::AtMostOnce,
+        false,
+        &Default::default(),
+        Arc::new(origin),
+        now_ms,
+    );
+    let msg = Arc::new(msg);
+    RuleContext::new(
+        &msg,
+        topic,
+        SqlVersion::V2016_03_23,
+        &Arc::from("123456789012"),
+        now_ms,
+        services,
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn trace_ids_are_distinct_version_4_uuids() {
-        let (a, b) = (super::trace_id(), super::trace_id());
+        let (a, b) = (trace_id(), trace_id());
         assert_ne!(a, b);
         let parsed = uuid::Uuid::parse_str(&a).unwrap();
         assert_eq!(parsed.get_version_num(), 4);
         assert_eq!(a.len(), 36);
+    }
+
+    #[test]
+    fn a_context_keeps_its_trace_id_and_sees_the_rules_topic() {
+        let ctx = test_context("$aws/rules/r/a/b", 1, None);
+        assert_eq!(ctx.trace_id(), ctx.trace_id());
+        assert!(ctx.trace_id().is_some());
+        let ingest = RuleContext::new(
+            &ctx.msg,
+            "a/b",
+            SqlVersion::V2016_03_23,
+            &ctx.account_id,
+            1,
+            None,
+        );
+        assert_eq!(ingest.topic(), "a/b");
     }
 }

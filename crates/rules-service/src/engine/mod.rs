@@ -30,8 +30,8 @@ pub use metrics::RuleMetrics;
 
 use crate::{TopicRule, TopicRules};
 use actions::{Deps, Job, Outcome, Runner};
+use context::RuleContext;
 use ruleset::{ActiveRule, RuleSet};
-use services::RuleContext;
 
 /// Messages a rules tap holds before it drops and counts.
 const TAP_CAPACITY: usize = 16 * 1024;
@@ -74,6 +74,8 @@ pub struct RulesEngine {
     broker: Broker,
     rules: TopicRules,
     config: Arc<EngineConfig>,
+    /// `config.account_id`, shared by every message's context.
+    account_id: Arc<str>,
     metrics: Arc<RuleMetrics>,
     clock: Clock,
     /// The actions' workers; they end when their rule goes and their queue is done.
@@ -102,6 +104,7 @@ impl RulesEngine {
                 handle: tokio::runtime::Handle::current(),
             }),
             service_slots: Arc::new(tokio::sync::Semaphore::new(SERVICE_EVALUATIONS)),
+            account_id: config.account_id.as_str().into(),
             config,
             metrics,
             clock: Clock::system(),
@@ -292,14 +295,12 @@ impl RulesEngine {
             return;
         }
         let ctx = Arc::new(RuleContext::new(
-            context::message_context(
-                msg,
-                topic,
-                rule.sql.version(),
-                &self.config.account_id,
-                self.clock.now_ms(),
-            ),
-            self.services.clone(),
+            msg,
+            topic,
+            rule.sql.version(),
+            &self.account_id,
+            self.clock.now_ms(),
+            Some(self.services.clone()),
         ));
         if !rule.calls_services {
             let input = ferrite_rules::json::from_payload_fields(
@@ -340,38 +341,38 @@ fn jobs(
     msg: &Arc<Message>,
     ctx: Arc<RuleContext>,
     result: Result<Evaluation, ferrite_rules::FnError>,
-) -> Vec<Job> {
-    let selected = match result {
-        Ok(Evaluation::Filtered) => return Vec::new(),
-        Ok(Evaluation::Selected(s)) => Arc::new(s),
+) -> impl Iterator<Item = Job> + use<> {
+    let actions = rule.actions.len();
+    let job = match result {
+        Ok(Evaluation::Filtered) => None,
+        Ok(Evaluation::Selected(s)) => {
+            rule.counters.selected.inc();
+            (actions > 0).then(|| {
+                let payload = s.payload();
+                Job {
+                    rule: rule.name.clone(),
+                    selected: Arc::new(s),
+                    raw: msg.payload.clone(),
+                    ctx,
+                    payload,
+                    // Only an error action needs to hear how the actions ended.
+                    outcome: rule
+                        .error_action
+                        .as_ref()
+                        .map(|e| Outcome::new(actions, Some(e.clone()))),
+                }
+            })
+        }
         Err(e) => {
             rule.counters.evaluation_failed.inc();
             tracing::debug!(rule = %rule.name, error = %e, "rule evaluation failed");
             evaluation_failed(rule, msg, ctx, &e.to_string());
-            return Vec::new();
+            None
         }
     };
-    rule.counters.selected.inc();
-    if rule.actions.is_empty() {
-        return Vec::new();
-    }
-    let payload = selected.payload();
-    // Only an error action needs to hear how the actions ended.
-    let outcome = rule
-        .error_action
-        .as_ref()
-        .map(|e| Outcome::new(rule.actions.len(), Some(e.clone())));
-    rule.actions
-        .iter()
-        .map(|_| Job {
-            rule: rule.name.clone(),
-            selected: selected.clone(),
-            raw: msg.payload.clone(),
-            ctx: ctx.clone(),
-            payload: payload.clone(),
-            outcome: outcome.clone(),
-        })
-        .collect()
+    // Clones for all but the last action, which takes the job itself.
+    job.into_iter()
+        .flat_map(move |job| std::iter::repeat_n(job, actions))
 }
 
 /// The SQL itself failed (an external function could not be called): no action ran; the

@@ -14,12 +14,11 @@
 
 use std::cell::Cell;
 use std::net::IpAddr;
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrite_auth::custom::client;
-use ferrite_rules::functions::{DynamoDbQuery, MessageContext, RegistryApi, SecretValue};
+use ferrite_rules::functions::{DynamoDbQuery, RegistryApi, SecretValue};
 use ferrite_rules::{FnContext, FnError, SqlVersion, Value};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
@@ -27,6 +26,7 @@ use super::EngineConfig;
 use super::actions::forward::Forward;
 use super::actions::{dynamodb, lambda};
 use super::clients::Clients;
+use super::context::RuleContext;
 use super::tables::{Item, TableName};
 use crate::lookups::Lookups;
 
@@ -58,21 +58,8 @@ pub(crate) fn on_blocking_thread<R>(f: impl FnOnce() -> R) -> R {
     out
 }
 
-/// A message's context with the services behind it: what rules evaluate in and what their
-/// actions' jobs carry, shared by both.
-pub(crate) struct RuleContext {
-    message: MessageContext,
-    services: Option<Arc<Services>>,
-}
-
+/// The lookups a rule's context serves (its message side is in [`super::context`]).
 impl RuleContext {
-    pub fn new(message: MessageContext, services: Arc<Services>) -> RuleContext {
-        RuleContext {
-            message,
-            services: Some(services),
-        }
-    }
-
     fn services(&self, function: &'static str) -> Result<&Services, FnError> {
         self.services
             .as_deref()
@@ -127,62 +114,45 @@ impl RuleContext {
     }
 }
 
-/// A context without services (actions' unit tests): lookups are unavailable.
-impl From<MessageContext> for RuleContext {
-    fn from(message: MessageContext) -> RuleContext {
-        RuleContext {
-            message,
-            services: None,
-        }
-    }
-}
-
-impl Deref for RuleContext {
-    type Target = MessageContext;
-    fn deref(&self) -> &MessageContext {
-        &self.message
-    }
-}
-
 impl FnContext for RuleContext {
     fn sql_version(&self) -> SqlVersion {
-        self.message.sql_version()
+        self.version
     }
     fn topic(&self) -> &str {
-        self.message.topic()
+        RuleContext::topic(self)
     }
     fn client_id(&self) -> Option<&str> {
-        self.message.client_id()
+        RuleContext::client_id(self)
     }
     fn principal(&self) -> Option<&str> {
-        self.message.principal()
+        self.msg.origin.principal.as_deref()
     }
     fn source_ip(&self) -> Option<IpAddr> {
-        self.message.source_ip()
+        self.msg.origin.source_ip
     }
     fn account_id(&self) -> &str {
-        self.message.account_id()
+        &self.account_id
     }
     fn trace_id(&self) -> Option<&str> {
-        self.message.trace_id()
+        RuleContext::trace_id(self)
     }
     fn timestamp_ms(&self) -> i64 {
-        self.message.timestamp_ms()
+        self.timestamp_ms
     }
     fn payload_format_indicator(&self) -> Option<u8> {
-        self.message.payload_format_indicator()
+        self.msg.properties.payload_format_indicator
     }
     fn content_type(&self) -> Option<&str> {
-        self.message.content_type()
+        self.msg.properties.content_type.as_deref()
     }
     fn response_topic(&self) -> Option<&str> {
-        self.message.response_topic()
+        self.msg.properties.response_topic.as_deref()
     }
     fn correlation_data(&self) -> Option<&[u8]> {
-        self.message.correlation_data()
+        self.msg.properties.correlation_data.as_deref()
     }
     fn user_properties(&self) -> &[(String, String)] {
-        self.message.user_properties()
+        &self.msg.properties.user_properties
     }
 
     /// The shadow as GetThingShadow answers it; `Undefined` when the thing has no such
@@ -353,6 +323,7 @@ async fn read_secret_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
     use crate::engine::actions::test_endpoint::{endpoint, keys, next};
+    use crate::engine::context::test_context;
 
     fn config(lambda_forward: &str) -> EngineConfig {
         let mut targets = ferrite_config::TargetsConfig::default();
@@ -372,19 +343,15 @@ mod tests {
     }
 
     fn context(config: EngineConfig) -> RuleContext {
-        let message = MessageContext {
-            sql_version: SqlVersion::V2016_03_23,
-            topic: "t".into(),
-            ..MessageContext::default()
-        };
-        RuleContext::new(
-            message,
-            Arc::new(Services {
+        test_context(
+            "t",
+            0,
+            Some(Arc::new(Services {
                 config: Arc::new(config),
                 clients: Arc::default(),
                 lookups: None,
                 handle: Handle::current(),
-            }),
+            })),
         )
     }
 
@@ -414,7 +381,7 @@ mod tests {
 
     #[tokio::test]
     async fn lookups_without_services_or_outside_blocking_threads_fail_clearly() {
-        let plain = RuleContext::from(MessageContext::default());
+        let plain = test_context("t", 0, None);
         assert_eq!(
             plain.get_secret("s", "r").unwrap_err(),
             FnError::Unavailable("get_secret")

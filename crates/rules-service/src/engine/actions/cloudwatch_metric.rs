@@ -208,7 +208,7 @@ impl Action for CloudwatchMetric {
                         Some(t) => render(t)?,
                         None => String::new(),
                     };
-                    let time = timestamp(&rendered, job.ctx.timestamp_ms)?;
+                    let time = timestamp(&rendered, job.ctx.timestamp_ms())?;
                     let value = value.to_string();
                     forward
                         .query_call(

@@ -101,14 +101,15 @@ pub(crate) struct Deps {
     pub amqp: Arc<amqp::Links>,
 }
 
-/// One message's work for one action.
+/// One message's work for one action. Cheap to clone: every part is shared.
+#[derive(Clone)]
 pub(crate) struct Job {
     pub rule: Arc<str>,
     /// The SELECT's output and what templates see.
     pub selected: Arc<Selected>,
     /// The message as published.
     pub raw: Bytes,
-    pub ctx: Arc<super::services::RuleContext>,
+    pub ctx: Arc<super::context::RuleContext>,
     /// What the action sends: the SELECT output, or for the error action AWS's error message.
     pub payload: Bytes,
     /// Failures of this message's actions, for the error action.
@@ -209,9 +210,9 @@ impl Outcome {
         }
         let message = json!({
             "ruleName": &*job.rule,
-            "topic": job.ctx.topic,
+            "topic": job.ctx.topic(),
             "cloudwatchTraceId": uuid::Uuid::new_v4().to_string(),
-            "clientId": job.ctx.client_id.as_deref().unwrap_or("n/a"),
+            "clientId": job.ctx.client_id().unwrap_or("n/a"),
             "base64OriginalPayload": STANDARD.encode(&job.raw),
             "failures": failures,
         });

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferrite_rules::functions::MessageContext;
 use ferrite_rules::{CompiledSql, Evaluation, SqlVersion};
 
 use super::Job;
@@ -16,14 +15,7 @@ pub(crate) const NOW_MS: i64 = 1_700_000_000_123;
 /// `topic`; the SELECT must pass.
 pub(crate) fn job(sql: &str, topic: &str, payload: &[u8]) -> (CompiledSql, Job) {
     let compiled = ferrite_rules::compile(sql, SqlVersion::V2016_03_23).expect("sql compiles");
-    let ctx = MessageContext {
-        sql_version: SqlVersion::V2016_03_23,
-        topic: topic.to_owned(),
-        client_id: Some("dev1".into()),
-        account_id: "123456789012".into(),
-        timestamp_ms: NOW_MS,
-        ..MessageContext::default()
-    };
+    let ctx = crate::engine::context::test_context(topic, NOW_MS, None);
     let raw = Bytes::copy_from_slice(payload);
     let selected = match compiled.evaluate(&raw, &ctx).expect("evaluates") {
         Evaluation::Selected(s) => Arc::new(s),
@@ -34,7 +26,7 @@ pub(crate) fn job(sql: &str, topic: &str, payload: &[u8]) -> (CompiledSql, Job) 
         payload: selected.payload(),
         selected,
         raw,
-        ctx: Arc::new(ctx.into()),
+        ctx: Arc::new(ctx),
         outcome: None,
     };
     (compiled, job)

@@ -2,7 +2,7 @@
 //! names a broker, a record produced and fetched back.
 
 use bytes::Bytes;
-use ferrite_rules::{Evaluation, MessageContext, SqlVersion};
+use ferrite_rules::{Evaluation, SqlVersion};
 use serde_json::json;
 
 use super::*;
@@ -99,13 +99,7 @@ fn security_protocols_and_sasl_mechanisms() {
 
 fn job(sql: &CompiledSql, topic: &str, payload: &str) -> Job {
     let raw = Bytes::from(payload.to_owned());
-    let ctx = MessageContext {
-        sql_version: SqlVersion::V2016_03_23,
-        topic: topic.into(),
-        client_id: Some("dev-7".into()),
-        account_id: "123456789012".into(),
-        ..MessageContext::default()
-    };
+    let ctx = crate::engine::context::test_context(topic, 0, None);
     let Evaluation::Selected(selected) = sql.evaluate(&raw, &ctx).unwrap() else {
         panic!("filtered")
     };
@@ -114,7 +108,7 @@ fn job(sql: &CompiledSql, topic: &str, payload: &str) -> Job {
         payload: selected.payload(),
         selected: Arc::new(selected),
         raw,
-        ctx: Arc::new(ctx.into()),
+        ctx: Arc::new(ctx),
         outcome: None,
     }
 }
@@ -141,7 +135,7 @@ fn records_carry_the_rendered_topic_key_partition_and_headers() {
     assert_eq!(prepared.topic, "readings-d1");
     assert_eq!(prepared.partition, Some(4));
     let record = prepared.record;
-    assert_eq!(record.key.as_deref(), Some(&b"dev-7"[..]));
+    assert_eq!(record.key.as_deref(), Some(&b"dev1"[..]));
     assert_eq!(
         serde_json::from_slice::<Value>(record.value.as_deref().unwrap()).unwrap(),
         json!({"temp": 21})
