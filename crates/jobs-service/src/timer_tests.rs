@@ -616,3 +616,21 @@ async fn a_thing_that_rejoins_a_continuous_job_gets_its_retries_afresh() {
         "a thing whose last execution ended is not run again"
     );
 }
+
+/// What a node that missed changes does (see `Jobs::run`): rollout records of things that
+/// left go too.
+#[tokio::test(start_paused = true)]
+async fn reconciling_after_missed_changes_drops_the_rollout_of_things_that_left() {
+    let node = Node::new().await;
+    node.fleet_job(
+        "cont",
+        json!({"targetSelection": "CONTINUOUS",
+               "jobExecutionsRolloutConfig": {"maximumPerMinute": 2}}),
+    )
+    .await;
+    node.fleet_membership_unheard("t3", false).await;
+    node.fleet_membership_unheard("t4", false).await;
+    node.jobs.reconcile_continuous_jobs(|_| true).await.unwrap();
+    assert_eq!(node.job("cont").await["isConcurrent"], false);
+    assert_eq!(node.executions("cont").await.len(), 2);
+}
