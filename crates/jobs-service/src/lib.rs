@@ -29,6 +29,7 @@ mod failures;
 mod jobs;
 mod kinds;
 mod mqtt;
+mod reach;
 mod rollout;
 mod targets;
 mod templates;

@@ -11,13 +11,16 @@
 //! records it takes (conditional on their versions) and creates their executions
 //! (conditional on their absence) in one write, with the timer of the next batch, so a
 //! restart or a second node never loses or duplicates a thing. Continuous jobs' later
-//! joiners are queued at once (see [`crate::continuous`]).
+//! joiners are queued at once, and a thing that left a continuous job's groups before its
+//! turn leaves the rollout: its record is dropped when the change is heard, and a batch
+//! checks each thing it takes against the job's targets as they are then (see
+//! [`crate::continuous`]).
 
 use std::collections::BTreeSet;
 
 use ferrite_jobs::{
     ExecutionStatus, Job, JobExecution, JobProcessDetails, JobStatus, MaintenanceWindow, Target,
-    Window, parse_target, window_at,
+    TargetSelection, Window, parse_target, window_at,
 };
 use ferrite_registry::{RegistryError, Scope};
 use ferrite_storage::{Expect, Write};
@@ -25,6 +28,7 @@ use ferrite_types::RegistryChange;
 
 use crate::executions::{execution_changed, execution_writes};
 use crate::kinds::{JOB, ROLLOUT};
+use crate::reach::Reach;
 use crate::timers::{Action, schedule};
 use crate::{Jobs, JobsError};
 
@@ -33,8 +37,13 @@ const DROP_BATCH: usize = 500;
 /// AWS's highest rate: what a batch takes at most.
 const MAX_BATCH: u64 = 1000;
 
-fn rollout_prefix(job_id: &str) -> String {
+pub(crate) fn rollout_prefix(job_id: &str) -> String {
     format!("{job_id}/")
+}
+
+/// The rollout record of `thing` in `job_id`'s rollout.
+pub(crate) fn rollout_key(job_id: &str, thing: &str) -> String {
+    format!("{}{thing}", rollout_prefix(job_id))
 }
 
 /// The job's maintenance windows (none: it may roll out at any time).
@@ -85,7 +94,7 @@ impl Jobs {
             writes.extend(things.iter().skip(first).map(|t| {
                 Write::put(
                     ROLLOUT,
-                    &format!("{}{t}", rollout_prefix(&job.job_id)),
+                    &rollout_key(&job.job_id, t),
                     Expect::Any,
                     "{}".into(),
                 )
@@ -169,6 +178,10 @@ impl Jobs {
             now
         };
         let prefix = rollout_prefix(job_id);
+        // A continuous job rolls out to the things its targets reach now: one that left
+        // since the rollout began leaves the rollout (as the membership change does, were
+        // it late or lost).
+        let reach = (job.target_selection == TargetSelection::Continuous).then(|| Reach::of(&job));
         let (queued, _) = self
             .docs
             .retry_wrote(|| async {
@@ -181,6 +194,11 @@ impl Jobs {
                 for r in &page.records {
                     let thing = &r.key[prefix.len()..];
                     writes.push(Write::delete(ROLLOUT, &r.key, Expect::Version(r.version)));
+                    if let Some(reach) = &reach
+                        && !reach.reaches(self, thing).await?
+                    {
+                        continue;
+                    }
                     // A continuous job may have reached the thing meanwhile.
                     if self.executions_on_thing(thing, job_id).await?.is_empty() {
                         let e = JobExecution::queued(job_id, thing, 1, now);

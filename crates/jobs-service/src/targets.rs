@@ -75,24 +75,36 @@ impl Jobs {
     ) -> Result<(), JobsError> {
         let mut next: Option<String> = None;
         loop {
-            let req = serde_json::from_value(json!({
-                "thingGroupName": group,
-                "recursive": true,
-                "maxResults": GROUP_PAGE,
-                "nextToken": next,
-            }))
-            .expect("a group listing request");
-            let page = self.registry.list_things_in_thing_group(req).await?;
-            for thing in page["things"].as_array().into_iter().flatten() {
-                if let Some(t) = thing.as_str() {
-                    into.insert(t.to_owned());
-                }
-            }
-            match page["nextToken"].as_str() {
-                Some(t) => next = Some(t.to_owned()),
+            let (things, token) = self.group_things_page(group, next.as_deref()).await?;
+            into.extend(things);
+            match token {
+                Some(t) => next = Some(t),
                 None => return Ok(()),
             }
         }
+    }
+
+    /// One page of the things `group` and its descendants hold, and the token of the next.
+    pub(crate) async fn group_things_page(
+        &self,
+        group: &str,
+        next: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), JobsError> {
+        let req = serde_json::from_value(json!({
+            "thingGroupName": group,
+            "recursive": true,
+            "maxResults": GROUP_PAGE,
+            "nextToken": next,
+        }))
+        .expect("a group listing request");
+        let page = self.registry.list_things_in_thing_group(req).await?;
+        let things = page["things"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect();
+        Ok((things, page["nextToken"].as_str().map(str::to_owned)))
     }
 }
 

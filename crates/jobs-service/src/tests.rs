@@ -1140,3 +1140,148 @@ async fn the_device_side_notifies_every_thing_even_after_missing_changes() {
     running.close();
     running.wait().await;
 }
+
+/// `(thing, executionNumber, status)` of every execution of `job`.
+async fn executions_of(jobs: &Jobs, job: &str) -> Vec<(String, u64, String)> {
+    let listing = jobs
+        .list_job_executions_for_job(&scope(), req(json!({"jobId": job})))
+        .await
+        .unwrap();
+    listing["executionSummaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let e = &s["jobExecutionSummary"];
+            (
+                s["thingArn"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+                e["executionNumber"].as_u64().unwrap(),
+                e["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn exec(thing: &str, n: u64, status: &str) -> (String, u64, String) {
+    (thing.to_owned(), n, status.to_owned())
+}
+
+/// Changes the jobs service missed are made up for at once, not at each thing's next change.
+#[tokio::test]
+async fn continuous_jobs_reconcile_every_thing_after_missing_changes() {
+    let f = Fixture::new().await;
+    f.create_fleet_job("cont", "CONTINUOUS").await;
+    // t3 left and was heard leaving.
+    let east_t3 = json!({"thingGroupName": "east", "thingName": "t3"});
+    f.registry
+        .remove_thing_from_thing_group(&f.scope, req(east_t3.clone()))
+        .await
+        .unwrap();
+    f.jobs
+        .membership_changed(&RegistryChange::ThingRemovedFromGroup {
+            thing: "t3".into(),
+            group: "east".into(),
+        })
+        .await
+        .unwrap();
+    // A feed that holds one change; four changes happen before the service reads it.
+    let feed = Arc::new(ferrite_types::InProcessFeed::new(1));
+    let registry = f.registry.clone().with_change_feed(feed.clone());
+    let changes = feed.subscribe();
+    let membership =
+        |group: &str, thing: &str| json!({"thingGroupName": group, "thingName": thing});
+    registry
+        .add_thing_to_thing_group(&f.scope, req(membership("east", "t4")))
+        .await
+        .unwrap();
+    registry
+        .remove_thing_from_thing_group(&f.scope, req(membership("fleet", "t2")))
+        .await
+        .unwrap();
+    registry
+        .add_thing_to_thing_group(&f.scope, req(east_t3))
+        .await
+        .unwrap();
+    registry
+        .add_thing_to_thing_group(&f.scope, req(membership("empty", "t1")))
+        .await
+        .unwrap();
+    // The feed goes, so the service stops once it has read what is left of it.
+    drop((registry, feed));
+    f.jobs
+        .clone()
+        .run(changes, tokio_util::sync::CancellationToken::new())
+        .await;
+    assert_eq!(
+        executions_of(&f.jobs, "cont").await,
+        [
+            exec("t1", 1, "QUEUED"),
+            exec("t2", 1, "REMOVED"),
+            exec("t3", 1, "REMOVED"),
+            exec("t3", 2, "QUEUED"),
+            exec("t4", 1, "QUEUED"),
+        ]
+    );
+}
+
+/// What the registry announced, handed to the jobs service as `Jobs::run` would.
+async fn hear(jobs: &Jobs, changes: &mut ChangeSubscription) {
+    while let Some(Received::Change(c)) = changes.try_recv() {
+        jobs.membership_changed(&c).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_thing_leaves_the_continuous_jobs_of_its_groups() {
+    let f = Fixture::new().await;
+    let mut registry_changes = f.registry.subscribe_changes();
+    f.create_fleet_job("cont", "CONTINUOUS").await;
+    f.create_fleet_job("snap", "SNAPSHOT").await;
+    f.registry
+        .delete_thing(req(json!({"thingName": "t3"})))
+        .await
+        .unwrap();
+    hear(&f.jobs, &mut registry_changes).await;
+    assert_eq!(
+        executions_of(&f.jobs, "cont").await,
+        [
+            exec("t1", 1, "QUEUED"),
+            exec("t2", 1, "QUEUED"),
+            exec("t3", 1, "REMOVED"),
+        ]
+    );
+    // A snapshot job does not follow membership.
+    assert_eq!(
+        executions_of(&f.jobs, "snap").await[2],
+        exec("t3", 1, "QUEUED")
+    );
+}
+
+/// [VERIFY] Deleting a group takes its things out of it, for continuous jobs as for a
+/// removal one by one.
+#[tokio::test]
+async fn a_deleted_group_takes_its_things_out_of_continuous_jobs() {
+    let f = Fixture::new().await;
+    let mut registry_changes = f.registry.subscribe_changes();
+    f.create_fleet_job("cont", "CONTINUOUS").await;
+    // `east` is a child of the targeted `fleet`.
+    f.registry
+        .delete_thing_group(req(json!({"thingGroupName": "east"})))
+        .await
+        .unwrap();
+    hear(&f.jobs, &mut registry_changes).await;
+    assert_eq!(
+        executions_of(&f.jobs, "cont").await,
+        [
+            exec("t1", 1, "QUEUED"),
+            exec("t2", 1, "QUEUED"),
+            exec("t3", 1, "REMOVED"),
+        ]
+    );
+}

@@ -83,6 +83,33 @@ impl Node {
         self.create(job).await;
     }
 
+    /// `thing` joins (or leaves) `fleet`, and the jobs service hears of it.
+    async fn fleet_membership(&self, thing: &str, join: bool) {
+        self.fleet_membership_unheard(thing, join).await;
+        let (thing, group) = (thing.to_owned(), "fleet".to_owned());
+        let change = if join {
+            ferrite_types::RegistryChange::ThingAddedToGroup { thing, group }
+        } else {
+            ferrite_types::RegistryChange::ThingRemovedFromGroup { thing, group }
+        };
+        self.jobs.membership_changed(&change).await.unwrap();
+    }
+
+    /// The same, with the change not (yet) heard by the jobs service.
+    async fn fleet_membership_unheard(&self, thing: &str, join: bool) {
+        let v = json!({"thingGroupName": "fleet", "thingName": thing});
+        if join {
+            self.registry
+                .add_thing_to_thing_group(&scope(), req(v))
+                .await
+        } else {
+            self.registry
+                .remove_thing_from_thing_group(&scope(), req(v))
+                .await
+        }
+        .unwrap();
+    }
+
     async fn run_due(&self) {
         self.jobs.run_due_timers().await.unwrap();
     }
@@ -475,4 +502,135 @@ async fn a_closed_window_holds_the_rest_until_it_opens_again() {
     tokio::time::advance((24 * 60 - 1) * MINUTE).await;
     node.run_due().await;
     assert_eq!(node.executions("fw").await.len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thing_that_leaves_before_a_continuous_rollout_reaches_it_leaves_the_rollout() {
+    let node = Node::new().await;
+    node.fleet_job(
+        "cont",
+        json!({"targetSelection": "CONTINUOUS",
+               "jobExecutionsRolloutConfig": {"maximumPerMinute": 3}}),
+    )
+    .await;
+    assert_eq!(node.executions("cont").await.len(), 3);
+    assert_eq!(node.job("cont").await["isConcurrent"], true);
+    // t4 waits for the next batch; it leaves first: nothing is left to roll out.
+    node.fleet_membership("t4", false).await;
+    assert_eq!(node.job("cont").await["isConcurrent"], false);
+    tokio::time::advance(MINUTE).await;
+    node.run_due().await;
+    assert_eq!(
+        node.executions("cont").await,
+        [
+            row("t1", "QUEUED", 1, 0),
+            row("t2", "QUEUED", 1, 0),
+            row("t3", "QUEUED", 1, 0)
+        ]
+    );
+    // Back in the group, it is a later joiner: queued at once.
+    node.fleet_membership("t4", true).await;
+    assert_eq!(node.executions("cont").await[3], row("t4", "QUEUED", 1, 0));
+}
+
+/// The batch itself checks: the change may be late (another node's feed) or lost.
+#[tokio::test(start_paused = true)]
+async fn a_continuous_rollout_batch_skips_a_thing_that_left_before_the_change_is_heard() {
+    let node = Node::new().await;
+    node.fleet_job(
+        "cont",
+        json!({"targetSelection": "CONTINUOUS",
+               "jobExecutionsRolloutConfig": {"maximumPerMinute": 2}}),
+    )
+    .await;
+    node.fleet_membership_unheard("t4", false).await;
+    tokio::time::advance(MINUTE).await;
+    node.run_due().await;
+    assert_eq!(
+        node.executions("cont").await,
+        [
+            row("t1", "QUEUED", 1, 0),
+            row("t2", "QUEUED", 1, 0),
+            row("t3", "QUEUED", 1, 0)
+        ]
+    );
+    assert_eq!(node.job("cont").await["isConcurrent"], false);
+    // Heard late, the change finds nothing left to do.
+    node.fleet_membership("t4", false).await;
+    assert_eq!(node.executions("cont").await.len(), 3);
+}
+
+/// A snapshot job's things are those of its creation: one that leaves still gets its turn.
+#[tokio::test(start_paused = true)]
+async fn a_snapshot_rollout_still_reaches_a_thing_that_left() {
+    let node = Node::new().await;
+    node.fleet_job(
+        "snap",
+        json!({"jobExecutionsRolloutConfig": {"maximumPerMinute": 3}}),
+    )
+    .await;
+    node.fleet_membership("t4", false).await;
+    tokio::time::advance(MINUTE).await;
+    node.run_due().await;
+    assert_eq!(node.executions("snap").await[3], row("t4", "QUEUED", 1, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thing_that_rejoins_a_continuous_job_gets_its_retries_afresh() {
+    let node = Node::new().await;
+    node.fleet_job(
+        "cont",
+        json!({"targetSelection": "CONTINUOUS",
+               "jobExecutionsRetryConfig": {"criteriaList": [
+                   {"failureType": "FAILED", "numberOfRetries": 1}]}}),
+    )
+    .await;
+    let t1 = |rows: Vec<(String, String, u64, u64)>| {
+        rows.into_iter().filter(|r| r.0 == "t1").collect::<Vec<_>>()
+    };
+    node.set("cont", "t1", ExecutionStatus::Failed).await;
+    node.fleet_membership("t1", false).await;
+    node.fleet_membership("t1", true).await;
+    assert_eq!(
+        t1(node.executions("cont").await),
+        [
+            row("t1", "FAILED", 1, 0),
+            row("t1", "REMOVED", 2, 1),
+            row("t1", "QUEUED", 3, 0)
+        ]
+    );
+    // Within this membership its retries count on: one, then no more.
+    node.set("cont", "t1", ExecutionStatus::Failed).await;
+    node.set("cont", "t1", ExecutionStatus::Failed).await;
+    assert_eq!(
+        t1(node.executions("cont").await)[2..],
+        [row("t1", "FAILED", 3, 0), row("t1", "FAILED", 4, 1)]
+    );
+    // [VERIFY] Only a REMOVED execution is followed by a new one on re-joining: a thing
+    // whose execution ended (here, out of retries) is not run again.
+    node.fleet_membership("t1", false).await;
+    node.fleet_membership("t1", true).await;
+    assert_eq!(
+        t1(node.executions("cont").await).len(),
+        4,
+        "a thing whose last execution ended is not run again"
+    );
+}
+
+/// What a node that missed changes does (see `Jobs::run`): rollout records of things that
+/// left go too.
+#[tokio::test(start_paused = true)]
+async fn reconciling_after_missed_changes_drops_the_rollout_of_things_that_left() {
+    let node = Node::new().await;
+    node.fleet_job(
+        "cont",
+        json!({"targetSelection": "CONTINUOUS",
+               "jobExecutionsRolloutConfig": {"maximumPerMinute": 2}}),
+    )
+    .await;
+    node.fleet_membership_unheard("t3", false).await;
+    node.fleet_membership_unheard("t4", false).await;
+    node.jobs.reconcile_continuous_jobs(|_| true).await.unwrap();
+    assert_eq!(node.job("cont").await["isConcurrent"], false);
+    assert_eq!(node.executions("cont").await.len(), 2);
 }
