@@ -60,15 +60,18 @@ pub enum BrokerError {
     PayloadTooLarge { size: usize, limit: usize },
     #[error("a tap cannot be a shared subscription")]
     SharedTap,
+    #[error("no connection of client id {client_id}")]
+    NotConnected { client_id: String },
 }
 
-/// What an iot-data Publish caller sees when the broker refuses its message.
+/// What an iot-data caller (Publish, DeleteConnection) sees when the broker refuses.
 impl ferrite_types::AwsException for BrokerError {
     fn exception_name(&self) -> &'static str {
         match self {
             BrokerError::Topic(_) | BrokerError::PayloadTooLarge { .. } => {
                 "InvalidRequestException"
             }
+            BrokerError::NotConnected { .. } => "ResourceNotFoundException",
             _ => "InternalFailureException",
         }
     }
@@ -77,6 +80,9 @@ impl ferrite_types::AwsException for BrokerError {
         match self {
             // The broker's text says which limit the topic or payload breaks.
             BrokerError::Topic(_) | BrokerError::PayloadTooLarge { .. } => self.to_string(),
+            BrokerError::NotConnected { client_id } => {
+                format!("No connection found for client ID {client_id}.")
+            }
             _ => "An internal error occurred.".to_owned(),
         }
     }
@@ -84,6 +90,7 @@ impl ferrite_types::AwsException for BrokerError {
     fn undeclared_status(&self) -> u16 {
         match self {
             BrokerError::Topic(_) | BrokerError::PayloadTooLarge { .. } => 400,
+            BrokerError::NotConnected { .. } => 404,
             _ => 500,
         }
     }
@@ -255,6 +262,28 @@ impl Broker {
         let d = dispatch::deliver_to(&self.inner, client_id, Arc::new(msg)).await;
         self.wait(&d.ticket).await;
         Ok(d.delivered)
+    }
+
+    /// Disconnects the client `client_id` connected to this node, as iot-data DeleteConnection
+    /// does: lifecycle reason API_INITIATED_DISCONNECT, MQTT 5 DISCONNECT 0x98 (Administrative
+    /// action), the will published unless `prevent_will`, and with `clean_session` its session
+    /// discarded (persistent or not). Returns once the connection has released the session.
+    /// A client connected to another node of a cluster is not found here (see ARCHITECTURE.md,
+    /// "Sessions and take-over").
+    pub async fn delete_connection(
+        &self,
+        client_id: &str,
+        clean_session: bool,
+        prevent_will: bool,
+    ) -> Result<(), BrokerError> {
+        if lifecycle::delete_connection(&self.inner, client_id, clean_session, !prevent_will).await
+        {
+            Ok(())
+        } else {
+            Err(BrokerError::NotConnected {
+                client_id: client_id.to_owned(),
+            })
+        }
     }
 
     /// Routes a message that another node received to this node's subscribers only (it was

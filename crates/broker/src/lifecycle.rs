@@ -115,10 +115,56 @@ fn bind(
     cell.online.store(true, Ordering::Relaxed);
     let mut ops = Vec::new();
     if expiry_secs > 0 {
+        st.stored = true;
         ops.push(BrokerOp::PutSession(cell.session_record(&st)));
     }
     drop(st);
     inner.persister.submit(ops);
+}
+
+/// Closes the connection of `client_id` on this node as AWS's DeleteConnection does, through
+/// the same kick a take-over or a revocation uses. Returns `false` when no connection of that
+/// client id is here; otherwise returns once the connection has let go of its session (and,
+/// with `discard_session`, the session is gone), or after the take-over wait.
+pub async fn delete_connection(
+    inner: &Arc<BrokerInner>,
+    client_id: &str,
+    discard_session: bool,
+    publish_will: bool,
+) -> bool {
+    let Some(cell) = inner.sessions.lock().get(client_id).cloned() else {
+        return false;
+    };
+    let conn_id = {
+        let st = cell.state.lock();
+        let Some(conn) = &st.conn else {
+            return false;
+        };
+        // A connection already on its way out keeps the reason it was closed for.
+        conn.kick_reason.lock().get_or_insert(KickReason::Api {
+            discard_session,
+            publish_will,
+        });
+        conn.kick.cancel();
+        conn.id
+    };
+    let deadline = tokio::time::Instant::now() + TAKEOVER_WAIT;
+    loop {
+        let released = cell.detached.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        {
+            let st = cell.state.lock();
+            let gone = st.conn.as_ref().map(|c| c.id) != Some(conn_id);
+            // A new connection may have resumed the session first; then it stays.
+            if gone && (!discard_session || st.removed || st.conn.is_some()) {
+                return true;
+            }
+        }
+        if tokio::time::timeout_at(deadline, released).await.is_err() {
+            return true;
+        }
+    }
 }
 
 /// A will waiting to be published when its connection ends abnormally.
@@ -148,6 +194,7 @@ pub fn detach(
     let mut ops = Vec::new();
     if expiry > 0 {
         st.disconnected_at_ms = Some(inner.now_ms());
+        st.stored = true;
         ops.push(BrokerOp::PutSession(cell.session_record(&st)));
     }
     drop(st);
@@ -236,7 +283,7 @@ pub fn remove_session(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>) {
     }
     st.removed = true;
     let filters: Vec<String> = st.subscriptions.drain().map(|(f, _)| f).collect();
-    let persistent = st.expiry_secs > 0 || st.disconnected_at_ms.is_some();
+    let persistent = st.stored;
     st.queue.clear();
     st.inflight.clear();
     drop(st);
@@ -290,7 +337,11 @@ pub fn restore(inner: &Arc<BrokerInner>, snap: BrokerSnapshot) {
             s.expiry_interval_secs,
         ));
         // A session that was connected when the process died counts as disconnected now.
-        cell.state.lock().disconnected_at_ms = Some(s.disconnected_at_ms.unwrap_or(now));
+        {
+            let mut st = cell.state.lock();
+            st.disconnected_at_ms = Some(s.disconnected_at_ms.unwrap_or(now));
+            st.stored = true;
+        }
         cells.insert(s.client_id, cell);
     }
     for sub in snap.subscriptions {

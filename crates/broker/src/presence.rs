@@ -89,6 +89,8 @@ pub enum DisconnectReason {
     ServerInitiated,
     /// A custom authorizer's `disconnectAfterInSeconds` ran out.
     CustomAuthTtlExpiration,
+    /// The iot-data DeleteConnection API.
+    ApiInitiated,
 }
 
 impl DisconnectReason {
@@ -103,6 +105,7 @@ impl DisconnectReason {
             DisconnectReason::AuthError => "AUTH_ERROR",
             DisconnectReason::ServerInitiated => "SERVER_INITIATED_DISCONNECT",
             DisconnectReason::CustomAuthTtlExpiration => "CUSTOMAUTH_TTL_EXPIRATION",
+            DisconnectReason::ApiInitiated => "API_INITIATED_DISCONNECT",
         }
     }
 
@@ -124,6 +127,7 @@ impl DisconnectReason {
             "not_authorized" | "publish_not_authorized" => DisconnectReason::AuthError,
             "shutdown" => DisconnectReason::ServerInitiated,
             "credentials_expired" => DisconnectReason::CustomAuthTtlExpiration,
+            "api_disconnect" => DisconnectReason::ApiInitiated,
             _ => DisconnectReason::ClientError,
         }
     }
@@ -190,6 +194,7 @@ mod tests {
             ("not_authorized", "AUTH_ERROR"),
             ("shutdown", "SERVER_INITIATED_DISCONNECT"),
             ("credentials_expired", "CUSTOMAUTH_TTL_EXPIRATION"),
+            ("api_disconnect", "API_INITIATED_DISCONNECT"),
         ] {
             assert_eq!(DisconnectReason::from_exit(metric).aws_name(), aws);
         }

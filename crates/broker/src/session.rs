@@ -52,6 +52,12 @@ pub enum KickReason {
     NotAuthorized,
     /// A custom authorizer's `disconnectAfterInSeconds` ran out.
     CredentialsExpired,
+    /// The iot-data DeleteConnection API.
+    Api {
+        /// Discard the session with the connection, persistent or not.
+        discard_session: bool,
+        publish_will: bool,
+    },
 }
 
 pub struct LiveConn {
@@ -76,6 +82,9 @@ pub struct SessionState {
     /// Set once the session is discarded; late publishers then drop their messages.
     pub removed: bool,
     pub disconnected_at_ms: Option<i64>,
+    /// A session record was written to the store, so discarding the session must delete it
+    /// (its expiry may have become 0 since: MQTT 5 DISCONNECT, a resume, DeleteConnection).
+    pub stored: bool,
 }
 
 pub struct SessionCell {
@@ -119,6 +128,7 @@ impl SessionCell {
                 incoming_qos2: Default::default(),
                 removed: false,
                 disconnected_at_ms: None,
+                stored: false,
             }),
             wake: Notify::new(),
             space: Notify::new(),

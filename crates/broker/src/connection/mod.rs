@@ -176,6 +176,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                         Some(KickReason::TakenOver) => Exit::error("taken_over", ReasonCode::SessionTakenOver),
                         Some(KickReason::NotAuthorized) => Exit::error("not_authorized", ReasonCode::NotAuthorized),
                         Some(KickReason::CredentialsExpired) => Exit::error("credentials_expired", ReasonCode::NotAuthorized),
+                        Some(KickReason::Api { discard_session, publish_will }) => {
+                            if discard_session {
+                                // As an MQTT 5 DISCONNECT with expiry 0: the session ends
+                                // with the connection, and a delayed will goes out now.
+                                self.session.state.lock().expiry_secs = 0;
+                            }
+                            Exit { metric: "api_disconnect", send: Some(ReasonCode::AdministrativeAction), publish_will }
+                        }
                         None => Exit { metric: "shutdown", send: Some(ReasonCode::ServerShuttingDown), publish_will: false },
                     };
                 }

@@ -1,7 +1,9 @@
-//! The `iot-data` plane: shadows, publish and retained messages, on the broker and the shadow
-//! service. IAM callers may do anything; devices calling with their client certificate on the
-//! device port are held to their IoT policies, action by action, as on MQTT.
+//! The `iot-data` plane: shadows, publish, retained messages and DeleteConnection, on the
+//! broker and the shadow service. IAM callers may do anything; devices calling with their
+//! client certificate on the device port are held to their IoT policies, action by action, as
+//! on MQTT.
 
+mod connections;
 mod publish;
 mod retained;
 mod shadows;
@@ -24,6 +26,7 @@ pub(crate) async fn dispatch(cx: &Call<'_>, op: Operation, v: Value) -> Result<V
         Operation::Publish => publish::publish(cx, v).await,
         Operation::GetRetainedMessage => retained::get_retained_message(cx, v),
         Operation::ListRetainedMessages => retained::list_retained_messages(cx, v),
+        Operation::DeleteConnection => connections::delete_connection(cx, v).await,
         other => Err(RequestError::not_implemented(other).into()),
     }
 }
