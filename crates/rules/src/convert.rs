@@ -35,6 +35,14 @@ impl Num {
         }
     }
 
+    /// Sign, coefficient and exponent, as [`Decimal::parts`].
+    pub fn parts(self) -> (bool, u128, i32) {
+        match self {
+            Num::Int(i) => (i < 0, u128::from(i.unsigned_abs()), 0),
+            Num::Dec(d) => d.parts(),
+        }
+    }
+
     /// The nearest double, for the functions AWS computes in double precision.
     pub fn as_f64(self) -> f64 {
         match self {

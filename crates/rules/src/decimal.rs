@@ -55,6 +55,17 @@ const BIN2DPD: [u16; 1000] = {
     table
 };
 
+/// The three digits of each canonical densely packed declet.
+const DPD2BIN: [u16; 1024] = {
+    let mut table = [0u16; 1024];
+    let mut n = 0;
+    while n < 1000 {
+        table[BIN2DPD[n] as usize] = n as u16;
+        n += 1;
+    }
+    table
+};
+
 const fn dpd(n: u16) -> u16 {
     let (h, t, u) = (n / 100, n / 10 % 10, n % 10);
     // A digit of 8 or 9 is "large": only its lowest bit is stored, the pattern says which.
@@ -75,13 +86,18 @@ const fn dpd(n: u16) -> u16 {
 /// The decimal128 with this sign, coefficient (< 10^34) and exponent (in decimal128's range).
 fn encode(negative: bool, coef: u128, exp: i32) -> Decimal128 {
     debug_assert!(coef < COEF_LIMIT && (MIN_EXP..=MAX_EXP).contains(&exp));
-    let mut rest = coef;
+    // Digits 1–18 and 19–34 as u64s: 128-bit division is slow, and one is enough.
+    let (mut high, mut low) = split(coef, 1_000_000_000_000_000_000);
     let mut bits: u128 = 0;
-    for declet in 0..11 {
-        bits |= u128::from(BIN2DPD[(rest % 1000) as usize]) << (10 * declet);
-        rest /= 1000;
+    for declet in 0..6 {
+        bits |= u128::from(BIN2DPD[(low % 1000) as usize]) << (10 * declet);
+        low /= 1000;
     }
-    let msd = rest as u32; // the 34th digit
+    for declet in 6..11 {
+        bits |= u128::from(BIN2DPD[(high % 1000) as usize]) << (10 * declet);
+        high /= 1000;
+    }
+    let msd = high as u32; // the 34th digit
     let biased = (exp + BIAS) as u32;
     let top = biased >> 12;
     let combination = if msd < 8 {
@@ -95,6 +111,18 @@ fn encode(negative: bool, coef: u128, exp: i32) -> Decimal128 {
         bits |= 1 << 127;
     }
     Decimal128::from_le_bytes(bits.to_le_bytes())
+}
+
+/// `n` as `(n / unit, n % unit)` in u64s (both below 2^64 for `n` < 10^34 and the units used),
+/// with no 128-bit division for the common small `n`.
+fn split(n: u128, unit: u64) -> (u64, u64) {
+    match u64::try_from(n) {
+        Ok(small) if small < unit => (0, small),
+        _ => {
+            let high = n / u128::from(unit);
+            (high as u64, (n - high * u128::from(unit)) as u64)
+        }
+    }
 }
 
 fn digit_count(n: u128) -> u32 {
@@ -215,8 +243,26 @@ impl Decimal {
 
     /// Sign, coefficient and exponent: the value is `±coef × 10^exp`.
     pub fn parts(self) -> (bool, u128, i32) {
-        let coef = self.0.coefficient();
-        (coef < 0, coef.unsigned_abs(), self.0.exponent())
+        // Decoded here rather than through the C library: this is on every comparison and
+        // every number written.
+        let bits = u128::from_le_bytes(self.0.to_le_bytes());
+        let combination = (bits >> 122) as u32 & 0x1f;
+        let (msd, top) = if combination >> 3 == 0b11 {
+            (8 + (combination & 1), (combination >> 1) & 3)
+        } else {
+            (combination & 7, combination >> 3)
+        };
+        let exp = ((top << 12) | ((bits >> 110) as u32 & 0xfff)) as i32 - BIAS;
+        let declets = |from: u32, count: u32| {
+            let mut n: u64 = 0;
+            for k in (from..from + count).rev() {
+                n = n * 1000 + u64::from(DPD2BIN[((bits >> (10 * k)) & 0x3ff) as usize]);
+            }
+            n
+        };
+        let high = u64::from(msd) * 1_000_000_000_000_000 + declets(6, 5);
+        let coef = u128::from(high) * 1_000_000_000_000_000_000 + u128::from(declets(0, 6));
+        (bits >> 127 == 1, coef, exp)
     }
 
     pub fn is_zero(self) -> bool {
@@ -230,7 +276,14 @@ impl Decimal {
     /// Whether the value is a whole number (`10.0`, `1E+3`).
     pub fn is_integer(self) -> bool {
         let (_, coef, exp) = self.parts();
-        exp >= 0 || coef == 0 || (-exp <= 38 && coef % pow10(-exp as u32) == 0)
+        if exp >= 0 || coef == 0 {
+            return true;
+        }
+        let k = exp.unsigned_abs();
+        match u64::try_from(coef) {
+            Ok(c) if k <= 19 => c % 10u64.pow(k) == 0,
+            _ => k <= 38 && coef % pow10(k) == 0,
+        }
     }
 
     /// The whole number `mode` rounds to, if it fits an `i128` (every whole Decimal below
@@ -430,16 +483,37 @@ impl PartialOrd for Decimal {
 /// Numeric order: `2.0` equals `2` (Java's `compareTo`, not its `equals`).
 impl Ord for Decimal {
     fn cmp(&self, other: &Decimal) -> Ordering {
-        let (an, ac, ae) = self.parts();
-        let (bn, bc, be) = other.parts();
-        if ae == be {
-            let signed = |n: bool, c: u128| if n { -(c as i128) } else { c as i128 };
-            return signed(an, ac).cmp(&signed(bn, bc));
+        compare_parts(self.parts(), other.parts())
+    }
+}
+
+/// The numeric order of two `(negative, coefficient, exponent)` triples with coefficients
+/// below 10^34 (a Decimal's, or an Int's with exponent 0).
+pub(crate) fn compare_parts(a: (bool, u128, i32), b: (bool, u128, i32)) -> Ordering {
+    let sign = |(negative, coef, _): (bool, u128, i32)| match (coef, negative) {
+        (0, _) => 0,
+        (_, true) => -1,
+        (_, false) => 1,
+    };
+    let (sa, sb) = (sign(a), sign(b));
+    if sa != sb || sa == 0 {
+        return sa.cmp(&sb);
+    }
+    let (ac, ae, bc, be) = (a.1, a.2, b.1, b.2);
+    // The leading digits' places first; equal places leave exponents at most 33 apart, and
+    // the aligned coefficient has no more digits than the other one.
+    let adjusted = |c: u128, e: i32| e + digit_count(c) as i32 - 1;
+    let magnitude = adjusted(ac, ae).cmp(&adjusted(bc, be)).then_with(|| {
+        if ae >= be {
+            (ac * pow10((ae - be) as u32)).cmp(&bc)
+        } else {
+            ac.cmp(&(bc * pow10((be - ae) as u32)))
         }
-        // Finite values always compare.
-        Context::<Decimal128>::default()
-            .partial_cmp(self.0, other.0)
-            .unwrap_or(Ordering::Equal)
+    });
+    if sa < 0 {
+        magnitude.reverse()
+    } else {
+        magnitude
     }
 }
 
@@ -451,14 +525,21 @@ impl Decimal {
         let (negative, coef, exp) = self.parts();
         let mut digits = [0u8; 40];
         let mut n = 0;
-        let mut rest = coef;
+        // In u64 halves: 128-bit division is slow.
+        const HALF: u64 = 10_000_000_000_000_000_000;
+        let (mut high, mut low) = split(coef, HALF);
         loop {
-            digits[n] = b'0' + (rest % 10) as u8;
+            digits[n] = b'0' + (low % 10) as u8;
             n += 1;
-            rest /= 10;
-            if rest == 0 {
+            low /= 10;
+            if low == 0 && (high == 0 || n == 19) {
                 break;
             }
+        }
+        while high != 0 {
+            digits[n] = b'0' + (high % 10) as u8;
+            n += 1;
+            high /= 10;
         }
         digits[..n].reverse();
         let digits = &digits[..n];
@@ -562,7 +643,10 @@ mod tests {
             1_234_567_890_123_456_789_012_345_678_901_234,
         ] {
             for exp in [MIN_EXP, -1000, 0, 999, MAX_EXP] {
-                assert_eq!(Decimal(encode(true, coef, exp)).parts(), (true, coef, exp));
+                let d = encode(true, coef, exp);
+                assert_eq!(Decimal(d).parts(), (true, coef, exp));
+                // The C library reads the same number.
+                assert_eq!((d.coefficient(), d.exponent()), (-(coef as i128), exp));
             }
         }
     }
@@ -700,6 +784,32 @@ mod tests {
         assert_eq!(d("-0.5").abs().to_string(), "0.5");
         assert_eq!(d("0.5").negate().to_string(), "-0.5");
         assert_eq!(d("0").negate().to_string(), "0");
+    }
+
+    #[test]
+    fn order_agrees_with_the_c_library() {
+        let values = [
+            "0",
+            "-0.0",
+            "1",
+            "-1",
+            "0.1",
+            "0.10",
+            "1E+3",
+            "999.9",
+            "1000.0",
+            "-1E-999",
+            "9.999E999",
+            "1234567890123456789012345678901234",
+            "1.234567890123456789012345678901235E+33",
+        ];
+        for a in values {
+            for b in values {
+                let (x, y) = (d(a), d(b));
+                let c = Context::<Decimal128>::default().partial_cmp(x.0, y.0);
+                assert_eq!(Some(x.cmp(&y)), c, "{a} vs {b}");
+            }
+        }
     }
 
     #[test]

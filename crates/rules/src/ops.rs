@@ -21,7 +21,7 @@ use std::cmp::Ordering;
 use ferrite_rules_sql::SqlVersion;
 
 use crate::convert::{Num, to_bool, to_number, to_string};
-use crate::decimal::{Decimal, Rounding};
+use crate::decimal::{Decimal, Rounding, compare_parts};
 use crate::value::Value;
 
 /// `a AND b`.
@@ -55,7 +55,7 @@ pub fn is_true(v: &Value) -> bool {
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (to_number(a)?, to_number(b)?) {
         (Num::Int(x), Num::Int(y)) => Some(x.cmp(&y)),
-        (x, y) => Some(x.to_decimal().cmp(&y.to_decimal())),
+        (x, y) => Some(compare_parts(x.parts(), y.parts())),
     }
 }
 
@@ -108,7 +108,7 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Int(x), Value::Decimal(y)) | (Value::Decimal(y), Value::Int(x)) => {
-            Decimal::from_i64(*x) == *y
+            compare_parts(Num::Int(*x).parts(), y.parts()).is_eq()
         }
         (Value::Decimal(x), Value::Decimal(y)) => x == y,
         (Value::String(x), Value::String(y)) => x == y,

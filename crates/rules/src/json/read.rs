@@ -392,3 +392,115 @@ enum RawStr<'a> {
     Plain(&'a str),
     Escaped(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{Fields, from_json_slice, from_payload_fields, to_json_string};
+    use bytes::Bytes;
+
+    const V1: SqlVersion = SqlVersion::V2015_10_08;
+
+    fn read(text: &str) -> Result<Value> {
+        from_json_slice(text.as_bytes(), V1)
+    }
+
+    #[test]
+    fn strings_unescape_as_json_says() {
+        assert_eq!(
+            read(r#""a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00""#).unwrap(),
+            Value::from("a\"b\\c/d\u{8}\u{c}\n\r\té😀")
+        );
+        assert_eq!(read(r#""plain é""#).unwrap(), Value::from("plain é"));
+        for bad in [
+            r#""\ud83d""#,
+            r#""\ude00""#,
+            r#""\ud83d\u0041""#,
+            r#""\x""#,
+            r#""\u12""#,
+            "\"tab\there\"",
+            r#""open"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad:?}");
+        }
+        assert!(from_json_slice(b"\"\xff\"", V1).is_err());
+    }
+
+    #[test]
+    fn strings_are_written_back_the_same() {
+        let s = "q\"b\\s\u{1}\u{1f}\n\u{7f}é";
+        let text = to_json_string(&Value::from(s));
+        assert_eq!(text, "\"q\\\"b\\\\s\\u0001\\u001f\\n\u{7f}é\"");
+        assert_eq!(read(&text).unwrap(), Value::from(s));
+    }
+
+    #[test]
+    fn only_json_is_json() {
+        for bad in [
+            "",
+            " ",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{a:1}",
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "-",
+            "1e",
+            "1e+",
+            "tru",
+            "nul",
+            "[1] x",
+            "{\"a\":1}}",
+            "'a'",
+            "NaN",
+            "Infinity",
+        ] {
+            assert!(read(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            read(" [ 1 , -0 , true,null ] ")
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .len(),
+            4
+        );
+        assert_eq!(read("-0").unwrap(), Value::Int(0));
+        assert_eq!(
+            read("1E400").unwrap(),
+            Value::Decimal(Decimal::parse("1E+400").unwrap())
+        );
+        assert_eq!(read("1e1000"), Err(JsonError::Number(0)));
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(read(&deep(127)).is_ok());
+        assert_eq!(read(&deep(128)), Err(JsonError::Depth));
+        assert_eq!(read(&deep(100_000)), Err(JsonError::Depth));
+    }
+
+    #[test]
+    fn skipped_members_are_still_checked() {
+        let fields = Fields::Only(vec![Arc::from("a")]);
+        let read = |text: &'static str| from_payload_fields(&Bytes::from(text), V1, &fields);
+        assert_eq!(
+            read(r#"{"b":{"x":[1,"s\n",{}]},"a":2.50,"c":"\u00e9"}"#),
+            Value::object([("a", Value::Decimal(Decimal::parse("2.5").unwrap()))])
+        );
+        for bad in [
+            r#"{"b":[1,],"a":1}"#,
+            r#"{"b":"\q","a":1}"#,
+            r#"{"b":01,"a":1}"#,
+        ] {
+            assert!(matches!(read(bad), Value::Bytes(_)), "{bad}");
+        }
+        let escaped_key = read(r#"{"\u0061":1}"#);
+        assert_eq!(escaped_key, Value::object([("a", Value::Int(1))]));
+    }
+}
