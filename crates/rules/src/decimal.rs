@@ -294,11 +294,20 @@ impl Decimal {
             pow10(u32::try_from(exp).ok().filter(|e| *e <= 38)?).checked_mul(coef)?
         } else {
             let k = exp.unsigned_abs();
-            let (q, r, unit) = if k > 38 {
-                (0, coef, None)
-            } else {
-                let unit = pow10(k);
-                (coef / unit, coef % unit, Some(unit))
+            let (q, r, unit) = match u64::try_from(coef) {
+                _ if k > 38 => (0, coef, None),
+                Ok(c) if k <= 19 => {
+                    let unit = 10u64.pow(k);
+                    (
+                        u128::from(c / unit),
+                        u128::from(c % unit),
+                        Some(u128::from(unit)),
+                    )
+                }
+                _ => {
+                    let unit = pow10(k);
+                    (coef / unit, coef % unit, Some(unit))
+                }
             };
             let up = r != 0
                 && match mode {
@@ -355,16 +364,52 @@ impl Decimal {
         Self::finish(!negative && coef != 0, coef, i64::from(exp)).unwrap_or(self)
     }
 
+    /// `self + other`, or `self - other` when `negate_other`. Exact sums of up to 34 digits
+    /// (sensor arithmetic) are computed here; others round in the C library.
+    fn sum(self, other: Decimal, negate_other: bool) -> Option<Decimal> {
+        let (an, ac, ae) = self.parts();
+        let (bn, bc, be) = other.parts();
+        let bn = bn != negate_other;
+        let exp = ae.min(be);
+        let scale = |c: u128, e: i32| {
+            u32::try_from(e - exp)
+                .ok()
+                .filter(|k| *k <= 33)
+                .and_then(|k| c.checked_mul(pow10(k)))
+                .filter(|c| *c < COEF_LIMIT)
+        };
+        if let (Some(x), Some(y)) = (scale(ac, ae), scale(bc, be)) {
+            // Both below 10^34: the signed sum fits an i128.
+            let signed = |neg: bool, c: u128| if neg { -(c as i128) } else { c as i128 };
+            let total = signed(an, x) + signed(bn, y);
+            if total.unsigned_abs() < COEF_LIMIT {
+                return Self::finish(total < 0, total.unsigned_abs(), i64::from(exp));
+            }
+        }
+        let mut cx = Context::<Decimal128>::default();
+        Self::checked(if negate_other {
+            cx.sub(self.0, other.0)
+        } else {
+            cx.add(self.0, other.0)
+        })
+    }
+
     pub fn checked_add(self, other: Decimal) -> Option<Decimal> {
-        Self::checked(Context::<Decimal128>::default().add(self.0, other.0))
+        self.sum(other, false)
     }
 
     pub fn checked_sub(self, other: Decimal) -> Option<Decimal> {
-        Self::checked(Context::<Decimal128>::default().sub(self.0, other.0))
+        self.sum(other, true)
     }
 
     pub fn checked_mul(self, other: Decimal) -> Option<Decimal> {
-        Self::checked(Context::<Decimal128>::default().mul(self.0, other.0))
+        let (an, ac, ae) = self.parts();
+        let (bn, bc, be) = other.parts();
+        match ac.checked_mul(bc).filter(|c| *c < COEF_LIMIT) {
+            // Exact: no rounding to do.
+            Some(c) => Self::finish(an != bn && c != 0, c, i64::from(ae) + i64::from(be)),
+            None => Self::checked(Context::<Decimal128>::default().mul(self.0, other.0)),
+        }
     }
 
     /// `self / other` to 34 digits; `None` by zero.
@@ -808,6 +853,36 @@ mod tests {
                 let (x, y) = (d(a), d(b));
                 let c = Context::<Decimal128>::default().partial_cmp(x.0, y.0);
                 assert_eq!(Some(x.cmp(&y)), c, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn exact_fast_paths_agree_with_the_c_library() {
+        let values = [
+            "0",
+            "0.00",
+            "1",
+            "-1",
+            "0.1",
+            "-0.25",
+            "21.1",
+            "1E+3",
+            "12.345E-7",
+            "-9.99",
+            "9999999999999999999999999999999999",
+            "1E+33",
+            "1E-40",
+            "-3.3E+20",
+        ];
+        for a in values {
+            for b in values {
+                let (x, y) = (d(a), d(b));
+                let mut cx = Context::<Decimal128>::default();
+                let want = |r: Decimal128| text(Decimal::checked(r));
+                assert_eq!(text(x.checked_add(y)), want(cx.add(x.0, y.0)), "{a} + {b}");
+                assert_eq!(text(x.checked_sub(y)), want(cx.sub(x.0, y.0)), "{a} - {b}");
+                assert_eq!(text(x.checked_mul(y)), want(cx.mul(x.0, y.0)), "{a} * {b}");
             }
         }
     }
