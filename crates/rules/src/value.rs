@@ -203,7 +203,8 @@ impl Value {
 }
 
 /// Structural equality for tests and goldens: types must match exactly (`Int(1)` is not
-/// `Decimal(1.0)`), objects compare members regardless of order. SQL's `=` is
+/// `Decimal(1.0)`), Decimals compare by value (`2.0` is `2.00`), objects compare members
+/// regardless of order. SQL's `=` is
 /// [`crate::ops::eq`], which has AWS's coercions.
 impl PartialEq for Value {
     fn eq(&self, other: &Value) -> bool {
