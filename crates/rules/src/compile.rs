@@ -11,6 +11,7 @@ use ferrite_rules_sql::{
 };
 
 use crate::convert::CastType;
+use crate::decimal::Decimal;
 use crate::eval::{Env, eval};
 use crate::functions::{MessageContext, ResolveError, lookup, resolve};
 use crate::plan::{BinaryOp, Item, Node, Projection, Step, SubPlan};
@@ -217,10 +218,9 @@ impl Binder {
     fn literal(&self, l: &Literal) -> Value {
         match l {
             Literal::Int(i) => Value::Int(*i),
-            Literal::Decimal(text) => match text.parse::<f64>() {
-                Ok(f) => Value::decimal(f, self.version),
-                Err(_) => Value::Undefined,
-            },
+            Literal::Decimal(text) => {
+                Decimal::parse(text).map_or(Value::Undefined, |d| Value::decimal(d, self.version))
+            }
             Literal::String(s) => Value::string(s.as_str()),
             Literal::Bool(b) => Value::Bool(*b),
             Literal::Null => Value::Null,

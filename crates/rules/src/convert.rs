@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 use ferrite_rules_sql::SqlVersion;
 
+use crate::decimal::{Decimal, Rounding};
 use crate::json::to_json_string;
 use crate::value::Value;
 
@@ -22,14 +23,31 @@ use crate::value::Value;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Num {
     Int(i64),
-    Dec(f64),
+    Dec(Decimal),
 }
 
 impl Num {
+    /// The number as a Decimal (an Int exactly).
+    pub fn to_decimal(self) -> Decimal {
+        match self {
+            Num::Int(i) => Decimal::from_i64(i),
+            Num::Dec(d) => d,
+        }
+    }
+
+    /// Sign, coefficient and exponent, as [`Decimal::parts`].
+    pub fn parts(self) -> (bool, u128, i32) {
+        match self {
+            Num::Int(i) => (i < 0, u128::from(i.unsigned_abs()), 0),
+            Num::Dec(d) => d.parts(),
+        }
+    }
+
+    /// The nearest double, for the functions AWS computes in double precision.
     pub fn as_f64(self) -> f64 {
         match self {
             Num::Int(i) => i as f64,
-            Num::Dec(d) => d,
+            Num::Dec(d) => d.to_f64(),
         }
     }
 
@@ -43,8 +61,9 @@ impl Num {
 }
 
 /// Parses a string the way AWS converts strings to Decimal: only text matching
-/// `^-?\d+(\.\d+)?((?i)E-?\d+)?$` is a number (no `+`, no `.5`, no `5.`, no spaces).
-pub fn parse_decimal(s: &str) -> Option<f64> {
+/// `^-?\d+(\.\d+)?((?i)E-?\d+)?$` is a number (no `+`, no `.5`, no `5.`, no spaces), read to
+/// 34 digits; a magnitude beyond 9.999…E999 is not a number either.
+pub fn parse_decimal(s: &str) -> Option<Decimal> {
     let b = s.as_bytes();
     let mut i = usize::from(b.first() == Some(&b'-'));
     let digits = |i: &mut usize| {
@@ -75,11 +94,17 @@ pub fn parse_decimal(s: &str) -> Option<f64> {
     if i != b.len() {
         return None;
     }
-    s.parse::<f64>().ok().filter(|d| d.is_finite())
+    Decimal::parse(s)
 }
 
 /// → Decimal: Int and Decimal as they are, numeric strings parsed; everything else `None`.
-pub fn to_decimal(v: &Value) -> Option<f64> {
+pub fn to_decimal(v: &Value) -> Option<Decimal> {
+    to_number(v).map(Num::to_decimal)
+}
+
+/// → the nearest double, for the functions AWS computes in double precision ("Decimal
+/// arguments are rounded to double precision before function application").
+pub fn to_double(v: &Value) -> Option<f64> {
     to_number(v).map(Num::as_f64)
 }
 
@@ -94,26 +119,12 @@ pub fn to_number(v: &Value) -> Option<Num> {
     }
 }
 
-/// `f64` → `i64` when the value is in range (`as` would saturate).
-pub fn f64_to_i64(d: f64) -> Option<i64> {
-    if d.is_finite() && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&d) {
-        Some(d as i64)
-    } else {
-        None
-    }
-}
-
-/// Rounds half away from zero, as AWS's `round` and its "nearest Int" conversion do
-/// (`round(-1.5)` is `-2`).
-pub fn round_half_away(d: f64) -> Option<i64> {
-    f64_to_i64(d.round())
-}
-
-/// → Int the implicit way: Decimal to the nearest Int, a numeric string parsed and truncated.
+/// → Int the implicit way: Decimal to the nearest Int (halves away from zero), a numeric
+/// string parsed and truncated.
 pub fn to_int_nearest(v: &Value) -> Option<i64> {
     match v {
         Value::Int(i) => Some(*i),
-        Value::Decimal(d) => round_half_away(*d),
+        Value::Decimal(d) => d.to_i64(Rounding::HalfAway),
         Value::String(s) => string_to_int(s),
         _ => None,
     }
@@ -123,18 +134,14 @@ pub fn to_int_nearest(v: &Value) -> Option<i64> {
 pub fn to_int_down(v: &Value) -> Option<i64> {
     match v {
         Value::Int(i) => Some(*i),
-        Value::Decimal(d) => f64_to_i64(d.trunc()),
+        Value::Decimal(d) => d.to_i64(Rounding::Down),
         Value::String(s) => string_to_int(s),
         _ => None,
     }
 }
 
 fn string_to_int(s: &str) -> Option<i64> {
-    // An integer literal parses exactly; anything else goes through Decimal.
-    s.parse::<i64>()
-        .ok()
-        .filter(|_| parse_decimal(s).is_some())
-        .or_else(|| parse_decimal(s).and_then(|d| f64_to_i64(d.trunc())))
+    parse_decimal(s).and_then(|d| d.to_i64(Rounding::Down))
 }
 
 /// → Boolean: Booleans, and the strings `"true"`/`"false"` in any case. Numbers need `cast`.
@@ -162,21 +169,12 @@ pub fn to_string(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::String(s) => Some(Cow::Borrowed(s)),
         Value::Int(i) => Some(Cow::Owned(i.to_string())),
-        Value::Decimal(d) => Some(Cow::Owned(format_decimal(*d))),
+        Value::Decimal(d) => Some(Cow::Owned(d.to_string())),
         Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         Value::Array(_) | Value::Object(_) => Some(Cow::Owned(to_json_string(v))),
         Value::Bytes(b) => std::str::from_utf8(b).ok().map(Cow::Borrowed),
         Value::Null | Value::Undefined => None,
     }
-}
-
-/// A Decimal's text: the shortest form that reads back to the same double, with an exponent
-/// for very large or small magnitudes (`1e+21`, `1.5e-7`) and a `.0` on whole values — the same
-/// text the value has in output JSON.
-pub fn format_decimal(d: f64) -> String {
-    serde_json::Number::from_f64(d)
-        .map(|n| n.to_string())
-        .unwrap_or_default()
 }
 
 /// The target of `cast(value AS type)`.
@@ -214,7 +212,7 @@ impl CastType {
 
 /// `cast(value AS to)`. Unlike the implicit conversions, Booleans cast to numbers (1/0) and
 /// numbers to Booleans (0 is false), Decimal → Int rounds toward zero, and `Null` gives
-/// `Undefined`.
+/// `Undefined`. `Decimal` keeps 34 digits; `Double` rounds to double precision.
 pub fn cast(v: &Value, to: CastType, version: SqlVersion) -> Value {
     match to {
         CastType::String => match v {
@@ -223,36 +221,42 @@ pub fn cast(v: &Value, to: CastType, version: SqlVersion) -> Value {
             Value::String(_) => v.clone(),
             other => to_string(other).map_or(Value::Undefined, |s| Value::string(s.as_ref())),
         },
+        // Beyond an i64, the whole Decimal: Ints that large are held that way.
         CastType::Int => match v {
             Value::Bool(b) => Value::Int(i64::from(*b)),
-            other => to_int_down(other).map_or(Value::Undefined, Value::Int),
+            other => match to_number(other) {
+                Some(Num::Int(i)) => Value::Int(i),
+                Some(Num::Dec(d)) => d.to_i64(Rounding::Down).map_or_else(
+                    || Value::Decimal(d.round_to_integer(Rounding::Down)),
+                    Value::Int,
+                ),
+                None => Value::Undefined,
+            },
         },
-        CastType::Double | CastType::Decimal => match v {
-            Value::Int(i) => Value::decimal(*i as f64, version).or_int(*i),
-            Value::Bool(b) => Value::decimal(if *b { 1.0 } else { 0.0 }, version),
+        // A double, read back as Java's `BigDecimal.valueOf` does (`cast(3 AS Double)` is 3.0).
+        CastType::Double => match v {
+            Value::Bool(b) => Value::double(if *b { 1.0 } else { 0.0 }, version),
+            other => to_double(other).map_or(Value::Undefined, |d| Value::double(d, version)),
+        },
+        CastType::Decimal => match v {
+            Value::Bool(b) => Value::decimal(Decimal::from_i64(i64::from(*b)), version),
             other => to_decimal(other).map_or(Value::Undefined, |d| Value::decimal(d, version)),
         },
         CastType::Bool => match v {
             Value::Int(i) => Value::Bool(*i != 0),
-            Value::Decimal(d) => Value::Bool(*d != 0.0),
+            Value::Decimal(d) => Value::Bool(!d.is_zero()),
             other => to_bool(other).map_or(Value::Undefined, Value::Bool),
         },
-    }
-}
-
-impl Value {
-    /// Keeps an exact Int where a Decimal conversion would have rounded it back to an Int.
-    fn or_int(self, exact: i64) -> Value {
-        match self {
-            Value::Int(_) => Value::Int(exact),
-            other => other,
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dv(s: &str) -> Value {
+        Value::Decimal(Decimal::parse(s).unwrap())
+    }
 
     const V1: SqlVersion = SqlVersion::V2015_10_08;
     const V2: SqlVersion = SqlVersion::V2016_03_23;
@@ -274,14 +278,14 @@ mod tests {
             ("", None),
             ("-", None),
         ] {
-            assert_eq!(parse_decimal(s), want, "{s:?}");
+            assert_eq!(parse_decimal(s).map(Decimal::to_f64), want, "{s:?}");
         }
     }
 
     #[test]
     fn implicit_int_rounds_decimals_and_truncates_strings() {
-        assert_eq!(to_int_nearest(&Value::Decimal(2.5)), Some(3));
-        assert_eq!(to_int_nearest(&Value::Decimal(-2.5)), Some(-3));
+        assert_eq!(to_int_nearest(&dv("2.5")), Some(3));
+        assert_eq!(to_int_nearest(&dv("-2.5")), Some(-3));
         assert_eq!(to_int_nearest(&Value::from("2.7")), Some(2));
         assert_eq!(to_int_nearest(&Value::from("-2.7")), Some(-2));
         assert_eq!(
@@ -290,8 +294,8 @@ mod tests {
         );
         assert_eq!(to_int_nearest(&Value::Bool(true)), None);
         assert_eq!(to_int_nearest(&Value::Null), None);
-        assert_eq!(to_int_down(&Value::Decimal(-1.5)), Some(-1));
-        assert_eq!(to_int_down(&Value::Decimal(1e300)), None);
+        assert_eq!(to_int_down(&dv("-1.5")), Some(-1));
+        assert_eq!(to_int_down(&dv("1e300")), None);
     }
 
     #[test]
@@ -306,8 +310,9 @@ mod tests {
     fn strings_of_every_type() {
         let s = |v: Value| to_string(&v).map(|s| s.into_owned());
         assert_eq!(s(Value::Int(-5)), Some("-5".into()));
-        assert_eq!(s(Value::Decimal(2.5)), Some("2.5".into()));
-        assert_eq!(s(Value::Decimal(1e21)), Some("1e+21".into()));
+        assert_eq!(s(dv("2.5")), Some("2.5".into()));
+        assert_eq!(s(dv("1e21")), Some("1E+21".into()));
+        assert_eq!(s(dv("21.30")), Some("21.30".into()));
         assert_eq!(s(Value::Bool(false)), Some("false".into()));
         assert_eq!(
             s(Value::array(vec!["a".into(), Value::Int(1), Value::Null])),
@@ -332,33 +337,18 @@ mod tests {
     #[test]
     fn cast_differs_from_implicit_conversion() {
         assert_eq!(cast(&Value::Bool(true), CastType::Int, V1), Value::Int(1));
-        assert_eq!(
-            cast(&Value::Bool(false), CastType::Double, V1),
-            Value::Decimal(0.0)
-        );
+        assert_eq!(cast(&Value::Bool(false), CastType::Double, V1), dv("0.0"));
         assert_eq!(cast(&Value::Int(0), CastType::Bool, V2), Value::Bool(false));
-        assert_eq!(
-            cast(&Value::Decimal(0.5), CastType::Bool, V2),
-            Value::Bool(true)
-        );
-        assert_eq!(
-            cast(&Value::Decimal(-2.7), CastType::Int, V1),
-            Value::Int(-2)
-        );
+        assert_eq!(cast(&dv("0.5"), CastType::Bool, V2), Value::Bool(true));
+        assert_eq!(cast(&dv("-2.7"), CastType::Int, V1), Value::Int(-2));
         assert_eq!(cast(&Value::Null, CastType::Int, V1), Value::Undefined);
         assert_eq!(cast(&Value::Null, CastType::String, V1), Value::Undefined);
-        assert_eq!(
-            cast(&Value::Int(3), CastType::Decimal, V1),
-            Value::Decimal(3.0)
-        );
+        assert_eq!(cast(&Value::Int(3), CastType::Decimal, V1), dv("3.0"));
         assert_eq!(cast(&Value::Int(3), CastType::Decimal, V2), Value::Int(3));
-        assert_eq!(
-            cast(&Value::Decimal(10.0), CastType::Decimal, V2),
-            Value::Int(10)
-        );
+        assert_eq!(cast(&dv("10.0"), CastType::Decimal, V2), Value::Int(10));
         assert_eq!(
             cast(&Value::from("5E-12"), CastType::Double, V1),
-            Value::Decimal(5e-12)
+            dv("5e-12")
         );
         assert_eq!(cast(&Value::from("x"), CastType::Int, V1), Value::Undefined);
         assert_eq!(cast(&Value::Int(7), CastType::String, V1), Value::from("7"));

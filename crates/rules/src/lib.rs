@@ -9,6 +9,7 @@
 
 mod compile;
 pub mod convert;
+mod decimal;
 mod eval;
 pub mod functions;
 pub mod json;
@@ -18,6 +19,7 @@ mod rule;
 mod value;
 
 pub use convert::{CastType, cast};
+pub use decimal::{Decimal, Rounding};
 pub use ferrite_rules_sql::ParseError;
 pub use ferrite_rules_sql::SqlVersion;
 pub use functions::{FnContext, FnError, FunctionDef, FunctionRef, MessageContext, resolve};

@@ -5,7 +5,11 @@
 //! - Int `/` Int truncates toward zero (`7 / 2` is `3`, `-7 / 2` is `-3`), `%` takes the sign of
 //!   the dividend, as Java's integer arithmetic does.
 //! - Division or remainder by zero (Int or Decimal) is `Undefined`.
-//! - Int arithmetic that overflows `i64` gives the Decimal result instead of wrapping.
+//! - Int arithmetic that overflows `i64` gives the (34-digit) Decimal result instead of
+//!   wrapping.
+//! - Decimal arithmetic is exact to 34 digits, rounded half-even (Java's
+//!   `MathContext.DECIMAL128`): `0.1 + 0.2` is `0.3`. A result beyond 9.999…E999 is
+//!   `Undefined`, as is a remainder whose whole quotient has more than 34 digits.
 //! - `AND`/`OR` are not three-valued: an operand that is neither a Boolean nor a `"true"`/
 //!   `"false"` string makes the result `Undefined` even when the other operand would decide it,
 //!   so an evaluator must evaluate both sides.
@@ -17,6 +21,7 @@ use std::cmp::Ordering;
 use ferrite_rules_sql::SqlVersion;
 
 use crate::convert::{Num, to_bool, to_number, to_string};
+use crate::decimal::{Decimal, Rounding, compare_parts};
 use crate::value::Value;
 
 /// `a AND b`.
@@ -45,12 +50,12 @@ pub fn is_true(v: &Value) -> bool {
     matches!(v, Value::Bool(true))
 }
 
-/// Numeric ordering of two operands converted to numbers (Ints exactly, others as doubles);
-/// `None` when either side is not numeric.
+/// Exact numeric ordering of two operands converted to numbers; `None` when either side is
+/// not numeric.
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (to_number(a)?, to_number(b)?) {
         (Num::Int(x), Num::Int(y)) => Some(x.cmp(&y)),
-        (x, y) => x.as_f64().partial_cmp(&y.as_f64()),
+        (x, y) => Some(compare_parts(x.parts(), y.parts())),
     }
 }
 
@@ -102,7 +107,9 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         (Value::Null, Value::Null) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) => x == y,
-        (Value::Int(x), Value::Decimal(y)) | (Value::Decimal(y), Value::Int(x)) => *x as f64 == *y,
+        (Value::Int(x), Value::Decimal(y)) | (Value::Decimal(y), Value::Int(x)) => {
+            compare_parts(Num::Int(*x).parts(), y.parts()).is_eq()
+        }
         (Value::Decimal(x), Value::Decimal(y)) => x == y,
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Array(x), Value::Array(y)) => {
@@ -131,12 +138,8 @@ pub fn add(a: &Value, b: &Value, version: SqlVersion) -> Value {
         };
     }
     match (a, b) {
-        (Value::Int(x), Value::Int(y)) => x.checked_add(*y).map_or_else(
-            || Value::decimal(*x as f64 + *y as f64, version),
-            Value::Int,
-        ),
         (Value::Int(_) | Value::Decimal(_), Value::Int(_) | Value::Decimal(_)) => {
-            arith(a, b, version, |x, y| x + y)
+            int_or_dec(a, b, version, i64::checked_add, Decimal::checked_add)
         }
         _ => Value::Undefined,
     }
@@ -144,63 +147,84 @@ pub fn add(a: &Value, b: &Value, version: SqlVersion) -> Value {
 
 /// `a - b`: Int − Int is an Int; Decimals and numeric strings give a Decimal.
 pub fn sub(a: &Value, b: &Value, version: SqlVersion) -> Value {
-    int_or_dec(a, b, version, i64::checked_sub, |x, y| x - y)
+    int_or_dec(a, b, version, i64::checked_sub, Decimal::checked_sub)
 }
 
 /// `a * b`.
 pub fn mul(a: &Value, b: &Value, version: SqlVersion) -> Value {
-    int_or_dec(a, b, version, i64::checked_mul, |x, y| x * y)
+    int_or_dec(a, b, version, i64::checked_mul, Decimal::checked_mul)
 }
 
-/// `a / b`: Int / Int truncates toward zero; by zero is `Undefined`.
+/// `a / b`: Int / Int truncates toward zero, and so does a whole Decimal too large for an
+/// `i64` under 2016-03-23 (where whole numbers are Ints) with an Int or another such one;
+/// otherwise 34 digits. By zero is `Undefined`.
 pub fn div(a: &Value, b: &Value, version: SqlVersion) -> Value {
-    if matches!(to_number(b), Some(Num::Int(0))) {
+    let (Some(x), Some(y)) = (to_number(a), to_number(b)) else {
         return Value::Undefined;
+    };
+    let big_int = |v: &Value| {
+        matches!(v, Value::Decimal(d) if version.at_least_2016()
+            && d.is_integer()
+            && d.to_i64(Rounding::Down).is_none())
+    };
+    let int = |v: &Value| matches!(v, Value::Int(_)) || big_int(v);
+    if (big_int(a) || big_int(b)) && int(a) && int(b) {
+        return numeric(x, y, version, Decimal::div_integer);
     }
-    int_or_dec(a, b, version, i64::checked_div, |x, y| x / y)
+    numbers(x, y, version, i64::checked_div, Decimal::checked_div)
 }
 
 /// `a % b` (also `mod` and `remainder`): the sign of the dividend; by zero is `Undefined`.
 pub fn rem(a: &Value, b: &Value, version: SqlVersion) -> Value {
-    if matches!(to_number(b), Some(Num::Int(0))) {
-        return Value::Undefined;
-    }
-    int_or_dec(a, b, version, i64::checked_rem, |x, y| x % y)
+    int_or_dec(a, b, version, i64::checked_rem, Decimal::checked_rem)
 }
 
 /// Unary `-a`.
 pub fn neg(a: &Value, version: SqlVersion) -> Value {
     match to_number(a) {
-        Some(Num::Int(i)) => i
-            .checked_neg()
-            .map_or_else(|| Value::decimal(-(i as f64), version), Value::Int),
-        Some(Num::Dec(d)) => Value::decimal(-d, version),
+        Some(Num::Int(i)) => i.checked_neg().map_or_else(
+            || Value::decimal(Decimal::from_i64(i).negate(), version),
+            Value::Int,
+        ),
+        Some(Num::Dec(d)) => Value::decimal(d.negate(), version),
         None => Value::Undefined,
     }
 }
+
+type DecOp = fn(Decimal, Decimal) -> Option<Decimal>;
 
 fn int_or_dec(
     a: &Value,
     b: &Value,
     version: SqlVersion,
     int: fn(i64, i64) -> Option<i64>,
-    dec: fn(f64, f64) -> f64,
+    dec: DecOp,
 ) -> Value {
     match (to_number(a), to_number(b)) {
-        (Some(Num::Int(x)), Some(Num::Int(y))) => int(x, y).map_or_else(
-            || Value::decimal(dec(x as f64, y as f64), version),
-            Value::Int,
-        ),
-        (Some(x), Some(y)) => Value::decimal(dec(x.as_f64(), y.as_f64()), version),
+        (Some(x), Some(y)) => numbers(x, y, version, int, dec),
         _ => Value::Undefined,
     }
 }
 
-fn arith(a: &Value, b: &Value, version: SqlVersion, dec: fn(f64, f64) -> f64) -> Value {
-    match (to_number(a), to_number(b)) {
-        (Some(x), Some(y)) => Value::decimal(dec(x.as_f64(), y.as_f64()), version),
-        _ => Value::Undefined,
+/// Int ∘ Int is an Int unless it overflows (or divides by zero, which the Decimal operation
+/// also refuses); anything else is exact decimal arithmetic.
+fn numbers(
+    x: Num,
+    y: Num,
+    version: SqlVersion,
+    int: fn(i64, i64) -> Option<i64>,
+    dec: DecOp,
+) -> Value {
+    if let (Num::Int(i), Num::Int(j)) = (x, y)
+        && let Some(r) = int(i, j)
+    {
+        return Value::Int(r);
     }
+    numeric(x, y, version, dec)
+}
+
+fn numeric(x: Num, y: Num, version: SqlVersion, dec: DecOp) -> Value {
+    dec(x.to_decimal(), y.to_decimal()).map_or(Value::Undefined, |d| Value::decimal(d, version))
 }
 
 /// `needle IN haystack`: whether an element of the array `haystack` equals `needle`.
@@ -229,6 +253,10 @@ pub fn contains(container: &Value, item: &Value) -> Value {
 mod tests {
     use super::*;
 
+    fn dv(s: &str) -> Value {
+        Value::Decimal(Decimal::parse(s).unwrap())
+    }
+
     const V1: SqlVersion = SqlVersion::V2015_10_08;
     const V2: SqlVersion = SqlVersion::V2016_03_23;
     const U: Value = Value::Undefined;
@@ -250,8 +278,8 @@ mod tests {
     #[test]
     fn comparisons_convert_to_numbers() {
         assert_eq!(gt(&s("10"), &Value::Int(9)), Value::Bool(true));
-        assert_eq!(lt(&Value::Decimal(1.5), &Value::Int(2)), Value::Bool(true));
-        assert_eq!(ge(&Value::Int(2), &Value::Decimal(2.0)), Value::Bool(true));
+        assert_eq!(lt(&dv("1.5"), &Value::Int(2)), Value::Bool(true));
+        assert_eq!(ge(&Value::Int(2), &dv("2.0")), Value::Bool(true));
         assert_eq!(le(&s("abc"), &Value::Int(1)), U);
         assert_eq!(gt(&s("b"), &s("a")), U);
         assert_eq!(gt(&Value::Null, &Value::Int(1)), U);
@@ -263,7 +291,7 @@ mod tests {
 
     #[test]
     fn equality_does_not_convert() {
-        assert_eq!(eq(&Value::Int(5), &Value::Decimal(5.0)), Value::Bool(true));
+        assert_eq!(eq(&Value::Int(5), &dv("5.0")), Value::Bool(true));
         assert_eq!(eq(&s("5"), &Value::Int(5)), Value::Bool(false));
         assert_eq!(eq(&Value::Null, &Value::Null), Value::Bool(true));
         assert_eq!(ne(&Value::Null, &Value::Null), Value::Bool(false));
@@ -271,7 +299,7 @@ mod tests {
         assert_eq!(eq(&U, &U), U);
         assert_eq!(ne(&Value::Int(1), &U), U);
         let a = Value::array(vec![Value::Int(1), s("x")]);
-        let b = Value::array(vec![Value::Decimal(1.0), s("x")]);
+        let b = Value::array(vec![dv("1.0"), s("x")]);
         let c = Value::array(vec![s("x"), Value::Int(1)]);
         assert_eq!(eq(&a, &b), Value::Bool(true));
         assert_eq!(eq(&a, &c), Value::Bool(false));
@@ -283,28 +311,19 @@ mod tests {
     #[test]
     fn plus_concatenates_strings_and_adds_numbers() {
         assert_eq!(add(&s("a"), &Value::Int(1), V1), s("a1"));
-        assert_eq!(add(&Value::Decimal(1.5), &s("b"), V1), s("1.5b"));
+        assert_eq!(add(&dv("1.5"), &s("b"), V1), s("1.5b"));
         assert_eq!(add(&s("a"), &Value::Bool(true), V1), s("atrue"));
         assert_eq!(add(&s("a"), &Value::Null, V1), U);
         assert_eq!(add(&s("a"), &U, V1), U);
         assert_eq!(add(&Value::Int(1), &Value::Int(2), V1), Value::Int(3));
-        assert_eq!(
-            add(&Value::Int(1), &Value::Decimal(0.5), V1),
-            Value::Decimal(1.5)
-        );
-        assert_eq!(
-            add(&Value::Decimal(1.5), &Value::Decimal(1.5), V1),
-            Value::Decimal(3.0)
-        );
-        assert_eq!(
-            add(&Value::Decimal(1.5), &Value::Decimal(1.5), V2),
-            Value::Int(3)
-        );
+        assert_eq!(add(&Value::Int(1), &dv("0.5"), V1), dv("1.5"));
+        assert_eq!(add(&dv("1.5"), &dv("1.5"), V1), dv("3.0"));
+        assert_eq!(add(&dv("1.5"), &dv("1.5"), V2), Value::Int(3));
         assert_eq!(add(&Value::Bool(true), &Value::Int(1), V1), U);
         assert_eq!(add(&Value::Null, &Value::Int(1), V1), U);
         assert_eq!(
             add(&Value::Int(i64::MAX), &Value::Int(1), V1),
-            Value::Decimal(9.223_372_036_854_776e18)
+            dv("9223372036854775808")
         );
     }
 
@@ -316,42 +335,33 @@ mod tests {
         assert_eq!(div(&Value::Int(-7), &Value::Int(2), V1), Value::Int(-3));
         assert_eq!(rem(&Value::Int(-7), &Value::Int(2), V1), Value::Int(-1));
         assert_eq!(rem(&Value::Int(8), &Value::Int(3), V1), Value::Int(2));
-        assert_eq!(
-            div(&Value::Int(7), &Value::Decimal(2.0), V1),
-            Value::Decimal(3.5)
-        );
-        assert_eq!(sub(&s("10"), &Value::Int(4), V1), Value::Decimal(6.0));
+        assert_eq!(div(&Value::Int(7), &dv("2.0"), V1), dv("3.5"));
+        assert_eq!(sub(&s("10"), &Value::Int(4), V1), dv("6.0"));
         assert_eq!(sub(&s("10"), &Value::Int(4), V2), Value::Int(6));
-        assert_eq!(
-            rem(&Value::Decimal(5.5), &Value::Int(2), V1),
-            Value::Decimal(1.5)
-        );
+        assert_eq!(rem(&dv("5.5"), &Value::Int(2), V1), dv("1.5"));
         assert_eq!(mul(&s("x"), &Value::Int(2), V1), U);
         assert_eq!(
             div(&Value::Int(i64::MIN), &Value::Int(-1), V1),
-            Value::Decimal(9.223_372_036_854_776e18)
+            dv("9223372036854775808")
         );
     }
 
     #[test]
     fn division_by_zero_is_undefined() {
         assert_eq!(div(&Value::Int(1), &Value::Int(0), V1), U);
-        assert_eq!(div(&Value::Decimal(1.0), &Value::Decimal(0.0), V1), U);
-        assert_eq!(div(&Value::Int(0), &Value::Decimal(0.0), V1), U);
+        assert_eq!(div(&dv("1.0"), &dv("0.0"), V1), U);
+        assert_eq!(div(&Value::Int(0), &dv("0.0"), V1), U);
         assert_eq!(rem(&Value::Int(1), &Value::Int(0), V1), U);
-        assert_eq!(rem(&Value::Decimal(1.0), &Value::Int(0), V1), U);
+        assert_eq!(rem(&dv("1.0"), &Value::Int(0), V1), U);
         assert_eq!(div(&Value::Int(1), &s("0"), V1), U);
     }
 
     #[test]
     fn negation() {
         assert_eq!(neg(&Value::Int(3), V1), Value::Int(-3));
-        assert_eq!(neg(&Value::Decimal(2.5), V1), Value::Decimal(-2.5));
-        assert_eq!(neg(&s("4"), V1), Value::Decimal(-4.0));
-        assert_eq!(
-            neg(&Value::Int(i64::MIN), V1),
-            Value::Decimal(9.223_372_036_854_776e18)
-        );
+        assert_eq!(neg(&dv("2.5"), V1), dv("-2.5"));
+        assert_eq!(neg(&s("4"), V1), dv("-4.0"));
+        assert_eq!(neg(&Value::Int(i64::MIN), V1), dv("9223372036854775808"));
         assert_eq!(neg(&Value::Bool(true), V1), U);
     }
 
@@ -362,7 +372,7 @@ mod tests {
             s("a"),
             Value::array(vec![Value::Int(2)]),
         ]);
-        assert_eq!(in_array(&Value::Decimal(1.0), &arr), Value::Bool(true));
+        assert_eq!(in_array(&dv("1.0"), &arr), Value::Bool(true));
         assert_eq!(
             in_array(&Value::array(vec![Value::Int(2)]), &arr),
             Value::Bool(true)

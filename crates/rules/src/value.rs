@@ -2,8 +2,8 @@
 //!
 //! AWS's engine works on JSON plus two values JSON cannot spell: `Undefined` (a missing member,
 //! a function given bad arguments) and, for a payload that is not JSON, its raw bytes. Numbers
-//! are AWS's `Int` and `Decimal`; we hold them as `i64` and `f64` (see [`Value::Int`] and
-//! [`Value::Decimal`] for where that departs from AWS's 34 digits).
+//! are AWS's `Int` and `Decimal`; we hold them as `i64` and a 34-digit [`Decimal`] (see
+//! [`Value::Int`] for where that departs from AWS's 34-digit Ints).
 //!
 //! Every variant is cheap to clone: scalars are copied, strings, arrays, objects and bytes are
 //! reference-counted, so passing a payload's sub-tree through an expression never copies it.
@@ -14,6 +14,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ferrite_rules_sql::SqlVersion;
 use indexmap::IndexMap;
+
+use crate::decimal::{Decimal, Rounding};
 
 /// An object's members in insertion order: the order of the payload for a parsed object, the
 /// order of the SELECT list for a built one. AWS's output keeps that order too, so output
@@ -31,14 +33,17 @@ pub enum Value {
     Null,
     /// `true` / `false`.
     Bool(bool),
-    /// AWS `Int`. AWS keeps 34 digits; we keep `i64`. A JSON integer beyond `i64` is read as a
-    /// `Decimal`, and Int arithmetic that would overflow `i64` gives a `Decimal` instead of
-    /// wrapping, so results stay numerically close rather than wrong.
+    /// AWS `Int`. AWS keeps 34 digits; we keep `i64`. A whole number beyond `i64` (a JSON
+    /// integer, Int arithmetic that would overflow) is a whole `Decimal` instead, exact to 34
+    /// digits and written the same; under 2016-03-23, where whole numbers are Ints, `/` on two
+    /// whole numbers still truncates.
     Int(i64),
-    /// AWS `Decimal`. AWS keeps 34 significant digits; we keep an `f64`, which is what AWS's own
-    /// math functions compute in. Never NaN or infinite: a computation that would produce one
-    /// yields `Undefined` (AWS: "imaginary results are returned as Undefined").
-    Decimal(f64),
+    /// AWS `Decimal`: 34 significant digits rounded half-even, exponent kept as Java's
+    /// `BigDecimal` keeps its scale (`1.50` stays `1.50`). The math functions AWS computes in
+    /// double precision convert to `f64` and back. Never NaN, infinite or beyond 9.999…E999: a
+    /// computation that would produce one yields `Undefined` (AWS: "imaginary results are
+    /// returned as Undefined").
+    Decimal(Decimal),
     /// A UTF-8 string.
     String(Arc<str>),
     /// A JSON array.
@@ -112,20 +117,23 @@ impl Value {
         Value::Bytes(Arc::new(b))
     }
 
-    /// A number computed as a double, typed the way `version` types numbers: NaN and infinities
-    /// are `Undefined`; with 2016-03-23 and later a whole value that fits an `i64` is an `Int`
-    /// (AWS: "numeric values that are whole numbers, such as 10.0, are processed as an Int").
-    pub fn decimal(value: f64, version: SqlVersion) -> Value {
-        if !value.is_finite() {
-            return Value::Undefined;
-        }
+    /// A Decimal typed the way `version` types numbers: with 2016-03-23 and later a whole value
+    /// that fits an `i64` is an `Int` (AWS: "numeric values that are whole numbers, such as
+    /// 10.0, are processed as an Int").
+    pub fn decimal(value: Decimal, version: SqlVersion) -> Value {
         if version.at_least_2016()
-            && value.fract() == 0.0
-            && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&value)
+            && value.is_integer()
+            && let Some(i) = value.to_i64(Rounding::Down)
         {
-            return Value::Int(value as i64);
+            return Value::Int(i);
         }
         Value::Decimal(value)
+    }
+
+    /// [`Value::decimal`] of a result computed in double precision, read as Java's
+    /// `BigDecimal.valueOf` reads it; NaN and infinities are `Undefined`.
+    pub fn double(value: f64, version: SqlVersion) -> Value {
+        Decimal::from_f64(value).map_or(Value::Undefined, |d| Value::decimal(d, version))
     }
 
     /// The value's type.
@@ -195,7 +203,8 @@ impl Value {
 }
 
 /// Structural equality for tests and goldens: types must match exactly (`Int(1)` is not
-/// `Decimal(1.0)`), objects compare members regardless of order. SQL's `=` is
+/// `Decimal(1.0)`), Decimals compare by value (`2.0` is `2.00`), objects compare members
+/// regardless of order. SQL's `=` is
 /// [`crate::ops::eq`], which has AWS's coercions.
 impl PartialEq for Value {
     fn eq(&self, other: &Value) -> bool {
@@ -220,7 +229,7 @@ impl fmt::Debug for Value {
         match self {
             Value::Undefined => f.write_str("Undefined"),
             Value::Bytes(b) => write!(f, "Bytes({:?})", b.as_ref()),
-            Value::Decimal(d) => write!(f, "Decimal({d:?})"),
+            Value::Decimal(d) => write!(f, "Decimal({d})"),
             Value::Int(i) => write!(f, "Int({i})"),
             other => f.write_str(&crate::json::to_json_string(other)),
         }
@@ -236,6 +245,12 @@ impl From<bool> for Value {
 impl From<i64> for Value {
     fn from(i: i64) -> Value {
         Value::Int(i)
+    }
+}
+
+impl From<Decimal> for Value {
+    fn from(d: Decimal) -> Value {
+        Value::Decimal(d)
     }
 }
 
@@ -266,31 +281,29 @@ mod tests {
         assert_eq!(std::mem::size_of::<Value>(), 24);
     }
 
+    fn d(s: &str) -> Decimal {
+        Decimal::parse(s).unwrap()
+    }
+
     #[test]
     fn whole_decimals_are_ints_from_2016_on() {
+        let v2 = SqlVersion::V2016_03_23;
+        assert_eq!(Value::decimal(d("10.0"), v2), Value::Int(10));
+        assert_eq!(Value::decimal(d("1E+2"), v2), Value::Int(100));
+        assert_eq!(Value::decimal(d("10.0"), SqlVersion::Beta), Value::Int(10));
         assert_eq!(
-            Value::decimal(10.0, SqlVersion::V2016_03_23),
-            Value::Int(10)
+            Value::decimal(d("10.0"), SqlVersion::V2015_10_08),
+            Value::Decimal(d("10.0"))
         );
-        assert_eq!(Value::decimal(10.0, SqlVersion::Beta), Value::Int(10));
+        assert_eq!(Value::decimal(d("10.5"), v2), Value::Decimal(d("10.5")));
+        assert_eq!(Value::decimal(d("1E+300"), v2), Value::Decimal(d("1E+300")));
+        assert_eq!(Value::double(10.0, v2), Value::Int(10));
         assert_eq!(
-            Value::decimal(10.0, SqlVersion::V2015_10_08),
-            Value::Decimal(10.0)
-        );
-        assert_eq!(
-            Value::decimal(10.5, SqlVersion::V2016_03_23),
-            Value::Decimal(10.5)
-        );
-        assert_eq!(
-            Value::decimal(1e300, SqlVersion::V2016_03_23),
-            Value::Decimal(1e300)
-        );
-        assert_eq!(
-            Value::decimal(f64::NAN, SqlVersion::V2015_10_08),
+            Value::double(f64::NAN, SqlVersion::V2015_10_08),
             Value::Undefined
         );
         assert_eq!(
-            Value::decimal(f64::INFINITY, SqlVersion::V2015_10_08),
+            Value::double(f64::INFINITY, SqlVersion::V2015_10_08),
             Value::Undefined
         );
     }
@@ -312,6 +325,6 @@ mod tests {
         let a = Value::object([("a", Value::Int(1)), ("b", Value::Null)]);
         let b = Value::object([("b", Value::Null), ("a", Value::Int(1))]);
         assert_eq!(a, b);
-        assert_ne!(Value::Int(1), Value::Decimal(1.0));
+        assert_ne!(Value::Int(1), Value::Decimal(d("1.0")));
     }
 }

@@ -3,7 +3,8 @@
 //! AWS documents or we pinned.
 //!
 //! Values are JSON, read without version typing so `2` is an Int and `2.0` a Decimal, plus
-//! `{"$undefined": true}` and `{"$bytes": "<base64>"}` for what JSON cannot spell. A case may
+//! `{"$undefined": true}`, `{"$bytes": "<base64>"}` and `{"$decimal": "<digits>"}` (more
+//! digits than a double holds) for what JSON cannot spell. Decimals compare by value. A case may
 //! give `shape` instead of `expect` for results that change every call (`rand`, `newuuid`).
 //!
 //! Every case runs twice: calling the function (or operator) directly, and through the whole
@@ -31,6 +32,11 @@ use serde_json::Value as Json;
 fn value(json: &Json) -> Value {
     match json {
         Json::Object(m) if m.contains_key("$undefined") => Value::Undefined,
+        // A Decimal with more digits than a double holds.
+        Json::Object(m) if m.contains_key("$decimal") => {
+            let text = m["$decimal"].as_str().expect("$decimal is number text");
+            Value::Decimal(ferrite_rules::Decimal::parse(text).expect("a decimal"))
+        }
         Json::Object(m) if m.contains_key("$bytes") => {
             let b64 = m["$bytes"].as_str().expect("$bytes is base64 text");
             let raw = base64::engine::general_purpose::STANDARD
@@ -179,6 +185,7 @@ fn operator(op: &str, args: &[Value], v: SqlVersion) -> Option<Value> {
 fn same(expected: &Value, actual: &Value, approx: bool) -> bool {
     match (expected, actual) {
         (Value::Decimal(e), Value::Decimal(a)) if approx => {
+            let (e, a) = (e.to_f64(), a.to_f64());
             (e - a).abs() <= 1e-12 * e.abs().max(1.0)
         }
         _ => expected == actual,
@@ -188,7 +195,7 @@ fn same(expected: &Value, actual: &Value, approx: bool) -> bool {
 /// Checks a result that cannot be a constant.
 fn has_shape(shape: &str, v: &Value) -> bool {
     match (shape, v) {
-        ("unit_interval", Value::Decimal(d)) => (0.0..1.0).contains(d),
+        ("unit_interval", Value::Decimal(d)) => (0.0..1.0).contains(&d.to_f64()),
         ("uuid", Value::String(s)) => {
             let groups: Vec<_> = s.split('-').map(str::len).collect();
             groups == [8, 4, 4, 4, 12]
@@ -257,7 +264,7 @@ fn through_engine(
     ctx: &MessageContext,
     is_operator: bool,
 ) -> Option<Result<Result<Value, FnError>, String>> {
-    let whole_decimal = |v: &Value| matches!(v, Value::Decimal(d) if d.fract() == 0.0);
+    let whole_decimal = |v: &Value| matches!(v, Value::Decimal(d) if d.is_integer());
     if args
         .iter()
         .any(|a| contains_type(a, &|v| matches!(v, Value::Bytes(_))))

@@ -2,15 +2,27 @@
 
 use ferrite_rules::convert::{parse_decimal, to_decimal, to_int_nearest, to_string};
 use ferrite_rules::json::{from_json_slice, to_json_string};
-use ferrite_rules::{SqlVersion, Value, ops};
+use ferrite_rules::{Decimal, SqlVersion, Value, ops};
 use proptest::prelude::*;
+
+/// Any Decimal of up to 34 digits, exponents around the point.
+fn decimal() -> impl Strategy<Value = Decimal> {
+    (any::<bool>(), 0..10u128.pow(34), -40i64..40, 0u32..34).prop_map(|(neg, coef, exp, cut)| {
+        // Mostly short coefficients, as payloads have them.
+        let coef = coef / 10u128.pow(cut);
+        Decimal::from_parts(neg, coef, exp).expect("in range")
+    })
+}
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::Int),
-        (-1e15f64..1e15).prop_map(Value::Decimal),
+        // A whole Decimal without an exponent is written as Java writes it, `3`: an Int to read.
+        decimal()
+            .prop_filter("written as an Int", |d| d.parts().2 != 0)
+            .prop_map(Value::Decimal),
         "[a-z0-9 ]{0,8}".prop_map(Value::from),
     ]
 }
@@ -27,7 +39,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 fn number() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<i64>().prop_map(Value::Int),
-        (-1e12f64..1e12).prop_map(Value::Decimal),
+        decimal().prop_map(Value::Decimal),
         any::<i32>().prop_map(|i| Value::from(i.to_string())),
     ]
 }
@@ -40,16 +52,39 @@ proptest! {
     }
 
     #[test]
-    fn decimal_to_string_to_decimal_round_trips(d in prop::num::f64::NORMAL | prop::num::f64::ZERO) {
+    fn decimal_to_string_to_decimal_round_trips(d in decimal()) {
         let text = to_string(&Value::Decimal(d)).unwrap().into_owned();
-        let parsed = parse_decimal(&text).or_else(|| text.parse::<f64>().ok());
-        prop_assert_eq!(parsed, Some(d), "{}", text);
+        // AWS's string pattern has no `E+`; the text of a large value reads as a literal does.
+        let parsed = parse_decimal(&text).or_else(|| Decimal::parse(&text)).unwrap();
+        // Every digit and the scale come back.
+        prop_assert_eq!(parsed.parts(), d.parts(), "{}", text);
     }
 
     #[test]
-    fn decimal_text_is_json_and_reads_back(d in -1e300f64..1e300) {
+    fn decimal_text_is_json_and_reads_back(d in decimal()) {
         let text = to_json_string(&Value::Decimal(d));
-        prop_assert_eq!(from_json_slice(text.as_bytes(), SqlVersion::V2015_10_08).unwrap(), Value::Decimal(d));
+        let back = from_json_slice(text.as_bytes(), SqlVersion::V2015_10_08).unwrap();
+        // A Decimal without a fraction (`3`, as Java writes it) reads back as an Int.
+        match back {
+            Value::Decimal(back) => prop_assert_eq!(back.parts(), d.parts(), "{}", text),
+            Value::Int(i) => prop_assert_eq!(Decimal::from_i64(i).parts(), d.parts(), "{}", text),
+            other => prop_assert!(false, "{text} read as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decimal_arithmetic_is_exact(x in -10i128.pow(15)..10i128.pow(15), y in -10i128.pow(15)..10i128.pow(15), k in 0i64..20) {
+        let v = SqlVersion::V2015_10_08;
+        let dec = |n: i128, k: i64| Value::Decimal(Decimal::from_parts(n < 0, n.unsigned_abs(), -k).unwrap());
+        prop_assert_eq!(ops::add(&dec(x, k), &dec(y, k), v), dec(x + y, k));
+        prop_assert_eq!(ops::sub(&dec(x, k), &dec(y, k), v), dec(x - y, k));
+        prop_assert_eq!(ops::mul(&dec(x, k), &dec(y, k), v), dec(x * y, 2 * k));
+        if y != 0 {
+            let q = ops::div(&dec(x * y, k), &dec(y, 0), v);
+            prop_assert_eq!(q, dec(x, k));
+            prop_assert_eq!(ops::rem(&dec(x, k), &dec(y, k), v), dec(x % y, k));
+        }
+        prop_assert_eq!(ops::compare(&dec(x, k), &dec(y, k)), Some(x.cmp(&y)));
     }
 
     #[test]
@@ -100,6 +135,6 @@ proptest! {
 
     #[test]
     fn numeric_strings_convert_like_their_numbers(i in any::<i32>()) {
-        prop_assert_eq!(to_decimal(&Value::from(i.to_string())), Some(f64::from(i)));
+        prop_assert_eq!(to_decimal(&Value::from(i.to_string())), Some(Decimal::from_i64(i64::from(i))));
     }
 }

@@ -1,25 +1,30 @@
 //! Math functions. AWS computes most of them in double precision ("Decimal arguments are
 //! rounded to double precision before function application"), which is what `f64` is; results
-//! that are not real numbers (`sqrt(-1)`, `ln(0)`) are `Undefined`.
+//! that are not real numbers (`sqrt(-1)`, `ln(0)`) are `Undefined`. `abs`, `ceil`, `floor`,
+//! `round`, `sign`, `trunc` and `mod` are exact on 34-digit Decimals.
 
 use ferrite_rules_sql::SqlVersion;
 
 use super::{FnContext, FnError, arg};
-use crate::convert::{Num, f64_to_i64, round_half_away, to_decimal, to_int_down, to_number};
+use crate::convert::{Num, to_double, to_int_down, to_number};
+use crate::decimal::{Decimal, Rounding};
 use crate::ops;
 use crate::value::Value;
 
 type Out = Result<Value, FnError>;
 
 fn double(args: &[Value], ctx: &dyn FnContext, op: fn(f64) -> f64) -> Out {
-    Ok(to_decimal(arg(args, 0)).map_or(Value::Undefined, |x| {
-        Value::decimal(op(x), ctx.sql_version())
+    Ok(to_double(arg(args, 0)).map_or(Value::Undefined, |x| {
+        Value::double(op(x), ctx.sql_version())
     }))
 }
 
-/// An Int result when it fits, the (whole) Decimal otherwise.
-fn whole(d: f64, version: SqlVersion) -> Value {
-    f64_to_i64(d).map_or_else(|| Value::decimal(d, version), Value::Int)
+/// `d` rounded to a whole number: an Int when it fits, the (whole) Decimal otherwise.
+fn whole(d: Decimal, mode: Rounding, version: SqlVersion) -> Value {
+    match d.to_i64(mode) {
+        Some(i) => Value::Int(i),
+        None => Value::decimal(d.round_to_integer(mode), version),
+    }
 }
 
 pub fn abs(args: &[Value], ctx: &dyn FnContext) -> Out {
@@ -27,7 +32,7 @@ pub fn abs(args: &[Value], ctx: &dyn FnContext) -> Out {
     Ok(match to_number(arg(args, 0)) {
         Some(Num::Int(i)) => i
             .checked_abs()
-            .map_or_else(|| Value::decimal((i as f64).abs(), v), Value::Int),
+            .map_or_else(|| Value::decimal(Decimal::from_i64(i).abs(), v), Value::Int),
         Some(Num::Dec(d)) => Value::decimal(d.abs(), v),
         None => Value::Undefined,
     })
@@ -47,8 +52,8 @@ pub fn atan(args: &[Value], ctx: &dyn FnContext) -> Out {
 
 /// `atan2(y, x)`: AWS's example (`atan2(1, 0)` = π/2) fixes the order, whatever its prose says.
 pub fn atan2(args: &[Value], ctx: &dyn FnContext) -> Out {
-    Ok(match (to_decimal(arg(args, 0)), to_decimal(arg(args, 1))) {
-        (Some(y), Some(x)) => Value::decimal(y.atan2(x), ctx.sql_version()),
+    Ok(match (to_double(arg(args, 0)), to_double(arg(args, 1))) {
+        (Some(y), Some(x)) => Value::double(y.atan2(x), ctx.sql_version()),
         _ => Value::Undefined,
     })
 }
@@ -56,7 +61,7 @@ pub fn atan2(args: &[Value], ctx: &dyn FnContext) -> Out {
 pub fn ceil(args: &[Value], ctx: &dyn FnContext) -> Out {
     Ok(match to_number(arg(args, 0)) {
         Some(Num::Int(i)) => Value::Int(i),
-        Some(Num::Dec(d)) => whole(d.ceil(), ctx.sql_version()),
+        Some(Num::Dec(d)) => whole(d, Rounding::Ceiling, ctx.sql_version()),
         None => Value::Undefined,
     })
 }
@@ -64,7 +69,7 @@ pub fn ceil(args: &[Value], ctx: &dyn FnContext) -> Out {
 pub fn floor(args: &[Value], ctx: &dyn FnContext) -> Out {
     Ok(match to_number(arg(args, 0)) {
         Some(Num::Int(i)) => Value::Int(i),
-        Some(Num::Dec(d)) => whole(d.floor(), ctx.sql_version()),
+        Some(Num::Dec(d)) => whole(d, Rounding::Floor, ctx.sql_version()),
         None => Value::Undefined,
     })
 }
@@ -74,8 +79,7 @@ pub fn floor(args: &[Value], ctx: &dyn FnContext) -> Out {
 pub fn round(args: &[Value], ctx: &dyn FnContext) -> Out {
     Ok(match to_number(arg(args, 0)) {
         Some(Num::Int(i)) => Value::Int(i),
-        Some(Num::Dec(d)) => round_half_away(d)
-            .map_or_else(|| Value::decimal(d.round(), ctx.sql_version()), Value::Int),
+        Some(Num::Dec(d)) => whole(d, Rounding::HalfAway, ctx.sql_version()),
         None => Value::Undefined,
     })
 }
@@ -105,19 +109,19 @@ pub fn modulo(args: &[Value], ctx: &dyn FnContext) -> Out {
     Ok(ops::rem(arg(args, 0), arg(args, 1), ctx.sql_version()))
 }
 
-/// `nanvl(a, b)`: `a` unless it is `Undefined`, `Null` (or a NaN, which our Decimals never are).
+/// `nanvl(a, b)`: `a` unless it is `Undefined` or `Null` (or a NaN, which our Decimals never
+/// are).
 pub fn nanvl(args: &[Value], _ctx: &dyn FnContext) -> Out {
     let a = arg(args, 0);
     Ok(match a {
         Value::Undefined | Value::Null => arg(args, 1).clone(),
-        Value::Decimal(d) if d.is_nan() => arg(args, 1).clone(),
         _ => a.clone(),
     })
 }
 
 pub fn power(args: &[Value], ctx: &dyn FnContext) -> Out {
-    Ok(match (to_decimal(arg(args, 0)), to_decimal(arg(args, 1))) {
-        (Some(x), Some(y)) => Value::decimal(x.powf(y), ctx.sql_version()),
+    Ok(match (to_double(arg(args, 0)), to_double(arg(args, 1))) {
+        (Some(x), Some(y)) => Value::double(x.powf(y), ctx.sql_version()),
         _ => Value::Undefined,
     })
 }
@@ -126,18 +130,19 @@ pub fn power(args: &[Value], ctx: &dyn FnContext) -> Out {
 pub fn rand(_args: &[Value], _ctx: &dyn FnContext) -> Out {
     // Not through Value::decimal: an exact 0.0 stays a Decimal in every version, so the type
     // of rand() never changes.
-    Ok(Value::Decimal(rand::random::<f64>()))
+    let d = Decimal::from_f64(rand::random::<f64>()).unwrap_or(Decimal::ZERO);
+    Ok(Value::Decimal(d))
 }
 
 pub fn sign(args: &[Value], _ctx: &dyn FnContext) -> Out {
     Ok(match to_number(arg(args, 0)) {
         Some(Num::Int(i)) => Value::Int(i.signum()),
-        Some(Num::Dec(d)) => Value::Int(if d > 0.0 {
-            1
-        } else if d < 0.0 {
+        Some(Num::Dec(d)) => Value::Int(if d.is_zero() {
+            0
+        } else if d.is_negative() {
             -1
         } else {
-            0
+            1
         }),
         None => Value::Undefined,
     })
@@ -164,69 +169,23 @@ pub fn tanh(args: &[Value], ctx: &dyn FnContext) -> Out {
 }
 
 /// `trunc(x, n)`: `x` cut to `n` decimal places (`n` rounded toward zero, clamped to 0–34),
-/// trailing zeros stripped — so a whole result is an Int (`trunc(2.3, 0)` = `2`). The cut is
-/// made on the number's shortest decimal text, as AWS's decimal arithmetic would, so
-/// `trunc(0.29, 2)` is `0.29` even though the double is 0.28999….
+/// trailing zeros stripped — so a whole result is an Int (`trunc(2.3, 0)` = `2`). Exact on the
+/// decimal digits: `trunc(0.29, 2)` is `0.29`.
 pub fn trunc(args: &[Value], ctx: &dyn FnContext) -> Out {
     let Some(digits) = to_int_down(arg(args, 1)) else {
         return Ok(Value::Undefined);
     };
-    let places = digits.clamp(0, 34) as usize;
+    let places = digits.clamp(0, 34) as u32;
     Ok(match to_number(arg(args, 0)) {
         Some(Num::Int(i)) => Value::Int(i),
         Some(Num::Dec(d)) => {
-            let t = truncate_decimal(d, places);
-            if t.fract() == 0.0 {
-                whole(t, ctx.sql_version())
+            let t = d.truncate(places);
+            if t.is_integer() {
+                whole(t, Rounding::Down, ctx.sql_version())
             } else {
                 Value::decimal(t, ctx.sql_version())
             }
         }
         None => Value::Undefined,
     })
-}
-
-fn truncate_decimal(d: f64, places: usize) -> f64 {
-    // `{:e}` gives the shortest round-tripping digits: "-2.3123e0", "1e-7".
-    let text = format!("{d:e}");
-    let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
-    let exp: i64 = exp.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    // The decimal point sits after `exp + 1` digits; keep that many plus `places`.
-    let keep = exp + 1 + places as i64;
-    if keep <= 0 {
-        return 0.0;
-    }
-    let keep = keep as usize;
-    let kept = if keep >= digits.len() {
-        return d;
-    } else {
-        &digits[..keep]
-    };
-    let cut: f64 = format!(
-        "{}{kept}e{}",
-        if negative { "-" } else { "" },
-        exp + 1 - keep as i64
-    )
-    .parse()
-    .unwrap_or(d);
-    cut
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncation_works_on_decimal_text() {
-        assert_eq!(truncate_decimal(2.3123, 2), 2.31);
-        assert_eq!(truncate_decimal(2.888, 2), 2.88);
-        assert_eq!(truncate_decimal(0.29, 2), 0.29);
-        assert_eq!(truncate_decimal(-2.888, 1), -2.8);
-        assert_eq!(truncate_decimal(1e-7, 3), 0.0);
-        assert_eq!(truncate_decimal(123.456, 0), 123.0);
-        assert_eq!(truncate_decimal(1.5e20, 2), 1.5e20);
-        assert_eq!(truncate_decimal(0.125, 34), 0.125);
-    }
 }

@@ -17,6 +17,7 @@ use regex::{Captures, Regex};
 
 use super::{FnContext, FnError, arg};
 use crate::convert::{Num, to_int_down, to_number, to_string};
+use crate::decimal::Rounding;
 use crate::value::Value;
 
 type Out = Result<Value, FnError>;
@@ -30,7 +31,12 @@ fn text(v: &Value) -> Option<Cow<'_, str>> {
 fn position(v: &Value) -> Option<i64> {
     match to_number(v)? {
         Num::Int(i) => Some(i),
-        Num::Dec(d) => Some(d.trunc() as i64),
+        Num::Dec(d) => Some(
+            d.to_i128(Rounding::Down)
+                .map_or(if d.is_negative() { i64::MIN } else { i64::MAX }, |i| {
+                    i.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+                }),
+        ),
     }
 }
 

@@ -7,25 +7,34 @@
 //! out too, and raw bytes nested inside a JSON result are written as a base64 string (at the
 //! top level they are the payload itself).
 
-use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine;
 use bytes::Bytes;
 use ferrite_rules_sql::SqlVersion;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
-use crate::value::{Object, Value};
+use crate::decimal::Decimal;
+use crate::value::Value;
 
-/// Parses a JSON document. Numbers are typed as `version` types them: with 2016-03-23 and later
-/// `10.0` is the Int `10`.
-pub fn from_json_slice(json: &[u8], version: SqlVersion) -> Result<Value, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(json);
-    let value = ValueSeed { version }.deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
+mod read;
+
+/// Why a document is not JSON the engine reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    #[error("invalid JSON at byte {0}")]
+    Syntax(usize),
+    #[error("JSON nested more than 127 levels deep")]
+    Depth,
+    #[error("a number beyond 9.999E999 at byte {0}")]
+    Number(usize),
+}
+
+/// Parses a JSON document. Numbers keep their digits (34 significant, rounded half-even) and
+/// are typed as `version` types them: with 2016-03-23 and later `10.0` is the Int `10`.
+pub fn from_json_slice(json: &[u8], version: SqlVersion) -> Result<Value, JsonError> {
+    read::Reader::new(json, version)?.document(None)
 }
 
 /// The value a message payload is to the SQL: its JSON, or its raw bytes when it is not JSON
@@ -34,7 +43,8 @@ pub fn from_payload(payload: &Bytes, version: SqlVersion) -> Value {
     from_json_slice(payload, version).unwrap_or_else(|_| Value::bytes(payload.clone()))
 }
 
-/// A `serde_json` tree as a value (for configuration, tests and service lookups).
+/// A `serde_json` tree as a value (for configuration, tests and service lookups). Its
+/// fractional numbers are doubles, read as Java's `BigDecimal.valueOf` reads them.
 pub fn from_serde(json: &serde_json::Value, version: SqlVersion) -> Value {
     match json {
         serde_json::Value::Null => Value::Null,
@@ -55,12 +65,14 @@ pub fn from_serde(json: &serde_json::Value, version: SqlVersion) -> Value {
 fn number(n: &serde_json::Number, version: SqlVersion) -> Value {
     if let Some(i) = n.as_i64() {
         Value::Int(i)
+    } else if let Some(u) = n.as_u64() {
+        Value::decimal(Decimal::from_i128(i128::from(u)), version)
     } else {
-        Value::decimal(n.as_f64().unwrap_or(f64::NAN), version)
+        Value::double(n.as_f64().unwrap_or(f64::NAN), version)
     }
 }
 
-/// A value as a `serde_json` tree; `None` for `Undefined`.
+/// A value as a `serde_json` tree; `None` for `Undefined`. Decimals become doubles.
 pub fn to_serde(value: &Value) -> Option<serde_json::Value> {
     match value {
         Value::Undefined => None,
@@ -77,13 +89,98 @@ pub fn to_json_string(value: &Value) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// Appends the compact JSON text of a value (nothing for `Undefined`).
+/// Appends the compact JSON text of a value (nothing for `Undefined`). Decimals are written as
+/// Java's `BigDecimal.toString` writes them (`0.3`, `21.30`, `1E+41`), every digit kept.
 pub fn write_json(value: &Value, out: &mut Vec<u8>) {
-    if value.is_undefined() {
-        return;
+    match value {
+        Value::Undefined => {}
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(i) => write_int(*i, out),
+        Value::Decimal(d) => d.write_to(out),
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            let mut first = true;
+            for item in items.iter().filter(|v| !v.is_undefined()) {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_json(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(members) => {
+            out.push(b'{');
+            let mut first = true;
+            for (k, v) in members.iter().filter(|(_, v)| !v.is_undefined()) {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_string(k, out);
+                out.push(b':');
+                write_json(v, out);
+            }
+            out.push(b'}');
+        }
+        Value::Bytes(b) => write_string(
+            &base64::engine::general_purpose::STANDARD.encode(b.as_ref()),
+            out,
+        ),
     }
-    // Writing into a Vec cannot fail, and every Value serialises.
-    let _ = serde_json::to_writer(out, value);
+}
+
+fn write_int(i: i64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 20];
+    let mut k = buf.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        k -= 1;
+        buf[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[k..]);
+}
+
+/// A JSON string as serde_json writes one: quotes, backslashes and control characters
+/// escaped, everything else (non-ASCII included) as is.
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        let escape: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => {
+                out.extend_from_slice(&bytes[run..i]);
+                let hex = |n: u8| HEX[usize::from(n)];
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', hex(c >> 4), hex(c & 0xf)]);
+                run = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        out.extend_from_slice(escape);
+        run = i + 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
 }
 
 /// The outgoing payload for a result: raw bytes unchanged, nothing for `Undefined`, JSON text
@@ -100,15 +197,16 @@ pub fn to_payload(value: &Value) -> Bytes {
     }
 }
 
+/// For `serde_json` trees ([`to_serde`]) and other serde formats: Decimals are doubles there.
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             // Only reachable at the top of a serialisation: containers skip their Undefined
-            // members. Unit keeps serde happy; `write_json` writes nothing for it first.
+            // members.
             Value::Undefined | Value::Null => s.serialize_unit(),
             Value::Bool(b) => s.serialize_bool(*b),
             Value::Int(i) => s.serialize_i64(*i),
-            Value::Decimal(d) => s.serialize_f64(*d),
+            Value::Decimal(d) => s.serialize_f64(d.to_f64()),
             Value::String(v) => s.serialize_str(v),
             Value::Array(items) => {
                 let mut seq = s.serialize_seq(None)?;
@@ -131,92 +229,13 @@ impl Serialize for Value {
     }
 }
 
-#[derive(Clone, Copy)]
-struct ValueSeed {
-    version: SqlVersion,
-}
-
-impl<'de> DeserializeSeed<'de> for ValueSeed {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueSeed {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-
-    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Int(i))
-    }
-
-    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(i64::try_from(u)
-            .map(Value::Int)
-            .unwrap_or(Value::Decimal(u as f64)))
-    }
-
-    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
-        Ok(Value::decimal(f, self.version))
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.into()))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element_seed(self)? {
-            items.push(item);
-        }
-        Ok(Value::Array(Arc::new(items)))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Object::default();
-        while let Some(key) = map.next_key::<KeyString>()? {
-            let value = map.next_value_seed(self)?;
-            object.insert(key.0, value);
-        }
-        Ok(Value::Object(Arc::new(object)))
-    }
-}
-
-/// An object key read without an intermediate `String` when the input has no escapes.
-struct KeyString(Arc<str>);
-
-impl<'de> serde::Deserialize<'de> for KeyString {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyString, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = KeyString;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<KeyString, E> {
-                Ok(KeyString(s.into()))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dv(s: &str) -> Value {
+        Value::Decimal(Decimal::parse(s).unwrap())
+    }
 
     const V1: SqlVersion = SqlVersion::V2015_10_08;
     const V2: SqlVersion = SqlVersion::V2016_03_23;
@@ -241,8 +260,8 @@ mod tests {
     #[test]
     fn whole_decimals_follow_the_version() {
         assert_eq!(from_json_slice(b"10.0", V2).unwrap(), Value::Int(10));
-        assert_eq!(from_json_slice(b"10.0", V1).unwrap(), Value::Decimal(10.0));
-        assert_eq!(to_json_string(&Value::Decimal(10.0)), "10.0");
+        assert_eq!(from_json_slice(b"10.0", V1).unwrap(), dv("10.0"));
+        assert_eq!(to_json_string(&dv("10.0")), "10.0");
         assert_eq!(from_json_slice(b"1e2", V2).unwrap(), Value::Int(100));
     }
 
@@ -254,11 +273,11 @@ mod tests {
         );
         assert_eq!(
             from_json_slice(b"18446744073709551615", V1).unwrap(),
-            Value::Decimal(18446744073709551615.0)
+            dv("18446744073709551615.0")
         );
         assert_eq!(
             from_json_slice(b"123456789012345678901234567890", V1).unwrap(),
-            Value::Decimal(1.2345678901234568e29)
+            dv("123456789012345678901234567890")
         );
     }
 
@@ -329,121 +348,14 @@ impl Fields {
     }
 }
 
-/// [`from_payload`] reading only `fields` of a top-level object (other members are skipped
+/// [`from_payload`] reading only `fields` of a top-level object (other members are checked
 /// without being built); any other payload is read whole.
 pub fn from_payload_fields(payload: &Bytes, version: SqlVersion, fields: &Fields) -> Value {
-    let Fields::Only(wanted) = fields else {
-        return from_payload(payload, version);
+    let wanted = match fields {
+        Fields::All => None,
+        Fields::Only(wanted) => Some(wanted.as_slice()),
     };
-    let mut de = serde_json::Deserializer::from_slice(payload);
-    let seed = TopSeed {
-        version,
-        wanted: wanted.as_slice(),
-    };
-    match seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
-        Ok(v) => v,
-        Err(_) => Value::bytes(payload.clone()),
-    }
-}
-
-/// The top of a payload: an object keeps only the wanted members.
-struct TopSeed<'w> {
-    version: SqlVersion,
-    wanted: &'w [Arc<str>],
-}
-
-impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TopSeed<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-
-    fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
-        ValueSeed {
-            version: self.version,
-        }
-        .visit_i64(i)
-    }
-
-    fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
-        ValueSeed {
-            version: self.version,
-        }
-        .visit_u64(u)
-    }
-
-    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
-        Ok(Value::decimal(f, self.version))
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.into()))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        ValueSeed {
-            version: self.version,
-        }
-        .visit_seq(seq)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Object::default();
-        let values = ValueSeed {
-            version: self.version,
-        };
-        while let Some(key) = map.next_key_seed(WantedKey(self.wanted))? {
-            match key {
-                Some(name) => {
-                    let value = map.next_value_seed(values)?;
-                    object.insert(name, value);
-                }
-                None => {
-                    map.next_value::<de::IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(Value::Object(Arc::new(object)))
-    }
-}
-
-/// Reads a key and answers the wanted field's shared name, or `None` for a key to skip,
-/// without allocating for either.
-struct WantedKey<'w>(&'w [Arc<str>]);
-
-impl<'de> DeserializeSeed<'de> for WantedKey<'_> {
-    type Value = Option<Arc<str>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for WantedKey<'_> {
-    type Value = Option<Arc<str>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        Ok(self.0.iter().find(|w| &***w == s).cloned())
-    }
+    read::Reader::new(payload, version)
+        .and_then(|r| r.document(wanted))
+        .unwrap_or_else(|_| Value::bytes(payload.clone()))
 }
