@@ -10,7 +10,7 @@ use dec::{Context, Decimal128};
 /// and rounding, and keeps the exponent the way `BigDecimal` keeps its scale: `1.50` stays
 /// `1.50`, `1.5 + 1.5` is `3.0`. Every value is finite and inside AWS's range: an operation
 /// whose result is not (`1/0`, `9E999 * 10`) gives `None`, which callers turn into
-/// `Undefined`; a result smaller than 1E-999 becomes 0.
+/// `Undefined`; a result smaller than 1E-999 becomes 0 (written `0.0`).
 #[derive(Clone, Copy)]
 pub struct Decimal(Decimal128);
 
@@ -161,8 +161,10 @@ impl Decimal {
         if adjusted > i64::from(MAX_ADJUSTED) {
             return None;
         }
+        // Too small for AWS's range: a decimal zero, written `0.0` as the double 0 is, so it
+        // reads back as the same Decimal rather than as the Int `0`.
         if adjusted < i64::from(MIN_ADJUSTED) {
-            return Some(Decimal::ZERO);
+            return Some(Decimal(encode(false, 0, -1)));
         }
         Some(Decimal(encode(negative, coef, exp as i32)))
     }
@@ -730,8 +732,8 @@ mod tests {
         assert_eq!(text(d("9E+999").checked_mul(d("10"))), "None");
         assert_eq!(Decimal::parse("1E+1000"), None);
         assert_eq!(text(Decimal::parse("9.999E999")), "9.999E+999");
-        assert_eq!(text(Decimal::parse("1E-1000")), "0");
-        assert_eq!(text(d("1E-999").checked_div(d("10"))), "0");
+        assert_eq!(text(Decimal::parse("1E-1000")), "0.0");
+        assert_eq!(text(d("1E-999").checked_div(d("10"))), "0.0");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod convert;
 mod decimal;
 mod eval;
 pub mod functions;
+pub mod fuzzing;
 pub mod json;
 pub mod ops;
 mod plan;
