@@ -177,6 +177,34 @@ def iot(api_server):
     return client
 
 
+@pytest.fixture
+def mqtt_port(api_server, iot):
+    """The plain MQTT port of the module's server, on an empty account."""
+    return api_server.ports["mqtt"]
+
+
+@pytest.fixture
+def clients():
+    """`make(client_id, **kw)` builds a `Client`; all are closed after the test.
+    `reconnect=False` keeps a kicked client from reconnecting on its own (paho retries after a
+    second), so the test decides when its client id comes back."""
+    made = []
+
+    def make(client_id, reconnect=True, **kw):
+        c = Client(client_id, **kw)
+        if not reconnect:
+            c.c.reconnect_delay_set(min_delay=120, max_delay=120)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        try:
+            c.close()
+        except Exception:
+            pass
+
+
 def reset(server):
     """POST /_ferrite/reset, signed like any API call."""
     import botocore.auth

@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import WAIT, Client, aws_client
+from conftest import WAIT, aws_client
 from test_device_auth import ARN, Device, device_https
 
 
@@ -20,29 +20,6 @@ def data(api_server, iot):
     return aws_client(api_server, "iot-data")
 
 
-@pytest.fixture
-def port(api_server, iot):
-    return api_server.ports["mqtt"]
-
-
-@pytest.fixture
-def clients():
-    made = []
-
-    def make(client_id, **kw):
-        c = Client(client_id, **kw)
-        # A kicked paho client reconnects on its own after a second; keep it away so the test
-        # decides when the client id comes back.
-        c.c.reconnect_delay_set(min_delay=120, max_delay=120)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        try:
-            c.close()
-        except Exception:
-            pass
 
 
 def next_on(sub, *topics, timeout=WAIT):
@@ -68,15 +45,15 @@ def error_of(call):
 
 
 @pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
-def test_the_device_is_disconnected_with_api_initiated_and_its_will(port, data, clients, protocol):
-    watcher = clients("dc-watcher")
-    watcher.connect(port)
+def test_the_device_is_disconnected_with_api_initiated_and_its_will(mqtt_port, data, clients, protocol):
+    watcher = clients("dc-watcher", reconnect=False)
+    watcher.connect(mqtt_port)
     watcher.subscribe("$aws/events/presence/disconnected/+")
     watcher.subscribe("wills/#")
 
-    dev = clients("dc-device", protocol=protocol)
+    dev = clients("dc-device", protocol=protocol, reconnect=False)
     dev.c.will_set("wills/dc-device", b"gone", qos=1)
-    dev.connect(port)
+    dev.connect(mqtt_port)
     data.delete_connection(clientId="dc-device")
 
     rc = dev.disconnects.get(timeout=WAIT)
@@ -97,14 +74,14 @@ def test_the_device_is_disconnected_with_api_initiated_and_its_will(port, data, 
         404, "ResourceNotFoundException")
 
 
-def test_prevent_will_message_withholds_the_will(port, data, clients):
-    watcher = clients("dc-will-watcher")
-    watcher.connect(port)
+def test_prevent_will_message_withholds_the_will(mqtt_port, data, clients):
+    watcher = clients("dc-will-watcher", reconnect=False)
+    watcher.connect(mqtt_port)
     watcher.subscribe("$aws/events/presence/disconnected/+")
     watcher.subscribe("wills/#")
-    dev = clients("dc-quiet", protocol=mqtt.MQTTv5)
+    dev = clients("dc-quiet", protocol=mqtt.MQTTv5, reconnect=False)
     dev.c.will_set("wills/dc-quiet", b"gone", qos=1)
-    dev.connect(port)
+    dev.connect(mqtt_port)
 
     data.delete_connection(clientId="dc-quiet", preventWillMessage=True)
     dev.disconnects.get(timeout=WAIT)
@@ -121,18 +98,18 @@ def test_prevent_will_message_withholds_the_will(port, data, clients):
 
 
 @pytest.mark.parametrize("clean", [False, True])
-def test_clean_session_decides_whether_the_persistent_session_stays(port, data, clients, clean):
+def test_clean_session_decides_whether_the_persistent_session_stays(mqtt_port, data, clients, clean):
     client_id = f"dc-persistent-{clean}".lower()
-    dev = clients(client_id, clean=False)
-    dev.connect(port)
+    dev = clients(client_id, clean=False, reconnect=False)
+    dev.connect(mqtt_port)
     dev.subscribe(f"to/{client_id}", qos=1)
 
     data.delete_connection(clientId=client_id, cleanSession=clean)
     dev.disconnects.get(timeout=WAIT)
     data.publish(topic=f"to/{client_id}", qos=1, payload=b"while away")
 
-    back = clients(client_id, clean=False)
-    flags, _ = back.connect(port)
+    back = clients(client_id, clean=False, reconnect=False)
+    flags, _ = back.connect(mqtt_port)
     if clean:
         assert not flags.session_present
         back.expect_none()
@@ -157,9 +134,9 @@ def test_a_device_needs_iot_delete_connection_on_the_client(iot, api_server, dat
         "Statement": [{"Effect": "Allow", "Action": "iot:DeleteConnection",
                        "Resource": f"{ARN}:client/dc-allowed"}],
     })
-    allowed = clients("dc-allowed")
+    allowed = clients("dc-allowed", reconnect=False)
     allowed.connect(api_server.ports["mqtt"])
-    other = clients("dc-other")
+    other = clients("dc-other", reconnect=False)
     other.connect(api_server.ports["mqtt"])
 
     status, code, _ = device_https(api_server, dev, "/connections/dc-other", method="DELETE")

@@ -10,7 +10,6 @@ import socket
 import time
 
 import paho.mqtt.client as mqtt
-import pytest
 
 from conftest import ACCOUNT_ID, WAIT, Client
 
@@ -18,26 +17,6 @@ ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/rules"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-@pytest.fixture
-def mqtt_port(api_server, iot):
-    return api_server.ports["mqtt"]
-
-
-@pytest.fixture
-def clients():
-    made = []
-
-    def make(client_id, **kw):
-        c = Client(client_id, **kw)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        try:
-            c.close()
-        except Exception:
-            pass
 
 
 def event(sub, topic, timeout=WAIT):

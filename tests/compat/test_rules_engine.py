@@ -8,9 +8,8 @@ import queue
 import time
 
 import paho.mqtt.client as mqtt
-import pytest
 
-from conftest import ACCOUNT_ID, WAIT, Client
+from conftest import ACCOUNT_ID, WAIT
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/rules"
 
@@ -19,23 +18,6 @@ def republish(topic, qos=1, **extra):
     return {"republish": {"roleArn": ROLE, "topic": topic, "qos": qos, **extra}}
 
 
-@pytest.fixture
-def mqtt_port(api_server, iot):
-    return api_server.ports["mqtt"]
-
-
-@pytest.fixture
-def clients():
-    made = []
-
-    def make(client_id, **kw):
-        c = Client(client_id, **kw)
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
 
 
 def until_output(device, sub, topic, payload, timeout=WAIT):
