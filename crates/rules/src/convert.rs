@@ -254,12 +254,7 @@ pub fn cast(v: &Value, to: CastType, version: SqlVersion) -> Value {
 mod tests {
     use super::*;
 
-    fn dv(s: &str) -> Value {
-        Value::Decimal(Decimal::parse(s).unwrap())
-    }
-
-    const V1: SqlVersion = SqlVersion::V2015_10_08;
-    const V2: SqlVersion = SqlVersion::V2016_03_23;
+    use crate::test_values::{V1, V2, dv};
 
     #[test]
     fn decimal_strings_follow_aws_pattern() {

@@ -26,3 +26,17 @@ pub use ferrite_rules_sql::SqlVersion;
 pub use functions::{FnContext, FnError, FunctionDef, FunctionRef, MessageContext, resolve};
 pub use rule::{CompiledSql, Evaluation, Selected, Template, compile};
 pub use value::{Object, Value, ValueType};
+
+/// Shorthands the crate's unit tests share.
+#[cfg(test)]
+mod test_values {
+    use crate::{Decimal, SqlVersion, Value};
+
+    pub const V1: SqlVersion = SqlVersion::V2015_10_08;
+    pub const V2: SqlVersion = SqlVersion::V2016_03_23;
+
+    /// The Decimal written `s`.
+    pub fn dv(s: &str) -> Value {
+        Value::Decimal(Decimal::parse(s).unwrap())
+    }
+}

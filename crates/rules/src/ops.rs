@@ -253,12 +253,7 @@ pub fn contains(container: &Value, item: &Value) -> Value {
 mod tests {
     use super::*;
 
-    fn dv(s: &str) -> Value {
-        Value::Decimal(Decimal::parse(s).unwrap())
-    }
-
-    const V1: SqlVersion = SqlVersion::V2015_10_08;
-    const V2: SqlVersion = SqlVersion::V2016_03_23;
+    use crate::test_values::{V1, V2, dv};
     const U: Value = Value::Undefined;
 
     fn s(x: &str) -> Value {

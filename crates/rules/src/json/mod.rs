@@ -233,12 +233,7 @@ impl Serialize for Value {
 mod tests {
     use super::*;
 
-    fn dv(s: &str) -> Value {
-        Value::Decimal(Decimal::parse(s).unwrap())
-    }
-
-    const V1: SqlVersion = SqlVersion::V2015_10_08;
-    const V2: SqlVersion = SqlVersion::V2016_03_23;
+    use crate::test_values::{V1, V2, dv};
 
     #[test]
     fn undefined_members_are_left_out() {
