@@ -97,8 +97,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Skips a value, checking it as [`Reader::value`] would, without building it. Numbers are
-    /// checked for their grammar only.
+    /// Skips a value, checking it as [`Reader::value`] would, without building it.
     fn skip(&mut self) -> Result<()> {
         self.ws();
         match self.peek() {
