@@ -32,11 +32,14 @@ pub enum ClientError {
     /// Connecting, TLS, or the HTTP exchange failed.
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
-    /// The response body broke off or exceeded [`MAX_RESPONSE_BYTES`].
-    #[error(
-        "the response from {url} is larger than {MAX_RESPONSE_BYTES} bytes or broken: {reason}"
-    )]
-    BadBody { url: String, reason: String },
+    /// The response body broke off or exceeded its limit ([`MAX_RESPONSE_BYTES`] unless the
+    /// caller chose another).
+    #[error("the response from {url} is larger than {limit} bytes or broken: {reason}")]
+    BadBody {
+        url: String,
+        limit: usize,
+        reason: String,
+    },
 }
 
 /// Status and body of a response.
@@ -92,6 +95,18 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: Bytes,
 ) -> Result<Response, ClientError> {
+    send_limited(method, url, headers, body, MAX_RESPONSE_BYTES).await
+}
+
+/// [`send`], refusing response bodies over `max_bytes` instead of [`MAX_RESPONSE_BYTES`]
+/// (bulk registration reads whole input files).
+pub async fn send_limited(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+    max_bytes: usize,
+) -> Result<Response, ClientError> {
     let uri: Uri = url
         .parse()
         .map_err(|_| ClientError::BadUrl(url.to_owned()))?;
@@ -141,9 +156,9 @@ pub async fn send(
             .connect(name, tcp)
             .await
             .map_err(|e| unreachable(format!("TLS: {e}")))?;
-        exchange(tls, request, url).await
+        exchange(tls, request, url, max_bytes).await
     } else {
-        exchange(tcp, request, url).await
+        exchange(tcp, request, url, max_bytes).await
     }
 }
 
@@ -151,6 +166,7 @@ async fn exchange<S>(
     stream: S,
     request: Request<Full<Bytes>>,
     url: &str,
+    max_bytes: usize,
 ) -> Result<Response, ClientError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -170,11 +186,12 @@ where
     }));
     let response = sender.send_request(request).await.map_err(unreachable)?;
     let status = response.status().as_u16();
-    let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+    let body = Limited::new(response.into_body(), max_bytes)
         .collect()
         .await
         .map_err(|e| ClientError::BadBody {
             url: url.to_owned(),
+            limit: max_bytes,
             reason: e.to_string(),
         })?
         .to_bytes();

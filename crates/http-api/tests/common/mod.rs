@@ -85,8 +85,8 @@ pub fn api_with(test_hooks: bool) -> Api {
     let bulk = ferrite_provisioning_service::BulkRegistration::new(
         fleet.clone(),
         ferrite_provisioning_service::Buckets {
-            s3: Default::default(),
             data_dir: dir.path().to_owned(),
+            ..Default::default()
         },
     );
     let keys = HashMap::from([(AKID.to_owned(), SecretKey::new(SECRET))]);

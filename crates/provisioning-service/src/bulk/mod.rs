@@ -2,35 +2,42 @@
 //! ListThingRegistrationTasks, StopThingRegistrationTask and ListThingRegistrationTaskReports.
 //!
 //! A task is one document of kind [`TASK_KIND`] keyed by its id. Its input file is a JSON-lines
-//! object in a bucket, which is a local directory as the rules engine's `s3` action sees it
-//! (`ferrite_config::S3Targets::bucket_dir`); every line is one parameters object, provisioned
-//! exactly as the control plane's RegisterThing does ([`FleetProvisioning::register_thing_api`]).
-//! The task runs in the background on this node ([`run`]); its progress is written to the
-//! document as lines are processed, and the result and error reports land in the input bucket
-//! when it ends. A task still running when the node stopped is marked Failed when the service
-//! next starts ([`BulkRegistration::run`]): the simplest honest answer, since the half-applied
-//! lines are not known to be idempotent.
+//! object in a bucket ([`Buckets`]: a local directory as the rules engine's `s3` action sees
+//! it, or S3 at `[targets.s3] forward_endpoint`); every line is one parameters object,
+//! provisioned exactly as the control plane's RegisterThing does
+//! ([`FleetProvisioning::register_thing_api`]). A running task is owned by a lease in its
+//! document ([`lease`]): its runner renews it, and when it lapses (the owner died) or its
+//! owner's node restarted, any runner ([`BulkRegistration::run`]) claims the task and resumes
+//! it. Each line's outcome is written in one batch with the task's counts (kind
+//! [`LINE_KIND`]), so a resumed task starts after the last line counted, never counts a line
+//! twice, and its reports, written to the input bucket when it ends, hold every line.
 
+mod buckets;
+mod lease;
 mod run;
+mod s3;
 #[cfg(test)]
 mod tests;
 
+pub use buckets::Buckets;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use ferrite_config::S3Targets;
 use ferrite_provisioning::Template;
 use ferrite_registry::{Documents, Scope, encode, epoch_secs, token};
-use ferrite_storage::{Expect, Write};
+use ferrite_storage::{Expect, Write, WriteOutcome};
 use ferrite_types::Clock;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use self::lease::{Lease, Owner};
 use crate::{FleetProvisioning, Output, ProvisioningError};
 
 /// The record kind of thing registration tasks, keyed by task id.
@@ -42,8 +49,9 @@ pub const REPORT_PREFIX: &str = "thing-registration-tasks";
 
 const LIST_PAGE_DEFAULT: usize = 100;
 
-/// The message of a task a restart interrupted.
-pub const INTERRUPTED: &str = "The task was interrupted by a restart of the server.";
+/// The record kind of a task's processed lines, keyed `{taskId}/{lineNumber:010}`: the line's
+/// report entry, kept until the task's reports are written.
+pub const LINE_KIND: &str = "thing-registration-line";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskStatus {
@@ -82,6 +90,12 @@ pub(crate) struct TaskDoc {
     /// Which reports were written (`RESULTS`, `ERRORS`).
     #[serde(default)]
     reports: Vec<String>,
+    /// Who runs it, while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease: Option<Lease>,
+    /// The SHA-256 (hex) of the input file as first read: a resumed task must read the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    input_sha256: Option<String>,
 }
 
 impl TaskDoc {
@@ -145,31 +159,6 @@ pub struct ListThingRegistrationTaskReports {
     pub max_results: Option<i64>,
 }
 
-/// Where buckets live: the rules engine's `[targets.s3]` mapping over the data directory.
-#[derive(Debug, Clone, Default)]
-pub struct Buckets {
-    pub s3: S3Targets,
-    pub data_dir: PathBuf,
-}
-
-impl Buckets {
-    /// The file of `key` in `bucket`, refusing keys that would leave the bucket's directory.
-    fn object(&self, bucket: &str, key: &str) -> Result<PathBuf, String> {
-        let dir = self.s3.bucket_dir(bucket, &self.data_dir)?;
-        if key.is_empty()
-            || key.starts_with('/')
-            || key
-                .split('/')
-                .any(|s| s.is_empty() || s == "." || s == ".." || s.contains(['\\', '\0']))
-        {
-            return Err(format!(
-                "the key {key:?} cannot name a file in a directory bucket"
-            ));
-        }
-        Ok(dir.join(key))
-    }
-}
-
 /// The largest input file a task reads by default (64 MiB: several hundred thousand lines).
 pub const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -182,11 +171,22 @@ pub struct BulkRegistration {
     docs: Documents,
     buckets: Arc<Buckets>,
     clock: Clock,
-    /// The tasks this node runs, each cancellable by Stop.
+    /// Who this runner is in the leases it takes.
+    owner: Owner,
+    /// The tasks this runner runs, each cancellable by Stop.
     running: Arc<Mutex<HashMap<String, CancellationToken>>>,
     tasks: TaskTracker,
     /// Cancelled at shutdown: every running task stops between two lines.
     shutdown: CancellationToken,
+    /// Wakes [`BulkRegistration::run`] to look for tasks to take over (a Stop of a task
+    /// nobody runs).
+    wake: Arc<Notify>,
+    /// How many task runs ended on this runner (tests wait on it).
+    ended: Arc<watch::Sender<u64>>,
+    #[cfg(test)]
+    gate: Option<Arc<tests::Gate>>,
+    #[cfg(test)]
+    aborts: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 impl BulkRegistration {
@@ -197,10 +197,25 @@ impl BulkRegistration {
             clock: fleet.clock,
             fleet,
             buckets: Arc::new(buckets),
+            owner: Owner::of_node(uuid::Uuid::new_v4().to_string()),
             running: Arc::default(),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            wake: Arc::default(),
+            ended: Arc::new(watch::Sender::new(0)),
+            #[cfg(test)]
+            gate: None,
+            #[cfg(test)]
+            aborts: Arc::default(),
         }
+    }
+
+    /// Takes leases as `node` (default: a node id of this process only). A node that keeps
+    /// its id across restarts resumes the tasks it was running as soon as it starts again,
+    /// instead of after their leases lapse.
+    pub fn with_node(mut self, node: impl Into<String>) -> BulkRegistration {
+        self.owner = Owner::of_node(node.into());
+        self
     }
 
     /// Reads input files of at most `bytes` (default [`MAX_INPUT_BYTES`]).
@@ -209,45 +224,70 @@ impl BulkRegistration {
         self
     }
 
-    /// Marks the tasks a previous run left running as Failed (Cancelled when a Stop was
-    /// pending), then waits for `cancel` and stops the tasks it runs. [VERIFY: in a cluster
-    /// this presumes tasks run on the node that restarts; tasks carry no owner yet.]
+    /// Takes over running tasks whose lease lapsed or whose owner is an earlier instance of
+    /// this node (resuming them), now and every [`lease::POLL_MS`], until `cancel`; then stops
+    /// the tasks it runs between two lines and releases their leases for another runner.
     pub async fn run(self, cancel: CancellationToken) {
-        if let Err(e) = self.fail_interrupted().await {
-            tracing::error!(error = %e, "marking interrupted thing registration tasks failed");
+        loop {
+            if let Err(e) = self.take_over().await {
+                tracing::warn!(error = %e, "cannot look for thing registration tasks to take over");
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(lease::POLL_MS as u64)) => {}
+            }
         }
-        cancel.cancelled().await;
         self.shutdown.cancel();
         self.tasks.close();
         self.tasks.wait().await;
     }
 
-    async fn fail_interrupted(&self) -> Result<(), ProvisioningError> {
-        let mut interrupted = Vec::new();
+    /// Claims every running task this runner may take and runs it; returns how many.
+    pub(crate) async fn take_over(&self) -> Result<usize, ProvisioningError> {
+        let now = self.clock.now_ms();
+        let mut claimable = Vec::new();
         self.docs
             .scan_until(TASK_KIND, "", None, |r| {
                 let t: TaskDoc = ferrite_registry::decode(r)?;
-                if t.status.is_running() {
-                    interrupted.push(t.task_id);
+                if t.status.is_running()
+                    && self.owner.may_claim(t.lease.as_ref(), now)
+                    && !self.running.lock().contains_key(&t.task_id)
+                {
+                    claimable.push((t, r.version));
                 }
                 Ok(std::ops::ControlFlow::Continue(()))
             })
             .await?;
-        for id in interrupted {
-            if self.running.lock().contains_key(&id) {
+        let mut claimed = 0;
+        for (mut task, version) in claimable {
+            let previous = task.lease.replace(self.owner.lease(now));
+            let claim = Write::put(
+                TASK_KIND,
+                &task.task_id,
+                Expect::Version(version),
+                encode(&task),
+            );
+            if !matches!(
+                self.docs.store().write(vec![claim]).await?,
+                WriteOutcome::Applied
+            ) {
+                // Another runner claimed it first, or it changed: not ours.
                 continue;
             }
-            self.update(&id, |t| {
-                if t.status == TaskStatus::Cancelling {
-                    t.status = TaskStatus::Cancelled;
-                } else if t.status == TaskStatus::InProgress {
-                    t.status = TaskStatus::Failed;
-                    t.message = Some(INTERRUPTED.into());
-                }
-            })
-            .await?;
+            tracing::info!(task = %task.task_id, previous = ?previous, "resuming a thing registration task");
+            self.spawn(task.task_id);
+            claimed += 1;
         }
-        Ok(())
+        Ok(claimed)
+    }
+
+    fn spawn(&self, id: String) {
+        let cancel = self.shutdown.child_token();
+        self.running.lock().insert(id.clone(), cancel.clone());
+        let _run = self.tasks.spawn(self.clone().execute(id, cancel));
+        #[cfg(test)]
+        self.aborts.lock().push(_run.abort_handle());
     }
 
     pub async fn start_thing_registration_task(
@@ -257,7 +297,7 @@ impl BulkRegistration {
     ) -> Result<Output, ProvisioningError> {
         Template::parse(&req.template_body)?;
         self.buckets
-            .object(&req.input_file_bucket, &req.input_file_key)
+            .check(&req.input_file_bucket, &req.input_file_key)
             .map_err(ProvisioningError::InvalidRequest)?;
         let now = self.clock.now_ms();
         let task = TaskDoc {
@@ -276,17 +316,15 @@ impl BulkRegistration {
             created_ms: now,
             modified_ms: now,
             reports: Vec::new(),
+            lease: Some(self.owner.lease(now)),
+            input_sha256: None,
         };
         let write = Write::put(TASK_KIND, &task.task_id, Expect::Absent, encode(&task));
         self.docs
             .retry_wrote(|| async { Ok::<_, ProvisioningError>((vec![write.clone()], ())) })
             .await?;
-        let cancel = self.shutdown.child_token();
-        self.running
-            .lock()
-            .insert(task.task_id.clone(), cancel.clone());
-        let id = task.task_id.clone();
-        self.tasks.spawn(self.clone().execute(task, cancel));
+        let id = task.task_id;
+        self.spawn(id.clone());
         Ok(json!({"taskId": id}))
     }
 
@@ -318,7 +356,8 @@ impl BulkRegistration {
     }
 
     /// Stop: a running task becomes Cancelling, and Cancelled once its runner sees it
-    /// between two lines (or right away when no node runs it any more).
+    /// between two lines and has written the reports of the lines it did (a task nobody
+    /// runs any more is taken over to do so).
     pub async fn stop_thing_registration_task(
         &self,
         req: TaskId,
@@ -330,26 +369,24 @@ impl BulkRegistration {
                 req.task_id
             )));
         }
-        let local = self.running.lock().get(&req.task_id).cloned();
         self.update(&req.task_id, |t| {
             if t.status == TaskStatus::InProgress {
-                t.status = if local.is_some() {
-                    TaskStatus::Cancelling
-                } else {
-                    TaskStatus::Cancelled
-                };
+                t.status = TaskStatus::Cancelling;
             }
         })
         .await?;
-        if let Some(cancel) = local {
-            cancel.cancel();
+        let local = self.running.lock().get(&req.task_id).cloned();
+        match local {
+            Some(cancel) => cancel.cancel(),
+            None => self.wake.notify_one(),
         }
         Ok(json!({}))
     }
 
-    /// The report of `reportType` as a resource link, once the task wrote it.
-    /// [VERIFY: AWS answers presigned HTTPS URLs; here an `s3://{bucket}/{key}` URI of the
-    /// bucket directory's file.]
+    /// The report of `reportType` as a resource link, once the task wrote it: a presigned
+    /// URL when buckets are at an S3 endpoint, else an `s3://{bucket}/{key}` URI of the
+    /// bucket directory's file. [VERIFY: AWS keeps reports in storage of its own; here they
+    /// are in the input bucket.]
     pub async fn list_thing_registration_task_reports(
         &self,
         req: ListThingRegistrationTaskReports,
@@ -358,10 +395,10 @@ impl BulkRegistration {
         let _ = (req.next_token, req.max_results);
         let task = self.task(&req.task_id).await?;
         let links: Vec<String> = if task.reports.iter().any(|r| r == &req.report_type) {
-            vec![format!(
-                "s3://{}/{}",
-                task.input_file_bucket,
-                report_key(&task.task_id, kind)
+            vec![self.buckets.link(
+                &task.input_file_bucket,
+                &report_key(&task.task_id, kind),
+                &self.clock,
             )]
         } else {
             Vec::new()
@@ -419,14 +456,4 @@ fn report_kind(report_type: &str) -> Result<&'static str, ProvisioningError> {
 
 fn report_key(task_id: &str, kind: &str) -> String {
     format!("{REPORT_PREFIX}/{task_id}/{kind}.jsonl")
-}
-
-/// Writes `body` to `path` whole: a temporary file renamed into place.
-async fn write_whole(path: &Path, body: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let tmp = path.with_extension("tmp");
-    tokio::fs::write(&tmp, body).await?;
-    tokio::fs::rename(&tmp, path).await
 }

@@ -1,13 +1,20 @@
 //! Bulk registration over an in-memory store and a temporary bucket directory: lines become
 //! things through RegisterThing, bad lines land in the ERRORS report, Stop cancels, a missing
-//! file fails the task, a restart fails what it interrupted, listings filter by status.
+//! file fails the task, listings filter by status; leases: a task whose runner died is resumed
+//! from its recorded progress by a restarted node or, once the lease lapses, by another, and
+//! two runners never run one task.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ferrite_registry::{EndpointConfig, Registry, Scope};
+use ferrite_storage::RegistryStore;
 use ferrite_storage_memory::MemoryStore;
+use ferrite_types::Clock;
+use std::time::Duration;
+
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use super::*;
 use crate::{FleetProvisioning, ProvisioningTemplates};
@@ -19,26 +26,73 @@ fn scope() -> Scope {
     }
 }
 
+/// Holds a runner before a line until the test lets it pass, telling how far it got.
+pub(crate) struct Gate {
+    permits: Semaphore,
+    reached: watch::Sender<u64>,
+}
+
+impl Gate {
+    fn new(permits: usize) -> Arc<Gate> {
+        Arc::new(Gate {
+            permits: Semaphore::new(permits),
+            reached: watch::Sender::new(0),
+        })
+    }
+
+    /// Before the line after `done` processed ones.
+    pub(crate) async fn pass(&self, done: usize) {
+        self.reached.send_replace(done as u64);
+        self.permits.acquire().await.unwrap().forget();
+    }
+
+    /// Waits until a runner waits before the line after `done` processed ones.
+    async fn reached(&self, done: u64) {
+        self.reached
+            .subscribe()
+            .wait_for(|n| *n >= done)
+            .await
+            .unwrap();
+    }
+}
+
 struct Fixture {
     bulk: BulkRegistration,
     registry: Registry,
-    dir: tempfile::TempDir,
+    dir: Arc<tempfile::TempDir>,
+    store: Arc<dyn RegistryStore>,
 }
 
+/// The start of paused-clock tests, in wall time.
+const T0: i64 = 1_796_515_200_000;
+
 fn fixture() -> Fixture {
-    let store = Arc::new(MemoryStore::new());
+    let store: Arc<dyn RegistryStore> = Arc::new(MemoryStore::new());
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    runner(store, dir, Clock::following_tokio(T0), "node-a")
+}
+
+/// A runner as node `node` over `store` and the buckets in `dir`, on a clock that follows
+/// Tokio's (paused in the lease tests).
+fn runner(
+    store: Arc<dyn RegistryStore>,
+    dir: Arc<tempfile::TempDir>,
+    clock: Clock,
+    node: &str,
+) -> Fixture {
     let registry = Registry::new(store.clone(), EndpointConfig::localhost());
-    let templates = ProvisioningTemplates::new(store);
-    let fleet = FleetProvisioning::new(registry.clone(), templates, scope(), BTreeMap::new());
-    let dir = tempfile::tempdir().unwrap();
+    let templates = ProvisioningTemplates::new(store.clone());
+    let fleet = FleetProvisioning::new(registry.clone(), templates, scope(), BTreeMap::new())
+        .with_clock(clock);
     let buckets = Buckets {
-        s3: S3Targets::default(),
         data_dir: dir.path().to_owned(),
+        ..Buckets::default()
     };
     Fixture {
-        bulk: BulkRegistration::new(fleet, buckets),
+        bulk: BulkRegistration::new(fleet, buckets).with_node(node),
         registry,
         dir,
+        store,
     }
 }
 
@@ -75,6 +129,58 @@ impl Fixture {
         self.bulk.tasks.close();
         self.bulk.tasks.wait().await;
         self.bulk.tasks.reopen();
+    }
+
+    /// Another runner over the same store and buckets.
+    fn other(&self, node: &str) -> Fixture {
+        runner(self.store.clone(), self.dir.clone(), self.bulk.clock, node)
+    }
+
+    /// Drops every task run of this runner wherever it is, as a crash would: nothing it
+    /// would do next (renewing, releasing) happens.
+    async fn crash(&self) {
+        for run in self.bulk.aborts.lock().drain(..) {
+            run.abort();
+        }
+        self.settled().await;
+    }
+
+    fn gated(mut self, gate: &Arc<Gate>) -> Fixture {
+        self.bulk.gate = Some(gate.clone());
+        self
+    }
+
+    /// Waits until `n` task runs ended on this runner.
+    async fn ended(&self, n: u64) {
+        self.bulk
+            .ended
+            .subscribe()
+            .wait_for(|e| *e >= n)
+            .await
+            .unwrap();
+    }
+
+    async fn exists(&self, thing: &str) -> bool {
+        self.registry
+            .describe_thing(
+                &scope(),
+                serde_json::from_value(json!({"thingName": thing})).unwrap(),
+            )
+            .await
+            .is_ok()
+    }
+
+    fn put_things(&self, key: &str, n: usize) {
+        let lines: String = (0..n)
+            .map(|i| {
+                if i % 5 == 4 {
+                    "not json\n".to_owned()
+                } else {
+                    format!("{{\"ThingName\": \"t-{i}\"}}\n")
+                }
+            })
+            .collect();
+        self.put_input(key, &lines);
     }
 
     async fn describe(&self, id: &str) -> Value {
@@ -201,45 +307,138 @@ async fn stop_cancels_a_running_task_and_a_stopped_task_cannot_stop_again() {
     assert!(matches!(again, Err(ProvisioningError::InvalidRequest(_))));
 }
 
-#[tokio::test]
-async fn a_restart_fails_the_tasks_it_interrupted() {
-    let f = fixture();
-    let now = 1_000;
-    let doc = TaskDoc {
-        task_id: "interrupted".into(),
-        region: "us-east-1".into(),
-        account: "123456789012".into(),
-        template_body: TEMPLATE.into(),
-        input_file_bucket: "bucket".into(),
-        input_file_key: "k".into(),
-        role_arn: "r".into(),
-        status: TaskStatus::InProgress,
-        message: None,
-        success_count: 3,
-        failure_count: 0,
-        percentage_progress: 30,
-        created_ms: now,
-        modified_ms: now,
-        reports: Vec::new(),
-    };
-    f.bulk
-        .docs
-        .store()
-        .write(vec![Write::put(
-            TASK_KIND,
-            "interrupted",
-            Expect::Absent,
-            encode(&doc),
-        )])
+/// Checks a finished task over `put_things(_, 10)`: 8 things, lines 5 and 10 in ERRORS,
+/// every line reported once.
+async fn assert_ten_lines_done(f: &Fixture, id: &str) {
+    let d = f.describe(id).await;
+    assert_eq!(d["status"], "Completed", "{d}");
+    assert_eq!(
+        (d["successCount"].clone(), d["failureCount"].clone()),
+        (json!(8), json!(2))
+    );
+    assert_eq!(d["percentageProgress"], 100);
+    let results: Vec<_> = f
+        .report(id, "RESULTS")
+        .await
+        .iter()
+        .map(|r| r["lineNumber"].as_u64().unwrap())
+        .collect();
+    assert_eq!(results, [1, 2, 3, 4, 6, 7, 8, 9]);
+    let errors: Vec<_> = f
+        .report(id, "ERRORS")
+        .await
+        .iter()
+        .map(|r| r["lineNumber"].as_u64().unwrap())
+        .collect();
+    assert_eq!(errors, [5, 10]);
+    let stored = f.store.list(LINE_KIND, "", None, 10).await.unwrap();
+    assert!(
+        stored.records.is_empty(),
+        "line records are dropped at the end"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_resumes_the_tasks_it_interrupted() {
+    // Node a runs a task and dies after 6 lines (its runner is dropped mid-file).
+    let gate = Gate::new(6);
+    let a = fixture().gated(&gate);
+    a.put_things("ten.jsonl", 10);
+    let id = a.start("ten.jsonl").await;
+    gate.reached(6).await;
+    let d = a.describe(&id).await;
+    assert_eq!(
+        (d["status"].clone(), d["successCount"].clone()),
+        (json!("InProgress"), json!(5))
+    );
+    a.crash().await;
+    let restarted = a.other("node-a");
+    // A thing deleted after its line was done is not registered again by the resumed task.
+    restarted
+        .registry
+        .delete_thing(serde_json::from_value(json!({"thingName": "t-0"})).unwrap())
         .await
         .unwrap();
     let cancel = CancellationToken::new();
+    let run = TaskTracker::new();
+    run.spawn(restarted.bulk.clone().run(cancel.clone()));
+    restarted.ended(1).await;
+    assert_ten_lines_done(&restarted, &id).await;
+    assert!(
+        !restarted.exists("t-0").await,
+        "line 1 was done before the restart"
+    );
+    assert!(restarted.exists("t-8").await);
+    assert!(
+        restarted.bulk.clock.now_ms() < T0 + lease::LEASE_MS,
+        "resumed at once, not after the lease"
+    );
     cancel.cancel();
-    f.bulk.clone().run(cancel).await;
-    let d = f.describe("interrupted").await;
-    assert_eq!(d["status"], "Failed");
-    assert_eq!(d["message"], INTERRUPTED);
-    assert_eq!(d["successCount"], 3);
+    run.close();
+    run.wait().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_node_takes_over_a_lapsed_lease_and_not_before() {
+    let gate = Gate::new(3);
+    let a = fixture().gated(&gate);
+    a.put_things("ten.jsonl", 10);
+    let id = a.start("ten.jsonl").await;
+    gate.reached(3).await;
+    a.crash().await;
+    let b = a.other("node-b");
+    assert_eq!(
+        b.bulk.take_over().await.unwrap(),
+        0,
+        "node a's lease is live"
+    );
+    tokio::time::advance(Duration::from_millis(lease::LEASE_MS as u64 - 1)).await;
+    assert_eq!(b.bulk.take_over().await.unwrap(), 0);
+    tokio::time::advance(Duration::from_millis(1)).await;
+    assert_eq!(b.bulk.take_over().await.unwrap(), 1, "the lease lapsed");
+    b.ended(1).await;
+    assert_ten_lines_done(&b, &id).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_runners_on_one_store_never_both_run_a_task() {
+    let gate = Gate::new(4);
+    let a = fixture().gated(&gate);
+    let b = a.other("node-b").gated(&gate);
+    a.put_things("ten.jsonl", 10);
+    let id = a.start("ten.jsonl").await;
+    let cancel = CancellationToken::new();
+    let runs = TaskTracker::new();
+    runs.spawn(a.bulk.clone().run(cancel.clone()));
+    runs.spawn(b.bulk.clone().run(cancel.clone()));
+    // Node a holds the task at line 5 for several leases' time while both poll: its
+    // renewals keep it, so node b never claims it.
+    gate.reached(4).await;
+    tokio::time::sleep(Duration::from_millis(4 * lease::LEASE_MS as u64)).await;
+    assert_eq!(*b.bulk.ended.borrow(), 0);
+    assert!(b.bulk.running.lock().is_empty());
+    gate.permits.add_permits(100);
+    a.ended(1).await;
+    assert_ten_lines_done(&a, &id).await;
+    tokio::time::sleep(Duration::from_millis(2 * lease::POLL_MS as u64)).await;
+    assert_eq!(*b.bulk.ended.borrow(), 0, "an ended task is not run again");
+    cancel.cancel();
+    runs.close();
+    runs.wait().await;
+    // Two runners looking at once at a task whose lease lapsed: exactly one claims it.
+    let gate = Gate::new(0);
+    let c = a.other("node-c").gated(&gate);
+    c.start("ten.jsonl").await;
+    c.crash().await;
+    tokio::time::advance(Duration::from_millis(lease::LEASE_MS as u64 + 1)).await;
+    let (d, e) = (
+        a.other("node-d").gated(&gate),
+        a.other("node-e").gated(&gate),
+    );
+    let (by_d, by_e) = tokio::join!(d.bulk.take_over(), e.bulk.take_over());
+    assert_eq!(by_d.unwrap() + by_e.unwrap(), 1);
+    d.crash().await;
+    e.crash().await;
 }
 
 #[tokio::test]
