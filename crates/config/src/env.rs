@@ -283,4 +283,73 @@ pub static ENV_VARS: &[EnvVar] = &[
             Ok(())
         },
     },
+    EnvVar {
+        name: "FERRITE_CLUSTER_ENABLED",
+        doc: "cluster.enabled (true: a node of a cluster; needs a postgres:// storage.url)",
+        apply: |c, v| {
+            c.cluster.enabled = bool_val(v)?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_CLUSTER_NODE_ID",
+        doc: "cluster.node_id (empty: generated once, kept in {data_dir}/node-id)",
+        apply: |c, v| {
+            c.cluster.node_id = v.trim().into();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_CLUSTER_NATS_URLS",
+        doc: "cluster.nats_urls, comma separated",
+        apply: |c, v| {
+            c.cluster.nats_urls = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_CLUSTER_NATS_CREDENTIALS_FILE",
+        doc: "cluster.nats_credentials_file",
+        apply: |c, v| {
+            c.cluster.nats_credentials_file = v.trim().into();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_CLUSTER_NATS_USER",
+        doc: "cluster.nats_user (with FERRITE_CLUSTER_NATS_PASSWORD)",
+        apply: |c, v| {
+            c.cluster.nats_user = v.trim().into();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_CLUSTER_NATS_PASSWORD",
+        doc: "cluster.nats_password",
+        apply: |c, v| {
+            c.cluster.nats_password = v.to_owned();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_CLUSTER_NATS_TLS_CA_FILE",
+        doc: "cluster.nats_tls_ca_file (PEM CAs for the NATS servers; requires TLS)",
+        apply: |c, v| {
+            c.cluster.nats_tls_ca_file = v.trim().into();
+            Ok(())
+        },
+    },
+    EnvVar {
+        name: "FERRITE_CLUSTER_SUBJECT_PREFIX",
+        doc: "cluster.subject_prefix (first token of the cluster's NATS subjects)",
+        apply: |c, v| {
+            c.cluster.subject_prefix = v.trim().into();
+            Ok(())
+        },
+    },
 ];

@@ -2,11 +2,13 @@
 //! and the documented `FERRITE_*` environment overrides. Reads no environment itself: the
 //! binary passes the variables in, so tests and scripts stay in control.
 
+mod cluster;
 mod env;
 mod model;
 mod secrets;
 mod targets;
 
+pub use cluster::{ClusterConfig, node_id_problem};
 pub use env::{ENV_VARS, EnvVar};
 pub use model::*;
 pub use secrets::*;
@@ -132,6 +134,16 @@ impl Config {
         }
         if let Err(reason) = self.storage.backend() {
             return invalid("storage.url", &reason);
+        }
+        if let Some((field, reason)) = self.cluster.problem() {
+            return invalid(field, &reason);
+        }
+        if self.cluster.enabled && self.storage.backend() == Ok(StorageBackend::Embedded) {
+            return invalid(
+                "cluster.enabled",
+                "a cluster keeps its state in PostgreSQL: set storage.url to a postgres:// \
+                 URL (it is empty, which selects the embedded store of one node)",
+            );
         }
         if let Some((name, problem)) = self
             .secrets
@@ -263,6 +275,72 @@ mod tests {
         assert!(!err.to_string().contains("secret"), "{err}");
         let err = Config::from_toml("[storage]\nurl = \"ferrite.db\"\n").unwrap_err();
         assert!(err.to_string().contains("storage.url"), "{err}");
+    }
+
+    #[test]
+    fn a_cluster_without_postgres_is_refused_naming_both_settings() {
+        let err = Config::from_toml("[cluster]\nenabled = true\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    field: "cluster.enabled",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("cluster.enabled") && text.contains("storage.url"),
+            "{text}"
+        );
+        let cfg = Config::from_toml(
+            "[storage]\nurl = \"postgres://db/ferrite\"\n[cluster]\nenabled = true\n",
+        )
+        .unwrap();
+        assert!(cfg.cluster.enabled);
+        assert_eq!(cfg.cluster.subject_prefix, "ferrite");
+    }
+
+    #[test]
+    fn cluster_settings_come_from_the_environment_and_are_checked() {
+        let mut c = Config::default();
+        c.apply_env([
+            ("FERRITE_STORAGE_URL", "postgres://db/x"),
+            ("FERRITE_CLUSTER_ENABLED", "true"),
+            ("FERRITE_CLUSTER_NODE_ID", "node-1"),
+            ("FERRITE_CLUSTER_NATS_URLS", "nats://a:4222, tls://b:4222"),
+            ("FERRITE_CLUSTER_NATS_USER", "u"),
+            ("FERRITE_CLUSTER_NATS_PASSWORD", "secret"),
+            ("FERRITE_CLUSTER_SUBJECT_PREFIX", "prod.ferrite"),
+        ])
+        .unwrap();
+        assert_eq!(c.cluster.node_id, "node-1");
+        assert_eq!(c.cluster.nats_urls, ["nats://a:4222", "tls://b:4222"]);
+        assert_eq!(c.cluster.subject_prefix, "prod.ferrite");
+        assert!(!format!("{:?}", c.cluster).contains("secret"));
+        for (var, value, field) in [
+            ("FERRITE_CLUSTER_NODE_ID", "a.b", "cluster.node_id"),
+            (
+                "FERRITE_CLUSTER_SUBJECT_PREFIX",
+                "a.>",
+                "cluster.subject_prefix",
+            ),
+            (
+                "FERRITE_CLUSTER_SUBJECT_PREFIX",
+                "a..b",
+                "cluster.subject_prefix",
+            ),
+            ("FERRITE_CLUSTER_NATS_URLS", "", "cluster.nats_urls"),
+            ("FERRITE_CLUSTER_NATS_PASSWORD", "", "cluster.nats_user"),
+        ] {
+            let err = c.clone().apply_env([(var, value)]).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { field: f, .. } if f == field),
+                "{var}={value}: {err}"
+            );
+        }
     }
 
     #[test]

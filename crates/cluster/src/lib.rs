@@ -1,0 +1,21 @@
+//! The cluster's message fabric (ARCHITECTURE.md, "Cluster design"): MQTT topics and filters
+//! as NATS subjects (`subject`), a routed message as bus headers and body (`envelope`), the
+//! [`Bus`] trait with an in-process implementation (one node, and the sandbox where several
+//! nodes share one bus) and a NATS one, the node id kept in the data directory, and the
+//! [`Link`] between a node's broker and the bus (interest → subscriptions, forwarding,
+//! remote delivery).
+
+pub mod bus;
+mod dedup;
+pub mod envelope;
+mod in_process;
+mod link;
+mod nats;
+mod node_id;
+pub mod subject;
+
+pub use bus::{Bus, BusError, BusFuture, BusMessage, Headers, Subscription};
+pub use in_process::InProcessBus;
+pub use link::Link;
+pub use nats::NatsBus;
+pub use node_id::{NodeIdError, load_or_create_node_id};

@@ -1,0 +1,259 @@
+//! A node's link between its broker and the bus (ARCHITECTURE.md, "Messages between nodes"):
+//! the broker's interest hook becomes bus subscriptions, the forwarder publishes each local
+//! message once, and what other nodes forwarded is routed to local subscribers through
+//! `Broker::deliver_remote`.
+//!
+//! The hooks only queue (the interest hook runs under the subscription table's lock); one
+//! task applies interest changes in order, one publishes forwarded messages in order, and one
+//! routes received messages, dropping this node's own and duplicates.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ferrite_broker::{Broker, Forwarder, Interest, Message, RemoteReceipt, Seams};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::{Bus, BusMessage};
+use crate::dedup::Dedup;
+use crate::envelope::{self, Sequence};
+use crate::subject::{filter_subjects, queue_group};
+
+enum Change {
+    First(String),
+    Last(String),
+}
+
+struct Queues {
+    interest: mpsc::UnboundedReceiver<Change>,
+    forward: mpsc::UnboundedReceiver<Arc<Message>>,
+}
+
+struct Inner {
+    bus: Arc<dyn Bus>,
+    node: Arc<str>,
+    prefix: String,
+    multilevel_matches_parent: bool,
+    incarnation: u64,
+    seq: AtomicU64,
+    interest_tx: mpsc::UnboundedSender<Change>,
+    forward_tx: mpsc::UnboundedSender<Arc<Message>>,
+    /// Interest changes queued, and applied on the bus (`settled` compares them).
+    queued: AtomicU64,
+    applied: watch::Sender<u64>,
+    /// Messages received from the bus, duplicates and this node's own included.
+    received: AtomicU64,
+    queues: Mutex<Option<Queues>>,
+}
+
+/// One node's link to the bus. Cheap to clone.
+#[derive(Clone)]
+pub struct Link {
+    inner: Arc<Inner>,
+}
+
+impl Link {
+    /// A link for node `node` publishing below subject `prefix`; `multilevel_matches_parent`
+    /// is the broker's `mqtt.multilevel_wildcard_matches_parent`.
+    pub fn new(
+        bus: Arc<dyn Bus>,
+        node: Arc<str>,
+        prefix: &str,
+        multilevel_matches_parent: bool,
+    ) -> Link {
+        let (interest_tx, interest) = mpsc::unbounded_channel();
+        let (forward_tx, forward) = mpsc::unbounded_channel();
+        Link {
+            inner: Arc::new(Inner {
+                bus,
+                node,
+                prefix: prefix.to_owned(),
+                multilevel_matches_parent,
+                incarnation: uuid::Uuid::new_v4().as_u64_pair().0,
+                seq: AtomicU64::new(0),
+                interest_tx,
+                forward_tx,
+                queued: AtomicU64::new(0),
+                applied: watch::Sender::new(0),
+                received: AtomicU64::new(0),
+                queues: Mutex::new(Some(Queues { interest, forward })),
+            }),
+        }
+    }
+
+    /// `base` with this link as forwarder and interest hook, and its node id.
+    pub fn seams(&self, base: Seams) -> Seams {
+        Seams {
+            forwarder: Arc::new(self.clone()),
+            interest: Arc::new(self.clone()),
+            node: self.inner.node.clone(),
+            ..base
+        }
+    }
+
+    /// Starts the link's tasks on `tasks` for `broker` (started with [`Link::seams`]); they
+    /// end when `cancel` is cancelled. Call once.
+    pub fn run(&self, broker: Broker, tasks: &TaskTracker, cancel: CancellationToken) {
+        let Some(queues) = self.inner.queues.lock().take() else {
+            tracing::warn!("cluster link started twice");
+            return;
+        };
+        let (received_tx, received) = mpsc::unbounded_channel();
+        tasks.spawn(interest_task(
+            self.inner.clone(),
+            queues.interest,
+            received_tx,
+            tasks.clone(),
+            cancel.clone(),
+        ));
+        tasks.spawn(forward_task(
+            self.inner.clone(),
+            queues.forward,
+            cancel.clone(),
+        ));
+        tasks.spawn(receive_task(self.inner.clone(), broker, received, cancel));
+    }
+
+    /// Waits until every interest change reported so far is applied on the bus.
+    pub async fn settled(&self) {
+        let target = self.inner.queued.load(Ordering::Acquire);
+        let mut applied = self.inner.applied.subscribe();
+        let _ = applied.wait_for(|n| *n >= target).await;
+    }
+
+    /// Messages this node received from the bus (its own and duplicates included).
+    pub fn received(&self) -> u64 {
+        self.inner.received.load(Ordering::Relaxed)
+    }
+}
+
+impl Interest for Link {
+    fn first(&self, filter: &str) {
+        self.inner.queued.fetch_add(1, Ordering::AcqRel);
+        let _ = self
+            .inner
+            .interest_tx
+            .send(Change::First(filter.to_owned()));
+    }
+
+    fn last(&self, filter: &str) {
+        self.inner.queued.fetch_add(1, Ordering::AcqRel);
+        let _ = self.inner.interest_tx.send(Change::Last(filter.to_owned()));
+    }
+}
+
+impl Forwarder for Link {
+    fn forward(&self, msg: &Arc<Message>) -> Option<RemoteReceipt> {
+        let _ = self.inner.forward_tx.send(msg.clone());
+        None
+    }
+}
+
+async fn interest_task(
+    inner: Arc<Inner>,
+    mut changes: mpsc::UnboundedReceiver<Change>,
+    received: mpsc::UnboundedSender<BusMessage>,
+    tasks: TaskTracker,
+    cancel: CancellationToken,
+) {
+    // Each filter's bus subscriptions, ended by cancelling their readers.
+    let mut subscribed: HashMap<String, CancellationToken> = HashMap::new();
+    loop {
+        let change = tokio::select! {
+            () = cancel.cancelled() => break,
+            c = changes.recv() => match c { Some(c) => c, None => break },
+        };
+        match change {
+            Change::First(filter) => {
+                let token = cancel.child_token();
+                let group = queue_group(&filter);
+                let subjects =
+                    filter_subjects(&inner.prefix, &filter, inner.multilevel_matches_parent);
+                for subject in subjects {
+                    match inner.bus.subscribe(subject.clone(), group.clone()).await {
+                        Ok(mut sub) => {
+                            let (token, received) = (token.clone(), received.clone());
+                            tasks.spawn(async move {
+                                loop {
+                                    tokio::select! {
+                                        () = token.cancelled() => break,
+                                        m = sub.next() => match m {
+                                            Some(m) => { let _ = received.send(m); }
+                                            None => break,
+                                        },
+                                    }
+                                }
+                            });
+                        }
+                        Err(e) => {
+                            tracing::warn!(%filter, %subject, error = %e, "cannot subscribe on the bus");
+                        }
+                    }
+                }
+                if let Some(old) = subscribed.insert(filter, token) {
+                    old.cancel();
+                }
+            }
+            Change::Last(filter) => {
+                if let Some(token) = subscribed.remove(&filter) {
+                    token.cancel();
+                }
+            }
+        }
+        inner.applied.send_modify(|n| *n += 1);
+    }
+}
+
+async fn forward_task(
+    inner: Arc<Inner>,
+    mut messages: mpsc::UnboundedReceiver<Arc<Message>>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let msg = tokio::select! {
+            () = cancel.cancelled() => break,
+            m = messages.recv() => match m { Some(m) => m, None => break },
+        };
+        let seq = Sequence {
+            incarnation: inner.incarnation,
+            seq: inner.seq.fetch_add(1, Ordering::Relaxed) + 1,
+        };
+        let e = envelope::encode(&inner.prefix, &msg, seq);
+        if let Err(err) = inner.bus.publish(e.subject, e.headers, e.payload).await {
+            tracing::warn!(topic = %msg.topic, error = %err, "cannot forward a message to the bus");
+        }
+    }
+}
+
+async fn receive_task(
+    inner: Arc<Inner>,
+    broker: Broker,
+    mut messages: mpsc::UnboundedReceiver<BusMessage>,
+    cancel: CancellationToken,
+) {
+    let mut dedup = Dedup::default();
+    loop {
+        let m = tokio::select! {
+            () = cancel.cancelled() => break,
+            m = messages.recv() => match m { Some(m) => m, None => break },
+        };
+        inner.received.fetch_add(1, Ordering::Relaxed);
+        let (msg, seq) = match envelope::decode(&inner.prefix, &m.subject, &m.headers, m.payload) {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                tracing::warn!(subject = %m.subject, error = %e, "dropping a malformed bus message");
+                continue;
+            }
+        };
+        // This node routed its own messages when they were published.
+        if msg.origin.node == inner.node || !dedup.admit(&msg.origin.node, seq) {
+            continue;
+        }
+        if broker.deliver_remote(Arc::new(msg)).await.is_err() {
+            break;
+        }
+    }
+}
