@@ -11,7 +11,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from conftest import ACCOUNT_ID, WAIT, Client
+from conftest import ACCOUNT_ID, WAIT, Client, Ferrite
 
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/rules"
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -153,3 +153,29 @@ def test_a_certificate_device_is_named_by_its_certificate_and_revocation_is_auth
     assert revoked["clientInitiatedDisconnect"] is False
     assert revoked["principalIdentifier"] == dev.cert_id
     assert revoked["versionNumber"] == connected["versionNumber"]
+
+
+def test_a_client_flooding_past_the_publish_limit_is_throttled():
+    """With AWS's per-connection publish limit switched on, a client that keeps publishing
+    faster than it allows is disconnected (MQTT 5: 0x96) and its disconnect says THROTTLED."""
+    f = Ferrite({"FERRITE_MQTT_MAX_PUBLISHES_PER_SEC": "10", "FERRITE_MQTT_THROTTLE_GRACE_SECS": "1"})
+    try:
+        port = f.ports["mqtt"]
+        watcher = Client("throttle-watcher")
+        watcher.connect(port)
+        watcher.subscribe("$aws/events/presence/disconnected/+")
+        flood = Client("flooder", protocol=mqtt.MQTTv5)
+        flood.connect(port)
+        deadline = time.monotonic() + WAIT
+        while flood.disconnects.empty():
+            assert time.monotonic() < deadline, "never throttled"
+            flood.c.publish("flood/t", b"x", qos=0)
+        rc = flood.disconnects.get(timeout=WAIT)
+        assert rc.value == 0x96, rc
+        gone = event(watcher, "$aws/events/presence/disconnected/flooder")
+        assert gone["disconnectReason"] == "THROTTLED"
+        assert gone["clientInitiatedDisconnect"] is False
+        flood.c.loop_stop()
+        watcher.close()
+    finally:
+        f.close()

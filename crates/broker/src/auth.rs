@@ -96,12 +96,21 @@ impl Revoker {
         self.kick.cancel();
     }
 
-    /// Resolves once the connection has been revoked, taken over or the broker stops.
+    /// Closes the connection because it reached the lifetime AWS gives SigV4-signed
+    /// WebSocket connections (AWS: `WEBSOCKET_TTL_EXPIRATION`), MQTT 5: DISCONNECT 0xA0
+    /// (Maximum connect time).
+    pub fn websocket_ttl_expired(&self) {
+        self.reason.lock().get_or_insert(KickReason::WebSocketTtl);
+        self.kick.cancel();
+    }
+
+    /// Resolves once the connection has ended, been revoked or taken over, or the broker
+    /// stops: timers kept for a connection end with it.
     pub async fn closed(&self) {
         self.kick.cancelled().await;
     }
 
-    /// Whether the connection has been revoked, taken over or the broker stopped.
+    /// Whether the connection has ended, been revoked or taken over, or the broker stopped.
     pub fn is_closed(&self) -> bool {
         self.kick.is_cancelled()
     }

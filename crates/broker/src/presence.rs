@@ -91,6 +91,14 @@ pub enum DisconnectReason {
     CustomAuthTtlExpiration,
     /// The iot-data DeleteConnection API.
     ApiInitiated,
+    /// A SigV4 WebSocket connection reached its maximum lifetime
+    /// (`mqtt.websocket_max_lifetime_secs`).
+    WebSocketTtlExpiration,
+    /// The connection went over its publish rate or throughput limit and stayed over it
+    /// (`mqtt.max_publishes_per_sec`, `mqtt.max_bytes_per_sec`).
+    Throttled,
+    /// Ferrite failed, not the client (a panic while serving the connection).
+    ServerError,
 }
 
 impl DisconnectReason {
@@ -106,6 +114,9 @@ impl DisconnectReason {
             DisconnectReason::ServerInitiated => "SERVER_INITIATED_DISCONNECT",
             DisconnectReason::CustomAuthTtlExpiration => "CUSTOMAUTH_TTL_EXPIRATION",
             DisconnectReason::ApiInitiated => "API_INITIATED_DISCONNECT",
+            DisconnectReason::WebSocketTtlExpiration => "WEBSOCKET_TTL_EXPIRATION",
+            DisconnectReason::Throttled => "THROTTLED",
+            DisconnectReason::ServerError => "SERVER_ERROR",
         }
     }
 
@@ -128,6 +139,9 @@ impl DisconnectReason {
             "shutdown" => DisconnectReason::ServerInitiated,
             "credentials_expired" => DisconnectReason::CustomAuthTtlExpiration,
             "api_disconnect" => DisconnectReason::ApiInitiated,
+            "websocket_ttl_expired" => DisconnectReason::WebSocketTtlExpiration,
+            "throttled" => DisconnectReason::Throttled,
+            "server_error" => DisconnectReason::ServerError,
             _ => DisconnectReason::ClientError,
         }
     }
@@ -195,6 +209,9 @@ mod tests {
             ("shutdown", "SERVER_INITIATED_DISCONNECT"),
             ("credentials_expired", "CUSTOMAUTH_TTL_EXPIRATION"),
             ("api_disconnect", "API_INITIATED_DISCONNECT"),
+            ("websocket_ttl_expired", "WEBSOCKET_TTL_EXPIRATION"),
+            ("throttled", "THROTTLED"),
+            ("server_error", "SERVER_ERROR"),
         ] {
             assert_eq!(DisconnectReason::from_exit(metric).aws_name(), aws);
         }

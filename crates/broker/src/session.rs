@@ -52,6 +52,8 @@ pub enum KickReason {
     NotAuthorized,
     /// A custom authorizer's `disconnectAfterInSeconds` ran out.
     CredentialsExpired,
+    /// A SigV4 WebSocket connection reached its maximum lifetime.
+    WebSocketTtl,
     /// The iot-data DeleteConnection API.
     Api {
         /// Discard the session with the connection, persistent or not.

@@ -194,3 +194,140 @@ async fn expired_credentials_and_revocation_have_their_own_reasons() {
         ]
     );
 }
+
+/// Connects `client_id` (MQTT 5) with a will on `gone/{client_id}`.
+async fn connect_with_will(h: &BrokerHarness, client_id: &str) -> ferrite_test_support::TestClient {
+    let mut c = h.open_client(ferrite_mqtt_codec::ProtocolVersion::V5);
+    let mut p = ferrite_test_support::connect_packet(
+        ferrite_mqtt_codec::ProtocolVersion::V5,
+        client_id,
+        true,
+    );
+    p.keep_alive = 0;
+    let ack = c
+        .connect_with(ferrite_test_support::with_will(
+            p,
+            &format!("gone/{client_id}"),
+            None,
+        ))
+        .await;
+    assert_eq!(ack.reason, ferrite_mqtt_codec::ReasonCode::Success);
+    c
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_websocket_past_its_lifetime_gets_maximum_connect_time_and_its_will_goes_out() {
+    let rec = Arc::new(Recorder::default());
+    let auth = Arc::new(KeepRevokers::default());
+    let seams = Seams {
+        lifecycle: rec.clone(),
+        ..Seams::default()
+    };
+    let h = BrokerHarness::start_with_auth(MqttConfig::default(), seams, auth.clone()).await;
+    let (mut watcher, _) = h.connect_v311("watcher", true).await;
+    watcher.subscribe("gone/#", QoS::AtLeastOnce).await;
+    let mut ws = connect_with_will(&h, "ws").await;
+    let revoker = auth.0.lock()[1].clone();
+    assert!(!revoker.is_closed());
+    // What the identity service does when a SigV4 WebSocket connection is 24 hours old.
+    revoker.websocket_ttl_expired();
+    match ws.expect_closed().await {
+        Some(Packet::Disconnect(d)) => {
+            assert_eq!(d.reason, ferrite_mqtt_codec::ReasonCode::MaximumConnectTime)
+        }
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+    assert_eq!(watcher.recv_publish().await.topic, "gone/ws");
+    h.broker.shutdown(Duration::from_secs(5)).await;
+    assert!(
+        rec.names()
+            .contains(&"disconnected ws WEBSOCKET_TTL_EXPIRATION".to_string()),
+        "{:?}",
+        rec.names()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_ends_its_revokers_wait() {
+    // Timers the authorizer keeps for a connection (custom authorizer refreshes, the SigV4
+    // WebSocket lifetime) wait on `Revoker::closed`: it must fire when the connection ends
+    // on its own, or each timer would outlive its connection.
+    let auth = Arc::new(KeepRevokers::default());
+    let h =
+        BrokerHarness::start_with_auth(MqttConfig::default(), Seams::default(), auth.clone()).await;
+    let (c, _) = h.connect_v311("short", true).await;
+    let revoker = auth.0.lock()[0].clone();
+    assert!(!revoker.is_closed());
+    c.disconnect().await;
+    tokio::time::timeout(Duration::from_secs(5), revoker.closed())
+        .await
+        .expect("the revoker closes with its connection");
+}
+
+/// Lets everyone in with permissions that panic on the topic `boom`: a bug on the server's
+/// side, met while serving a connection.
+struct PanicsOnBoom;
+
+impl ferrite_broker::Permissions for PanicsOnBoom {
+    fn publish(&self, topic: &str, _retain: bool) -> bool {
+        assert_ne!(topic, "boom", "permissions failed");
+        true
+    }
+    fn subscribe(&self, _filter: &str) -> bool {
+        true
+    }
+    fn receive(&self, _topic: &str) -> bool {
+        true
+    }
+    fn allows(&self, _action: &str, _resource_type: &str, _name: &str) -> bool {
+        true
+    }
+}
+
+impl ferrite_broker::Authorizer for PanicsOnBoom {
+    fn connect<'a>(
+        &'a self,
+        _ctx: ferrite_broker::ConnectContext<'a>,
+    ) -> ferrite_broker::ConnectFuture<'a> {
+        Box::pin(async { Ok(Arc::new(PanicsOnBoom) as Arc<dyn ferrite_broker::Permissions>) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_internal_failure_is_a_server_error_and_the_client_id_stays_usable() {
+    let rec = Arc::new(Recorder::default());
+    let seams = Seams {
+        lifecycle: rec.clone(),
+        ..Seams::default()
+    };
+    let h =
+        BrokerHarness::start_with_auth(MqttConfig::default(), seams, Arc::new(PanicsOnBoom)).await;
+    let (mut watcher, _) = h.connect_v311("watcher", true).await;
+    watcher.subscribe("gone/#", QoS::AtLeastOnce).await;
+    let mut victim = connect_with_will(&h, "victim").await;
+    victim
+        .send(&Packet::Publish(ferrite_test_support::publish(
+            "boom",
+            b"x",
+            QoS::AtMostOnce,
+            false,
+        )))
+        .await;
+    match victim.expect_closed().await {
+        Some(Packet::Disconnect(d)) => {
+            assert_eq!(d.reason, ferrite_mqtt_codec::ReasonCode::UnspecifiedError)
+        }
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+    assert_eq!(watcher.recv_publish().await.topic, "gone/victim");
+    // The session was let go: the client id connects again at once (no take-over wait).
+    let (again, ack) = h.connect_v5("victim", false, Properties::default()).await;
+    assert!(!ack.session_present);
+    again.disconnect().await;
+    h.broker.shutdown(Duration::from_secs(5)).await;
+    let names = rec.names();
+    assert!(
+        names.contains(&"disconnected victim SERVER_ERROR".to_string()),
+        "{names:?}"
+    );
+}

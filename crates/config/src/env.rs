@@ -181,6 +181,13 @@ pub static ENV_VARS: &[EnvVar] = &[
     mqtt_num!(max_queued_messages, "FERRITE_MQTT_MAX_QUEUED_MESSAGES"),
     mqtt_num!(max_inflight, "FERRITE_MQTT_MAX_INFLIGHT"),
     mqtt_num!(receive_maximum, "FERRITE_MQTT_RECEIVE_MAXIMUM"),
+    mqtt_num!(
+        websocket_max_lifetime_secs,
+        "FERRITE_MQTT_WEBSOCKET_MAX_LIFETIME_SECS"
+    ),
+    mqtt_num!(max_publishes_per_sec, "FERRITE_MQTT_MAX_PUBLISHES_PER_SEC"),
+    mqtt_num!(max_bytes_per_sec, "FERRITE_MQTT_MAX_BYTES_PER_SEC"),
+    mqtt_num!(throttle_grace_secs, "FERRITE_MQTT_THROTTLE_GRACE_SECS"),
     EnvVar {
         name: "FERRITE_MQTT_AWS_STRICT_WILDCARDS",
         doc: "true = AWS wildcard rules (a/# does not match a, no retained for wildcards)",

@@ -212,6 +212,20 @@ pub struct MqttConfig {
     pub qos0_backpressure_ms: u64,
     /// Most retained messages kept; retained publishes beyond it are refused (quota exceeded).
     pub max_retained_messages: usize,
+    /// SigV4-signed WebSocket connections are closed at this age, as AWS closes them after
+    /// 24 hours (lifecycle reason `WEBSOCKET_TTL_EXPIRATION`). 0: no limit.
+    pub websocket_max_lifetime_secs: u64,
+    /// Inbound publishes per second one connection may send (AWS: 100); 0: no limit. Over
+    /// it, publishes are not routed: MQTT 5 QoS 1/2 get PUBACK/PUBREC 0x97 (Quota exceeded),
+    /// MQTT 3.1.1 QoS 1/2 are acknowledged, QoS 0 are dropped.
+    pub max_publishes_per_sec: u32,
+    /// Inbound publish bytes (topic and payload) per second one connection may send (AWS:
+    /// 512 KiB); 0: no limit. Over it, publishes are treated as over `max_publishes_per_sec`.
+    pub max_bytes_per_sec: u64,
+    /// A connection still over its publish limits this long after it first went over
+    /// (without having stayed under them for a second since) is disconnected (lifecycle
+    /// reason `THROTTLED`, MQTT 5 DISCONNECT 0x96).
+    pub throttle_grace_secs: u32,
     /// Standard MQTT: `a/#` also matches `a`. AWS IoT does not (set false to match AWS).
     pub multilevel_wildcard_matches_parent: bool,
     /// Standard MQTT: wildcard subscriptions receive stored retained messages. AWS IoT only
@@ -240,6 +254,10 @@ impl Default for MqttConfig {
             backpressure_timeout_ms: 5000,
             qos0_backpressure_ms: 100,
             max_retained_messages: 500_000,
+            websocket_max_lifetime_secs: 86_400,
+            max_publishes_per_sec: 0,
+            max_bytes_per_sec: 0,
+            throttle_grace_secs: 10,
             multilevel_wildcard_matches_parent: true,
             retained_for_wildcard_subscriptions: true,
         }

@@ -31,6 +31,9 @@ pub struct IdentityConfig {
     /// The policy for clients without credentials on loopback, unencrypted listeners
     /// (local development); `None` refuses them.
     pub anonymous_policy: Option<Policy>,
+    /// SigV4-signed WebSocket connections are closed at this age (AWS: 24 hours,
+    /// `WEBSOCKET_TTL_EXPIRATION`); `None`: no limit.
+    pub websocket_max_lifetime: Option<std::time::Duration>,
 }
 
 /// The refusal of a certificate the registry does not know (just-in-time registration may
@@ -75,8 +78,9 @@ pub(crate) struct Inner {
     /// Batches of changes the refresher has taken in. A connection that was resolved while
     /// it moved may have missed one before it was indexed, and is resolved again.
     pub changes_seen: AtomicU64,
-    /// Custom-authorized connections' refresh/disconnect timers. Each ends with its
-    /// connection, its revocation or the broker's shutdown (which cancels every revoker).
+    /// Custom-authorized connections' refresh/disconnect timers and SigV4 WebSocket
+    /// connections' lifetimes. Each ends with its connection, its revocation or the broker's
+    /// shutdown (which cancels every revoker).
     pub timers: tokio_util::task::TaskTracker,
 }
 
@@ -212,6 +216,13 @@ impl Inner {
             return match sigv4_ws::verify(&self.verifier, head) {
                 Ok(key) => {
                     tracing::debug!(client_id = ctx.client_id, access_key_id = %key, "SigV4 WebSocket connection");
+                    if let Some(lifetime) = self.cfg.websocket_max_lifetime {
+                        self.timers.spawn(sigv4_ws::close_at_ttl(
+                            ctx.revoker.clone(),
+                            lifetime,
+                            ctx.client_id.to_owned(),
+                        ));
+                    }
                     // The configured keys are the account's: everything is allowed.
                     Ok(Arc::new(AllowAll {
                         principal: Some(key.into()),

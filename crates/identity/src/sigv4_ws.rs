@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use ferrite_auth::sigv4::{Payload, SecretKey, SigV4Error, SignedRequest, Verifier};
-use ferrite_broker::HttpRequestHead;
+use ferrite_broker::{HttpRequestHead, Revoker};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// Service names a device-gateway signature may carry: the SDKs sign `iotdevicegateway`;
@@ -66,4 +66,20 @@ pub fn verify(
         return Err(WsAuthError::WrongService(verified.service));
     }
     Ok(verified.access_key_id)
+}
+
+/// Closes a SigV4 WebSocket connection once it is `lifetime` old (AWS:
+/// `WEBSOCKET_TTL_EXPIRATION` after 24 hours), unless it ends first.
+pub(crate) async fn close_at_ttl(
+    revoker: Revoker,
+    lifetime: std::time::Duration,
+    client_id: String,
+) {
+    tokio::select! {
+        _ = revoker.closed() => {}
+        _ = tokio::time::sleep(lifetime) => {
+            tracing::info!(client_id, "SigV4 WebSocket connection reached its maximum lifetime");
+            revoker.websocket_ttl_expired();
+        }
+    }
 }

@@ -29,6 +29,8 @@ pub fn authorizer(cfg: &Config, registry: Registry) -> anyhow::Result<IotAuthori
             region: cfg.aws.region.clone(),
             account_id: cfg.aws.account_id.clone(),
             anonymous_policy,
+            websocket_max_lifetime: (cfg.mqtt.websocket_max_lifetime_secs > 0)
+                .then(|| std::time::Duration::from_secs(cfg.mqtt.websocket_max_lifetime_secs)),
         },
         keys,
     ))

@@ -257,6 +257,97 @@ async fn websocket_on_mqtt_path_reaches_the_broker() {
     srv.shutdown().await;
 }
 
+/// SigV4's URI encoding: everything but unreserved characters as `%XX`.
+fn uri_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A `wss://{host}/mqtt` URL presigned as the Device SDK does (service `iotdevicegateway`).
+fn presigned_mqtt_url(host: &str) -> String {
+    let identity = Credentials::new(AKID, SECRET, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = aws_sigv4::http_request::SignatureLocation::QueryParams;
+    settings.expires_in = Some(std::time::Duration::from_secs(300));
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("iotdevicegateway")
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()
+        .expect("params")
+        .into();
+    let url = format!("https://{host}/mqtt");
+    let signable = SignableRequest::new(
+        "GET",
+        url.as_str(),
+        [("host", host)].into_iter(),
+        SignableBody::Bytes(b""),
+    )
+    .expect("signable");
+    let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+    let query: Vec<String> = instructions
+        .params()
+        .iter()
+        .map(|(name, value)| format!("{name}={}", uri_encode(value)))
+        .collect();
+    format!("wss://{host}/mqtt?{}", query.join("&"))
+}
+
+#[tokio::test]
+async fn a_sigv4_websocket_is_closed_at_its_maximum_lifetime() {
+    // A one-second lifetime stands for AWS's 24 hours.
+    let srv = TestServer::start_with(|c| {
+        c.aws.credentials = vec![AccessKey {
+            access_key_id: AKID.into(),
+            secret_access_key: SECRET.into(),
+        }];
+        c.mqtt.websocket_max_lifetime_secs = 1;
+    })
+    .await;
+    let stream = tls(&srv, &[b"http/1.1"], None).await;
+    let host = format!("localhost:{}", https_addr(&srv).port());
+    let mut request = presigned_mqtt_url(&host)
+        .into_client_request()
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
+    let (mut ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(request, stream))
+        .await
+        .expect("upgrade in time")
+        .expect("upgrade");
+    ws.send(Message::binary(connect_bytes("ws-ttl").to_vec()))
+        .await
+        .expect("send connect");
+    let mut packets = Vec::new();
+    while packets.len() < 2 {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("frame in time")
+            .expect("a frame")
+            .expect("websocket ok");
+        if let Message::Binary(data) = frame {
+            let mut data = &data[..];
+            packets.push(read_packet(&mut data).await);
+        }
+    }
+    let [Packet::ConnAck(ack), Packet::Disconnect(d)] = &packets[..] else {
+        panic!("expected CONNACK then DISCONNECT, got {packets:?}");
+    };
+    assert_eq!(ack.reason, ferrite_mqtt_codec::ReasonCode::Success);
+    assert_eq!(d.reason, ferrite_mqtt_codec::ReasonCode::MaximumConnectTime);
+    srv.shutdown().await;
+}
+
 #[tokio::test]
 async fn https_address_is_in_listeners_json() {
     let srv = server().await;

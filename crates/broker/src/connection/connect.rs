@@ -43,7 +43,9 @@ pub(crate) struct Setup {
 
 impl Setup {
     pub fn into_conn<S>(self, inner: Arc<BrokerInner>, stream: S) -> Conn<S> {
+        let throttle = super::throttle::Throttle::new(&inner.cfg);
         Conn {
+            throttle,
             inner,
             stream,
             rbuf: self.rbuf,
@@ -279,6 +281,9 @@ where
 
     let conn_id = inner.conn_id();
     let kick = inner.cancel.child_token();
+    // A refused or abandoned handshake ends what the authorizer started for the connection
+    // (`Revoker::closed`); once served, the connection does that when it is dropped.
+    let abandoned = kick.clone().drop_guard();
     let kick_reason = Arc::new(Mutex::new(None));
 
     let ctx = ConnectContext {
@@ -383,6 +388,7 @@ where
         facts
     });
 
+    abandoned.disarm();
     Ok(Setup {
         rbuf,
         protocol,

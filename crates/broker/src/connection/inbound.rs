@@ -11,6 +11,7 @@ use ferrite_mqtt_codec::{
 use ferrite_storage::{BrokerOp, QueueState, StoredSubscription};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::throttle::Verdict;
 use super::{Conn, Exit, PendingAck};
 use crate::message::Message;
 use crate::presence::LifecycleEvent;
@@ -59,6 +60,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
             (ProtocolVersion::V5, _, _) => Err(Exit::error(metric, code)),
             _ => Err(Exit::closed(metric)),
+        }
+    }
+
+    /// A publish over the connection's limits is not routed. MQTT 5 QoS 1/2 publishers learn
+    /// it from the acknowledgement (0x97 Quota exceeded); MQTT 3.1.1 has no negative
+    /// acknowledgement, so there they are acknowledged and dropped like QoS 0.
+    fn throttled(&mut self, p: &Publish) {
+        self.inner.metrics.dropped("throttled");
+        let code = if self.protocol == ProtocolVersion::V5 {
+            ReasonCode::QuotaExceeded
+        } else {
+            ReasonCode::Success
+        };
+        match (p.qos, p.packet_id) {
+            (QoS::AtLeastOnce, Some(id)) => {
+                self.inbound_unacked += 1;
+                self.queue_ack(
+                    DeliveryTicket::default(),
+                    Packet::PubAck(ack(id, code)),
+                    true,
+                );
+            }
+            (QoS::ExactlyOnce, Some(id)) => {
+                // Not routed, so a later publish reusing the id is a new message.
+                self.session.state.lock().incoming_qos2.remove(&id.get());
+                self.queue_ack(
+                    DeliveryTicket::default(),
+                    Packet::PubRec(ack(id, code)),
+                    false,
+                );
+            }
+            _ => {}
         }
     }
 
@@ -128,6 +161,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             return Ok(());
         }
 
+        if let Some(throttle) = &mut self.throttle {
+            match throttle.check(topic.len() + p.payload.len()) {
+                Verdict::Pass => {}
+                Verdict::Refuse => {
+                    self.throttled(&p);
+                    return Ok(());
+                }
+                Verdict::Disconnect => {
+                    return Err(Exit::error("throttled", ReasonCode::MessageRateTooHigh));
+                }
+            }
+        }
         let msg = Arc::new(Message::new(
             topic,
             p.payload,

@@ -5,9 +5,14 @@
 mod connect;
 mod inbound;
 mod outbound;
+mod throttle;
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -118,6 +123,36 @@ pub(crate) struct Conn<S> {
     /// Who this connection is in its lifecycle events; `None` when it has none (client ids
     /// with `#` or `+`).
     presence: Option<Arc<ConnectionFacts>>,
+    /// The publish limits; `None` when none are configured.
+    throttle: Option<Box<throttle::Throttle>>,
+}
+
+/// A future whose panic is caught and returned as `Err`. A connection whose task panicked
+/// would otherwise keep its session attached (its client id could not connect again) and
+/// never announce its disconnect; caught, it ends as SERVER_ERROR like any other exit.
+struct CatchPanic<F>(F);
+
+impl<F: Future + Unpin> Future for CatchPanic<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        // Unwind safety: after a panic only `finish` touches the connection, and what it
+        // reads (socket, session cell behind non-poisoning locks, will) stays consistent.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}
+
+impl<S> Drop for Conn<S> {
+    /// Ends what was kept for this connection outside its task (the authorizer's timers
+    /// wait on `Revoker::closed`).
+    fn drop(&mut self) {
+        self.kick.cancel();
+    }
 }
 
 /// Serves a connection from its first byte to its close.
@@ -137,7 +172,14 @@ where
         }
     };
     let mut conn = conn;
-    let exit = conn.serve().await;
+    let served = {
+        let serving = std::pin::pin!(conn.serve());
+        CatchPanic(serving).await
+    };
+    let exit = served.unwrap_or_else(|()| {
+        tracing::error!(client_id = %conn.client_id, "connection ended by an internal error");
+        Exit::error("server_error", ReasonCode::UnspecifiedError)
+    });
     Box::pin(conn.finish(exit)).await;
     inner.metrics.connections.dec();
 }
@@ -176,6 +218,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                         Some(KickReason::TakenOver) => Exit::error("taken_over", ReasonCode::SessionTakenOver),
                         Some(KickReason::NotAuthorized) => Exit::error("not_authorized", ReasonCode::NotAuthorized),
                         Some(KickReason::CredentialsExpired) => Exit::error("credentials_expired", ReasonCode::NotAuthorized),
+                        Some(KickReason::WebSocketTtl) => Exit::error("websocket_ttl_expired", ReasonCode::MaximumConnectTime),
                         Some(KickReason::Api { discard_session, publish_will }) => {
                             if discard_session {
                                 // As an MQTT 5 DISCONNECT with expiry 0: the session ends

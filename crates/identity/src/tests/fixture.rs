@@ -129,6 +129,7 @@ impl Fixture {
             region: scope.region.clone(),
             account_id: scope.account.clone(),
             anonymous_policy: None,
+            websocket_max_lifetime: None,
         };
         let auth = IotAuthorizer::new(registry.clone(), cfg, Default::default());
         Fixture {

@@ -362,6 +362,7 @@ async fn the_principal_is_the_certificate_id_or_none_for_anonymous_clients() {
             anonymous_policy: Some(
                 ferrite_policy::Policy::parse(&allow(&["iot:Publish"], "*")).unwrap(),
             ),
+            websocket_max_lifetime: None,
         },
         Default::default(),
     );
