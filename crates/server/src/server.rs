@@ -184,7 +184,12 @@ fn api_state(
             forward: cfg.targets.forward.clone(),
         },
     )
-    .with_node(node_id(&cfg.data_dir)?);
+    // Kept in the data directory, so a restarted node knows the leases it held (bulk
+    // registration resumes its tasks at once); the cluster names nodes by the same id.
+    .with_node(ferrite_cluster::load_or_create_node_id(
+        &cfg.cluster.node_id,
+        &cfg.data_dir,
+    )?);
     Ok(ApiState {
         verifier: Verifier::new(keys),
         account_id: cfg.aws.account_id.clone(),
@@ -197,25 +202,6 @@ fn api_state(
         test_hooks: cfg.aws.test_hooks,
         data: None,
     })
-}
-
-/// This node's id, generated once and kept in the data directory, so a restarted node knows
-/// the leases it held (bulk registration resumes its tasks at once).
-fn node_id(data_dir: &Path) -> anyhow::Result<String> {
-    let path = data_dir.join("node-id");
-    match std::fs::read_to_string(&path) {
-        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-    let id: String = (0..16)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect();
-    let tmp = data_dir.join("node-id.tmp");
-    std::fs::write(&tmp, &id)?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(id)
 }
 
 fn write_listeners_file(dir: &Path, addrs: &BoundAddrs) -> anyhow::Result<()> {
