@@ -4,7 +4,9 @@
 //! AWS Signature Version 4 on API requests (`Authorization` header form, as boto3 and the AWS CLI
 //! send it) and on presigned URLs (query form, as the AWS IoT Device SDK builds it for MQTT over
 //! WebSocket). [`custom`] runs custom authorizers: token-signature checks, the call to the
-//! authorizer function over HTTP and the cache of its answers. Client-certificate principals
+//! authorizer function over HTTP and the cache of its answers. [`signer`] is the other direction:
+//! SigV4-signing Ferrite's own outbound calls to AWS-compatible endpoints (forwarded rule
+//! actions, bulk registration's S3 files). Client-certificate principals
 //! will live here too.
 //!
 //! [`sigv4`] is framework-free and synchronous: callers describe a request with
@@ -18,4 +20,6 @@
 #![warn(missing_docs)]
 
 pub mod custom;
+/// SigV4 signing of outbound requests to AWS-compatible endpoints.
+pub mod signer;
 pub mod sigv4;

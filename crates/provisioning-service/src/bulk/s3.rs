@@ -1,19 +1,13 @@
 //! S3 at an AWS-compatible endpoint (`[targets.s3] forward_endpoint`, signed with
-//! `[targets.forward]`'s keys as the rules engine's forwarded `s3` action is): path-style
-//! GetObject of an input file, PutObject of a report, and a presigned GetObject URL as the
-//! report's link. The rules engine's forwarder is private to its crate and shaped around
-//! action errors; the signing here is the same few aws-sigv4 settings S3 needs.
+//! `[targets.forward]`'s keys by [`ferrite_auth::signer`], as the rules engine's forwarded `s3`
+//! action is): path-style GetObject of an input file, PutObject of a report, and a presigned
+//! GetObject URL as the report's link.
 
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
-    SigningSettings, UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use ferrite_auth::custom::client;
+use ferrite_auth::signer::{Signer, Unsigned};
 use ferrite_config::ForwardConfig;
 use ferrite_types::Clock;
 use http::Method;
@@ -38,7 +32,7 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
 pub struct S3Endpoint {
     /// `scheme://host[:port]`, without a trailing `/`.
     endpoint: String,
-    keys: ForwardConfig,
+    signer: Signer,
 }
 
 impl S3Endpoint {
@@ -47,7 +41,7 @@ impl S3Endpoint {
         let endpoint = forward_endpoint.trim().trim_end_matches('/');
         (!endpoint.is_empty()).then(|| S3Endpoint {
             endpoint: endpoint.to_owned(),
-            keys: keys.clone(),
+            signer: Signer::new(&keys.region, &keys.access_key_id, &keys.secret_access_key),
         })
     }
 
@@ -80,63 +74,9 @@ impl S3Endpoint {
     /// A URL that reads the object without further credentials until [`LINK_EXPIRY`].
     pub fn presigned_get(&self, bucket: &str, key: &str, clock: &Clock) -> Result<String, String> {
         let url = self.url(bucket, key);
-        let mut settings = s3_settings();
-        settings.signature_location = SignatureLocation::QueryParams;
-        settings.expires_in = Some(LINK_EXPIRY);
-        // A presigned GET does not sign its (absent) body.
-        settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
-        let host = host_of(&url)?;
-        let headers = [("host", host.as_str())];
-        let signable = SignableRequest::new(
-            "GET",
-            &url,
-            headers.into_iter(),
-            SignableBody::UnsignedPayload,
-        )
-        .map_err(|e| format!("cannot sign for {url}: {e}"))?;
-        let instructions = self.sign(signable, settings, clock, &url)?;
-        let query: Vec<String> = instructions
-            .params()
-            .iter()
-            .map(|(name, value)| {
-                format!(
-                    "{}={}",
-                    utf8_percent_encode(name, UNRESERVED),
-                    utf8_percent_encode(value, UNRESERVED)
-                )
-            })
-            .collect();
-        Ok(format!("{url}?{}", query.join("&")))
-    }
-
-    fn sign(
-        &self,
-        signable: SignableRequest<'_>,
-        settings: SigningSettings,
-        clock: &Clock,
-        url: &str,
-    ) -> Result<aws_sigv4::http_request::SigningInstructions, String> {
-        let identity = Credentials::new(
-            &self.keys.access_key_id,
-            &self.keys.secret_access_key,
-            None,
-            None,
-            "ferrite-bulk-registration",
-        )
-        .into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.keys.region)
-            .name("s3")
-            .time(clock.now_system_time())
-            .settings(settings)
-            .build()
-            .map_err(|e| format!("cannot sign for {url}: {e}"))?
-            .into();
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| format!("cannot sign for {url}: {e}"))?
-            .into_parts();
-        Ok(instructions)
+        self.signer
+            .presign("s3", "GET", &url, LINK_EXPIRY, clock.now_system_time())
+            .map_err(|e| e.to_string())
     }
 
     async fn call(
@@ -146,29 +86,22 @@ impl S3Endpoint {
         body: Bytes,
         max_bytes: u64,
     ) -> Result<Bytes, String> {
-        if self.keys.access_key_id.is_empty() || self.keys.secret_access_key.is_empty() {
+        if !self.signer.has_keys() {
             return Err(format!(
                 "reading buckets at {} needs [targets.forward] access_key_id and secret_access_key",
                 self.endpoint
             ));
         }
-        let host = host_of(url)?;
-        let mut headers: Vec<(String, String)> = vec![("host".into(), host)];
-        let signable = SignableRequest::new(
-            method.as_str(),
+        let request = Unsigned {
+            method: method.as_str(),
             url,
-            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-            SignableBody::Bytes(&body),
-        )
-        .map_err(|e| format!("cannot sign for {url}: {e}"))?;
-        let instructions = self.sign(signable, s3_settings(), &Clock::system(), url)?;
-        headers.extend(
-            instructions
-                .headers()
-                .map(|(n, v)| (n.to_owned(), v.to_owned())),
-        );
-        // The client sets `host` from the URL itself.
-        headers.retain(|(n, _)| n != "host");
+            headers: &[],
+            body: &body,
+        };
+        let headers = self
+            .signer
+            .sign("s3", &request, Clock::system().now_system_time())
+            .map_err(|e| e.to_string())?;
         let borrowed: Vec<(&str, &str)> = headers
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -194,22 +127,6 @@ impl S3Endpoint {
             error_text(&response.body)
         ))
     }
-}
-
-/// S3 signs its paths as sent and wants the payload's hash in a header.
-fn s3_settings() -> SigningSettings {
-    let mut settings = SigningSettings::default();
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    settings
-}
-
-fn host_of(url: &str) -> Result<String, String> {
-    let uri: http::Uri = url.parse().map_err(|_| format!("{url} is not a URL"))?;
-    uri.authority()
-        .map(|a| a.as_str().to_owned())
-        .ok_or_else(|| format!("{url} has no host"))
 }
 
 /// S3's `<Code>: <Message>` from an XML error body.

@@ -24,14 +24,9 @@
 
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use ferrite_auth::custom::client;
+use ferrite_auth::signer::{Signer, Unsigned};
 use ferrite_config::ForwardConfig;
 use ferrite_types::Clock;
 use http::Method;
@@ -62,9 +57,7 @@ pub(crate) fn path_segment(value: &str) -> String {
 pub(crate) struct Forward {
     /// `scheme://host[:port]`, without a trailing `/`.
     endpoint: String,
-    region: String,
-    access_key_id: String,
-    secret_access_key: String,
+    signer: Signer,
 }
 
 /// One request to forward.
@@ -108,9 +101,7 @@ impl Forward {
         }
         Some(Forward {
             endpoint: endpoint.to_owned(),
-            region: keys.region.clone(),
-            access_key_id: keys.access_key_id.clone(),
-            secret_access_key: keys.secret_access_key.clone(),
+            signer: Signer::new(&keys.region, &keys.access_key_id, &keys.secret_access_key),
         })
     }
 
@@ -190,7 +181,7 @@ impl Forward {
     }
 
     async fn send(&self, call: Call<'_>) -> Result<Bytes, CallError> {
-        if self.access_key_id.is_empty() || self.secret_access_key.is_empty() {
+        if !self.signer.has_keys() {
             return Err(ActionError::permanent(format!(
                 "forwarding to {} needs [targets.forward] access_key_id and secret_access_key",
                 self.endpoint
@@ -237,67 +228,23 @@ impl Forward {
         })
     }
 
-    /// All headers to send: the call's, `host`'s absence aside, plus the signature's.
+    /// All headers to send: the call's plus the signature's.
     fn signed_headers(
         &self,
         call: &Call<'_>,
         url: &str,
     ) -> Result<Vec<(String, String)>, ActionError> {
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|_| ActionError::permanent(format!("{url} is not a valid URL")))?;
-        let host = uri
-            .authority()
-            .map(|a| a.as_str().to_owned())
-            .ok_or_else(|| ActionError::permanent(format!("{url} has no host")))?;
-        let mut settings = SigningSettings::default();
-        if call.service == "s3" {
-            // S3 signs its paths as sent and wants the payload's hash in a header.
-            settings.percent_encoding_mode = PercentEncodingMode::Single;
-            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        }
-        let identity = Credentials::new(
-            &self.access_key_id,
-            &self.secret_access_key,
-            None,
-            None,
-            "ferrite-forward",
-        )
-        .into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(call.service)
-            .time(Clock::system().now_system_time())
-            .settings(settings)
-            .build()
-            .map_err(|e| ActionError::permanent(format!("cannot sign for {url}: {e}")))?
-            .into();
-        let mut headers: Vec<(String, String)> = vec![("host".into(), host)];
-        headers.extend(
-            call.headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), v.clone())),
-        );
-        let signable = SignableRequest::new(
-            call.method.as_str(),
+        let headers: Vec<(&str, &str)> =
+            call.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let request = Unsigned {
+            method: call.method.as_str(),
             url,
-            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-            SignableBody::Bytes(&call.body),
-        )
-        .map_err(|e| ActionError::permanent(format!("cannot sign for {url}: {e}")))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| ActionError::permanent(format!("cannot sign for {url}: {e}")))?
-            .into_parts();
-        headers.extend(
-            instructions
-                .headers()
-                .map(|(n, v)| (n.to_owned(), v.to_owned())),
-        );
-        // The client sets `host` from the URL itself.
-        headers.retain(|(n, _)| n != "host");
-        Ok(headers)
+            headers: &headers,
+            body: &call.body,
+        };
+        self.signer
+            .sign(call.service, &request, Clock::system().now_system_time())
+            .map_err(|e| ActionError::permanent(e.to_string()))
     }
 }
 
