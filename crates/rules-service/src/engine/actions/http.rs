@@ -13,9 +13,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
+use ferrite_auth::signer::{Signer, Unsigned};
 use ferrite_config::ForwardConfig;
 use ferrite_rules::{CompiledSql, Template};
 use ferrite_types::Clock;
@@ -44,9 +42,9 @@ pub(crate) struct Http {
 }
 
 struct SigV4 {
-    region: String,
     service: String,
-    keys: ForwardConfig,
+    /// `[targets.forward]`'s keys for the action's `signingRegion`.
+    signer: Signer,
 }
 
 fn template(sql: &CompiledSql, text: &str) -> Result<Template, String> {
@@ -91,17 +89,18 @@ impl Http {
         }
         let sets_content_type = headers.iter().any(|(k, _)| k == "content-type");
         let sigv4 = match config.pointer("/auth/sigv4") {
-            Some(s) if s.is_object() => Some(SigV4 {
-                region: s["signingRegion"]
+            Some(s) if s.is_object() => {
+                let region = s["signingRegion"]
                     .as_str()
-                    .ok_or("sigv4 needs a signingRegion")?
-                    .to_owned(),
-                service: s["serviceName"]
-                    .as_str()
-                    .ok_or("sigv4 needs a serviceName")?
-                    .to_owned(),
-                keys: keys.clone(),
-            }),
+                    .ok_or("sigv4 needs a signingRegion")?;
+                Some(SigV4 {
+                    service: s["serviceName"]
+                        .as_str()
+                        .ok_or("sigv4 needs a serviceName")?
+                        .to_owned(),
+                    signer: Signer::new(region, &keys.access_key_id, &keys.secret_access_key),
+                })
+            }
             _ => None,
         };
         Ok(Http {
@@ -144,7 +143,8 @@ impl Http {
 }
 
 impl SigV4 {
-    /// Adds the signature's headers (`authorization`, `x-amz-date`) for a POST of `body` to
+    /// Adds the signature's headers (`authorization`, `x-amz-date`, for S3
+    /// `x-amz-content-sha256`) for a POST of `body` to
     /// `url` with `headers` at `now_ms`.
     fn sign(
         &self,
@@ -153,45 +153,33 @@ impl SigV4 {
         body: &[u8],
         now_ms: i64,
     ) -> Result<(), ActionError> {
-        let keys = &self.keys;
-        if keys.access_key_id.is_empty() || keys.secret_access_key.is_empty() {
+        if !self.signer.has_keys() {
             return Err(ActionError::permanent(
                 "the http action signs with SigV4, which needs access_key_id and \
                  secret_access_key in [targets.forward]",
             ));
         }
-        let identity = Credentials::new(
-            &keys.access_key_id,
-            &keys.secret_access_key,
-            None,
-            None,
-            "ferrite-targets-forward",
-        )
-        .into();
+        if authority(url).is_none() {
+            return Err(ActionError::permanent(format!(
+                "{url} is not an http(s) URL"
+            )));
+        }
+        let unsigned: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let request = Unsigned {
+            method: "POST",
+            url,
+            headers: &unsigned,
+            body,
+        };
         let time = UNIX_EPOCH + Duration::from_millis(u64::try_from(now_ms).unwrap_or(0));
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(&self.service)
-            .time(time)
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| ActionError::permanent(format!("cannot sign the request: {e}")))?
-            .into();
-        let host = authority(url)
-            .ok_or_else(|| ActionError::permanent(format!("{url} is not an http(s) URL")))?;
-        let signed_headers = std::iter::once(("host", host))
-            .chain(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let signable = SignableRequest::new("POST", url, signed_headers, SignableBody::Bytes(body))
+        let signed = self
+            .signer
+            .sign(&self.service, &request, time)
             .map_err(|e| ActionError::permanent(format!("cannot sign the request: {e}")))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| ActionError::permanent(format!("cannot sign the request: {e}")))?
-            .into_parts();
-        headers.extend(
-            instructions
-                .headers()
-                .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
+        *headers = signed;
         Ok(())
     }
 }
