@@ -226,11 +226,18 @@ impl Broker {
 
     /// Routes a message published on this node by anyone but a connected client (iot-data
     /// Publish, the services): the same path a client's PUBLISH takes. Returns what became of
-    /// it; [`Broker::wait`] on its ticket before promising it is durable.
-    pub async fn dispatch(&self, msg: Message) -> Result<Dispatched, BrokerError> {
+    /// it; [`Broker::wait`] on its ticket before promising it is durable. The message's
+    /// origin is stamped with this node's id (publishers build it without knowing the node).
+    pub async fn dispatch(&self, mut msg: Message) -> Result<Dispatched, BrokerError> {
         dispatch::validate(&self.inner, &msg.topic, msg.payload.len())?;
         if self.inner.cancel.is_cancelled() {
             return Err(BrokerError::ShuttingDown);
+        }
+        // In a cluster the node id tells a node its own messages back from the bus.
+        if msg.origin.node != self.inner.seams.node {
+            let mut origin = (*msg.origin).clone();
+            origin.node = self.inner.seams.node.clone();
+            msg.origin = Arc::new(origin);
         }
         Ok(dispatch::dispatch(&self.inner, Arc::new(msg)).await)
     }

@@ -124,6 +124,11 @@ impl Link {
         let _ = applied.wait_for(|n| *n >= target).await;
     }
 
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+
     /// Messages this node received from the bus (its own and duplicates included).
     pub fn received(&self) -> u64 {
         self.inner.received.load(Ordering::Relaxed)
@@ -217,14 +222,23 @@ async fn forward_task(
             () = cancel.cancelled() => break,
             m = messages.recv() => match m { Some(m) => m, None => break },
         };
-        let seq = Sequence {
-            incarnation: inner.incarnation,
-            seq: inner.seq.fetch_add(1, Ordering::Relaxed) + 1,
-        };
-        let e = envelope::encode(&inner.prefix, &msg, seq);
-        if let Err(err) = inner.bus.publish(e.subject, e.headers, e.payload).await {
-            tracing::warn!(topic = %msg.topic, error = %err, "cannot forward a message to the bus");
-        }
+        forward_one(&inner, &msg).await;
+    }
+    // The node stops after its broker: what the broker published last (wills, say) is
+    // queued here and still goes out.
+    while let Ok(msg) = messages.try_recv() {
+        forward_one(&inner, &msg).await;
+    }
+}
+
+async fn forward_one(inner: &Inner, msg: &Message) {
+    let seq = Sequence {
+        incarnation: inner.incarnation,
+        seq: inner.seq.fetch_add(1, Ordering::Relaxed) + 1,
+    };
+    let e = envelope::encode(&inner.prefix, msg, seq);
+    if let Err(err) = inner.bus.publish(e.subject, e.headers, e.payload).await {
+        tracing::warn!(topic = %msg.topic, error = %err, "cannot forward a message to the bus");
     }
 }
 

@@ -64,6 +64,11 @@ impl NatsBus {
         Ok(NatsBus { client })
     }
 
+    /// Whether the client is connected now (it reconnects by itself after a loss).
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
     /// A bus over an already connected client.
     pub fn from_client(client: async_nats::Client) -> NatsBus {
         NatsBus { client }

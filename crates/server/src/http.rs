@@ -13,16 +13,23 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 
+use crate::cluster::ClusterHealth;
+
 #[derive(Clone)]
 struct AppState {
     registry: Arc<Registry>,
+    cluster: Option<ClusterHealth>,
 }
 
-async fn health() -> impl IntoResponse {
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let mut body = serde_json::json!({"status": "ok"});
+    if let Some(cluster) = &state.cluster {
+        body["cluster"] = cluster.to_json();
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        "{\"status\":\"ok\"}",
+        body.to_string(),
     )
 }
 
@@ -46,10 +53,14 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// The app both HTTP entry points serve.
-pub fn app(registry: Arc<Registry>, api: Arc<ferrite_http_api::ApiState>) -> Router {
+pub fn app(
+    registry: Arc<Registry>,
+    api: Arc<ferrite_http_api::ApiState>,
+    cluster: Option<ClusterHealth>,
+) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .with_state(AppState { registry })
+        .with_state(AppState { registry, cluster })
         .merge(ferrite_http_api::router(api))
 }

@@ -2,6 +2,7 @@
 //! from a `Config`, and shuts them down in order. Holds no protocol logic of its own.
 //! Tests start the same server in-process through `Server::start`.
 
+mod cluster;
 mod credentials;
 mod device_auth;
 pub mod env;

@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cluster::ClusterNode;
 use crate::listeners::{AcceptCtx, accept_loop};
 use ferrite_auth::sigv4::{SecretKey, Verifier};
 use ferrite_http_api::{ApiState, DataServices};
@@ -50,6 +51,9 @@ pub struct Server {
     services: TaskTracker,
     /// MQTT connections handed to the broker; they end with its shutdown.
     connections: TaskTracker,
+    /// The link to the other nodes: stopped after the broker, whose last messages it still
+    /// forwards.
+    cluster: Option<ClusterNode>,
     /// Owned here, not by the broker: it is closed after everything that writes to it.
     store: Arc<dyn BrokerStore>,
     shutdown_timeout: Duration,
@@ -138,6 +142,7 @@ fn api_state(
     issuer: Arc<dyn ferrite_registry::CertificateIssuer>,
     changes: Arc<dyn ChangeFeed>,
     rules: ferrite_rules_service::TopicRules,
+    node: &str,
 ) -> anyhow::Result<ApiState> {
     let keys = crate::credentials::resolve(cfg)?
         .into_iter()
@@ -186,10 +191,7 @@ fn api_state(
     )
     // Kept in the data directory, so a restarted node knows the leases it held (bulk
     // registration resumes its tasks at once); the cluster names nodes by the same id.
-    .with_node(ferrite_cluster::load_or_create_node_id(
-        &cfg.cluster.node_id,
-        &cfg.data_dir,
-    )?);
+    .with_node(node.to_owned());
     Ok(ApiState {
         verifier: Verifier::new(keys),
         account_id: cfg.aws.account_id.clone(),
@@ -202,6 +204,15 @@ fn api_state(
         test_hooks: cfg.aws.test_hooks,
         data: None,
     })
+}
+
+/// This node's id (kept in the data directory unless `cluster.node_id` sets it) and, when
+/// `cluster.enabled`, its connection to the cluster.
+async fn join(cfg: &Config) -> anyhow::Result<(String, Option<ClusterNode>)> {
+    // Bulk registration's leases name the node by it too, also outside a cluster.
+    let node = ferrite_cluster::load_or_create_node_id(&cfg.cluster.node_id, &cfg.data_dir)?;
+    let cluster = ClusterNode::join(cfg, &node).await?;
+    Ok((node, cluster))
 }
 
 fn write_listeners_file(dir: &Path, addrs: &BoundAddrs) -> anyhow::Result<()> {
@@ -218,8 +229,9 @@ impl Server {
     pub async fn start(cfg: Config) -> anyhow::Result<Server> {
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
+        let (node, cluster) = join(&cfg).await?;
         let stores = open_store(&cfg).await?;
-        Self::start_on(cfg, stores).await
+        Self::start_on(cfg, stores, node, cluster).await
     }
 
     /// [`Server::start`] on a store the caller opened (`storage.url` is not read). The server
@@ -230,10 +242,16 @@ impl Server {
     ) -> anyhow::Result<Server> {
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
-        Self::start_on(cfg, Stores::of(store)).await
+        let (node, cluster) = join(&cfg).await?;
+        Self::start_on(cfg, Stores::of(store), node, cluster).await
     }
 
-    async fn start_on(cfg: Config, stores: Stores) -> anyhow::Result<Server> {
+    async fn start_on(
+        cfg: Config,
+        stores: Stores,
+        node: String,
+        cluster: Option<ClusterNode>,
+    ) -> anyhow::Result<Server> {
         let started = Instant::now();
         let store = stores.broker.clone();
         let ca = Arc::new(ferrite_transport::ensure_ca(
@@ -252,6 +270,7 @@ impl Server {
             issuer,
             changes.clone(),
             rules_service.rules(),
+            &node,
         )?;
         let tls = ferrite_transport::server_config(&ca, &[])?;
 
@@ -277,12 +296,22 @@ impl Server {
             stores.broker,
             Arc::new(device_auth.clone()),
             metrics,
-            ferrite_broker::Seams {
-                lifecycle,
-                ..ferrite_broker::Seams::default()
+            {
+                let seams = ferrite_broker::Seams {
+                    lifecycle,
+                    ..ferrite_broker::Seams::default()
+                };
+                match &cluster {
+                    Some(c) => c.seams(seams),
+                    None => seams,
+                }
             },
         )
         .await?;
+        // Routing between nodes starts with the broker, before any client connects.
+        if let Some(c) = &cluster {
+            c.run(broker.clone());
+        }
 
         let shadow_service = ferrite_shadow_service::ShadowService::new(
             broker.clone(),
@@ -362,7 +391,11 @@ impl Server {
         let edge_cancel = CancellationToken::new();
         let edge = TaskTracker::new();
         let connections = TaskTracker::new();
-        let http_app = crate::http::app(Arc::new(registry), Arc::new(api_state));
+        let http_app = crate::http::app(
+            Arc::new(registry),
+            Arc::new(api_state),
+            cluster.as_ref().map(ClusterNode::health),
+        );
         let ctx = Arc::new(AcceptCtx {
             broker: broker.clone(),
             slots: Arc::new(Semaphore::new(cfg.server.max_connections)),
@@ -433,6 +466,7 @@ impl Server {
             services_cancel,
             services,
             connections,
+            cluster,
             store,
             shutdown_timeout: Duration::from_secs(cfg.server.shutdown_timeout_secs),
         })
@@ -450,6 +484,9 @@ impl Server {
         self.drain(&self.services, "services").await;
         self.broker.shutdown(self.shutdown_timeout).await;
         self.drain(&self.connections, "mqtt connections").await;
+        if let Some(cluster) = self.cluster {
+            cluster.shutdown(self.shutdown_timeout).await;
+        }
         if let Err(e) = self.store.close().await {
             tracing::error!(error = %e, "closing the store failed");
         }

@@ -1,0 +1,222 @@
+//! Two `ferrite serve` nodes (in process) with `cluster.enabled`, sharing the PostgreSQL at
+//! `FERRITE_TEST_POSTGRES_URL` (a scratch schema) and the NATS at `FERRITE_TEST_NATS_URL`
+//! (default nats://127.0.0.1:4222) under a subject prefix of their own: MQTT messages cross
+//! from one node to the other, and only where someone wants them. Skipped loudly when either
+//! server is absent.
+
+use std::time::Duration;
+
+use ferrite_mqtt_codec::{Packet, Publish, QoS};
+use ferrite_storage::conformance::run_case;
+use ferrite_storage_postgres::testing::ScratchLocation;
+use ferrite_test_support::aws::signed_call;
+use ferrite_test_support::{TestClient, TestServer, WAIT, connect_v311, http_get};
+
+fn nats_url() -> String {
+    std::env::var("FERRITE_TEST_NATS_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned())
+}
+
+async fn nats_reachable(test: &str) -> bool {
+    let url = nats_url();
+    match tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url.as_str())).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
+            eprintln!(
+                "!! no NATS at {url} ({e}): {test} is SKIPPED. Start nats-server or set FERRITE_TEST_NATS_URL."
+            );
+            false
+        }
+        Err(_) => {
+            eprintln!("!! NATS at {url} does not answer: {test} is SKIPPED.");
+            false
+        }
+    }
+}
+
+async fn node(storage_url: &str, prefix: &str, id: &str) -> TestServer {
+    TestServer::start_with(|c| {
+        c.storage.url = storage_url.to_owned();
+        c.cluster.enabled = true;
+        c.cluster.node_id = id.to_owned();
+        c.cluster.nats_urls = vec![nats_url()];
+        c.cluster.subject_prefix = prefix.to_owned();
+    })
+    .await
+}
+
+/// The node's `/health` document.
+async fn health(srv: &TestServer) -> serde_json::Value {
+    let response = http_get(srv.api_addr(), "/health").await;
+    let body = response.split("\r\n\r\n").nth(1).expect("a body");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+}
+
+async fn messages_received(srv: &TestServer) -> u64 {
+    health(srv).await["cluster"]["messages_received"]
+        .as_u64()
+        .expect("cluster.messages_received in /health")
+}
+
+/// The next PUBLISH that is not a readiness probe (acknowledged).
+async fn next_data(c: &mut TestClient) -> Publish {
+    loop {
+        let p = c.recv_publish().await;
+        if !p.topic.ends_with("/probe") {
+            return p;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_on_one_node_receives_what_a_publisher_on_another_sends() {
+    const TEST: &str = "a_subscriber_on_one_node_receives_what_a_publisher_on_another_sends";
+    if !nats_reachable(TEST).await {
+        return;
+    }
+    let Some(location) = ScratchLocation::from_env(TEST).await else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let url = location.schema.url();
+        let prefix = format!("ferrite-test-{}", uuid::Uuid::new_v4().simple());
+        let a = node(&url, &prefix, "node-a").await;
+        let b = node(&url, &prefix, "node-b").await;
+        let h = health(&a).await;
+        assert_eq!(h["cluster"]["node"], "node-a", "{h}");
+        assert_eq!(h["cluster"]["bus"], "connected", "{h}");
+
+        // On A: one subscriber that wants cl/data/#, another that wants only cl/other.
+        let (mut other, _) = connect_v311(a.mqtt_addr(), "other-sub", true).await;
+        other.subscribe("cl/other", QoS::AtLeastOnce).await;
+        let (mut sub, _) = connect_v311(a.mqtt_addr(), "data-sub", true).await;
+        sub.subscribe("cl/data/#", QoS::AtLeastOnce).await;
+
+        // A's interest reaches NATS asynchronously, in the order it arose: once a probe
+        // published on B arrives, both subscriptions are in place.
+        let (mut publisher, _) = connect_v311(b.mqtt_addr(), "publisher", true).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            publisher
+                .publish("cl/data/probe", b"probe", QoS::AtMostOnce, false)
+                .await;
+            match sub.recv_within(Duration::from_millis(200)).await {
+                Ok(Some(Packet::Publish(p))) => {
+                    assert_eq!(&*p.topic, "cl/data/probe");
+                    break;
+                }
+                Ok(other) => panic!("expected a probe, got {other:?}"),
+                Err(_) => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "node A's subscription never became visible to node B"
+                ),
+            }
+        }
+
+        publisher
+            .publish("cl/data/zero", b"at most once", QoS::AtMostOnce, false)
+            .await;
+        let p = next_data(&mut sub).await;
+        assert_eq!(
+            (&*p.topic, &p.payload[..], p.qos),
+            ("cl/data/zero", &b"at most once"[..], QoS::AtMostOnce)
+        );
+
+        let ack = publisher
+            .publish("cl/data/one", b"at least once", QoS::AtLeastOnce, false)
+            .await;
+        assert!(ack.is_some(), "PUBACK on node B");
+        let p = next_data(&mut sub).await;
+        assert_eq!(
+            (&*p.topic, &p.payload[..], p.qos),
+            ("cl/data/one", &b"at least once"[..], QoS::AtLeastOnce)
+        );
+
+        // Everything B sent so far has reached A (NATS keeps one publisher's order), so the
+        // count is settled. A topic nobody on A wants does not cross to A at all: the next
+        // message that A wants is the only one A receives.
+        let before = messages_received(&a).await;
+        publisher
+            .publish("cl/nobody", b"unwanted", QoS::AtLeastOnce, false)
+            .await;
+        publisher
+            .publish("cl/other", b"marker", QoS::AtLeastOnce, false)
+            .await;
+        let p = other.recv_publish().await;
+        assert_eq!((&*p.topic, &p.payload[..]), ("cl/other", &b"marker"[..]));
+        assert_eq!(
+            messages_received(&a).await,
+            before + 1,
+            "only the wanted message crossed to node A"
+        );
+        // And none of A's subscribers saw the unwanted one: a ping round trip each.
+        for c in [&mut sub, &mut other] {
+            c.send(&Packet::PingReq).await;
+            loop {
+                match c.recv().await {
+                    Packet::PingResp => break,
+                    Packet::Publish(p) if p.topic.ends_with("/probe") => {}
+                    other => panic!("expected PINGRESP, got {other:?}"),
+                }
+            }
+        }
+
+        // A message published on A by a service (iot-data Publish here) comes back to A from
+        // the bus, since A wants its topic; A knows it by its node id and routes it once.
+        let before = messages_received(&a).await;
+        let reply = signed_call(
+            a.api_addr(),
+            "iotdata",
+            "POST",
+            "/topics/cl%2Fother?qos=1",
+            "{\"via\":\"http\"}",
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let p = other.recv_publish().await;
+        assert_eq!(&p.payload[..], b"{\"via\":\"http\"}");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while messages_received(&a).await == before {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the message never came back from the bus"
+            );
+            tokio::task::yield_now().await;
+        }
+        other.send(&Packet::PingReq).await;
+        let next = other.recv().await;
+        assert!(
+            matches!(next, Packet::PingResp),
+            "a message published on this node is delivered once, got {next:?}"
+        );
+
+        a.shutdown().await;
+        b.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_nats_stops_the_start_naming_its_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ferrite_test_support::test_config(dir.path());
+    cfg.storage.url = "postgres://127.0.0.1:1/never-opened".into();
+    cfg.cluster.enabled = true;
+    cfg.cluster.nats_urls = vec!["nats://127.0.0.1:1".into()];
+    let err = match ferrite_server::Server::start(cfg).await {
+        Ok(_) => panic!("a cluster node started without NATS"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("nats://127.0.0.1:1"), "{err}");
+    assert!(err.contains("cluster.nats_urls"), "{err}");
+}
+
+#[tokio::test]
+async fn a_single_node_reports_no_cluster_in_health() {
+    let srv = TestServer::start().await;
+    let h = health(&srv).await;
+    assert_eq!(h, serde_json::json!({"status": "ok"}));
+    srv.shutdown().await;
+}
