@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use tokio::sync::watch;
 
 /// A boxed future, so that the trait can be used as `dyn Bus`.
 pub type BusFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, BusError>> + Send + 'a>>;
@@ -138,4 +139,12 @@ pub trait Bus: Send + Sync + 'static {
     /// are in place and publishes handed to their subscribers (NATS: a round trip through
     /// the server).
     fn flush(&self) -> BusFuture<'_, ()>;
+
+    /// Counts the moments this node may have missed messages: its connection to the bus was
+    /// lost or came back, or the bus dropped messages for a slow subscriber. Whoever sees it
+    /// move cannot trust that it heard everything. A bus that never loses anything never
+    /// moves it (the default).
+    fn gaps(&self) -> watch::Receiver<u64> {
+        watch::channel(0).1
+    }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream_shim::UnboundedReceiverStream;
 
 use crate::bus::{Bus, BusError, BusFuture, BusMessage, Headers, Subscription};
@@ -32,15 +32,32 @@ struct State {
 }
 
 /// An in-process bus; clones are handles to the same bus (one per node in a sandbox).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct InProcessBus {
     state: Arc<Mutex<State>>,
     next_inbox: Arc<AtomicU64>,
+    gaps: Arc<watch::Sender<u64>>,
+}
+
+impl Default for InProcessBus {
+    fn default() -> Self {
+        InProcessBus {
+            state: Arc::default(),
+            next_inbox: Arc::default(),
+            gaps: Arc::new(watch::Sender::new(0)),
+        }
+    }
 }
 
 impl InProcessBus {
     pub fn new() -> InProcessBus {
         InProcessBus::default()
+    }
+
+    /// What a lost and regained connection looks like to the nodes on this bus: every
+    /// [`Bus::gaps`] watcher sees a gap (messages are not actually lost).
+    pub fn interrupt(&self) {
+        self.gaps.send_modify(|n| *n += 1);
     }
 
     /// Live subscriptions matching `subject`: what a test asks to see interest arrive or leave.
@@ -166,6 +183,10 @@ impl Bus for InProcessBus {
 
     fn flush(&self) -> BusFuture<'_, ()> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn gaps(&self) -> watch::Receiver<u64> {
+        self.gaps.subscribe()
     }
 }
 

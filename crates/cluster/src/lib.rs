@@ -3,11 +3,12 @@
 //! [`Bus`] trait with an in-process implementation (one node, and the sandbox where several
 //! nodes share one bus) and a NATS one, the node id kept in the data directory, and the
 //! [`Link`] between a node's broker and the bus (interest → subscriptions, forwarding,
-//! remote delivery).
+//! remote delivery), and the [`BusFeed`] that carries registry changes between nodes.
 
 pub mod bus;
 mod dedup;
 pub mod envelope;
+mod feed;
 mod in_process;
 mod link;
 mod nats;
@@ -15,6 +16,7 @@ mod node_id;
 pub mod subject;
 
 pub use bus::{Bus, BusError, BusFuture, BusMessage, Headers, Subscription};
+pub use feed::BusFeed;
 pub use in_process::InProcessBus;
 pub use link::Link;
 pub use nats::NatsBus;

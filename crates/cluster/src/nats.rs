@@ -1,11 +1,13 @@
 //! The bus over NATS (`async-nats`): one client connection per node.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 use ferrite_config::ClusterConfig;
 use futures_util::StreamExt;
+use tokio::sync::watch;
 
 use crate::bus::{Bus, BusError, BusFuture, BusMessage, Headers, Subscription};
 
@@ -13,6 +15,7 @@ use crate::bus::{Bus, BusError, BusFuture, BusMessage, Headers, Subscription};
 #[derive(Clone)]
 pub struct NatsBus {
     client: async_nats::Client,
+    gaps: Arc<watch::Sender<u64>>,
 }
 
 /// How long connecting may take before the node gives up starting.
@@ -29,7 +32,23 @@ impl NatsBus {
             url: urls.clone(),
             reason,
         };
+        let gaps = Arc::new(watch::Sender::new(0u64));
+        let events = gaps.clone();
         let mut opts = async_nats::ConnectOptions::new()
+            .event_callback(move |event| {
+                let events = events.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Disconnected
+                        | async_nats::Event::Connected
+                        | async_nats::Event::SlowConsumer(_) => {
+                            tracing::warn!(%event, "the bus may have lost messages");
+                            events.send_modify(|n| *n += 1);
+                        }
+                        _ => tracing::debug!(%event, "bus event"),
+                    }
+                }
+            })
             .name(format!("ferrite {name}"))
             .connection_timeout(CONNECT_TIMEOUT);
         if !cfg.nats_credentials_file.is_empty() {
@@ -61,7 +80,7 @@ impl NatsBus {
             .connect(addrs)
             .await
             .map_err(|e| failed(e.to_string()))?;
-        Ok(NatsBus { client })
+        Ok(NatsBus { client, gaps })
     }
 
     /// Whether the client is connected now (it reconnects by itself after a loss).
@@ -71,7 +90,10 @@ impl NatsBus {
 
     /// A bus over an already connected client.
     pub fn from_client(client: async_nats::Client) -> NatsBus {
-        NatsBus { client }
+        NatsBus {
+            client,
+            gaps: Arc::new(watch::Sender::new(0)),
+        }
     }
 }
 
@@ -191,5 +213,9 @@ impl Bus for NatsBus {
                 Err(_) => Err(BusError::TimedOut(inbox)),
             }
         })
+    }
+
+    fn gaps(&self) -> watch::Receiver<u64> {
+        self.gaps.subscribe()
     }
 }

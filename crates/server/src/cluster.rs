@@ -2,16 +2,18 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use ferrite_broker::{Broker, Seams};
-use ferrite_cluster::{Bus, Link, NatsBus};
+use ferrite_cluster::{Bus, BusFeed, Link, NatsBus};
 use ferrite_config::Config;
+use ferrite_types::{ChangeFeed, InProcessFeed};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// This node's place in a cluster (`cluster.enabled`): its NATS connection and the link
-/// between its broker and the bus.
+/// This node's place in a cluster (`cluster.enabled`): its NATS connection, the link
+/// between its broker and the bus, and the registry change feed shared with the other nodes.
 pub(crate) struct ClusterNode {
     bus: NatsBus,
     link: Link,
+    feed: BusFeed,
     cancel: CancellationToken,
     tasks: TaskTracker,
 }
@@ -50,13 +52,30 @@ impl ClusterNode {
             &cfg.cluster.subject_prefix,
             cfg.mqtt.multilevel_wildcard_matches_parent,
         );
+        let feed = BusFeed::new(
+            InProcessFeed::default(),
+            Arc::new(bus.clone()),
+            Arc::from(node),
+            &cfg.cluster.subject_prefix,
+        );
+        let (cancel, tasks) = (CancellationToken::new(), TaskTracker::new());
+        // Other nodes' changes are heard before this node serves anyone.
+        feed.run(&tasks, cancel.clone())
+            .await
+            .context("subscribing to the cluster's registry changes")?;
         tracing::info!(node, urls = ?cfg.cluster.nats_urls, prefix = %cfg.cluster.subject_prefix, "joined the cluster's bus");
         Ok(Some(ClusterNode {
             bus,
             link,
-            cancel: CancellationToken::new(),
-            tasks: TaskTracker::new(),
+            feed,
+            cancel,
+            tasks,
         }))
+    }
+
+    /// The registry change feed: this node's changes go to the other nodes too.
+    pub(crate) fn changes(&self) -> Arc<dyn ChangeFeed> {
+        Arc::new(self.feed.clone())
     }
 
     /// `base` with the link as the broker's forwarder and interest hook, and the node id.
@@ -76,7 +95,8 @@ impl ClusterNode {
         self.link.run(broker, &self.tasks, self.cancel.clone());
     }
 
-    /// Stops after the broker: what it forwarded last is published, then flushed to NATS.
+    /// Stops after the broker: what it forwarded last and the registry changes still queued
+    /// are published, then flushed to NATS.
     pub(crate) async fn shutdown(self, timeout: std::time::Duration) {
         self.cancel.cancel();
         self.tasks.close();

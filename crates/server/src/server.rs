@@ -261,7 +261,10 @@ impl Server {
         let issuer = crate::issuer::CaIssuer::shared(ca.clone());
         let shadow_store = stores.registry.clone();
         // Every registry change goes out on this one feed; in a cluster the bus carries it.
-        let changes: Arc<dyn ChangeFeed> = Arc::new(InProcessFeed::default());
+        let changes: Arc<dyn ChangeFeed> = match &cluster {
+            Some(c) => c.changes(),
+            None => Arc::new(InProcessFeed::default()),
+        };
         let rules_service = ferrite_rules_service::RulesService::new(stores.registry.clone())
             .with_change_feed(changes.clone());
         let mut api_state = api_state(

@@ -280,20 +280,32 @@ pub enum Received {
 /// One subscriber's view of a feed.
 #[derive(Debug)]
 pub struct ChangeSubscription {
-    rx: broadcast::Receiver<Arc<RegistryChange>>,
+    rx: broadcast::Receiver<Slot>,
+}
+
+/// What the in-process channel carries: a change, or word that changes were lost elsewhere
+/// (a cluster node's bus connection dropped), which subscribers hear as [`Received::Missed`].
+#[derive(Debug, Clone)]
+enum Slot {
+    Change(Arc<RegistryChange>),
+    Lost,
+}
+
+impl Slot {
+    fn received(self) -> Received {
+        match self {
+            Slot::Change(change) => Received::Change(change),
+            // How many were lost is unknown; one at least.
+            Slot::Lost => Received::Missed(1),
+        }
+    }
 }
 
 impl ChangeSubscription {
-    /// A subscription fed by `rx` (a feed implementation delivers to its local subscribers
-    /// through a broadcast channel).
-    pub fn new(rx: broadcast::Receiver<Arc<RegistryChange>>) -> ChangeSubscription {
-        ChangeSubscription { rx }
-    }
-
     /// The next change, waiting for one; `None` once the feed is gone.
     pub async fn recv(&mut self) -> Option<Received> {
         match self.rx.recv().await {
-            Ok(change) => Some(Received::Change(change)),
+            Ok(slot) => Some(slot.received()),
             Err(broadcast::error::RecvError::Lagged(n)) => Some(Received::Missed(n)),
             Err(broadcast::error::RecvError::Closed) => None,
         }
@@ -302,7 +314,7 @@ impl ChangeSubscription {
     /// The next change if one is already waiting.
     pub fn try_recv(&mut self) -> Option<Received> {
         match self.rx.try_recv() {
-            Ok(change) => Some(Received::Change(change)),
+            Ok(slot) => Some(slot.received()),
             Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Received::Missed(n)),
             Err(_) => None,
         }
@@ -312,7 +324,7 @@ impl ChangeSubscription {
 /// The feed of a single node: changes go to this process's subscribers only.
 #[derive(Debug, Clone)]
 pub struct InProcessFeed {
-    tx: broadcast::Sender<Arc<RegistryChange>>,
+    tx: broadcast::Sender<Slot>,
 }
 
 impl InProcessFeed {
@@ -328,6 +340,13 @@ impl InProcessFeed {
             tx: broadcast::Sender::new(capacity.max(1)),
         }
     }
+
+    /// Tells every subscriber that changes may have been lost (they hear
+    /// [`Received::Missed`] and treat everything as changed): what a cluster node does when
+    /// its bus connection drops or comes back, or a change from another node cannot be read.
+    pub fn missed(&self) {
+        let _ = self.tx.send(Slot::Lost);
+    }
 }
 
 impl Default for InProcessFeed {
@@ -339,11 +358,13 @@ impl Default for InProcessFeed {
 impl ChangeFeed for InProcessFeed {
     fn publish(&self, change: RegistryChange) {
         // No subscriber is not an error: nobody needs to hear it.
-        let _ = self.tx.send(Arc::new(change));
+        let _ = self.tx.send(Slot::Change(Arc::new(change)));
     }
 
     fn subscribe(&self) -> ChangeSubscription {
-        ChangeSubscription::new(self.tx.subscribe())
+        ChangeSubscription {
+            rx: self.tx.subscribe(),
+        }
     }
 }
 
@@ -385,6 +406,17 @@ mod tests {
         drop(feed);
         assert!(matches!(sub.recv().await, Some(Received::Change(_))));
         assert!(sub.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_feed_can_tell_its_subscribers_that_changes_were_lost() {
+        let feed = InProcessFeed::default();
+        let mut sub = feed.subscribe();
+        feed.publish(updated("lamp"));
+        feed.missed();
+        assert!(matches!(sub.recv().await, Some(Received::Change(_))));
+        assert!(matches!(sub.recv().await, Some(Received::Missed(n)) if n >= 1));
+        assert!(sub.try_recv().is_none());
     }
 
     #[test]
