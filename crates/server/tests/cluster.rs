@@ -1,16 +1,21 @@
 //! Two `ferrite serve` nodes (in process) with `cluster.enabled`, sharing the PostgreSQL at
 //! `FERRITE_TEST_POSTGRES_URL` (a scratch schema) and the NATS at `FERRITE_TEST_NATS_URL`
 //! (default nats://127.0.0.1:4222) under a subject prefix of their own: MQTT messages cross
-//! from one node to the other, and only where someone wants them. Skipped loudly when either
-//! server is absent.
+//! from one node to the other, and only where someone wants them; a registry change made
+//! through one node's API takes effect on the other's connections. Skipped loudly when
+//! either server is absent.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use ferrite_mqtt_codec::{Packet, Publish, QoS};
+use ferrite_mqtt_codec::{Packet, ProtocolVersion, Publish, QoS, ReasonCode};
 use ferrite_storage::conformance::run_case;
 use ferrite_storage_postgres::testing::ScratchLocation;
-use ferrite_test_support::aws::signed_call;
-use ferrite_test_support::{TestClient, TestServer, WAIT, connect_v311, http_get};
+use ferrite_test_support::aws::{iot_ok, signed_call};
+use ferrite_test_support::{TestClient, TestServer, WAIT, connect_packet, connect_v311, http_get};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serde_json::json;
 
 fn nats_url() -> String {
     std::env::var("FERRITE_TEST_NATS_URL")
@@ -190,6 +195,116 @@ async fn a_subscriber_on_one_node_receives_what_a_publisher_on_another_sends() {
         assert!(
             matches!(next, Packet::PingResp),
             "a message published on this node is delivered once, got {next:?}"
+        );
+
+        a.shutdown().await;
+        b.shutdown().await;
+    })
+    .await;
+}
+
+/// An MQTT 5 client on `srv`'s MQTTS port, authenticated by the certificate `created` by
+/// CreateKeysAndCertificate.
+async fn device(srv: &TestServer, created: &serde_json::Value, client_id: &str) -> TestClient {
+    let pem = |v: &serde_json::Value| v.as_str().expect("a PEM").as_bytes().to_vec();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(&std::fs::read(srv.ca_file()).unwrap()).unwrap())
+        .unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(
+        vec![CertificateDer::from_pem_slice(&pem(&created["certificatePem"])).unwrap()],
+        PrivateKeyDer::from_pem_slice(&pem(&created["keyPair"]["PrivateKey"])).unwrap(),
+    )
+    .unwrap();
+    let tcp = tokio::net::TcpStream::connect(srv.addrs().mqtts.expect("an mqtts listener"))
+        .await
+        .unwrap();
+    let stream = tokio::time::timeout(
+        WAIT,
+        tokio_rustls::TlsConnector::from(Arc::new(tls))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp),
+    )
+    .await
+    .expect("TLS in time")
+    .expect("TLS handshake");
+    let mut c = TestClient::over(Box::new(stream), ProtocolVersion::V5);
+    let ack = c
+        .connect_with(connect_packet(ProtocolVersion::V5, client_id, true))
+        .await;
+    assert_eq!(ack.reason, ReasonCode::Success, "{ack:?}");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_revoked_through_one_node_disconnects_its_device_on_another() {
+    const TEST: &str = "a_certificate_revoked_through_one_node_disconnects_its_device_on_another";
+    if !nats_reachable(TEST).await {
+        return;
+    }
+    let Some(location) = ScratchLocation::from_env(TEST).await else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let url = location.schema.url();
+        let prefix = format!("ferrite-test-{}", uuid::Uuid::new_v4().simple());
+        let a = node(&url, &prefix, "node-a").await;
+        let b = node(&url, &prefix, "node-b").await;
+
+        let created = iot_ok(
+            &a,
+            "POST",
+            "/keys-and-certificate?setAsActive=true",
+            json!({}),
+        )
+        .await;
+        let document = json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}],
+        });
+        iot_ok(
+            &a,
+            "POST",
+            "/policies/everything",
+            json!({ "policyDocument": document.to_string() }),
+        )
+        .await;
+        iot_ok(
+            &a,
+            "PUT",
+            "/target-policies/everything",
+            json!({ "target": created["certificateArn"] }),
+        )
+        .await;
+
+        // The device on B works under the policy attached through A.
+        let mut dev = device(&b, &created, "revoked-device").await;
+        let ack = dev
+            .publish("cl/revoke/before", b"hello", QoS::AtLeastOnce, false)
+            .await
+            .expect("a PUBACK");
+        // Allowed (nobody subscribes, which MQTT 5 says), not NotAuthorized.
+        assert_eq!(ack.reason, ReasonCode::NoMatchingSubscribers, "{ack:?}");
+
+        let id = created["certificateId"].as_str().expect("a certificate id");
+        iot_ok(
+            &a,
+            "PUT",
+            &format!("/certificates/{id}?newStatus=REVOKED"),
+            json!({}),
+        )
+        .await;
+        let started = tokio::time::Instant::now();
+        dev.expect_closed().await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "node B took {:?} to act on the revocation",
+            started.elapsed()
         );
 
         a.shutdown().await;
