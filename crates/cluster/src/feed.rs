@@ -165,7 +165,7 @@ fn receive_one(inner: &Inner, m: &BusMessage) {
         return;
     }
     match serde_json::from_slice::<RegistryChange>(&m.payload) {
-        Ok(change) => inner.local.publish(change),
+        Ok(change) => inner.local.deliver_from_other_node(change),
         Err(e) => {
             // A change this node cannot read (a newer node's variant, say) may concern
             // anything: its subscribers treat everything as changed.

@@ -65,7 +65,10 @@ async fn a_change_on_one_node_reaches_the_other_once_and_never_comes_back() {
     a.publish(revoked("c1"));
     // A's own subscribers hear it at once, from A.
     assert!(matches!(on_a.try_recv(), Some(Received::Change(c)) if *c == revoked("c1")));
+    assert!(!on_a.from_other_node());
     assert!(matches!(next(&mut on_b).await, Received::Change(c) if *c == revoked("c1")));
+    // B keeps current with it but leaves act-once work (event messages) to A.
+    assert!(on_b.from_other_node());
 
     // B's change reaches A, and A's own did not come back to it first (the bus delivers in
     // order); the same for B.

@@ -68,7 +68,10 @@ pub(crate) async fn run(
             }
             Received::Change(c) => c,
         };
+        // Another node's change is announced by that node; this one only keeps current.
+        let announce = !changes.from_other_node();
         if let Some(job_events) = &mut job_events
+            && announce
             && (enabled.contains("JOB")
                 || enabled.contains("JOB_EXECUTION")
                 || matches!(*change, RegistryChange::Cleared))
@@ -91,7 +94,7 @@ pub(crate) async fn run(
             enabled = events.read_enabled().await;
             continue;
         }
-        if enabled.is_empty() {
+        if enabled.is_empty() || !announce {
             continue;
         }
         match events.messages(&change, &enabled).await {

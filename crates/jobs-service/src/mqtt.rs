@@ -124,6 +124,15 @@ impl JobsDevice {
                 Some(m) = d.recv() => m,
                 change = changes.recv() => {
                     match change {
+                        // The node that made the change notifies; what this node last told
+                        // the thing may be stale now, so it tells it afresh next time.
+                        Some(Received::Change(c)) if changes.from_other_node() => match &*c {
+                            RegistryChange::JobExecutionChanged { thing, .. }
+                            | RegistryChange::JobExecutionDeleted { thing, .. } => {
+                                let _ = to(thing).send(Work::Forget).await;
+                            }
+                            _ => {}
+                        },
                         Some(Received::Change(c)) => match &*c {
                             RegistryChange::JobExecutionChanged { thing, .. }
                             | RegistryChange::JobExecutionDeleted { thing, .. } => {

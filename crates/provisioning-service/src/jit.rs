@@ -38,6 +38,8 @@ impl JustInTime {
                 change = changes.recv() => change,
             };
             match change.as_ref() {
+                // The node that registered the certificate runs its template.
+                Some(Received::Change(_)) if changes.from_other_node() => {}
                 Some(Received::Change(c)) => {
                     if let RegistryChange::CertificateRegisteredJustInTime {
                         certificate_id,

@@ -281,31 +281,47 @@ pub enum Received {
 #[derive(Debug)]
 pub struct ChangeSubscription {
     rx: broadcast::Receiver<Slot>,
+    last_from_other_node: bool,
 }
 
 /// What the in-process channel carries: a change, or word that changes were lost elsewhere
 /// (a cluster node's bus connection dropped), which subscribers hear as [`Received::Missed`].
 #[derive(Debug, Clone)]
 enum Slot {
-    Change(Arc<RegistryChange>),
+    Change {
+        change: Arc<RegistryChange>,
+        from_other_node: bool,
+    },
     Lost,
 }
 
-impl Slot {
-    fn received(self) -> Received {
-        match self {
-            Slot::Change(change) => Received::Change(change),
+impl ChangeSubscription {
+    fn received(&mut self, slot: Slot) -> Received {
+        self.last_from_other_node = false;
+        match slot {
+            Slot::Change {
+                change,
+                from_other_node,
+            } => {
+                self.last_from_other_node = from_other_node;
+                Received::Change(change)
+            }
             // How many were lost is unknown; one at least.
             Slot::Lost => Received::Missed(1),
         }
     }
-}
 
-impl ChangeSubscription {
+    /// Whether the change last received was made on another node of a cluster. Every node
+    /// hears every change to keep its own state current, but work that must happen once
+    /// (event messages, notifications, templates run) is left to the node that made it.
+    pub fn from_other_node(&self) -> bool {
+        self.last_from_other_node
+    }
+
     /// The next change, waiting for one; `None` once the feed is gone.
     pub async fn recv(&mut self) -> Option<Received> {
         match self.rx.recv().await {
-            Ok(slot) => Some(slot.received()),
+            Ok(slot) => Some(self.received(slot)),
             Err(broadcast::error::RecvError::Lagged(n)) => Some(Received::Missed(n)),
             Err(broadcast::error::RecvError::Closed) => None,
         }
@@ -314,7 +330,7 @@ impl ChangeSubscription {
     /// The next change if one is already waiting.
     pub fn try_recv(&mut self) -> Option<Received> {
         match self.rx.try_recv() {
-            Ok(slot) => Some(slot.received()),
+            Ok(slot) => Some(self.received(slot)),
             Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Received::Missed(n)),
             Err(_) => None,
         }
@@ -347,6 +363,15 @@ impl InProcessFeed {
     pub fn missed(&self) {
         let _ = self.tx.send(Slot::Lost);
     }
+
+    /// Delivers a change another node made (heard over the cluster's bus) to every
+    /// subscriber, marked so ([`ChangeSubscription::from_other_node`]).
+    pub fn deliver_from_other_node(&self, change: RegistryChange) {
+        let _ = self.tx.send(Slot::Change {
+            change: Arc::new(change),
+            from_other_node: true,
+        });
+    }
 }
 
 impl Default for InProcessFeed {
@@ -358,12 +383,16 @@ impl Default for InProcessFeed {
 impl ChangeFeed for InProcessFeed {
     fn publish(&self, change: RegistryChange) {
         // No subscriber is not an error: nobody needs to hear it.
-        let _ = self.tx.send(Slot::Change(Arc::new(change)));
+        let _ = self.tx.send(Slot::Change {
+            change: Arc::new(change),
+            from_other_node: false,
+        });
     }
 
     fn subscribe(&self) -> ChangeSubscription {
         ChangeSubscription {
             rx: self.tx.subscribe(),
+            last_from_other_node: false,
         }
     }
 }
@@ -409,13 +438,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_feed_can_tell_its_subscribers_that_changes_were_lost() {
+    async fn a_feed_tells_lost_changes_and_other_nodes_changes_apart() {
         let feed = InProcessFeed::default();
         let mut sub = feed.subscribe();
         feed.publish(updated("lamp"));
         feed.missed();
+        feed.deliver_from_other_node(updated("remote"));
+        feed.publish(updated("local"));
         assert!(matches!(sub.recv().await, Some(Received::Change(_))));
+        assert!(!sub.from_other_node());
         assert!(matches!(sub.recv().await, Some(Received::Missed(n)) if n >= 1));
+        assert!(matches!(sub.recv().await, Some(Received::Change(c)) if *c == updated("remote")));
+        assert!(sub.from_other_node());
+        assert!(matches!(sub.recv().await, Some(Received::Change(c)) if *c == updated("local")));
+        assert!(!sub.from_other_node());
         assert!(sub.try_recv().is_none());
     }
 
