@@ -313,6 +313,75 @@ async fn a_certificate_revoked_through_one_node_disconnects_its_device_on_anothe
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_event_is_announced_once_in_the_cluster() {
+    const TEST: &str = "a_registry_event_is_announced_once_in_the_cluster";
+    if !nats_reachable(TEST).await {
+        return;
+    }
+    let Some(location) = ScratchLocation::from_env(TEST).await else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let url = location.schema.url();
+        let prefix = format!("ferrite-test-{}", uuid::Uuid::new_v4().simple());
+        let a = node(&url, &prefix, "node-a").await;
+        let b = node(&url, &prefix, "node-b").await;
+        iot_ok(
+            &a,
+            "PATCH",
+            "/event-configurations",
+            json!({"eventConfigurations": {"THING": {"Enabled": true}}}),
+        )
+        .await;
+
+        // A watcher on B; once a probe from A reaches it, A sees its interest too.
+        let (mut w, _) = connect_v311(b.mqtt_addr(), "watcher", true).await;
+        w.subscribe("$aws/events/thing/#", QoS::AtLeastOnce).await;
+        w.subscribe("cl/ev/probe", QoS::AtLeastOnce).await;
+        let (mut prober, _) = connect_v311(a.mqtt_addr(), "prober", true).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            prober
+                .publish("cl/ev/probe", b"probe", QoS::AtMostOnce, false)
+                .await;
+            match w.recv_within(Duration::from_millis(200)).await {
+                Ok(Some(Packet::Publish(p))) if &*p.topic == "cl/ev/probe" => break,
+                Ok(other) => panic!("expected a probe, got {other:?}"),
+                Err(_) => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "node B's subscription never became visible to node A"
+                ),
+            }
+        }
+
+        // Both nodes hear each change; only A, which made it, announces it.
+        for thing in ["lamp", "fan", "marker"] {
+            iot_ok(&a, "POST", &format!("/things/{thing}"), json!({})).await;
+        }
+        let mut topics = Vec::new();
+        while topics
+            .last()
+            .is_none_or(|t| t != "$aws/events/thing/marker/created")
+        {
+            topics.push(next_data(&mut w).await.topic.to_string());
+        }
+        assert_eq!(
+            topics,
+            [
+                "$aws/events/thing/lamp/created",
+                "$aws/events/thing/fan/created",
+                "$aws/events/thing/marker/created"
+            ],
+            "each event once, in order"
+        );
+
+        a.shutdown().await;
+        b.shutdown().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn an_unreachable_nats_stops_the_start_naming_its_url() {
     let dir = tempfile::tempdir().unwrap();
