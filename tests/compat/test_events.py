@@ -171,7 +171,11 @@ def test_a_client_flooding_past_the_publish_limit_is_throttled():
             assert time.monotonic() < deadline, "never throttled"
             flood.c.publish("flood/t", b"x", qos=0)
         rc = flood.disconnects.get(timeout=WAIT)
-        assert rc.value == 0x96, rc
+        # The broker sends DISCONNECT 0x96 and closes. A client still writing its flood may
+        # have the connection reset under it first (the broker closes with the flood unread),
+        # and then paho reports the lost connection (0x80) instead of the DISCONNECT; the
+        # lifecycle event below is the broker's own account either way.
+        assert rc.value in (0x96, 0x80), rc
         gone = event(watcher, "$aws/events/presence/disconnected/flooder")
         assert gone["disconnectReason"] == "THROTTLED"
         assert gone["clientInitiatedDisconnect"] is False
