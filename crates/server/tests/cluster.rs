@@ -24,6 +24,20 @@ fn nats_url() -> String {
         .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned())
 }
 
+/// The scratch PostgreSQL schema for `test` when NATS is there too; `None` (the test skips,
+/// saying why) when either is missing.
+async fn cluster_location(test: &str) -> Option<ScratchLocation> {
+    if !nats_reachable(test).await {
+        return None;
+    }
+    ScratchLocation::from_env(test).await
+}
+
+/// A subject prefix of this run alone, so concurrent runs on one NATS never cross.
+fn fresh_prefix() -> String {
+    format!("ferrite-test-{}", uuid::Uuid::new_v4().simple())
+}
+
 async fn nats_reachable(test: &str) -> bool {
     let url = nats_url();
     match tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url.as_str())).await {
@@ -78,15 +92,12 @@ async fn next_data(c: &mut TestClient) -> Publish {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_on_one_node_receives_what_a_publisher_on_another_sends() {
     const TEST: &str = "a_subscriber_on_one_node_receives_what_a_publisher_on_another_sends";
-    if !nats_reachable(TEST).await {
-        return;
-    }
-    let Some(location) = ScratchLocation::from_env(TEST).await else {
+    let Some(location) = cluster_location(TEST).await else {
         return;
     };
     run_case(location, |location| async move {
         let url = location.schema.url();
-        let prefix = format!("ferrite-test-{}", uuid::Uuid::new_v4().simple());
+        let prefix = fresh_prefix();
         let a = node(&url, &prefix, "node-a").await;
         let b = node(&url, &prefix, "node-b").await;
         let h = health(&a).await;
@@ -244,15 +255,12 @@ async fn device(srv: &TestServer, created: &serde_json::Value, client_id: &str) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_revoked_through_one_node_disconnects_its_device_on_another() {
     const TEST: &str = "a_certificate_revoked_through_one_node_disconnects_its_device_on_another";
-    if !nats_reachable(TEST).await {
-        return;
-    }
-    let Some(location) = ScratchLocation::from_env(TEST).await else {
+    let Some(location) = cluster_location(TEST).await else {
         return;
     };
     run_case(location, |location| async move {
         let url = location.schema.url();
-        let prefix = format!("ferrite-test-{}", uuid::Uuid::new_v4().simple());
+        let prefix = fresh_prefix();
         let a = node(&url, &prefix, "node-a").await;
         let b = node(&url, &prefix, "node-b").await;
 
@@ -316,15 +324,12 @@ async fn a_certificate_revoked_through_one_node_disconnects_its_device_on_anothe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_event_is_announced_once_in_the_cluster() {
     const TEST: &str = "a_registry_event_is_announced_once_in_the_cluster";
-    if !nats_reachable(TEST).await {
-        return;
-    }
-    let Some(location) = ScratchLocation::from_env(TEST).await else {
+    let Some(location) = cluster_location(TEST).await else {
         return;
     };
     run_case(location, |location| async move {
         let url = location.schema.url();
-        let prefix = format!("ferrite-test-{}", uuid::Uuid::new_v4().simple());
+        let prefix = fresh_prefix();
         let a = node(&url, &prefix, "node-a").await;
         let b = node(&url, &prefix, "node-b").await;
         iot_ok(
