@@ -34,7 +34,8 @@ def ferrite_binary():
 
 
 class Ferrite:
-    def __init__(self, extra_env=None):
+    def __init__(self, extra_env=None, setup=None):
+        """`setup(data_dir)` runs before the first start (to place files there)."""
         self.dir = tempfile.mkdtemp(prefix="ferrite-compat-")
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -50,6 +51,8 @@ class Ferrite:
         }
         env.update(extra_env or {})
         self.env = env
+        if setup:
+            setup(self.dir)
         self.start()
 
     def start(self):

@@ -119,11 +119,13 @@ struct Settings {
     drain: Duration,
 }
 
-/// Runs a scenario; subscribers connect and run on `subs`, a runtime of their own.
+/// Runs a scenario; publishers connect to `addr`, subscribers to `sub_addr` and run on `subs`,
+/// a runtime of their own.
 pub async fn run(
     plan: Plan,
     common: Common,
     addr: SocketAddr,
+    sub_addr: SocketAddr,
     subs: Handle,
     threads: usize,
 ) -> Result<()> {
@@ -148,7 +150,7 @@ pub async fn run(
         .enumerate()
         .map(|(i, (filter, _))| (format!("fb-{pid}-sub-{i}"), filter.clone()))
         .collect();
-    let sub_conns = connect_all(&subs, addr, sub_ids, Some(qos), 256 * 1024)
+    let sub_conns = connect_all(&subs, sub_addr, sub_ids, Some(qos), 256 * 1024)
         .await
         .context("connecting subscribers")?;
     let pub_ids: Vec<(String, String)> = (0..plan.publishers.len())

@@ -123,6 +123,10 @@ pub struct Common {
     pub host: String,
     #[arg(long, default_value_t = 1883)]
     pub port: u16,
+    /// Port the subscribers connect to on the same host, when not --port: another node of a
+    /// cluster, so that every message crosses between nodes.
+    #[arg(long)]
+    pub sub_port: Option<u16>,
     /// QoS of publishes and subscriptions (QoS 1: subscribers send PUBACKs).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=1))]
     pub qos: u8,
@@ -223,7 +227,10 @@ fn main() -> Result<()> {
     let subs = sub_runtime.handle().clone();
     let result = runtime.block_on(async move {
         let addr = common.resolve().await?;
-        let run_load = |plan, common| load::run(plan, common, addr, subs, threads);
+        let sub_addr = common
+            .sub_port
+            .map_or(addr, |port| SocketAddr::new(addr.ip(), port));
+        let run_load = |plan, common| load::run(plan, common, addr, sub_addr, subs, threads);
         match cli.scenario {
             Scenario::Fanin { publishers, common } => {
                 run_load(load::Plan::fanin(publishers), common).await
