@@ -482,7 +482,8 @@ pub fn restore(inner: &Arc<BrokerInner>, snap: BrokerSnapshot, sessions_at_start
     }
     let mut sessions = inner.sessions.lock();
     for (_, cell) in cells {
-        let (generation, remaining) = (cell.state.lock().generation, remaining(&cell, now));
+        let generation = cell.state.lock().generation;
+        let remaining = remaining(&cell, now);
         sessions.insert(cell.client_id.clone(), cell.clone());
         schedule_expiry(
             inner,
