@@ -21,6 +21,8 @@ use tokio_util::task::TaskTracker;
 
 const PREFIX: &str = "ferrite";
 const QUIET: Duration = Duration::from_millis(500);
+/// Short, because these tests run on the real clock (PostgreSQL answers in real time).
+const WILL_DELAY_SECS: u32 = 2;
 
 struct Node {
     harness: BrokerHarness,
@@ -286,6 +288,75 @@ async fn delete_connection_on_one_node_closes_the_connection_on_another() {
                 "{err:?}"
             );
         }
+        cluster.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_session_parked_on_a_live_node_moves_with_its_queue() {
+    let Some(location) =
+        ScratchLocation::from_env("an_offline_session_parked_on_a_live_node_moves_with_its_queue")
+            .await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+
+        let mut dev = a.harness.open_client(ProtocolVersion::V5);
+        let mut connect = connect_packet(ProtocolVersion::V5, "dev", true);
+        connect.keep_alive = 0;
+        connect.properties = persistent(600);
+        // A delayed will: the session is resumed on node b within the delay, so it never
+        // goes out (checked past the delay, below).
+        let ack = dev
+            .connect_with(with_will(connect, "will/dev", Some(WILL_DELAY_SECS)))
+            .await;
+        assert_eq!(ack.reason, ReasonCode::Success);
+        dev.subscribe("q/dev", QoS::AtLeastOnce).await;
+        dev.send(&Packet::Disconnect(ferrite_mqtt_codec::Disconnect {
+            reason: ReasonCode::DisconnectWithWill,
+            properties: Properties::default(),
+        }))
+        .await;
+        assert_eq!(dev.expect_closed().await, None);
+        let (mut watcher, _) = a
+            .harness
+            .connect_v5("watcher", true, Properties::default())
+            .await;
+        watcher.subscribe("will/dev", QoS::AtLeastOnce).await;
+
+        // Queued on node a while parked there (published on a: acknowledged once durable).
+        let (mut publisher, _) = a
+            .harness
+            .connect_v5("publisher", true, Properties::default())
+            .await;
+        publisher
+            .publish("q/dev", b"parked", QoS::AtLeastOnce, false)
+            .await;
+
+        let (mut dev, ack) = b.harness.connect_v5("dev", false, persistent(600)).await;
+        assert!(ack.session_present);
+        assert_eq!(&dev.recv_publish().await.payload[..], b"parked");
+        assert_eq!(
+            a.harness.broker.session_count(),
+            2,
+            "watcher and publisher only"
+        );
+
+        // Node a keeps no copy: a later message reaches the client once, through node b.
+        b.link.settled().await;
+        publisher
+            .publish("q/dev", b"later", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(&dev.recv_publish().await.payload[..], b"later");
+        dev.expect_silence(QUIET).await;
+        watcher
+            .expect_silence(Duration::from_secs(WILL_DELAY_SECS.into()) + QUIET)
+            .await;
         cluster.stop().await;
     })
     .await;
