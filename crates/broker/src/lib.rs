@@ -41,7 +41,10 @@ pub use metrics::Metrics;
 pub use presence::{
     ConnectionFacts, DisconnectReason, LifecycleEvent, LifecycleObserver, Unobserved,
 };
-pub use seams::{DeliveryTicket, Forwarder, Interest, RemoteReceipt, Seams, SingleNode};
+pub use seams::{
+    ClaimError, ClaimFuture, Claimed, DeliveryTicket, ElsewhereFuture, Forwarder, Interest,
+    RemoteReceipt, Seams, SessionDirectory, SingleNode,
+};
 pub use taps::{Overflow, TapHandle, TapOptions};
 
 use persist::Persister;
@@ -62,6 +65,9 @@ pub enum BrokerError {
     SharedTap,
     #[error("no connection of client id {client_id}")]
     NotConnected { client_id: String },
+    /// Another node of the cluster could not be asked.
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 /// What an iot-data caller (Publish, DeleteConnection) sees when the broker refuses.
@@ -115,6 +121,9 @@ pub(crate) struct BrokerInner {
     pub router: Router,
     pub sessions: Mutex<HashMap<Arc<str>, Arc<SessionCell>>>,
     pub persister: Arc<Persister>,
+    /// Read when a session is loaded per client at CONNECT (a cluster); written only
+    /// through `persister`.
+    pub store: Arc<dyn BrokerStore>,
     pub metrics: Arc<Metrics>,
     pub auth: Arc<dyn Authorizer>,
     /// The cluster's hooks (no-ops on one node), the node id and the wall clock.
@@ -184,6 +193,7 @@ impl Broker {
         };
         let persist_task = TaskTracker::new();
         let persister = Persister::start(store.clone(), &persist_task);
+        let sessions_at_start = seams.sessions.load_all_at_start();
         let inner = Arc::new(BrokerInner {
             limits: TopicLimits {
                 max_bytes: cfg.max_topic_bytes,
@@ -197,6 +207,7 @@ impl Broker {
             cfg,
             sessions: Mutex::new(HashMap::new()),
             persister,
+            store,
             metrics,
             auth,
             seams,
@@ -207,7 +218,7 @@ impl Broker {
             next_conn: AtomicU64::new(1),
             versions: presence::Versions::default(),
         });
-        lifecycle::restore(&inner, snapshot);
+        lifecycle::restore(&inner, snapshot, sessions_at_start);
         Ok(Broker { inner })
     }
 
@@ -275,22 +286,54 @@ impl Broker {
     /// does: lifecycle reason API_INITIATED_DISCONNECT, MQTT 5 DISCONNECT 0x98 (Administrative
     /// action), the will published unless `prevent_will`, and with `clean_session` its session
     /// discarded (persistent or not). Returns once the connection has released the session.
-    /// A client connected to another node of a cluster is not found here (see ARCHITECTURE.md,
-    /// "Sessions and take-over").
+    /// In a cluster, a client connected to another node is disconnected there (see
+    /// ARCHITECTURE.md, "Sessions and take-over").
     pub async fn delete_connection(
         &self,
         client_id: &str,
         clean_session: bool,
         prevent_will: bool,
     ) -> Result<(), BrokerError> {
-        if lifecycle::delete_connection(&self.inner, client_id, clean_session, !prevent_will).await
+        if self
+            .delete_local_connection(client_id, clean_session, prevent_will)
+            .await
         {
+            return Ok(());
+        }
+        let elsewhere = self
+            .inner
+            .seams
+            .sessions
+            .disconnect_elsewhere(client_id, clean_session, prevent_will)
+            .await
+            .map_err(|e| BrokerError::Cluster(e.to_string()))?;
+        if elsewhere {
             Ok(())
         } else {
             Err(BrokerError::NotConnected {
                 client_id: client_id.to_owned(),
             })
         }
+    }
+
+    /// [`Broker::delete_connection`] on this node alone: whether a connection of `client_id`
+    /// was here (and is closed now). What a cluster node runs for another node's request.
+    pub async fn delete_local_connection(
+        &self,
+        client_id: &str,
+        clean_session: bool,
+        prevent_will: bool,
+    ) -> bool {
+        lifecycle::delete_connection(&self.inner, client_id, clean_session, !prevent_will).await
+    }
+
+    /// Lets go of the session of `client_id` because another node of a cluster claimed it
+    /// (ARCHITECTURE.md, "Sessions and take-over"): its connection here, if any, is closed as
+    /// a take-over closes it (MQTT 5 DISCONNECT 0x8E, the will per the MQTT rules), the
+    /// session leaves this node's memory (not the store), and everything written for it is
+    /// durable when this returns, for the new node to load. Returns whether it was here.
+    pub async fn hand_over(&self, client_id: &str) -> bool {
+        lifecycle::hand_over(&self.inner, client_id).await
     }
 
     /// Routes a message that another node received to this node's subscribers only (it was

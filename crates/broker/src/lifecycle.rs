@@ -1,5 +1,7 @@
-//! Session lifecycle: attach on CONNECT (take-over, resume or fresh start), detach on close
-//! (will scheduling, expiry timers), removal, and rebuilding sessions from the store.
+//! Session lifecycle: claim on CONNECT (in a cluster: from another node, loading it from
+//! the store), attach (take-over, resume or fresh start), detach on close (will scheduling,
+//! expiry timers), removal, hand-over to another node, and rebuilding sessions from the
+//! store.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,11 +9,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ferrite_mqtt_codec::ProtocolVersion;
-use ferrite_storage::{BrokerOp, BrokerSnapshot, QueueState};
+use ferrite_storage::{BrokerOp, BrokerSnapshot, QueueState, QueuedMessage, StoredSession};
 
 use crate::BrokerInner;
 use crate::message::Message;
 use crate::records;
+use crate::seams::{ClaimError, Claimed};
 use crate::session::{
     KickReason, LiveConn, Outgoing, SessionCell, Subscription, message_from_stored,
 };
@@ -22,6 +25,112 @@ const TAKEOVER_WAIT: Duration = Duration::from_secs(5);
 pub struct Attached {
     pub session: Arc<SessionCell>,
     pub present: bool,
+}
+
+/// Claims the session of `client_id` for this node through the session directory, before
+/// [`attach`]. In a cluster (sessions loaded per client) a session this node does not hold
+/// is then loaded from the store, after the node that held it has let go of it; a copy
+/// held here while another node had the client is stale and dropped first.
+pub async fn claim(inner: &Arc<BrokerInner>, client_id: &Arc<str>) -> Result<(), ClaimError> {
+    let claimed = inner.seams.sessions.claim(client_id).await?;
+    if inner.seams.sessions.load_all_at_start() {
+        // One node: memory holds every session.
+        return Ok(());
+    }
+    if claimed == Claimed::Elsewhere {
+        let stale = inner.sessions.lock().get(client_id).cloned();
+        if let Some(cell) = stale
+            && cell.state.lock().conn.is_none()
+        {
+            discard(inner, &cell, Discard::HandOver);
+        }
+    }
+    if inner.sessions.lock().contains_key(client_id) {
+        return Ok(());
+    }
+    let Some(snap) = inner
+        .store
+        .load_session(client_id)
+        .await
+        .map_err(|e| ClaimError(e.to_string()))?
+    else {
+        return Ok(());
+    };
+    let now = inner.now_ms();
+    let cell = stored_cell(inner, snap.session, now);
+    let mut filters = Vec::new();
+    for sub in snap.subscriptions {
+        if let Some(s) = restore_subscription(&cell, &sub.filter, sub.options) {
+            filters.push((sub.filter, s));
+        }
+    }
+    for q in snap.queued {
+        restore_queued(&cell, q);
+    }
+    let expired = remaining(&cell, now).is_zero();
+    {
+        let mut sessions = inner.sessions.lock();
+        if sessions.contains_key(client_id) {
+            // Another connection of this client loaded it first.
+            return Ok(());
+        }
+        sessions.insert(client_id.clone(), cell.clone());
+        inner.metrics.sessions.set(sessions.len() as i64);
+    }
+    for (filter, s) in &filters {
+        inner
+            .router
+            .subscribe(&cell, filter, s.options, s.id, &inner.metrics);
+    }
+    if expired {
+        // Expired while nobody held it (its node died): it ends now, rows and all.
+        remove_session(inner, &cell);
+    }
+    tracing::debug!(client_id = %client_id, subscriptions = filters.len(), "session loaded from the store");
+    Ok(())
+}
+
+/// Lets go of the session of `client_id` for another node that claimed it: a connection
+/// here is closed as a take-over closes it (MQTT 5 DISCONNECT 0x8E, the will per the MQTT
+/// rules), the session leaves this node's memory and trie without being deleted from the
+/// store, and everything written for it is durable when this returns. Returns whether this
+/// node held the session.
+pub async fn hand_over(inner: &Arc<BrokerInner>, client_id: &str) -> bool {
+    let deadline = tokio::time::Instant::now() + TAKEOVER_WAIT;
+    let mut held = false;
+    loop {
+        let Some(cell) = inner.sessions.lock().get(client_id).cloned() else {
+            break;
+        };
+        held = true;
+        let detached = cell.detached.notified();
+        tokio::pin!(detached);
+        detached.as_mut().enable();
+        {
+            let st = cell.state.lock();
+            match &st.conn {
+                Some(conn) => {
+                    *conn.kick_reason.lock() = Some(KickReason::TakenOver);
+                    conn.kick.cancel();
+                }
+                None => {
+                    drop(st);
+                    discard(inner, &cell, Discard::HandOver);
+                    break;
+                }
+            }
+        }
+        if tokio::time::timeout_at(deadline, detached).await.is_err() {
+            tracing::warn!(
+                client_id,
+                "connection did not let go of its session for another node in time"
+            );
+            break;
+        }
+    }
+    // The new holder loads the session from the store next: it must find all of it there.
+    inner.persister.wait(inner.persister.last_ticket()).await;
+    held
 }
 
 /// Binds a connection to the session of `client_id`, kicking any current owner.
@@ -214,7 +323,9 @@ pub fn detach(
                     _ = inner2.cancel.cancelled() => {}
                     _ = tokio::time::sleep(Duration::from_secs(u64::from(delay))) => {
                         let st = cell2.state.lock();
-                        let still_away = st.generation == generation || st.removed;
+                        // A session handed to another node was resumed there.
+                        let still_away =
+                            (st.generation == generation || st.removed) && !st.moved;
                         drop(st);
                         if still_away {
                             publish_will(&inner2, will.msg);
@@ -277,13 +388,30 @@ fn schedule_expiry(
 
 /// Discards a session: its subscriptions leave the trie, its record leaves the store.
 pub fn remove_session(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>) {
+    discard(inner, cell, Discard::Delete);
+}
+
+/// How a session leaves this node.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Discard {
+    /// It ends: its stored record goes too.
+    Delete,
+    /// Another node holds it now: it leaves memory only, and its timers do nothing.
+    HandOver,
+}
+
+fn discard(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>, how: Discard) {
     let mut st = cell.state.lock();
     if st.removed {
         return;
     }
     st.removed = true;
+    if how == Discard::HandOver {
+        st.moved = true;
+        st.generation += 1;
+    }
     let filters: Vec<String> = st.subscriptions.drain().map(|(f, _)| f).collect();
-    let persistent = st.stored;
+    let persistent = st.stored && how == Discard::Delete;
     st.queue.clear();
     st.inflight.clear();
     drop(st);
@@ -309,8 +437,9 @@ pub fn remove_session(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>) {
     cell.detached.notify_waiters();
 }
 
-/// Rebuilds retained messages and offline sessions from the store at start-up.
-pub fn restore(inner: &Arc<BrokerInner>, snap: BrokerSnapshot) {
+/// Rebuilds retained messages and, unless `sessions_at_start` is off (a cluster), offline
+/// sessions from the store at start-up.
+pub fn restore(inner: &Arc<BrokerInner>, snap: BrokerSnapshot, sessions_at_start: bool) {
     let now = inner.now_ms();
     {
         let mut tree = inner.router.retained.write();
@@ -326,81 +455,35 @@ pub fn restore(inner: &Arc<BrokerInner>, snap: BrokerSnapshot) {
         }
         inner.metrics.retained_messages.set(tree.len() as i64);
     }
+    if !sessions_at_start {
+        // A cluster node loads each session when its client connects (`claim`).
+        return;
+    }
     let mut cells: HashMap<String, Arc<SessionCell>> = HashMap::new();
     for s in snap.sessions {
-        let client_id: Arc<str> = Arc::from(s.client_id.as_str());
-        let protocol = records::decode_session_data(&s.data);
-        let cell = Arc::new(SessionCell::new(
-            inner.uid(),
-            client_id,
-            protocol,
-            s.expiry_interval_secs,
-        ));
-        // A session that was connected when the process died counts as disconnected now.
-        {
-            let mut st = cell.state.lock();
-            st.disconnected_at_ms = Some(s.disconnected_at_ms.unwrap_or(now));
-            st.stored = true;
-        }
-        cells.insert(s.client_id, cell);
+        let cell = stored_cell(inner, s, now);
+        cells.insert(cell.client_id.to_string(), cell);
     }
     for sub in snap.subscriptions {
         let Some(cell) = cells.get(&sub.client_id) else {
             continue;
         };
-        match records::decode_subscription(sub.options) {
-            Ok((options, id)) => {
-                cell.state
-                    .lock()
-                    .subscriptions
-                    .insert(sub.filter.clone(), Subscription { options, id });
-                inner
-                    .router
-                    .subscribe(cell, &sub.filter, options, id, &inner.metrics);
-            }
-            Err(e) => tracing::warn!(error = %e, "skipping corrupt subscription"),
+        if let Some(s) = restore_subscription(cell, &sub.filter, sub.options) {
+            inner
+                .router
+                .subscribe(cell, &sub.filter, s.options, s.id, &inner.metrics);
         }
     }
     for q in snap.queued {
         let Some(cell) = cells.get(&q.client_id) else {
             continue;
         };
-        let qos = ferrite_mqtt_codec::QoS::from_u8(q.message.qos)
-            .unwrap_or(ferrite_mqtt_codec::QoS::AtLeastOnce);
-        let retain = q.message.retain;
-        let Ok(msg) = message_from_stored(q.message) else {
-            tracing::warn!("skipping corrupt queued message");
-            continue;
-        };
-        let mut st = cell.state.lock();
-        st.next_seq = st.next_seq.max(q.seq + 1);
-        let out = Outgoing {
-            msg: Arc::new(msg),
-            qos,
-            retain,
-            sub_ids: Vec::new(),
-            seq: Some(q.seq),
-        };
-        if q.state == QueueState::Released {
-            let packet_id = st.alloc_packet_id();
-            st.inflight.push_back(crate::session::Inflight {
-                packet_id,
-                out,
-                released: true,
-                resend: true,
-            });
-        } else {
-            st.queue.push_back(out);
-        }
+        restore_queued(cell, q);
     }
     let mut sessions = inner.sessions.lock();
     for (_, cell) in cells {
-        let (generation, remaining) = {
-            let st = cell.state.lock();
-            let gone_ms = now - st.disconnected_at_ms.unwrap_or(now);
-            let left = i64::from(st.expiry_secs) * 1000 - gone_ms.max(0);
-            (st.generation, Duration::from_millis(left.max(0) as u64))
-        };
+        let generation = cell.state.lock().generation;
+        let remaining = remaining(&cell, now);
         sessions.insert(cell.client_id.clone(), cell.clone());
         schedule_expiry(
             inner,
@@ -410,4 +493,82 @@ pub fn restore(inner: &Arc<BrokerInner>, snap: BrokerSnapshot) {
         );
     }
     inner.metrics.sessions.set(sessions.len() as i64);
+}
+
+/// A stored session as a cell, disconnected (one that was connected when its node died
+/// counts as disconnected since `now`), with no subscriptions or queue yet.
+fn stored_cell(inner: &Arc<BrokerInner>, s: StoredSession, now: i64) -> Arc<SessionCell> {
+    let client_id: Arc<str> = Arc::from(s.client_id.as_str());
+    let protocol = records::decode_session_data(&s.data);
+    let cell = Arc::new(SessionCell::new(
+        inner.uid(),
+        client_id,
+        protocol,
+        s.expiry_interval_secs,
+    ));
+    {
+        let mut st = cell.state.lock();
+        st.disconnected_at_ms = Some(s.disconnected_at_ms.unwrap_or(now));
+        st.stored = true;
+    }
+    cell
+}
+
+/// Adds a stored subscription to the session's own table; the caller puts it in the trie.
+fn restore_subscription(
+    cell: &SessionCell,
+    filter: &str,
+    options: bytes::Bytes,
+) -> Option<Subscription> {
+    match records::decode_subscription(options) {
+        Ok((options, id)) => {
+            let s = Subscription { options, id };
+            cell.state.lock().subscriptions.insert(filter.to_owned(), s);
+            Some(s)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "skipping corrupt subscription");
+            None
+        }
+    }
+}
+
+/// Adds a stored queue entry to the session, in the in-flight window when QoS 2 had
+/// reached PUBREL.
+fn restore_queued(cell: &SessionCell, q: QueuedMessage) {
+    let qos = ferrite_mqtt_codec::QoS::from_u8(q.message.qos)
+        .unwrap_or(ferrite_mqtt_codec::QoS::AtLeastOnce);
+    let retain = q.message.retain;
+    let Ok(msg) = message_from_stored(q.message) else {
+        tracing::warn!("skipping corrupt queued message");
+        return;
+    };
+    let mut st = cell.state.lock();
+    st.next_seq = st.next_seq.max(q.seq + 1);
+    let out = Outgoing {
+        msg: Arc::new(msg),
+        qos,
+        retain,
+        sub_ids: Vec::new(),
+        seq: Some(q.seq),
+    };
+    if q.state == QueueState::Released {
+        let packet_id = st.alloc_packet_id();
+        st.inflight.push_back(crate::session::Inflight {
+            packet_id,
+            out,
+            released: true,
+            resend: true,
+        });
+    } else {
+        st.queue.push_back(out);
+    }
+}
+
+/// How long a disconnected session has left before it expires, as of `now`.
+fn remaining(cell: &SessionCell, now: i64) -> Duration {
+    let st = cell.state.lock();
+    let gone_ms = now - st.disconnected_at_ms.unwrap_or(now);
+    let left = i64::from(st.expiry_secs) * 1000 - gone_ms.max(0);
+    Duration::from_millis(left.max(0) as u64)
 }

@@ -59,6 +59,12 @@ impl Persister {
         ticket
     }
 
+    /// The ticket of the last batch submitted: once it is durable, so is everything
+    /// submitted before.
+    pub fn last_ticket(&self) -> u64 {
+        self.inner.lock().next_ticket
+    }
+
     pub fn durable(&self) -> watch::Receiver<u64> {
         self.durable.clone()
     }

@@ -1,9 +1,12 @@
 //! Where a cluster plugs into the broker without the broker knowing about one: the
 //! remote-forward hook at the end of the publish path, the interest hook on the
-//! subscribe/unsubscribe path, the node id messages are stamped with, and the wall clock;
-//! besides them the lifecycle observer the events service listens through.
+//! subscribe/unsubscribe path, the session directory asked at CONNECT, the node id messages
+//! are stamped with, and the wall clock; besides them the lifecycle observer the events
+//! service listens through.
 //! One node wires the no-op implementations; the `cluster` crate will wire NATS.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -33,8 +36,68 @@ pub trait Interest: Send + Sync + 'static {
     fn last(&self, filter: &str);
 }
 
-/// One node: nothing to forward to.
+/// Where a client id's session is held, asked at every CONNECT (after authorization, before
+/// the session is attached). One node holds every session and rebuilds them all at start-up;
+/// in a cluster a session lives on the node its client last connected to and moves with it.
+pub trait SessionDirectory: Send + Sync + 'static {
+    /// `true`: start-up rebuilds every stored session (one node). `false`: start-up rebuilds
+    /// none, and a session is loaded from the store (`BrokerStore::load_session`) when its
+    /// client connects here, so a starting node does not adopt the other nodes' sessions.
+    fn load_all_at_start(&self) -> bool;
+
+    /// Makes this node the holder of `client_id`'s session. When another node held it, the
+    /// future resolves once that node has let go of it (closed its connection as a take-over
+    /// does and written the session to the store) or is presumed dead; the answer then says
+    /// that a copy of the session in this node's memory is stale. An error refuses the
+    /// CONNECT (server unavailable).
+    fn claim<'a>(&'a self, client_id: &'a str) -> ClaimFuture<'a>;
+
+    /// Closes the connection of `client_id` on the other node that holds it, as iot-data
+    /// DeleteConnection does (see [`crate::Broker::delete_connection`]); `Ok(true)` once that
+    /// node has closed it, `Ok(false)` when no other node has a connection of that client id.
+    /// One node: nobody else, `Ok(false)`.
+    fn disconnect_elsewhere<'a>(
+        &'a self,
+        _client_id: &'a str,
+        _clean_session: bool,
+        _prevent_will: bool,
+    ) -> ElsewhereFuture<'a> {
+        Box::pin(std::future::ready(Ok(false)))
+    }
+}
+
+/// What [`SessionDirectory::disconnect_elsewhere`] returns.
+pub type ElsewhereFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, ClaimError>> + Send + 'a>>;
+
+/// What [`SessionDirectory::claim`] returns.
+pub type ClaimFuture<'a> = Pin<Box<dyn Future<Output = Result<Claimed, ClaimError>> + Send + 'a>>;
+
+/// Where the session was before a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    /// On this node already, or nowhere.
+    Here,
+    /// On another node, which has let go of it (or died): the store has its latest state.
+    Elsewhere,
+}
+
+/// The directory could not claim the session (its store or bus is unreachable).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot claim the session: {0}")]
+pub struct ClaimError(pub String);
+
+/// One node: nothing to forward to, every session is here.
 pub struct SingleNode;
+
+impl SessionDirectory for SingleNode {
+    fn load_all_at_start(&self) -> bool {
+        true
+    }
+
+    fn claim<'a>(&'a self, _client_id: &'a str) -> ClaimFuture<'a> {
+        Box::pin(std::future::ready(Ok(Claimed::Here)))
+    }
+}
 
 impl Forwarder for SingleNode {
     fn forward(&self, _msg: &Arc<Message>) -> Option<RemoteReceipt> {
@@ -52,6 +115,8 @@ impl Interest for SingleNode {
 pub struct Seams {
     pub forwarder: Arc<dyn Forwarder>,
     pub interest: Arc<dyn Interest>,
+    /// Where sessions are held: all here on one node, moving between nodes in a cluster.
+    pub sessions: Arc<dyn SessionDirectory>,
     /// Stamped on the origin of every message received on this node.
     pub node: Arc<str>,
     pub clock: Clock,
@@ -65,6 +130,7 @@ impl Default for Seams {
         Seams {
             forwarder: Arc::new(SingleNode),
             interest: Arc::new(SingleNode),
+            sessions: Arc::new(SingleNode),
             node: ferrite_types::message::local_node(),
             clock: Clock::system(),
             lifecycle: Arc::new(Unobserved),

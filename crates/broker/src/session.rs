@@ -83,6 +83,9 @@ pub struct SessionState {
     pub incoming_qos2: std::collections::HashSet<u16>,
     /// Set once the session is discarded; late publishers then drop their messages.
     pub removed: bool,
+    /// Set with `removed` when the session was handed to another node of a cluster (it lives
+    /// on there): a delayed will is then not published, as for a session resumed here.
+    pub moved: bool,
     pub disconnected_at_ms: Option<i64>,
     /// A session record was written to the store, so discarding the session must delete it
     /// (its expiry may have become 0 since: MQTT 5 DISCONNECT, a resume, DeleteConnection).
@@ -129,6 +132,7 @@ impl SessionCell {
                 next_seq: 1,
                 incoming_qos2: Default::default(),
                 removed: false,
+                moved: false,
                 disconnected_at_ms: None,
                 stored: false,
             }),

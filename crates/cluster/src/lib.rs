@@ -3,7 +3,8 @@
 //! [`Bus`] trait with an in-process implementation (one node, and the sandbox where several
 //! nodes share one bus) and a NATS one, the node id kept in the data directory, and the
 //! [`Link`] between a node's broker and the bus (interest → subscriptions, forwarding,
-//! remote delivery), and the [`BusFeed`] that carries registry changes between nodes.
+//! remote delivery), the [`BusFeed`] that carries registry changes between nodes, and
+//! [`ClusterSessions`], through which a session moves to the node its client connects to.
 
 pub mod bus;
 mod dedup;
@@ -13,6 +14,7 @@ mod in_process;
 mod link;
 mod nats;
 mod node_id;
+mod sessions;
 pub mod subject;
 
 pub use bus::{Bus, BusError, BusFuture, BusMessage, Headers, Subscription};
@@ -21,3 +23,4 @@ pub use in_process::InProcessBus;
 pub use link::Link;
 pub use nats::NatsBus;
 pub use node_id::{NodeIdError, load_or_create_node_id};
+pub use sessions::{ClusterSessions, TAKEOVER_TIMEOUT, disconnect_subject, takeover_subject};

@@ -2,18 +2,24 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use ferrite_broker::{Broker, Seams};
-use ferrite_cluster::{Bus, BusFeed, Link, NatsBus};
+use ferrite_cluster::{Bus, BusFeed, ClusterSessions, Link, NatsBus};
 use ferrite_config::Config;
+use ferrite_storage::SessionOwners;
 use ferrite_types::{ChangeFeed, InProcessFeed};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// This node's place in a cluster (`cluster.enabled`): its NATS connection, the link
-/// between its broker and the bus, and the registry change feed shared with the other nodes.
+/// between its broker and the bus, the registry change feed shared with the other nodes, and
+/// its side of sessions moving between nodes.
 pub(crate) struct ClusterNode {
     bus: NatsBus,
     link: Link,
     feed: BusFeed,
+    /// Set once the store is open ([`ClusterNode::own_sessions_in`]).
+    sessions: Option<ClusterSessions>,
+    node: Arc<str>,
+    prefix: String,
     cancel: CancellationToken,
     tasks: TaskTracker,
 }
@@ -68,6 +74,9 @@ impl ClusterNode {
             bus,
             link,
             feed,
+            sessions: None,
+            node: Arc::from(node),
+            prefix: cfg.cluster.subject_prefix.clone(),
             cancel,
             tasks,
         }))
@@ -78,9 +87,32 @@ impl ClusterNode {
         Arc::new(self.feed.clone())
     }
 
-    /// `base` with the link as the broker's forwarder and interest hook, and the node id.
+    /// Session owners are recorded in `owners` (the shared PostgreSQL store); `None` when
+    /// the store cannot do that, which a cluster refuses.
+    pub(crate) fn own_sessions_in(
+        &mut self,
+        owners: Option<Arc<dyn SessionOwners>>,
+    ) -> anyhow::Result<()> {
+        let owners = owners.context(
+            "a cluster keeps its sessions in PostgreSQL: set storage.url = postgres://...",
+        )?;
+        self.sessions = Some(ClusterSessions::new(
+            Arc::new(self.bus.clone()),
+            owners,
+            self.node.clone(),
+            &self.prefix,
+        ));
+        Ok(())
+    }
+
+    /// `base` with the link as the broker's forwarder and interest hook, the node id, and
+    /// the cluster's session directory.
     pub(crate) fn seams(&self, base: Seams) -> Seams {
-        self.link.seams(base)
+        let seams = self.link.seams(base);
+        match &self.sessions {
+            Some(s) => s.seams(seams),
+            None => seams,
+        }
     }
 
     pub(crate) fn health(&self) -> ClusterHealth {
@@ -90,9 +122,17 @@ impl ClusterNode {
         }
     }
 
-    /// Starts routing between `broker` (built with [`ClusterNode::seams`]) and the bus.
-    pub(crate) fn run(&self, broker: Broker) {
-        self.link.run(broker, &self.tasks, self.cancel.clone());
+    /// Starts routing between `broker` (built with [`ClusterNode::seams`]) and the bus, and
+    /// answering the other nodes' take-over requests (in place when this returns).
+    pub(crate) async fn run(&self, broker: Broker) -> anyhow::Result<()> {
+        self.link
+            .run(broker.clone(), &self.tasks, self.cancel.clone());
+        if let Some(s) = &self.sessions {
+            s.serve(broker, &self.tasks, self.cancel.clone())
+                .await
+                .context("subscribing to the cluster's take-over requests")?;
+        }
+        Ok(())
     }
 
     /// Stops after the broker: what it forwarded last and the registry changes still queued

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ferrite_broker::{Broker, Metrics};
 use ferrite_config::{Config, Durability, StorageBackend};
-use ferrite_storage::{BrokerStore, RegistryStore};
+use ferrite_storage::{BrokerStore, RegistryStore, SessionOwners};
 use ferrite_storage_embedded::{SqliteOptions, SqliteStore, Synchronous};
 use ferrite_storage_postgres::{PgStoreOptions, PostgresStore};
 use ferrite_transport::{Listener, ListenerKind, TransportError};
@@ -89,6 +89,8 @@ fn bind_error(name: &str, addr: SocketAddr, e: std::io::Error) -> anyhow::Error 
 struct Stores {
     broker: Arc<dyn BrokerStore>,
     registry: Arc<dyn RegistryStore>,
+    /// Where a cluster records which node holds each session (PostgreSQL only).
+    owners: Option<Arc<dyn SessionOwners>>,
 }
 
 impl Stores {
@@ -96,6 +98,7 @@ impl Stores {
         Stores {
             broker: store.clone(),
             registry: store,
+            owners: None,
         }
     }
 }
@@ -126,10 +129,15 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Stores> {
                 ..PgStoreOptions::default()
             };
             // The error already names the URL, without its password.
-            let store = PostgresStore::open(url, opts)
-                .await
-                .context("opening the PostgreSQL store (storage.url)")?;
-            Ok(Stores::of(Arc::new(store)))
+            let store = Arc::new(
+                PostgresStore::open(url, opts)
+                    .await
+                    .context("opening the PostgreSQL store (storage.url)")?,
+            );
+            Ok(Stores {
+                owners: Some(store.clone()),
+                ..Stores::of(store)
+            })
         }
     }
 }
@@ -250,9 +258,12 @@ impl Server {
         cfg: Config,
         stores: Stores,
         node: String,
-        cluster: Option<ClusterNode>,
+        mut cluster: Option<ClusterNode>,
     ) -> anyhow::Result<Server> {
         let started = Instant::now();
+        if let Some(c) = &mut cluster {
+            c.own_sessions_in(stores.owners.clone())?;
+        }
         let store = stores.broker.clone();
         let ca = Arc::new(ferrite_transport::ensure_ca(
             &cfg.data_dir,
@@ -313,7 +324,7 @@ impl Server {
         .await?;
         // Routing between nodes starts with the broker, before any client connects.
         if let Some(c) = &cluster {
-            c.run(broker.clone());
+            c.run(broker.clone()).await?;
         }
 
         let shadow_service = ferrite_shadow_service::ShadowService::new(

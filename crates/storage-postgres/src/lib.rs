@@ -17,6 +17,7 @@
 //! | `broker_sessions` | `client_id` | `expiry_interval_secs`, `disconnected_at_ms`, `data` |
 //! | `broker_subscriptions` | `(client_id, filter)` | `options` |
 //! | `broker_queue` | `(client_id, seq)` | `state` (0 pending, 1 released) and the message columns |
+//! | `broker_session_owners` | `client_id` | `owner_node`, `owner_epoch`, `previous_node`, `claimed_at_ms` (a cluster's [`SessionOwners`]) |
 //! | `registry` | `(kind, key)` | `version`, `doc` (see `registry.rs`) |
 //!
 //! Blobs are `BYTEA`, times Unix ms in `BIGINT`, keys `TEXT COLLATE "C"` (byte order on
@@ -61,6 +62,7 @@
 //! [`QueuedMessage::MAX_SEQ`]: ferrite_storage::QueuedMessage::MAX_SEQ
 
 mod error;
+mod owners;
 mod plan;
 mod read;
 mod registry;
@@ -75,7 +77,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ferrite_storage::{
-    BrokerOp, BrokerSnapshot, BrokerStore, SessionSnapshot, StorageError, StoreFuture,
+    BrokerOp, BrokerSnapshot, BrokerStore, SessionClaim, SessionOwners, SessionSnapshot,
+    StorageError, StoreFuture,
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
@@ -282,6 +285,31 @@ impl BrokerStore for PostgresStore {
             *done = true;
             tracing::info!(location = %self.location, "closed postgres store");
             result
+        })
+    }
+}
+
+impl SessionOwners for PostgresStore {
+    fn claim_session<'a>(
+        &'a self,
+        client_id: &'a str,
+        node: &'a str,
+        now_ms: i64,
+    ) -> StoreFuture<'a, SessionClaim> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(owners::claim(&self.pool, client_id, node, now_ms).await?)
+        })
+    }
+
+    fn session_owner<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<(String, u64)>> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(owners::owner(&self.pool, client_id).await?)
         })
     }
 }

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "registry_sequence",
         include_str!("../migrations/0003_registry_sequence.sql"),
     ),
+    (
+        4,
+        "session_owner",
+        include_str!("../migrations/0004_session_owner.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

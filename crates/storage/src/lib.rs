@@ -16,11 +16,13 @@ pub mod commit_bench;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod model;
+mod owners;
 mod registry;
 #[cfg(feature = "conformance")]
 pub mod registry_conformance;
 
 pub use model::*;
+pub use owners::*;
 pub use registry::*;
 
 use std::future::Future;

@@ -14,6 +14,7 @@ use ferrite_broker::{
 };
 use ferrite_config::MqttConfig;
 use ferrite_mqtt_codec::{ConnAck, Properties, ProtocolVersion, ReasonCode};
+use ferrite_storage::BrokerStore;
 use ferrite_storage_memory::{MemoryData, MemoryStore};
 use ferrite_types::Clock;
 use tokio_util::task::TaskTracker;
@@ -69,6 +70,28 @@ impl BrokerHarness {
         BrokerHarness::open(cfg, MemoryData::default(), seams, auth).await
     }
 
+    /// Like [`BrokerHarness::start_with`], over `store` (say, a PostgreSQL schema that
+    /// several brokers of a cluster test share) instead of a fresh in-memory store. Not for
+    /// [`BrokerHarness::restart`], which reopens the in-memory data.
+    pub async fn start_on_store(
+        cfg: MqttConfig,
+        seams: Seams,
+        store: Arc<dyn BrokerStore>,
+    ) -> BrokerHarness {
+        let seams = Seams {
+            clock: Clock::following_tokio(1_800_000_000_000),
+            ..seams
+        };
+        BrokerHarness::open_on(
+            cfg,
+            MemoryData::default(),
+            store,
+            seams,
+            Arc::new(AllowEveryone),
+        )
+        .await
+    }
+
     async fn open(
         cfg: MqttConfig,
         data: MemoryData,
@@ -76,6 +99,16 @@ impl BrokerHarness {
         auth: Arc<dyn Authorizer>,
     ) -> BrokerHarness {
         let store = Arc::new(MemoryStore::open(&data));
+        BrokerHarness::open_on(cfg, data, store, seams, auth).await
+    }
+
+    async fn open_on(
+        cfg: MqttConfig,
+        data: MemoryData,
+        store: Arc<dyn BrokerStore>,
+        seams: Seams,
+        auth: Arc<dyn Authorizer>,
+    ) -> BrokerHarness {
         let broker = Broker::start_with(
             cfg.clone(),
             store,

@@ -331,6 +331,21 @@ where
         kick: kick.clone(),
         kick_reason: kick_reason.clone(),
     };
+    // In a cluster the session may be on another node: it lets go of it first.
+    let claimed = tokio::select! {
+        c = lifecycle::claim(inner, &client_id) => c,
+        _ = inner.cancel.cancelled() => return Err("shutdown"),
+    };
+    if let Err(e) = claimed {
+        tracing::warn!(client_id = %client_id, error = %e, "refusing a connection whose session cannot be claimed");
+        return Err(refuse(
+            stream,
+            protocol,
+            ReasonCode::ServerUnavailable,
+            "session_unavailable",
+        )
+        .await);
+    }
     let attached = tokio::select! {
         a = lifecycle::attach(inner, &client_id, clean_start, expiry, protocol, live) => a,
         _ = inner.cancel.cancelled() => None,

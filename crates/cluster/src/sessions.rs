@@ -1,0 +1,283 @@
+//! Sessions across nodes (ARCHITECTURE.md, "Sessions and take-over"): the broker's
+//! [`SessionDirectory`] for a cluster node, and the node's answers to the other nodes'
+//! take-over requests.
+//!
+//! At CONNECT a node claims the client id in the store (one conditional write, which names
+//! the previous owner). When that was another node, it asks it on
+//! `{prefix}.node.{owner}.takeover` to let go: the owner closes its connection as a local
+//! take-over does, writes the session through its group commit and answers. Then the
+//! claiming broker loads the session from the store. An owner that does not answer (no
+//! responders: its NATS connection is gone; or no answer in time) is presumed dead: what it
+//! acknowledged is already in the store, since acknowledgements wait for durability.
+//!
+//! iot-data DeleteConnection for a client connected elsewhere goes the same way, on
+//! `{prefix}.node.{owner}.disconnect`: the owner closes it and answers whether it was there.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrite_broker::{
+    Broker, ClaimError, ClaimFuture, Claimed, ElsewhereFuture, Seams, SessionDirectory,
+};
+use ferrite_storage::SessionOwners;
+use ferrite_types::Clock;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::{Bus, BusError, Headers};
+
+/// How long a claiming node waits for the previous owner's answer. Longer than the broker's
+/// own take-over wait (5 s for the old connection to let go), so a live owner that is only
+/// slow still answers; a dead one is known at once from NATS' "no responders".
+pub const TAKEOVER_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The subject on which node `node` hears take-over requests (payload: the client id).
+pub fn takeover_subject(prefix: &str, node: &str) -> String {
+    format!("{prefix}.node.{node}.takeover")
+}
+
+/// The subject on which node `node` hears DeleteConnection requests for its connections
+/// (payload: JSON `{"clientId", "cleanSession", "preventWillMessage"}`).
+pub fn disconnect_subject(prefix: &str, node: &str) -> String {
+    format!("{prefix}.node.{node}.disconnect")
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DisconnectRequest {
+    client_id: String,
+    clean_session: bool,
+    prevent_will_message: bool,
+}
+
+const FOUND: &[u8] = b"found";
+
+struct Inner {
+    bus: Arc<dyn Bus>,
+    owners: Arc<dyn SessionOwners>,
+    node: Arc<str>,
+    prefix: String,
+    clock: Clock,
+    timeout: Duration,
+}
+
+/// One node's side of sessions across nodes. Cheap to clone.
+#[derive(Clone)]
+pub struct ClusterSessions {
+    inner: Arc<Inner>,
+}
+
+impl ClusterSessions {
+    /// Node `node`'s sessions, owned through `owners` (the shared store) and handed over on
+    /// `bus` below subject `prefix`.
+    pub fn new(
+        bus: Arc<dyn Bus>,
+        owners: Arc<dyn SessionOwners>,
+        node: Arc<str>,
+        prefix: &str,
+    ) -> ClusterSessions {
+        ClusterSessions {
+            inner: Arc::new(Inner {
+                bus,
+                owners,
+                node,
+                prefix: prefix.to_owned(),
+                clock: Clock::system(),
+                timeout: TAKEOVER_TIMEOUT,
+            }),
+        }
+    }
+
+    /// `base` with this node's session directory.
+    pub fn seams(&self, base: Seams) -> Seams {
+        Seams {
+            sessions: Arc::new(self.clone()),
+            ..base
+        }
+    }
+
+    /// Answers the other nodes' take-over and DeleteConnection requests for `broker`
+    /// (started with [`ClusterSessions::seams`]) until `cancel`. Returns once the
+    /// subscriptions are in place on the bus, so that no request sent after it goes unheard.
+    pub async fn serve(
+        &self,
+        broker: Broker,
+        tasks: &TaskTracker,
+        cancel: CancellationToken,
+    ) -> Result<(), BusError> {
+        let inner = &self.inner;
+        let takeovers = inner
+            .bus
+            .subscribe(takeover_subject(&inner.prefix, &inner.node), None)
+            .await?;
+        let disconnects = inner
+            .bus
+            .subscribe(disconnect_subject(&inner.prefix, &inner.node), None)
+            .await?;
+        inner.bus.flush().await?;
+        serve_requests(self.inner.bus.clone(), takeovers, tasks, cancel.clone(), {
+            let broker = broker.clone();
+            move |payload| {
+                let broker = broker.clone();
+                async move {
+                    let client_id = String::from_utf8(payload.to_vec()).ok()?;
+                    let held = broker.hand_over(&client_id).await;
+                    tracing::debug!(client_id, held, "handed a session over to another node");
+                    Some(if held { &b"held"[..] } else { &b"absent"[..] })
+                }
+            }
+        });
+        serve_requests(
+            self.inner.bus.clone(),
+            disconnects,
+            tasks,
+            cancel,
+            move |payload| {
+                let broker = broker.clone();
+                async move {
+                    let req: DisconnectRequest = serde_json::from_slice(&payload).ok()?;
+                    let found = broker
+                        .delete_local_connection(
+                            &req.client_id,
+                            req.clean_session,
+                            req.prevent_will_message,
+                        )
+                        .await;
+                    Some(if found { FOUND } else { &b"absent"[..] })
+                }
+            },
+        );
+        Ok(())
+    }
+
+    async fn disconnect_inner(
+        &self,
+        client_id: &str,
+        clean_session: bool,
+        prevent_will: bool,
+    ) -> Result<bool, ClaimError> {
+        let inner = &self.inner;
+        let owner = inner
+            .owners
+            .session_owner(client_id)
+            .await
+            .map_err(|e| ClaimError(e.to_string()))?;
+        let Some((owner, _)) = owner.filter(|(o, _)| *o != *inner.node) else {
+            return Ok(false);
+        };
+        let request = DisconnectRequest {
+            client_id: client_id.to_owned(),
+            clean_session,
+            prevent_will_message: prevent_will,
+        };
+        let payload = serde_json::to_vec(&request).map_err(|e| ClaimError(e.to_string()))?;
+        match inner
+            .bus
+            .request(
+                disconnect_subject(&inner.prefix, &owner),
+                Headers::new(),
+                Bytes::from(payload),
+                inner.timeout,
+            )
+            .await
+        {
+            Ok(answer) => Ok(&answer.payload[..] == FOUND),
+            // The owner is gone, and its connections with it.
+            Err(BusError::NoResponders(_)) => Ok(false),
+            Err(e) => Err(ClaimError(format!("asking node {owner}: {e}"))),
+        }
+    }
+
+    async fn claim_inner(&self, client_id: &str) -> Result<Claimed, ClaimError> {
+        let inner = &self.inner;
+        let claim = inner
+            .owners
+            .claim_session(client_id, &inner.node, inner.clock.now_ms())
+            .await
+            .map_err(|e| ClaimError(e.to_string()))?;
+        let previous = match claim.previous {
+            Some(p) if *p != *inner.node => p,
+            _ => return Ok(Claimed::Here),
+        };
+        let asked = inner
+            .bus
+            .request(
+                takeover_subject(&inner.prefix, &previous),
+                Headers::new(),
+                Bytes::copy_from_slice(client_id.as_bytes()),
+                inner.timeout,
+            )
+            .await;
+        match asked {
+            Ok(_) => {
+                tracing::debug!(client_id, from = %previous, epoch = claim.epoch, "session taken over from another node");
+            }
+            Err(BusError::NoResponders(_)) => {
+                tracing::info!(client_id, from = %previous, "the session's node is gone: loading the session from the store");
+            }
+            Err(e) => {
+                tracing::warn!(client_id, from = %previous, error = %e, "the session's node did not let go in time: loading the session from the store");
+            }
+        }
+        Ok(Claimed::Elsewhere)
+    }
+}
+
+impl SessionDirectory for ClusterSessions {
+    fn load_all_at_start(&self) -> bool {
+        false
+    }
+
+    fn claim<'a>(&'a self, client_id: &'a str) -> ClaimFuture<'a> {
+        Box::pin(self.claim_inner(client_id))
+    }
+
+    fn disconnect_elsewhere<'a>(
+        &'a self,
+        client_id: &'a str,
+        clean_session: bool,
+        prevent_will: bool,
+    ) -> ElsewhereFuture<'a> {
+        Box::pin(self.disconnect_inner(client_id, clean_session, prevent_will))
+    }
+}
+
+/// Runs `handle` on each request of `requests` in a task of its own (one slow connection
+/// must not hold up the others) and answers with what it returns; `None` (a malformed
+/// request) gets no answer.
+fn serve_requests<H, F>(
+    bus: Arc<dyn Bus>,
+    mut requests: crate::bus::Subscription,
+    tasks: &TaskTracker,
+    cancel: CancellationToken,
+    handle: H,
+) where
+    H: Fn(Bytes) -> F + Send + 'static,
+    F: std::future::Future<Output = Option<&'static [u8]>> + Send + 'static,
+{
+    let handlers = tasks.clone();
+    tasks.spawn(async move {
+        loop {
+            let m = tokio::select! {
+                () = cancel.cancelled() => break,
+                m = requests.next() => match m { Some(m) => m, None => break },
+            };
+            let answer = handle(m.payload);
+            let (bus, subject, reply) = (bus.clone(), m.subject, m.reply);
+            handlers.spawn(async move {
+                let Some(answer) = answer.await else {
+                    tracing::warn!(%subject, "dropping a malformed request from another node");
+                    return;
+                };
+                if let Some(reply) = reply
+                    && let Err(e) = bus
+                        .publish(reply, Headers::new(), Bytes::from_static(answer))
+                        .await
+                {
+                    tracing::warn!(%subject, error = %e, "cannot answer another node's request");
+                }
+            });
+        }
+    });
+}

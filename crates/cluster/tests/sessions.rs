@@ -1,0 +1,363 @@
+//! Sessions across nodes (ARCHITECTURE.md, "Sessions and take-over"): brokers sharing one
+//! in-process bus and one PostgreSQL schema (`FERRITE_TEST_POSTGRES_URL`; skipped loudly
+//! without it). A client id connecting on another node takes its session over from the node
+//! that held it, and a persistent session resumes from the store on another node after the
+//! node that held it is gone. Real clock: PostgreSQL answers in real time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrite_broker::Seams;
+use ferrite_cluster::{ClusterSessions, InProcessBus, Link};
+use ferrite_config::MqttConfig;
+use ferrite_mqtt_codec::{Packet, Properties, ProtocolVersion, QoS, ReasonCode};
+use ferrite_storage::conformance::run_case;
+use ferrite_storage::{BrokerStore, SessionOwners};
+use ferrite_storage_postgres::PostgresStore;
+use ferrite_storage_postgres::testing::ScratchLocation;
+use ferrite_test_support::{BrokerHarness, WAIT, connect_packet, with_will};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+const PREFIX: &str = "ferrite";
+const QUIET: Duration = Duration::from_millis(500);
+/// Short, because these tests run on the real clock (PostgreSQL answers in real time).
+const WILL_DELAY_SECS: u32 = 2;
+
+struct Node {
+    harness: BrokerHarness,
+    link: Link,
+    store: Arc<PostgresStore>,
+    /// Ends this node's bus side: it neither routes nor answers take-over requests any more.
+    cancel: CancellationToken,
+}
+
+impl Node {
+    /// What another node sees of a node killed with `kill -9`: it is gone from the bus, and
+    /// it wrote nothing on the way out.
+    fn kill(&self) {
+        self.cancel.cancel();
+    }
+}
+
+struct Cluster {
+    location: Arc<ScratchLocation>,
+    bus: InProcessBus,
+    tasks: TaskTracker,
+    cancel: CancellationToken,
+    nodes: Vec<Arc<PostgresStore>>,
+}
+
+impl Cluster {
+    fn new(location: Arc<ScratchLocation>) -> Cluster {
+        Cluster {
+            location,
+            bus: InProcessBus::new(),
+            tasks: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+            nodes: Vec::new(),
+        }
+    }
+
+    /// A node as `ferrite serve` wires one: link and session directory on the bus, broker on
+    /// its own store (own writer) over the shared schema.
+    async fn node(&mut self, name: &str) -> Node {
+        let store = Arc::new(self.location.open_store().await.expect("open the store"));
+        let bus: Arc<InProcessBus> = Arc::new(self.bus.clone());
+        let link = Link::new(bus.clone(), name.into(), PREFIX, true);
+        let sessions = ClusterSessions::new(bus, store.clone(), name.into(), PREFIX);
+        let harness = BrokerHarness::start_on_store(
+            MqttConfig::default(),
+            sessions.seams(link.seams(Seams::default())),
+            store.clone(),
+        )
+        .await;
+        let cancel = self.cancel.child_token();
+        link.run(harness.broker.clone(), &self.tasks, cancel.clone());
+        sessions
+            .serve(harness.broker.clone(), &self.tasks, cancel.clone())
+            .await
+            .expect("serve take-over requests");
+        self.nodes.push(store.clone());
+        Node {
+            harness,
+            link,
+            store,
+            cancel,
+        }
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        for store in self.nodes {
+            let _ = store.close().await;
+        }
+    }
+}
+
+fn persistent(expiry: u32) -> Properties {
+    Properties {
+        session_expiry_interval: Some(expiry),
+        ..Properties::default()
+    }
+}
+
+/// Waits until the stored session of `client_id` has `n` queued messages.
+async fn stored_queue_reaches(store: &PostgresStore, client_id: &str, n: usize) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let queued = store
+            .load_session(client_id)
+            .await
+            .expect("load the session")
+            .map_or(0, |s| s.queued.len());
+        if queued >= n {
+            assert_eq!(queued, n);
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the store holds {queued} of {n} queued messages"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_on_another_node_takes_the_session_over() {
+    let Some(location) =
+        ScratchLocation::from_env("connecting_on_another_node_takes_the_session_over").await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+
+        let (mut watcher, _) = b
+            .harness
+            .connect_v5("watcher", true, Properties::default())
+            .await;
+        watcher.subscribe("will/dev", QoS::AtLeastOnce).await;
+        b.link.settled().await;
+
+        // On node a: a persistent session with a will and a subscription.
+        let mut old = a.harness.open_client(ProtocolVersion::V5);
+        let mut connect = connect_packet(ProtocolVersion::V5, "dev", true);
+        connect.keep_alive = 0;
+        connect.properties = persistent(300);
+        let ack = old.connect_with(with_will(connect, "will/dev", None)).await;
+        assert_eq!(ack.reason, ReasonCode::Success);
+        old.subscribe("cmd/dev", QoS::AtLeastOnce).await;
+
+        // The same client id on node b resumes that session...
+        let (mut new, ack) = b.harness.connect_v5("dev", false, persistent(300)).await;
+        assert!(ack.session_present, "the session came over from node a");
+        // ...after node a closed the old connection as a take-over does, will included.
+        match old.expect_closed().await {
+            Some(Packet::Disconnect(d)) => assert_eq!(d.reason, ReasonCode::SessionTakenOver),
+            other => panic!("expected DISCONNECT 0x8E on node a, got {other:?}"),
+        }
+        let will = watcher.recv_publish().await;
+        assert_eq!(
+            (&*will.topic, &will.payload[..]),
+            ("will/dev", &b"gone"[..])
+        );
+        assert_eq!(a.harness.broker.session_count(), 0, "node a let go of it");
+        assert_eq!(
+            b.store.session_owner("dev").await.unwrap(),
+            Some(("b".to_owned(), 2))
+        );
+
+        // Its subscription now lives on node b: a message from node a reaches it there once.
+        b.link.settled().await;
+        let (mut publisher, _) = a
+            .harness
+            .connect_v5("publisher", true, Properties::default())
+            .await;
+        publisher
+            .publish("cmd/dev", b"after", QoS::AtLeastOnce, false)
+            .await;
+        let got = new.recv_publish().await;
+        assert_eq!((&*got.topic, &got.payload[..]), ("cmd/dev", &b"after"[..]));
+        new.expect_silence(QUIET).await;
+        cluster.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_session_resumes_on_another_node_after_its_node_dies() {
+    let Some(location) = ScratchLocation::from_env(
+        "a_persistent_session_resumes_on_another_node_after_its_node_dies",
+    )
+    .await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+
+        let (mut dev, _) = a.harness.connect_v5("dev", false, persistent(3600)).await;
+        dev.subscribe("q/dev", QoS::AtLeastOnce).await;
+        dev.disconnect().await;
+        a.link.settled().await;
+
+        // Published on node b while the client is away: node a queues and stores them.
+        let (mut publisher, _) = b
+            .harness
+            .connect_v5("publisher", true, Properties::default())
+            .await;
+        let payloads: [&'static [u8]; 3] = [b"one", b"two", b"three"];
+        for p in payloads {
+            publisher.publish("q/dev", p, QoS::AtLeastOnce, false).await;
+        }
+        stored_queue_reaches(&a.store, "dev", payloads.len()).await;
+
+        a.kill();
+        let (mut dev, ack) = b.harness.connect_v5("dev", false, persistent(3600)).await;
+        assert!(
+            ack.session_present,
+            "node b loaded the session from the store"
+        );
+        for p in payloads {
+            let got = dev.recv_publish().await;
+            assert_eq!((&*got.topic, &got.payload[..]), ("q/dev", p));
+        }
+        dev.expect_silence(QUIET).await;
+
+        // And it goes on there: its subscription is node b's now.
+        publisher
+            .publish("q/dev", b"four", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(&dev.recv_publish().await.payload[..], b"four");
+
+        // A node that starts does not take every stored session for its own.
+        let c = cluster.node("c").await;
+        assert_eq!(c.harness.broker.session_count(), 0);
+        assert_eq!(
+            b.store.session_owner("dev").await.unwrap(),
+            Some(("b".to_owned(), 2))
+        );
+        cluster.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_connection_on_one_node_closes_the_connection_on_another() {
+    let Some(location) =
+        ScratchLocation::from_env("delete_connection_on_one_node_closes_the_connection_on_another")
+            .await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+        let (mut dev, _) = a
+            .harness
+            .connect_v5("dev", true, Properties::default())
+            .await;
+
+        b.harness
+            .broker
+            .delete_connection("dev", false, true)
+            .await
+            .expect("node a had the connection");
+        match dev.expect_closed().await {
+            Some(Packet::Disconnect(d)) => assert_eq!(d.reason, ReasonCode::AdministrativeAction),
+            other => panic!("expected DISCONNECT 0x98 on node a, got {other:?}"),
+        }
+        // Now nobody has it, and a client id never seen is not found either.
+        for client_id in ["dev", "nobody"] {
+            let err = b
+                .harness
+                .broker
+                .delete_connection(client_id, false, true)
+                .await
+                .expect_err("no connection");
+            assert!(
+                matches!(err, ferrite_broker::BrokerError::NotConnected { .. }),
+                "{err:?}"
+            );
+        }
+        cluster.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_session_parked_on_a_live_node_moves_with_its_queue() {
+    let Some(location) =
+        ScratchLocation::from_env("an_offline_session_parked_on_a_live_node_moves_with_its_queue")
+            .await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+
+        let mut dev = a.harness.open_client(ProtocolVersion::V5);
+        let mut connect = connect_packet(ProtocolVersion::V5, "dev", true);
+        connect.keep_alive = 0;
+        connect.properties = persistent(600);
+        // A delayed will: the session is resumed on node b within the delay, so it never
+        // goes out (checked past the delay, below).
+        let ack = dev
+            .connect_with(with_will(connect, "will/dev", Some(WILL_DELAY_SECS)))
+            .await;
+        assert_eq!(ack.reason, ReasonCode::Success);
+        dev.subscribe("q/dev", QoS::AtLeastOnce).await;
+        dev.send(&Packet::Disconnect(ferrite_mqtt_codec::Disconnect {
+            reason: ReasonCode::DisconnectWithWill,
+            properties: Properties::default(),
+        }))
+        .await;
+        assert_eq!(dev.expect_closed().await, None);
+        let (mut watcher, _) = a
+            .harness
+            .connect_v5("watcher", true, Properties::default())
+            .await;
+        watcher.subscribe("will/dev", QoS::AtLeastOnce).await;
+
+        // Queued on node a while parked there (published on a: acknowledged once durable).
+        let (mut publisher, _) = a
+            .harness
+            .connect_v5("publisher", true, Properties::default())
+            .await;
+        publisher
+            .publish("q/dev", b"parked", QoS::AtLeastOnce, false)
+            .await;
+
+        let (mut dev, ack) = b.harness.connect_v5("dev", false, persistent(600)).await;
+        assert!(ack.session_present);
+        assert_eq!(&dev.recv_publish().await.payload[..], b"parked");
+        assert_eq!(
+            a.harness.broker.session_count(),
+            2,
+            "watcher and publisher only"
+        );
+
+        // Node a keeps no copy: a later message reaches the client once, through node b.
+        b.link.settled().await;
+        publisher
+            .publish("q/dev", b"later", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(&dev.recv_publish().await.payload[..], b"later");
+        dev.expect_silence(QUIET).await;
+        watcher
+            .expect_silence(Duration::from_secs(WILL_DELAY_SECS.into()) + QUIET)
+            .await;
+        cluster.stop().await;
+    })
+    .await;
+}

@@ -1,0 +1,224 @@
+//! Sessions across the nodes of a cluster, end to end against the PostgreSQL at
+//! `FERRITE_TEST_POSTGRES_URL` (a scratch schema) and the NATS at `FERRITE_TEST_NATS_URL`
+//! (default nats://127.0.0.1:4222); skipped loudly when either is absent. Take-over between
+//! two in-process nodes, and a persistent session resuming on node B after node A — a real
+//! `ferrite serve` process — is killed with `kill -9`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ferrite_mqtt_codec::{Packet, ProtocolVersion, QoS, ReasonCode};
+use ferrite_storage::conformance::run_case;
+use ferrite_storage_postgres::testing::ScratchLocation;
+use ferrite_test_support::{TestClient, TestServer, connect_packet, connect_v311, with_will};
+
+// The same environment as tests/cluster.rs: NATS from FERRITE_TEST_NATS_URL, a subject
+// prefix per run.
+fn nats_url() -> String {
+    std::env::var("FERRITE_TEST_NATS_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned())
+}
+
+async fn cluster_location(test: &str) -> Option<ScratchLocation> {
+    let url = nats_url();
+    match tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url.as_str())).await {
+        Ok(Ok(_)) => ScratchLocation::from_env(test).await,
+        _ => {
+            eprintln!(
+                "!! no NATS at {url}: {test} is SKIPPED. Start nats-server or set FERRITE_TEST_NATS_URL."
+            );
+            None
+        }
+    }
+}
+
+fn fresh_prefix() -> String {
+    format!("ferrite-test-{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn node(storage_url: &str, prefix: &str, id: &str) -> TestServer {
+    TestServer::start_with(|c| {
+        c.storage.url = storage_url.to_owned();
+        c.cluster.enabled = true;
+        c.cluster.node_id = id.to_owned();
+        c.cluster.nats_urls = vec![nats_url()];
+        c.cluster.subject_prefix = prefix.to_owned();
+    })
+    .await
+}
+
+/// Publishes probes on `publisher` until `subscriber` receives one: the subscriber's node
+/// has its interest in place on NATS.
+async fn until_routed(publisher: &mut TestClient, subscriber: &mut TestClient, topic: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        publisher
+            .publish(topic, b"probe", QoS::AtMostOnce, false)
+            .await;
+        match subscriber.recv_within(Duration::from_millis(200)).await {
+            Ok(Some(Packet::Publish(p))) if &p.payload[..] == b"probe" => return,
+            Ok(Some(other)) => panic!("expected a probe, got {other:?}"),
+            Ok(None) => panic!("subscriber closed"),
+            Err(_) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "the subscription never became visible to the publisher's node"
+            ),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_connecting_on_another_node_takes_its_session_over() {
+    const TEST: &str = "a_client_connecting_on_another_node_takes_its_session_over";
+    let Some(location) = cluster_location(TEST).await else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let url = location.schema.url();
+        let prefix = fresh_prefix();
+        let a = node(&url, &prefix, "node-a").await;
+        let b = node(&url, &prefix, "node-b").await;
+
+        let (mut watcher, _) = connect_v311(b.mqtt_addr(), "watcher", true).await;
+        watcher.subscribe("will/dev", QoS::AtLeastOnce).await;
+
+        let mut old = TestClient::open(a.mqtt_addr(), ProtocolVersion::V5).await;
+        let mut connect = connect_packet(ProtocolVersion::V5, "dev", true);
+        connect.properties.session_expiry_interval = Some(600);
+        let ack = old.connect_with(with_will(connect, "will/dev", None)).await;
+        assert_eq!(ack.reason, ReasonCode::Success);
+        old.subscribe("cmd/dev", QoS::AtLeastOnce).await;
+        // The watcher's interest has reached node a (the will must cross to it).
+        let (mut probe, _) = connect_v311(a.mqtt_addr(), "prober", true).await;
+        until_routed(&mut probe, &mut watcher, "will/dev").await;
+
+        let mut new = TestClient::open(b.mqtt_addr(), ProtocolVersion::V5).await;
+        let mut connect = connect_packet(ProtocolVersion::V5, "dev", false);
+        connect.properties.session_expiry_interval = Some(600);
+        let ack = new.connect_with(connect).await;
+        assert_eq!(ack.reason, ReasonCode::Success);
+        assert!(ack.session_present, "the session came over from node a");
+        match old.expect_closed().await {
+            Some(Packet::Disconnect(d)) => assert_eq!(d.reason, ReasonCode::SessionTakenOver),
+            other => panic!("expected DISCONNECT 0x8E from node a, got {other:?}"),
+        }
+        let will = watcher.recv_publish().await;
+        assert_eq!(
+            (&*will.topic, &will.payload[..]),
+            ("will/dev", &b"gone"[..])
+        );
+
+        // The subscription moved with it: node a's publishers reach the client on node b.
+        until_routed(&mut probe, &mut new, "cmd/dev").await;
+        probe
+            .publish("cmd/dev", b"after", QoS::AtLeastOnce, false)
+            .await;
+        let got = new.recv_publish().await;
+        assert_eq!(&got.payload[..], b"after");
+    })
+    .await;
+}
+
+/// A `ferrite serve` process, killed when dropped.
+struct Proc {
+    child: Child,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_node(dir: &Path, storage_url: &str, prefix: &str, id: &str) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrite"));
+    cmd.arg("serve")
+        .env_clear()
+        .env("FERRITE_DATA_DIR", dir)
+        .env("FERRITE_MQTT_PORT", "0")
+        .env("FERRITE_API_PORT", "0")
+        .env("FERRITE_MQTTS_PORT", "off")
+        .env("FERRITE_WS_PORT", "off")
+        .env("FERRITE_WSS_PORT", "off")
+        .env("FERRITE_HTTPS_PORT", "off")
+        .env("FERRITE_LOG_LEVEL", "warn")
+        .env("FERRITE_STORAGE_URL", storage_url)
+        .env("FERRITE_CLUSTER_ENABLED", "true")
+        .env("FERRITE_CLUSTER_NODE_ID", id)
+        .env("FERRITE_CLUSTER_NATS_URLS", nats_url())
+        .env("FERRITE_CLUSTER_SUBJECT_PREFIX", prefix)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    Proc {
+        child: cmd.spawn().expect("spawn ferrite"),
+    }
+}
+
+/// The node's MQTT address, once it has written its listeners file.
+async fn mqtt_addr(dir: &Path) -> SocketAddr {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(dir.join("listeners.json")) {
+            let v: serde_json::Value = serde_json::from_str(&text).expect("listeners.json");
+            return v["mqtt"].as_str().expect("mqtt bound").parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the node did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_session_resumes_on_node_b_after_node_a_is_killed() {
+    const TEST: &str = "a_persistent_session_resumes_on_node_b_after_node_a_is_killed";
+    let Some(location) = cluster_location(TEST).await else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let url = location.schema.url();
+        let prefix = fresh_prefix();
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let node_a = spawn_node(dir_a.path(), &url, &prefix, "node-a");
+        let _node_b = spawn_node(dir_b.path(), &url, &prefix, "node-b");
+        let (a, b) = (mqtt_addr(dir_a.path()).await, mqtt_addr(dir_b.path()).await);
+
+        let (mut dev, _) = connect_v311(a, "durable-dev", false).await;
+        dev.subscribe("q/dev", QoS::AtLeastOnce).await;
+        dev.disconnect().await;
+
+        // Acknowledged by node a, which holds the session: durable in PostgreSQL.
+        let (mut publisher, _) = connect_v311(a, "publisher", true).await;
+        const N: usize = 50;
+        for i in 0..N {
+            let payload: &'static [u8] = Box::leak(format!("m{i}").into_bytes().into_boxed_slice());
+            assert!(
+                publisher
+                    .publish("q/dev", payload, QoS::AtLeastOnce, false)
+                    .await
+                    .is_some()
+            );
+        }
+        // The last PUBACK has been read: kill at once.
+        Command::new("kill")
+            .args(["-9", &node_a.child.id().to_string()])
+            .status()
+            .unwrap();
+        drop(node_a);
+
+        let (mut dev, ack) = connect_v311(b, "durable-dev", false).await;
+        assert!(
+            ack.session_present,
+            "node b resumed the session from the store"
+        );
+        for i in 0..N {
+            let got = dev.recv_publish().await;
+            assert_eq!(String::from_utf8_lossy(&got.payload), format!("m{i}"));
+        }
+        dev.expect_silence(Duration::from_millis(300)).await;
+    })
+    .await;
+}

@@ -1,0 +1,68 @@
+//! `SessionOwners` on the `broker_session_owners` table (migration 0004): a claim is one
+//! upsert on a pooled connection, outside the broker's group commit (a CONNECT waits for it,
+//! and it must not queue behind a group of unrelated writes).
+
+use ferrite_storage::SessionClaim;
+use sqlx::{PgPool, Row};
+
+use crate::error::PgStoreError;
+
+/// `ON CONFLICT DO UPDATE` locks the existing row and reads its latest committed version,
+/// so `o.owner_node` there is the owner just before this claim even when claims race; a
+/// first claim inserts and has no previous owner.
+const CLAIM: &str = "INSERT INTO broker_session_owners AS o
+        (client_id, owner_node, owner_epoch, previous_node, claimed_at_ms)
+     VALUES ($1, $2, 1, NULL, $3)
+     ON CONFLICT (client_id) DO UPDATE SET
+        previous_node = o.owner_node,
+        owner_node = excluded.owner_node,
+        owner_epoch = o.owner_epoch + 1,
+        claimed_at_ms = excluded.claimed_at_ms
+     RETURNING owner_epoch, previous_node";
+
+pub(crate) async fn claim(
+    pool: &PgPool,
+    client_id: &str,
+    node: &str,
+    now_ms: i64,
+) -> Result<SessionClaim, PgStoreError> {
+    let row = sqlx::query(CLAIM)
+        .bind(client_id)
+        .bind(node)
+        .bind(now_ms)
+        .fetch_one(pool)
+        .await
+        .map_err(PgStoreError::sql("claim session"))?;
+    let epoch: i64 = row
+        .try_get(0)
+        .map_err(PgStoreError::sql("claim session: read epoch"))?;
+    Ok(SessionClaim {
+        previous: row
+            .try_get(1)
+            .map_err(PgStoreError::sql("claim session: read previous owner"))?,
+        epoch: u64::try_from(epoch).unwrap_or_default(),
+    })
+}
+
+pub(crate) async fn owner(
+    pool: &PgPool,
+    client_id: &str,
+) -> Result<Option<(String, u64)>, PgStoreError> {
+    let row = sqlx::query(
+        "SELECT owner_node, owner_epoch FROM broker_session_owners WHERE client_id = $1",
+    )
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(PgStoreError::sql("read session owner"))?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let node: String = row
+        .try_get(0)
+        .map_err(PgStoreError::sql("read session owner: node"))?;
+    let epoch: i64 = row
+        .try_get(1)
+        .map_err(PgStoreError::sql("read session owner: epoch"))?;
+    Ok(Some((node, u64::try_from(epoch).unwrap_or_default())))
+}

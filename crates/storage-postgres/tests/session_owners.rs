@@ -1,0 +1,86 @@
+//! `SessionOwners` on PostgreSQL (migration 0004): a claim names the node that held the
+//! client id just before it, also when claims race, and epochs order the claims. Skipped
+//! loudly without `FERRITE_TEST_POSTGRES_URL`.
+
+use std::sync::Arc;
+
+use ferrite_storage::conformance::run_case;
+use ferrite_storage::{BrokerStore, SessionClaim, SessionOwners};
+use ferrite_storage_postgres::testing::ScratchLocation;
+
+#[tokio::test]
+async fn each_claim_names_the_previous_owner_and_bumps_the_epoch() {
+    let Some(location) = ScratchLocation::from_env("session owner claims").await else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let store = location.open_store().await.unwrap();
+        assert_eq!(store.session_owner("dev").await.unwrap(), None);
+        let claim = |node: &'static str| {
+            let store = &store;
+            async move { store.claim_session("dev", node, 1).await.unwrap() }
+        };
+        assert_eq!(
+            claim("a").await,
+            SessionClaim {
+                previous: None,
+                epoch: 1
+            }
+        );
+        assert_eq!(
+            claim("b").await,
+            SessionClaim {
+                previous: Some("a".into()),
+                epoch: 2
+            }
+        );
+        assert_eq!(
+            claim("b").await,
+            SessionClaim {
+                previous: Some("b".into()),
+                epoch: 3
+            }
+        );
+        assert_eq!(
+            store.session_owner("dev").await.unwrap(),
+            Some(("b".into(), 3))
+        );
+        // Another client id has an owner of its own.
+        assert_eq!(store.claim_session("other", "a", 1).await.unwrap().epoch, 1);
+        store.close().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_claims_form_one_chain() {
+    let Some(location) = ScratchLocation::from_env("racing session owner claims").await else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let store = Arc::new(location.open_store().await.unwrap());
+        let nodes: Vec<String> = (0..16).map(|i| format!("n{i}")).collect();
+        let mut racers = tokio::task::JoinSet::new();
+        for node in nodes.clone() {
+            let store = store.clone();
+            racers.spawn(async move {
+                let claim = store.claim_session("dev", &node, 1).await.unwrap();
+                (claim.epoch, node, claim.previous)
+            });
+        }
+        let mut claims = racers.join_all().await;
+        claims.sort();
+        // Epochs 1..=16, each claim's previous owner being the claimant of the epoch before:
+        // no two claims both believed they came first.
+        assert_eq!(
+            claims.iter().map(|c| c.0).collect::<Vec<_>>(),
+            (1..=16).collect::<Vec<_>>()
+        );
+        assert_eq!(claims[0].2, None);
+        for pair in claims.windows(2) {
+            assert_eq!(pair[1].2.as_deref(), Some(pair[0].1.as_str()), "{claims:?}");
+        }
+        store.close().await.unwrap();
+    })
+    .await;
+}

@@ -1,0 +1,30 @@
+//! Which node of a cluster holds each client id's session (ARCHITECTURE.md, "Sessions and
+//! take-over"). Only a store shared by several nodes (PostgreSQL) implements it; one node
+//! never asks.
+
+use crate::StoreFuture;
+
+/// What [`SessionOwners::claim_session`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClaim {
+    /// The node that held the client id before this claim; `None` when nobody ever did.
+    pub previous: Option<String>,
+    /// The claim's number: one more than the previous claim's, so a larger epoch is a later
+    /// owner.
+    pub epoch: u64,
+}
+
+/// The owner of each client id's session, changed by one conditional write per claim so
+/// that concurrent claims are ordered and each learns who came just before it.
+pub trait SessionOwners: Send + Sync + 'static {
+    /// Makes `node` the owner of `client_id`'s session, with the next epoch.
+    fn claim_session<'a>(
+        &'a self,
+        client_id: &'a str,
+        node: &'a str,
+        now_ms: i64,
+    ) -> StoreFuture<'a, SessionClaim>;
+
+    /// The current owner of `client_id`'s session and its epoch; `None` when never claimed.
+    fn session_owner<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<(String, u64)>>;
+}
