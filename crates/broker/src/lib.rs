@@ -41,7 +41,10 @@ pub use metrics::Metrics;
 pub use presence::{
     ConnectionFacts, DisconnectReason, LifecycleEvent, LifecycleObserver, Unobserved,
 };
-pub use seams::{DeliveryTicket, Forwarder, Interest, RemoteReceipt, Seams, SingleNode};
+pub use seams::{
+    Admission, DeliveryTicket, Forwarder, Interest, RemoteReceipt, RetainedObserver, Seams,
+    SingleNode,
+};
 pub use taps::{Overflow, TapHandle, TapOptions};
 
 use persist::Persister;
@@ -398,6 +401,14 @@ impl Broker {
         let more = all.len() > limit;
         all.truncate(limit);
         (all, more)
+    }
+
+    /// Applies a retained-message change another node accepted (an empty payload deletes):
+    /// kept unless this store holds a newer one by stamp (receipt time, then node id), so
+    /// that every node ends with the same message whatever order changes arrive in. Not
+    /// stored (the accepting node did) and not forwarded. True when the store changed.
+    pub fn apply_retained(&self, msg: Arc<Message>) -> bool {
+        self.inner.router.apply_retained(msg, &self.inner.metrics)
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

@@ -3,7 +3,9 @@
 //! [`Bus`] trait with an in-process implementation (one node, and the sandbox where several
 //! nodes share one bus) and a NATS one, the node id kept in the data directory, and the
 //! [`Link`] between a node's broker and the bus (interest → subscriptions, forwarding,
-//! remote delivery), and the [`BusFeed`] that carries registry changes between nodes.
+//! remote delivery), the [`BusFeed`] that carries registry changes between nodes, the
+//! [`RetainedSync`] that keeps every node's retained messages alike, and the [`Peers`] a
+//! node hears announce themselves.
 
 pub mod bus;
 mod dedup;
@@ -13,6 +15,8 @@ mod in_process;
 mod link;
 mod nats;
 mod node_id;
+mod peers;
+mod retained;
 pub mod subject;
 
 pub use bus::{Bus, BusError, BusFuture, BusMessage, Headers, Subscription};
@@ -21,3 +25,5 @@ pub use in_process::InProcessBus;
 pub use link::Link;
 pub use nats::NatsBus;
 pub use node_id::{NodeIdError, load_or_create_node_id};
+pub use peers::{MISSED_BEATS, Peer, Peers};
+pub use retained::RetainedSync;

@@ -25,6 +25,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "registry_sequence",
         include_str!("../migrations/0003_registry_sequence.sql"),
     ),
+    // 4 is left to the session-ownership migration being written beside this one.
+    (
+        5,
+        "retained_stamp",
+        include_str!("../migrations/0005_retained_stamp.sql"),
+    ),
 ];
 
 /// The schema version this build writes.
