@@ -411,6 +411,32 @@ impl Broker {
         self.inner.router.apply_retained(msg, &self.inner.metrics)
     }
 
+    /// Catches the retained store up with `stored` (what the shared store holds) after this
+    /// node may have missed other nodes' changes (its bus connection was lost): a stored
+    /// message replaces the entry here when it was received later. Deletes cannot be told
+    /// from messages this node has not committed yet, so entries missing from `stored` stay.
+    /// Returns how many entries changed.
+    pub fn refresh_retained(&self, stored: Vec<ferrite_storage::StoredMessage>) -> usize {
+        let now = self.inner.now_ms();
+        let mut changed = 0;
+        for s in stored {
+            match session::message_from_stored(s) {
+                Ok(m) if !m.is_expired(now) => {
+                    if self
+                        .inner
+                        .router
+                        .refresh_retained(Arc::new(m), &self.inner.metrics)
+                    {
+                        changed += 1;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "skipping corrupt retained message"),
+            }
+        }
+        changed
+    }
+
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
     }

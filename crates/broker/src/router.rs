@@ -179,6 +179,23 @@ impl Router {
         changed
     }
 
+    /// Inserts `msg` unless the entry here is as new or newer by receipt time alone: `msg`
+    /// was read back from the store, which keeps no origin to break a tie with. True when
+    /// the store changed.
+    pub fn refresh_retained(&self, msg: Arc<Message>, metrics: &Metrics) -> bool {
+        let mut tree = self.retained.write();
+        if tree
+            .get(&msg.topic)
+            .is_some_and(|old| old.received_at_ms >= msg.received_at_ms)
+        {
+            return false;
+        }
+        let topic = msg.topic.clone();
+        tree.insert(&topic, msg);
+        metrics.retained_messages.set(tree.len() as i64);
+        true
+    }
+
     /// Whether any subscription or tap matches `topic`.
     pub fn has_receivers(&self, topic: &str) -> bool {
         let mut found = false;

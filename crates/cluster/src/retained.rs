@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ferrite_broker::{Broker, Message, RetainedObserver, Seams};
+use ferrite_storage::BrokerStore;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -38,6 +39,8 @@ struct Inner {
     /// ones are dropped).
     heard: watch::Sender<u64>,
     applied: AtomicU64,
+    /// Re-reads of the store after bus gaps.
+    resyncs: watch::Sender<u64>,
     /// Changes this node published to the others.
     published: AtomicU64,
 }
@@ -46,6 +49,8 @@ struct Inner {
 struct Pending {
     queue: Option<mpsc::UnboundedReceiver<Arc<Message>>>,
     sub: Option<Subscription>,
+    /// Watched from before subscribing, so no gap goes unnoticed.
+    gaps: Option<watch::Receiver<u64>>,
 }
 
 /// Keeps this node's retained store in step with the other nodes'. Cheap to clone.
@@ -67,9 +72,10 @@ impl RetainedSync {
                 tx,
                 pending: Mutex::new(Pending {
                     queue: Some(queue),
-                    sub: None,
+                    ..Pending::default()
                 }),
                 heard: watch::Sender::new(0),
+                resyncs: watch::Sender::new(0),
                 applied: AtomicU64::new(0),
                 published: AtomicU64::new(0),
             }),
@@ -81,12 +87,15 @@ impl RetainedSync {
     /// otherwise be missed; one heard before the load is applied after it, and the stamps
     /// keep whichever is newer.
     pub async fn subscribe(&self) -> Result<(), BusError> {
+        let gaps = self.inner.bus.gaps();
         let sub = self
             .inner
             .bus
             .subscribe(format!("{}.>", self.inner.prefix), None)
             .await?;
-        self.inner.pending.lock().sub = Some(sub);
+        let mut pending = self.inner.pending.lock();
+        pending.sub = Some(sub);
+        pending.gaps = Some(gaps);
         Ok(())
     }
 
@@ -100,10 +109,18 @@ impl RetainedSync {
 
     /// Starts publishing this node's changes and applying the others' to `broker` (started
     /// with [`RetainedSync::seams`]), until `cancel`; what is queued then still goes out.
-    pub fn run(&self, broker: Broker, tasks: &TaskTracker, cancel: CancellationToken) {
-        let (queue, sub) = {
+    /// When the bus reports a gap (this node may have missed broadcasts), the retained
+    /// messages are read again from `store`, the shared one, if given.
+    pub fn run(
+        &self,
+        broker: Broker,
+        store: Option<Arc<dyn BrokerStore>>,
+        tasks: &TaskTracker,
+        cancel: CancellationToken,
+    ) {
+        let (queue, sub, gaps) = {
             let mut p = self.inner.pending.lock();
-            (p.queue.take(), p.sub.take())
+            (p.queue.take(), p.sub.take(), p.gaps.take())
         };
         let Some(queue) = queue else {
             tracing::warn!("retained sync started twice");
@@ -112,7 +129,14 @@ impl RetainedSync {
         tasks.spawn(publish_task(self.inner.clone(), queue, cancel.clone()));
         match sub {
             Some(sub) => {
-                tasks.spawn(apply_task(self.inner.clone(), broker, sub, cancel));
+                let gaps = gaps.filter(|_| store.is_some());
+                tasks.spawn(apply_task(
+                    self.inner.clone(),
+                    broker,
+                    sub,
+                    Resync { gaps, store },
+                    cancel,
+                ));
             }
             None => tracing::warn!("retained sync runs without subscribing: call subscribe first"),
         }
@@ -128,6 +152,12 @@ impl RetainedSync {
     pub async fn heard(&self, n: u64) {
         let mut heard = self.inner.heard.subscribe();
         let _ = heard.wait_for(|h| *h >= n).await;
+    }
+
+    /// Waits until the retained messages were re-read from the store `n` times after gaps.
+    pub async fn resynced(&self, n: u64) {
+        let mut resyncs = self.inner.resyncs.subscribe();
+        let _ = resyncs.wait_for(|r| *r >= n).await;
     }
 
     /// Changes this node published.
@@ -177,15 +207,53 @@ async fn publish_one(inner: &Inner, msg: &Message) {
     }
 }
 
+/// What catches a node up after a gap: the bus's gap counter and the shared store.
+struct Resync {
+    gaps: Option<watch::Receiver<u64>>,
+    store: Option<Arc<dyn BrokerStore>>,
+}
+
+impl Resync {
+    /// Returns when the bus reports a gap; never without a store to read from.
+    async fn gap(&mut self) {
+        if let Some(g) = &mut self.gaps {
+            if g.changed().await.is_ok() {
+                return;
+            }
+            self.gaps = None;
+        }
+        std::future::pending().await
+    }
+
+    async fn reload(&self, broker: &Broker) {
+        let Some(store) = &self.store else { return };
+        match store.load().await {
+            Ok(snapshot) => {
+                let changed = broker.refresh_retained(snapshot.retained);
+                tracing::info!(changed, "re-read the retained messages after a bus gap");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot re-read the retained messages after a bus gap");
+            }
+        }
+    }
+}
+
 async fn apply_task(
     inner: Arc<Inner>,
     broker: Broker,
     mut sub: Subscription,
+    mut resync: Resync,
     cancel: CancellationToken,
 ) {
     loop {
         let m = tokio::select! {
             () = cancel.cancelled() => break,
+            () = resync.gap() => {
+                resync.reload(&broker).await;
+                inner.resyncs.send_modify(|n| *n += 1);
+                continue;
+            }
             m = sub.next() => match m { Some(m) => m, None => break },
         };
         let msg = match envelope::decode(&inner.prefix, &m.subject, &m.headers, m.payload) {

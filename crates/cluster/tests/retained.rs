@@ -10,6 +10,8 @@ use ferrite_broker::{Message, Seams};
 use ferrite_cluster::{InProcessBus, Link, RetainedSync};
 use ferrite_config::MqttConfig;
 use ferrite_mqtt_codec::{Properties, QoS};
+use ferrite_storage::{BrokerOp, BrokerStore, StoredMessage};
+use ferrite_storage_memory::MemoryStore;
 use ferrite_test_support::BrokerHarness;
 use ferrite_types::Origin;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +40,12 @@ impl Sandbox {
     }
 
     async fn node(&self, name: &str) -> Node {
+        self.node_on(name, false).await
+    }
+
+    /// A node that re-reads its retained messages from its own store's data after a gap,
+    /// as a cluster node re-reads the shared PostgreSQL.
+    async fn node_on(&self, name: &str, resync: bool) -> Node {
         let bus = Arc::new(self.bus.clone());
         let link = Link::new(bus.clone(), name.into(), "ferrite", true);
         let retained = RetainedSync::new(bus, name.into(), "ferrite");
@@ -45,7 +53,14 @@ impl Sandbox {
         let seams = retained.seams(link.seams(Seams::default()));
         let harness = BrokerHarness::start_with(MqttConfig::default(), seams).await;
         link.run(harness.broker.clone(), &self.tasks, self.cancel.clone());
-        retained.run(harness.broker.clone(), &self.tasks, self.cancel.clone());
+        let store: Option<Arc<dyn BrokerStore>> =
+            resync.then(|| Arc::new(MemoryStore::open(&harness.data)) as Arc<dyn BrokerStore>);
+        retained.run(
+            harness.broker.clone(),
+            store,
+            &self.tasks,
+            self.cancel.clone(),
+        );
         Node { harness, retained }
     }
 }
@@ -165,4 +180,49 @@ async fn a_local_write_is_stamped_above_a_newer_remote_one_so_it_wins_everywhere
     assert_eq!(&on_a.payload[..], b"now");
     assert_eq!(on_a.received_at_ms, ahead.received_at_ms + 1);
     assert_eq!(payload(&b, "clock/skew").as_deref(), Some(&b"now"[..]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_bus_gap_a_node_rereads_the_retained_messages_it_may_have_missed() {
+    let sandbox = Sandbox::new();
+    let b = sandbox.node_on("b", true).await;
+    let (mut publisher, _) = b
+        .harness
+        .connect_v5("pub", true, Properties::default())
+        .await;
+    publisher
+        .publish("kept", b"newer here", QoS::AtLeastOnce, true)
+        .await;
+    let here = b.harness.broker.retained("kept").expect("kept");
+    // Meanwhile other nodes stored messages whose broadcasts B missed (its bus was down).
+    let shared = MemoryStore::open(&b.harness.data);
+    let stored = |topic: &str, payload: &'static [u8], ms: i64| {
+        BrokerOp::PutRetained(StoredMessage {
+            topic: topic.to_owned(),
+            payload: Bytes::from_static(payload),
+            qos: 1,
+            retain: true,
+            properties: Bytes::new(),
+            received_at_ms: ms,
+            expires_at_ms: None,
+        })
+    };
+    shared
+        .commit(vec![
+            stored("missed", b"from another node", here.received_at_ms),
+            stored("kept", b"older in the store", here.received_at_ms - 1),
+        ])
+        .await
+        .expect("commit");
+    assert_eq!(payload(&b, "missed"), None);
+
+    sandbox.bus.interrupt();
+    tokio::time::timeout(WAIT, b.retained.resynced(1))
+        .await
+        .expect("B re-reads after the gap");
+    assert_eq!(
+        payload(&b, "missed").as_deref(),
+        Some(&b"from another node"[..])
+    );
+    assert_eq!(payload(&b, "kept").as_deref(), Some(&b"newer here"[..]));
 }

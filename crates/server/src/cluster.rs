@@ -11,6 +11,7 @@ use anyhow::Context;
 use ferrite_broker::{Admission, Broker, Seams};
 use ferrite_cluster::{Bus, BusFeed, Link, NatsBus, Peers, RetainedSync};
 use ferrite_config::Config;
+use ferrite_storage::BrokerStore;
 use ferrite_types::{ChangeFeed, InProcessFeed};
 use futures_util::future::BoxFuture;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -265,12 +266,20 @@ impl ClusterNode {
         self.status.clone()
     }
 
-    /// Starts routing between `broker` (built with [`ClusterNode::seams`]) and the bus, and
+    /// Starts routing between `broker` (built with [`ClusterNode::seams`]) and the bus,
+    /// keeping its retained messages in step (re-read from `store` after a bus gap), and
     /// checking the store with `probe` every heartbeat interval.
-    pub(crate) fn run(&self, broker: Broker, probe: Option<StoreProbe>) {
+    pub(crate) fn run(
+        &self,
+        broker: Broker,
+        store: Arc<dyn BrokerStore>,
+        probe: Option<StoreProbe>,
+    ) {
         self.link
             .run(broker.clone(), &self.tasks, self.cancel.clone());
-        self.retained.run(broker, &self.tasks, self.cancel.clone());
+        // After a bus gap the retained messages are re-read from the shared store.
+        self.retained
+            .run(broker, Some(store), &self.tasks, self.cancel.clone());
         if let Some(probe) = probe {
             self.tasks.spawn(check_store(
                 probe,

@@ -343,7 +343,7 @@ impl Server {
         .await?;
         // Routing between nodes starts with the broker, before any client connects.
         if let Some(c) = &cluster {
-            c.run(broker.clone(), probe);
+            c.run(broker.clone(), store.clone(), probe);
         }
 
         let shadow_service = ferrite_shadow_service::ShadowService::new(
