@@ -60,6 +60,7 @@ pub(crate) async fn dispatch(inner: &Arc<BrokerInner>, msg: Arc<Message>) -> Dis
             &msg,
             inner.cfg.max_retained_messages,
             &inner.metrics,
+            &*inner.seams.retained,
             &mut ops,
         );
     }

@@ -42,8 +42,8 @@ pub use presence::{
     ConnectionFacts, DisconnectReason, LifecycleEvent, LifecycleObserver, Unobserved,
 };
 pub use seams::{
-    ClaimError, ClaimFuture, Claimed, DeliveryTicket, ElsewhereFuture, Forwarder, Interest,
-    RemoteReceipt, Seams, SessionDirectory, SingleNode,
+    Admission, ClaimError, ClaimFuture, Claimed, DeliveryTicket, ElsewhereFuture, Forwarder,
+    Interest, RemoteReceipt, RetainedObserver, Seams, SessionDirectory, SingleNode,
 };
 pub use taps::{Overflow, TapHandle, TapOptions};
 
@@ -441,6 +441,40 @@ impl Broker {
         let more = all.len() > limit;
         all.truncate(limit);
         (all, more)
+    }
+
+    /// Applies a retained-message change another node accepted (an empty payload deletes):
+    /// kept unless this store holds a newer one by stamp (receipt time, then node id), so
+    /// that every node ends with the same message whatever order changes arrive in. Not
+    /// stored (the accepting node did) and not forwarded. True when the store changed.
+    pub fn apply_retained(&self, msg: Arc<Message>) -> bool {
+        self.inner.router.apply_retained(msg, &self.inner.metrics)
+    }
+
+    /// Catches the retained store up with `stored` (what the shared store holds) after this
+    /// node may have missed other nodes' changes (its bus connection was lost): a stored
+    /// message replaces the entry here when it was received later. Deletes cannot be told
+    /// from messages this node has not committed yet, so entries missing from `stored` stay.
+    /// Returns how many entries changed.
+    pub fn refresh_retained(&self, stored: Vec<ferrite_storage::StoredMessage>) -> usize {
+        let now = self.inner.now_ms();
+        let mut changed = 0;
+        for s in stored {
+            match session::message_from_stored(s) {
+                Ok(m) if !m.is_expired(now) => {
+                    if self
+                        .inner
+                        .router
+                        .refresh_retained(Arc::new(m), &self.inner.metrics)
+                    {
+                        changed += 1;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "skipping corrupt retained message"),
+            }
+        }
+        changed
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

@@ -14,7 +14,7 @@ use parking_lot::RwLock;
 use crate::BrokerInner;
 use crate::message::Message;
 use crate::metrics::Metrics;
-use crate::seams::Interest;
+use crate::seams::{Interest, RetainedObserver};
 use crate::session::{Enqueued, Outgoing, SessionCell, stored_message};
 use crate::taps::Taps;
 
@@ -39,6 +39,11 @@ pub struct NewSubscription {
     pub id: Option<u32>,
     /// False when it replaced an existing subscription (Retain Handling 1).
     pub is_new: bool,
+}
+
+/// What orders two versions of a retained message: receipt time, then the receiving node.
+fn retained_stamp(m: &Message) -> (i64, &str) {
+    (m.received_at_ms, &m.origin.node)
 }
 
 pub struct Router {
@@ -115,14 +120,20 @@ impl Router {
 
     /// Updates the retained store for a RETAIN publish; a zero-byte payload deletes. False
     /// when the message was refused because the quota of retained messages is reached.
+    ///
+    /// Every change is stamped (receipt time, node) above the entry it replaces — the time
+    /// is moved one past the old entry's when the clock says otherwise — so that nodes
+    /// applying each other's changes ([`Router::apply_retained`]) keep the same, latest one.
     pub fn retain(
         &self,
         msg: &Arc<Message>,
         max: usize,
         metrics: &Metrics,
+        observer: &dyn RetainedObserver,
         ops: &mut Vec<BrokerOp>,
     ) -> bool {
         let mut tree = self.retained.write();
+        let floor = tree.get(&msg.topic).map(|old| old.received_at_ms + 1);
         if msg.payload.is_empty() {
             if tree.remove(&msg.topic).is_some() {
                 ops.push(BrokerOp::DeleteRetained {
@@ -130,14 +141,58 @@ impl Router {
                 });
             }
             metrics.retained_messages.set(tree.len() as i64);
+            let mut stamped = Message::clone(msg);
+            stamped.received_at_ms = stamped.received_at_ms.max(floor.unwrap_or(i64::MIN));
+            observer.retained(&Arc::new(stamped));
             return true;
         }
-        if tree.get(&msg.topic).is_none() && tree.len() >= max {
+        if floor.is_none() && tree.len() >= max {
             return false;
         }
-        tree.insert(&msg.topic, Arc::new(msg.detached()));
+        let mut stamped = msg.detached();
+        stamped.received_at_ms = stamped.received_at_ms.max(floor.unwrap_or(i64::MIN));
+        ops.push(BrokerOp::PutRetained(stored_message(&stamped)));
+        let stamped = Arc::new(stamped);
+        tree.insert(&msg.topic, stamped.clone());
         metrics.retained_messages.set(tree.len() as i64);
-        ops.push(BrokerOp::PutRetained(stored_message(msg)));
+        observer.retained(&stamped);
+        true
+    }
+
+    /// Applies a retained-store change another node accepted, unless the entry here is
+    /// newer by stamp (receipt time, then node id). True when the store changed.
+    pub fn apply_retained(&self, msg: Arc<Message>, metrics: &Metrics) -> bool {
+        let mut tree = self.retained.write();
+        if let Some(old) = tree.get(&msg.topic)
+            && retained_stamp(&msg) <= retained_stamp(old)
+        {
+            return false;
+        }
+        let changed = if msg.payload.is_empty() {
+            tree.remove(&msg.topic).is_some()
+        } else {
+            let topic = msg.topic.clone();
+            tree.insert(&topic, msg);
+            true
+        };
+        metrics.retained_messages.set(tree.len() as i64);
+        changed
+    }
+
+    /// Inserts `msg` unless the entry here is as new or newer by receipt time alone: `msg`
+    /// was read back from the store, which keeps no origin to break a tie with. True when
+    /// the store changed.
+    pub fn refresh_retained(&self, msg: Arc<Message>, metrics: &Metrics) -> bool {
+        let mut tree = self.retained.write();
+        if tree
+            .get(&msg.topic)
+            .is_some_and(|old| old.received_at_ms >= msg.received_at_ms)
+        {
+            return false;
+        }
+        let topic = msg.topic.clone();
+        tree.insert(&topic, msg);
+        metrics.retained_messages.set(tree.len() as i64);
         true
     }
 

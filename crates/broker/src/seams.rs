@@ -1,8 +1,8 @@
 //! Where a cluster plugs into the broker without the broker knowing about one: the
 //! remote-forward hook at the end of the publish path, the interest hook on the
-//! subscribe/unsubscribe path, the session directory asked at CONNECT, the node id messages
-//! are stamped with, and the wall clock; besides them the lifecycle observer the events
-//! service listens through.
+//! subscribe/unsubscribe path, the retained-store observer, the CONNECT admission gate, the
+//! session directory asked at CONNECT, the node id messages are stamped with, and the wall
+//! clock; besides them the lifecycle observer the events service listens through.
 //! One node wires the no-op implementations; the `cluster` crate will wire NATS.
 
 use std::future::Future;
@@ -34,6 +34,23 @@ pub trait Interest: Send + Sync + 'static {
     fn first(&self, filter: &str);
     /// `filter` lost its last local subscriber.
     fn last(&self, filter: &str);
+}
+
+/// Told of every retained-store change this node accepted from a publisher (a RETAIN
+/// publish; an empty payload deletes), with the message as the store keeps it, stamped: what
+/// a cluster node broadcasts so that the other nodes' retained stores follow
+/// ([`crate::Broker::apply_retained`]). Called with the retained store locked: must not block.
+pub trait RetainedObserver: Send + Sync + 'static {
+    fn retained(&self, msg: &Arc<Message>);
+}
+
+/// Asked at every CONNECT whether this node takes new work: a cluster node that lost its
+/// bus or its store refuses connections (CONNACK 0x88 Server unavailable; MQTT 3.1.1 return
+/// code 3) until they are back.
+pub trait Admission: Send + Sync + 'static {
+    /// `None` to admit; otherwise why not, a short label for the refusal metric and the
+    /// MQTT 5 reason string.
+    fn refusal(&self) -> Option<&'static str>;
 }
 
 /// Where a client id's session is held, asked at every CONNECT (after authorization, before
@@ -89,6 +106,16 @@ pub struct ClaimError(pub String);
 /// One node: nothing to forward to, every session is here.
 pub struct SingleNode;
 
+impl RetainedObserver for SingleNode {
+    fn retained(&self, _msg: &Arc<Message>) {}
+}
+
+impl Admission for SingleNode {
+    fn refusal(&self) -> Option<&'static str> {
+        None
+    }
+}
+
 impl SessionDirectory for SingleNode {
     fn load_all_at_start(&self) -> bool {
         true
@@ -123,6 +150,10 @@ pub struct Seams {
     /// Hears connections connect, subscribe, unsubscribe and disconnect (the lifecycle
     /// events); nobody by default.
     pub lifecycle: Arc<dyn LifecycleObserver>,
+    /// Hears the retained-store changes publishers make on this node.
+    pub retained: Arc<dyn RetainedObserver>,
+    /// Decides whether a CONNECT is taken; always by default.
+    pub admission: Arc<dyn Admission>,
 }
 
 impl Default for Seams {
@@ -134,6 +165,8 @@ impl Default for Seams {
             node: ferrite_types::message::local_node(),
             clock: Clock::system(),
             lifecycle: Arc::new(Unobserved),
+            retained: Arc::new(SingleNode),
+            admission: Arc::new(SingleNode),
         }
     }
 }

@@ -46,6 +46,8 @@ struct Inner {
     applied: watch::Sender<u64>,
     /// Messages received from the bus, duplicates and this node's own included.
     received: AtomicU64,
+    /// Messages published to the bus.
+    forwarded: AtomicU64,
     queues: Mutex<Option<Queues>>,
 }
 
@@ -79,6 +81,7 @@ impl Link {
                 queued: AtomicU64::new(0),
                 applied: watch::Sender::new(0),
                 received: AtomicU64::new(0),
+                forwarded: AtomicU64::new(0),
                 queues: Mutex::new(Some(Queues { interest, forward })),
             }),
         }
@@ -132,6 +135,11 @@ impl Link {
     /// Messages this node received from the bus (its own and duplicates included).
     pub fn received(&self) -> u64 {
         self.inner.received.load(Ordering::Relaxed)
+    }
+
+    /// Messages this node published to the bus for the other nodes.
+    pub fn forwarded(&self) -> u64 {
+        self.inner.forwarded.load(Ordering::Relaxed)
     }
 }
 
@@ -237,8 +245,13 @@ async fn forward_one(inner: &Inner, msg: &Message) {
         seq: inner.seq.fetch_add(1, Ordering::Relaxed) + 1,
     };
     let e = envelope::encode(&inner.prefix, msg, seq);
-    if let Err(err) = inner.bus.publish(e.subject, e.headers, e.payload).await {
-        tracing::warn!(topic = %msg.topic, error = %err, "cannot forward a message to the bus");
+    match inner.bus.publish(e.subject, e.headers, e.payload).await {
+        Ok(()) => {
+            inner.forwarded.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(err) => {
+            tracing::warn!(topic = %msg.topic, error = %err, "cannot forward a message to the bus");
+        }
     }
 }
 

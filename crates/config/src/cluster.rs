@@ -25,6 +25,9 @@ pub struct ClusterConfig {
     /// The first token of every subject the nodes use, so that several clusters can share
     /// one NATS system.
     pub subject_prefix: String,
+    /// How often a node announces itself to the others (and checks its store): a peer not
+    /// heard for three intervals is gone; a lost bus or store is noticed within about one.
+    pub heartbeat_interval_ms: u64,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("nats_user", &self.nats_user)
             .field("nats_tls_ca_file", &self.nats_tls_ca_file)
             .field("subject_prefix", &self.subject_prefix)
+            .field("heartbeat_interval_ms", &self.heartbeat_interval_ms)
             .finish_non_exhaustive()
     }
 }
@@ -53,6 +57,7 @@ impl Default for ClusterConfig {
             nats_password: String::new(),
             nats_tls_ca_file: String::new(),
             subject_prefix: "ferrite".into(),
+            heartbeat_interval_ms: 2000,
         }
     }
 }
@@ -94,6 +99,12 @@ impl ClusterConfig {
             return Some((
                 "cluster.nats_urls",
                 "a cluster needs at least one NATS URL".to_owned(),
+            ));
+        }
+        if self.heartbeat_interval_ms == 0 {
+            return Some((
+                "cluster.heartbeat_interval_ms",
+                "must be at least 1".to_owned(),
             ));
         }
         if self.nats_user.is_empty() != self.nats_password.is_empty() {

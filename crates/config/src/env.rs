@@ -359,4 +359,12 @@ pub static ENV_VARS: &[EnvVar] = &[
             Ok(())
         },
     },
+    EnvVar {
+        name: "FERRITE_CLUSTER_HEARTBEAT_INTERVAL_MS",
+        doc: "cluster.heartbeat_interval_ms (peer announcements and store checks)",
+        apply: |c, v| {
+            c.cluster.heartbeat_interval_ms = num(v)?;
+            Ok(())
+        },
+    },
 ];

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::cluster::ClusterNode;
+use crate::cluster::{ClusterNode, StoreProbe};
 use crate::listeners::{AcceptCtx, accept_loop};
 use ferrite_auth::sigv4::{SecretKey, Verifier};
 use ferrite_http_api::{ApiState, DataServices};
@@ -91,6 +91,8 @@ struct Stores {
     registry: Arc<dyn RegistryStore>,
     /// Where a cluster records which node holds each session (PostgreSQL only).
     owners: Option<Arc<dyn SessionOwners>>,
+    /// Checks that the store answers (a cluster node's PostgreSQL); `None`: not checked.
+    probe: Option<StoreProbe>,
 }
 
 impl Stores {
@@ -99,12 +101,13 @@ impl Stores {
             broker: store.clone(),
             registry: store,
             owners: None,
+            probe: None,
         }
     }
 }
 
 /// The store `storage.url` selects (the config has already refused any other value).
-async fn open_store(cfg: &Config) -> anyhow::Result<Stores> {
+async fn open_store(cfg: &Config, node: &str) -> anyhow::Result<Stores> {
     let backend = cfg
         .storage
         .backend()
@@ -126,6 +129,8 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Stores> {
         StorageBackend::Postgres { url } => {
             let opts = PgStoreOptions {
                 synchronous_commit: cfg.storage.durability == Durability::Full,
+                // Retained messages are stamped with the node that wrote them.
+                node: node.to_owned(),
                 ..PgStoreOptions::default()
             };
             // The error already names the URL, without its password.
@@ -134,8 +139,22 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Stores> {
                     .await
                     .context("opening the PostgreSQL store (storage.url)")?,
             );
+            let pinged = store.clone();
+            let probe: StoreProbe = Arc::new(move |timeout| {
+                let store = pinged.clone();
+                Box::pin(async move {
+                    match store.ping(timeout).await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "store check failed");
+                            false
+                        }
+                    }
+                })
+            });
             Ok(Stores {
                 owners: Some(store.clone()),
+                probe: Some(probe),
                 ..Stores::of(store)
             })
         }
@@ -219,7 +238,8 @@ fn api_state(
 async fn join(cfg: &Config) -> anyhow::Result<(String, Option<ClusterNode>)> {
     // Bulk registration's leases name the node by it too, also outside a cluster.
     let node = ferrite_cluster::load_or_create_node_id(&cfg.cluster.node_id, &cfg.data_dir)?;
-    let cluster = ClusterNode::join(cfg, &node).await?;
+    let started_at_ms = ferrite_types::Clock::system().now_ms();
+    let cluster = ClusterNode::join(cfg, &node, started_at_ms).await?;
     Ok((node, cluster))
 }
 
@@ -238,7 +258,7 @@ impl Server {
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("creating data directory {}", cfg.data_dir.display()))?;
         let (node, cluster) = join(&cfg).await?;
-        let stores = open_store(&cfg).await?;
+        let stores = open_store(&cfg, &node).await?;
         Self::start_on(cfg, stores, node, cluster).await
     }
 
@@ -265,6 +285,7 @@ impl Server {
             c.own_sessions_in(stores.owners.clone())?;
         }
         let store = stores.broker.clone();
+        let probe = stores.probe.clone();
         let ca = Arc::new(ferrite_transport::ensure_ca(
             &cfg.data_dir,
             &cfg.server.server_names,
@@ -296,6 +317,11 @@ impl Server {
         rule_metrics.register(&mut registry);
         let event_metrics = ferrite_events::EventMetrics::default();
         event_metrics.register(&mut registry);
+        if let Some(c) = &cluster {
+            registry
+                .sub_registry_with_prefix("ferrite_cluster")
+                .register_collector(Box::new(c.status()));
+        }
         // The events service hears connections through the broker's lifecycle seam.
         let (events, lifecycle) = ferrite_events::EventsService::new(
             ferrite_events::EventsConfig {
@@ -324,7 +350,7 @@ impl Server {
         .await?;
         // Routing between nodes starts with the broker, before any client connects.
         if let Some(c) = &cluster {
-            c.run(broker.clone()).await?;
+            c.run(broker.clone(), store.clone(), probe).await?;
         }
 
         let shadow_service = ferrite_shadow_service::ShadowService::new(
@@ -408,7 +434,7 @@ impl Server {
         let http_app = crate::http::app(
             Arc::new(registry),
             Arc::new(api_state),
-            cluster.as_ref().map(ClusterNode::health),
+            cluster.as_ref().map(ClusterNode::status),
         );
         let ctx = Arc::new(AcceptCtx {
             broker: broker.clone(),

@@ -13,7 +13,7 @@
 //!
 //! | table | key | columns |
 //! |---|---|---|
-//! | `broker_retained` | `topic` | `payload`, `qos`, `retain`, `properties`, `received_at_ms`, `expires_at_ms` |
+//! | `broker_retained` | `topic` | `payload`, `qos`, `retain`, `properties`, `received_at_ms`, `expires_at_ms`, `stamp_node` |
 //! | `broker_sessions` | `client_id` | `expiry_interval_secs`, `disconnected_at_ms`, `data` |
 //! | `broker_subscriptions` | `(client_id, filter)` | `options` |
 //! | `broker_queue` | `(client_id, seq)` | `state` (0 pending, 1 released) and the message columns |
@@ -107,6 +107,9 @@ pub struct PgStoreOptions {
     /// Upper bound on the ops merged into one group transaction. A single commit larger than
     /// this still runs whole (batches are never split); it just is not merged with others.
     pub max_batch_ops: usize,
+    /// This node's id, stamped on the retained messages it writes: in a cluster a write
+    /// replaces a retained row only when its (receipt time, node) stamp is not older.
+    pub node: String,
 }
 
 impl Default for PgStoreOptions {
@@ -116,6 +119,7 @@ impl Default for PgStoreOptions {
             max_connections: 10,
             connect_timeout: Duration::from_secs(10),
             max_batch_ops: 10_000,
+            node: String::new(),
         }
     }
 }
@@ -207,7 +211,8 @@ impl PostgresStore {
         let (tx, rx) = mpsc::unbounded_channel();
         // Owned by the store: `close` ends its channel and awaits this handle.
         #[allow(clippy::disallowed_methods)]
-        let writer = tokio::spawn(Writer::new(pool.clone(), opts.max_batch_ops).run(rx));
+        let writer =
+            tokio::spawn(Writer::new(pool.clone(), opts.max_batch_ops, &opts.node).run(rx));
         tracing::info!(location, "opened postgres store");
         Ok(PostgresStore {
             tx,
@@ -217,6 +222,21 @@ impl PostgresStore {
             pool,
             location,
         })
+    }
+
+    /// Whether the database answers now: one `SELECT 1` on a pooled connection, given up
+    /// after `timeout`. Cheap enough for a node's periodic health check.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), StorageError> {
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(timeout, query).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(source)) => Err(PgStoreError::sql("ping")(source).into()),
+            Err(_) => Err(PgStoreError::ConnectTimeout {
+                url: self.location.clone(),
+                after: timeout,
+            }
+            .into()),
+        }
     }
 
     fn submit(

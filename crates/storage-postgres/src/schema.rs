@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "session_owner",
         include_str!("../migrations/0004_session_owner.sql"),
     ),
+    (
+        5,
+        "retained_stamp",
+        include_str!("../migrations/0005_retained_stamp.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

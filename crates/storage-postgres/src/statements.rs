@@ -14,15 +14,21 @@ use crate::plan::{Plan, QueueAction, state_to_sql};
 pub(crate) type Statement<'q> = (&'static str, Query<'q, Postgres, PgArguments>);
 
 const DELETE_RETAINED: &str = "DELETE FROM broker_retained WHERE topic = ANY($1::text[])";
+/// A row is replaced only by a write whose stamp `(received_at_ms, stamp_node)` is not older:
+/// in a cluster another node may have stored a newer message on the topic meanwhile, and
+/// every node's retained store keeps the newest by the same order (a node's own writes are
+/// stamped increasing, so they replace each other in order).
 const UPSERT_RETAINED: &str = "\
 INSERT INTO broker_retained
-    (topic, payload, qos, retain, properties, received_at_ms, expires_at_ms)
-SELECT * FROM UNNEST($1::text[], $2::bytea[], $3::int2[], $4::bool[], $5::bytea[],
-                     $6::int8[], $7::int8[])
+    (topic, payload, qos, retain, properties, received_at_ms, expires_at_ms, stamp_node)
+SELECT u.*, $8::text FROM UNNEST($1::text[], $2::bytea[], $3::int2[], $4::bool[],
+                                 $5::bytea[], $6::int8[], $7::int8[]) AS u
 ON CONFLICT (topic) DO UPDATE SET
     payload = EXCLUDED.payload, qos = EXCLUDED.qos, retain = EXCLUDED.retain,
     properties = EXCLUDED.properties, received_at_ms = EXCLUDED.received_at_ms,
-    expires_at_ms = EXCLUDED.expires_at_ms";
+    expires_at_ms = EXCLUDED.expires_at_ms, stamp_node = EXCLUDED.stamp_node
+WHERE (EXCLUDED.received_at_ms, EXCLUDED.stamp_node)
+   >= (broker_retained.received_at_ms, broker_retained.stamp_node)";
 
 const DELETE_SESSIONS: &str = "DELETE FROM broker_sessions WHERE client_id = ANY($1::text[])";
 const UPSERT_SESSIONS: &str = "\
@@ -63,17 +69,18 @@ ON CONFLICT (client_id, seq) DO UPDATE SET
     qos = EXCLUDED.qos, retain = EXCLUDED.retain, properties = EXCLUDED.properties,
     received_at_ms = EXCLUDED.received_at_ms, expires_at_ms = EXCLUDED.expires_at_ms";
 
-/// The statements that apply `plan`, skipping those with no rows.
-pub(crate) fn statements<'q>(plan: &Plan<'q>) -> Vec<Statement<'q>> {
+/// The statements that apply `plan`, skipping those with no rows; retained messages are
+/// stamped with `node` (see [`UPSERT_RETAINED`]).
+pub(crate) fn statements<'q>(plan: &Plan<'q>, node: &'q str) -> Vec<Statement<'q>> {
     let mut out = Vec::new();
-    retained(plan, &mut out);
+    retained(plan, node, &mut out);
     sessions(plan, &mut out);
     subscriptions(plan, &mut out);
     queue(plan, &mut out);
     out
 }
 
-fn retained<'q>(plan: &Plan<'q>, out: &mut Vec<Statement<'q>>) {
+fn retained<'q>(plan: &Plan<'q>, node: &'q str, out: &mut Vec<Statement<'q>>) {
     let mut deleted: Vec<&'q str> = Vec::new();
     let mut topic: Vec<&'q str> = Vec::new();
     let mut payload: Vec<&'q [u8]> = Vec::new();
@@ -112,7 +119,8 @@ fn retained<'q>(plan: &Plan<'q>, out: &mut Vec<Statement<'q>>) {
                 .bind(retain)
                 .bind(properties)
                 .bind(received)
-                .bind(expires),
+                .bind(expires)
+                .bind(node),
         ));
     }
 }

@@ -15,6 +15,8 @@
 //! an unclear failure is safe. If BEGIN or COMMIT fails, every waiter of the group gets the
 //! error: none of their ops is known to be durable.
 
+use std::sync::Arc;
+
 use ferrite_storage::{BrokerOp, StorageError};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
@@ -47,6 +49,8 @@ pub(crate) struct Writer {
     /// Held across groups so that a commit costs no pool round trip; replaced when broken.
     conn: Option<PoolConnection<Postgres>>,
     max_batch_ops: usize,
+    /// Stamped on retained rows (see `statements.rs`).
+    node: Arc<str>,
 }
 
 /// Where a write failed, which decides whether the group is retried request by request.
@@ -67,11 +71,12 @@ impl Failure {
 }
 
 impl Writer {
-    pub(crate) fn new(pool: PgPool, max_batch_ops: usize) -> Writer {
+    pub(crate) fn new(pool: PgPool, max_batch_ops: usize, node: &str) -> Writer {
         Writer {
             pool,
             conn: None,
             max_batch_ops: max_batch_ops.max(1),
+            node: Arc::from(node),
         }
     }
 
@@ -184,7 +189,8 @@ impl Writer {
         for (ops, _) in requests {
             plan.add(ops).map_err(Failure::Statement)?;
         }
-        let mut statements = statements(&plan);
+        let node = self.node.clone();
+        let mut statements = statements(&plan, &node);
         if statements.is_empty() {
             return Ok(());
         }
@@ -221,6 +227,7 @@ impl Writer {
         &mut self,
         requests: &[(Vec<BrokerOp>, Reply)],
     ) -> Vec<Result<(), StorageError>> {
+        let node = self.node.clone();
         let result = async {
             let conn = self.connection().await?;
             let mut tx = conn
@@ -234,7 +241,7 @@ impl Writer {
                     outcomes.push(Err(err.into()));
                     continue;
                 }
-                let statements = statements(&plan);
+                let statements = statements(&plan, &node);
                 if statements.is_empty() {
                     outcomes.push(Ok(()));
                     continue;

@@ -77,7 +77,10 @@ async fn migrations_are_recorded_once() {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
-        assert_eq!(versions, (1..=latest_version()).collect::<Vec<_>>());
+        // Each once, in order, up to the latest (numbers may skip one a parallel branch took).
+        assert_eq!(versions.first(), Some(&1), "{versions:?}");
+        assert_eq!(versions.last(), Some(&latest_version()), "{versions:?}");
+        assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
     })
     .await;
 }

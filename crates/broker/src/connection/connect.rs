@@ -204,6 +204,11 @@ where
     if info.over_capacity {
         return Err(refuse(stream, protocol, ReasonCode::ServerBusy, "max_connections").await);
     }
+    // A cluster node without its bus or store cannot serve a session (MQTT 3.1.1: return
+    // code 3, Server unavailable).
+    if let Some(why) = inner.seams.admission.refusal() {
+        return Err(refuse(stream, protocol, ReasonCode::ServerUnavailable, why).await);
+    }
 
     let client_id: Arc<str> = Arc::from(client_id);
     let mut pending_will = match will {
