@@ -90,7 +90,7 @@ async fn concurrent_retained_writers_converge_in_every_node_and_in_postgres() {
         let prefix = fresh_prefix();
         let a = node(&url, &prefix, "node-a").await;
         let b = node(&url, &prefix, "node-b").await;
-        const TOPICS: usize = 20;
+        const TOPICS: usize = 50;
         const ROUNDS: usize = 5;
         let (mut pa, _) = connect_v311(a.mqtt_addr(), "writer-a", true).await;
         let (mut pb, _) = connect_v311(b.mqtt_addr(), "writer-b", true).await;
