@@ -12,6 +12,8 @@ import pathlib
 import shutil
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 import pytest
 
 from conftest import (ACCESS_KEY_ID, REGION, ROOT, SECRET_ACCESS_KEY, WAIT, Client, aws_client,
@@ -201,7 +203,7 @@ def test_mqtt_client_sees_paho_messages_and_publishes(page, server):
 
     sub = page.get_by_role("form", name="Subscribe")
     sub.get_by_label("Topic filter").fill("console/#")
-    sub.get_by_label("QoS").select_option("1")
+    sub.get_by_label("QoS", exact=True).select_option("1")
     sub.get_by_role("button", name="Subscribe").click()
     expect(page.get_by_role("list", name="Subscriptions")).to_contain_text("console/#")
 
@@ -209,12 +211,18 @@ def test_mqtt_client_sees_paho_messages_and_publishes(page, server):
     device.connect(server.ports["mqtt"])
     try:
         device.subscribe("from-console/#")
-        device.publish("console/kitchen", json.dumps({"temp": 21.5, "unit": "C"}), qos=1)
+        props = Properties(PacketTypes.PUBLISH)
+        props.ContentType = "application/json"
+        props.UserProperty = [("site", "lab")]
+        device.publish("console/kitchen", json.dumps({"temp": 21.5, "unit": "C"}), qos=1,
+                       properties=props)
         messages = page.get_by_role("list", name="Messages")
         first = messages.locator("li.message").first
         expect(first.locator(".topic")).to_have_text("console/kitchen")
         # Pretty-printed JSON, as the page shows it.
         expect(first.locator("pre.json")).to_have_text('{\n  "temp": 21.5,\n  "unit": "C"\n}')
+        expect(first.get_by_role("list", name="Properties")).to_contain_text("content type: application/json")
+        expect(first.get_by_role("list", name="Properties")).to_contain_text("site: lab")
         shot(page, "mqtt-client")
 
         # Paused: arrivals are held, not shown, until resumed.
@@ -229,14 +237,25 @@ def test_mqtt_client_sees_paho_messages_and_publishes(page, server):
         expect(messages.locator("li.message")).to_have_count(0)
 
         pub = page.get_by_role("form", name="Publish")
-        pub.get_by_label("Topic").fill("from-console/lamp")
-        pub.get_by_label("QoS").select_option("1")
+        pub.get_by_label("Topic", exact=True).fill("from-console/lamp")
+        pub.get_by_label("QoS", exact=True).select_option("1")
         pub.get_by_label("Payload").fill('{"on": true}')
+        pub.get_by_text("MQTT 5 properties").click()
+        pub.get_by_label("Content type").fill("application/json")
+        pub.get_by_label("User properties").fill("origin=console\norigin=test")
         pub.get_by_role("button", name="Publish").click()
         m = device.get()
         assert m.topic == "from-console/lamp"
         assert json.loads(m.payload) == {"on": True}
         assert m.qos == 1
+        assert m.properties.ContentType == "application/json"
+        assert m.properties.UserProperty == [("origin", "console"), ("origin", "test")]
+
+        # A bad expiry is refused in the page, before anything is sent.
+        pub.get_by_label("Message expiry").fill("soon")
+        pub.get_by_role("button", name="Publish").click()
+        expect(page.get_by_role("alert")).to_contain_text("whole number of seconds")
+        device.expect_none()
     finally:
         device.close()
 

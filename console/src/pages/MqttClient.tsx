@@ -1,6 +1,6 @@
 // The MQTT test client: MQTT over WebSocket (mqtt.js) to Ferrite's WebSocket listener, the
 // URL presigned with SigV4 for iotdevicegateway by the signed-in keys, as the Device SDKs do.
-// Subscribe to filters, publish with QoS and retain, a live list of what arrives (JSON
+// Subscribe to filters, publish with QoS, retain and MQTT 5 properties, a live list of what arrives (JSON
 // pretty-printed) that can be paused and cleared.
 
 import mqtt, { type MqttClient as Client } from "mqtt";
@@ -16,6 +16,33 @@ interface Received {
   qos: number;
   retain: boolean;
   at: string;
+  /** MQTT 5 properties worth showing, as "name: value" lines. */
+  properties: string[];
+}
+
+/** The properties of a received PUBLISH that a person reading the list cares about. */
+function describeProperties(p: Record<string, unknown> | undefined): string[] {
+  if (!p) return [];
+  const out: string[] = [];
+  if (p.contentType) out.push(`content type: ${p.contentType}`);
+  if (p.responseTopic) out.push(`response topic: ${p.responseTopic}`);
+  if (p.messageExpiryInterval !== undefined) out.push(`message expiry: ${p.messageExpiryInterval} s`);
+  const user = (p.userProperties ?? {}) as Record<string, string | string[]>;
+  for (const [k, v] of Object.entries(user)) for (const one of Array.isArray(v) ? v : [v]) out.push(`${k}: ${one}`);
+  return out;
+}
+
+/** "name=value" lines as MQTT 5 user properties (a name may repeat). */
+function parseUserProperties(text: string): Record<string, string | string[]> | undefined {
+  const out: Record<string, string | string[]> = {};
+  for (const line of text.split("\n")) {
+    const at = line.indexOf("=");
+    if (!line.trim()) continue;
+    const [k, v] = at < 0 ? [line.trim(), ""] : [line.slice(0, at).trim(), line.slice(at + 1)];
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 type QoS = 0 | 1;
@@ -50,6 +77,10 @@ export function MqttClient({ api, settings }: { api: Api; settings: Settings | n
   const [pubQos, setPubQos] = useState<QoS>(0);
   const [retain, setRetain] = useState(false);
   const [payload, setPayload] = useState('{\n  "message": "Hello from the Ferrite console"\n}');
+  const [contentType, setContentType] = useState("");
+  const [responseTopic, setResponseTopic] = useState("");
+  const [expiry, setExpiry] = useState("");
+  const [userProps, setUserProps] = useState("");
   const [messages, setMessages] = useState<Received[]>([]);
   const [paused, setPaused] = useState(false);
   const [held, setHeld] = useState(0);
@@ -109,7 +140,7 @@ export function MqttClient({ api, settings }: { api: Api; settings: Settings | n
     });
     c.on("message", (t, p, packet) => {
       const { text, json } = render(p);
-      const m: Received = { id: nextId.current++, topic: t, payload: text, json, qos: packet.qos, retain: packet.retain, at: new Date().toLocaleTimeString() };
+      const m: Received = { id: nextId.current++, topic: t, payload: text, json, qos: packet.qos, retain: packet.retain, at: new Date().toLocaleTimeString(), properties: describeProperties(packet.properties as Record<string, unknown> | undefined) };
       if (pausedRef.current) {
         heldRef.current.push(m);
         setHeld(heldRef.current.length);
@@ -151,7 +182,17 @@ export function MqttClient({ api, settings }: { api: Api; settings: Settings | n
     const c = client.current;
     if (!c || !topic.trim()) return;
     setError("");
-    c.publish(topic.trim(), payload, { qos: pubQos, retain }, (err) => {
+    const properties: Record<string, unknown> = {};
+    if (contentType.trim()) properties.contentType = contentType.trim();
+    if (responseTopic.trim()) properties.responseTopic = responseTopic.trim();
+    if (expiry.trim()) {
+      const secs = Number(expiry);
+      if (!Number.isInteger(secs) || secs < 0) return setError("Message expiry must be a whole number of seconds.");
+      properties.messageExpiryInterval = secs;
+    }
+    const user = parseUserProperties(userProps);
+    if (user) properties.userProperties = user;
+    c.publish(topic.trim(), payload, { qos: pubQos, retain, properties }, (err) => {
       if (err) setError(`Publish failed: ${err.message}`);
     });
   }
@@ -234,6 +275,17 @@ export function MqttClient({ api, settings }: { api: Api; settings: Settings | n
           </label>
           <label for="pub-payload">Payload</label>
           <textarea id="pub-payload" rows={5} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} />
+          <details>
+            <summary>MQTT 5 properties</summary>
+            <label for="pub-content-type">Content type</label>
+            <input id="pub-content-type" value={contentType} onInput={(e) => setContentType(e.currentTarget.value)} />
+            <label for="pub-response-topic">Response topic</label>
+            <input id="pub-response-topic" value={responseTopic} onInput={(e) => setResponseTopic(e.currentTarget.value)} />
+            <label for="pub-expiry">Message expiry (seconds)</label>
+            <input id="pub-expiry" inputMode="numeric" value={expiry} onInput={(e) => setExpiry(e.currentTarget.value)} />
+            <label for="pub-user-properties">User properties (one name=value per line)</label>
+            <textarea id="pub-user-properties" rows={3} value={userProps} onInput={(e) => setUserProps(e.currentTarget.value)} />
+          </details>
           <button type="submit" disabled={!connected || !topic.trim()}>
             Publish
           </button>
@@ -259,6 +311,13 @@ export function MqttClient({ api, settings }: { api: Api; settings: Settings | n
               {m.retain ? <span>retained</span> : null}
               <time>{m.at}</time>
             </div>
+            {m.properties.length ? (
+              <ul class="props" aria-label="Properties">
+                {m.properties.map((p, i) => (
+                  <li key={i}>{p}</li>
+                ))}
+              </ul>
+            ) : null}
             <pre class={m.json ? "payload json" : "payload"}>{m.payload}</pre>
           </li>
         ))}

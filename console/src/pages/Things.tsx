@@ -82,14 +82,22 @@ export function Things({ api }: { api: Api }) {
           setApplied(filters);
         }}
       >
-        <label for="f-name">Name starts with</label>
-        <input id="f-name" value={filters.namePrefix} onInput={(e) => setFilters({ ...filters, namePrefix: e.currentTarget.value })} />
-        <label for="f-type">Thing type</label>
-        <input id="f-type" value={filters.thingTypeName} onInput={(e) => setFilters({ ...filters, thingTypeName: e.currentTarget.value })} />
-        <label for="f-attr">Attribute name</label>
-        <input id="f-attr" value={filters.attributeName} onInput={(e) => setFilters({ ...filters, attributeName: e.currentTarget.value })} />
-        <label for="f-value">Attribute value</label>
-        <input id="f-value" value={filters.attributeValue} onInput={(e) => setFilters({ ...filters, attributeValue: e.currentTarget.value })} />
+        <div class="field">
+          <label for="f-name">Name starts with</label>
+          <input id="f-name" value={filters.namePrefix} onInput={(e) => setFilters({ ...filters, namePrefix: e.currentTarget.value })} />
+        </div>
+        <div class="field">
+          <label for="f-type">Thing type</label>
+          <input id="f-type" value={filters.thingTypeName} onInput={(e) => setFilters({ ...filters, thingTypeName: e.currentTarget.value })} />
+        </div>
+        <div class="field">
+          <label for="f-attr">Attribute name</label>
+          <input id="f-attr" value={filters.attributeName} onInput={(e) => setFilters({ ...filters, attributeName: e.currentTarget.value })} />
+        </div>
+        <div class="field">
+          <label for="f-value">Attribute value</label>
+          <input id="f-value" value={filters.attributeValue} onInput={(e) => setFilters({ ...filters, attributeValue: e.currentTarget.value })} />
+        </div>
         <label class="check">
           <input type="checkbox" checked={filters.usePrefixAttributeValue} onChange={(e) => setFilters({ ...filters, usePrefixAttributeValue: e.currentTarget.checked })} />
           Value is a prefix
