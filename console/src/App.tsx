@@ -1,6 +1,6 @@
 // The console's shell: sign-in until keys are given, then the navigation and one page.
 
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Api } from "./api";
 import { clearCredentials, loadCredentials, loadSettings, saveCredentials, type Credentials, type Settings } from "./session";
 import { href, onLinkClick, useRoute } from "./router";
@@ -36,6 +36,17 @@ export function App() {
     loadSettings().then(setSettings);
   }, []);
   const api = useMemo(() => (creds ? new Api(creds) : null), [creds]);
+  // After moving to another page, focus its content, so keyboard and screen-reader users
+  // land on what changed rather than staying in the navigation (not on the first render).
+  const main = useRef<HTMLElement>(null);
+  const firstRoute = useRef(true);
+  useEffect(() => {
+    if (firstRoute.current) {
+      firstRoute.current = false;
+      return;
+    }
+    main.current?.focus();
+  }, [route]);
 
   if (!creds || !api) {
     return (
@@ -83,7 +94,7 @@ export function App() {
           ))}
         </ul>
       </nav>
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} ref={main}>
         {page.route === "/things" ? (
           <Things api={api} />
         ) : page.route === "/mqtt" ? (

@@ -303,3 +303,8 @@ def test_keyboard_reaches_the_sign_in_form_and_the_navigation(page, server):
     expect(page.get_by_role("heading", name="Things")).to_be_visible()
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    # Following a navigation link with the keyboard moves focus to the new page's content.
+    page.get_by_role("link", name="MQTT test client").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="MQTT test client")).to_be_visible()
+    expect(page.locator("main#main")).to_be_focused()
