@@ -192,6 +192,24 @@ def test_things_list_pages_and_searches(page, server):
     expect(page.get_by_role("cell", name="No things on this page.")).to_be_visible()
 
 
+def test_thing_details_show_groups_billing_group_and_certificates(page, server):
+    iot = aws_client(server)
+    iot.create_thing(thingName="console-meter")
+    iot.create_thing_group(thingGroupName="basement")
+    iot.add_thing_to_thing_group(thingGroupName="basement", thingName="console-meter")
+    iot.create_billing_group(billingGroupName="utilities")
+    iot.add_thing_to_billing_group(billingGroupName="utilities", thingName="console-meter")
+    cert = iot.create_keys_and_certificate(setAsActive=True)
+    iot.attach_thing_principal(thingName="console-meter", principal=cert["certificateArn"])
+    sign_in(page, server)
+    thing_row(page, "console-meter").get_by_role("button", name="Details console-meter").click()
+    details = page.get_by_label("Details of console-meter")
+    expect(details).to_contain_text("basement")
+    expect(details).to_contain_text("utilities")
+    expect(details).to_contain_text(cert["certificateArn"])
+    shot(page, "things-details")
+
+
 def test_mqtt_client_sees_paho_messages_and_publishes(page, server):
     sign_in(page, server)
     page.get_by_role("link", name="MQTT test client").click()

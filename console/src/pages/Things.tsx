@@ -6,6 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
 import { AttributesEditor, toAttributes, toRows, type Row } from "./Attributes";
+import { ThingDetails } from "./ThingDetails";
 
 interface Thing {
   thingName: string;
@@ -196,6 +197,7 @@ function ThingRow(props: {
   const [rows, setRows] = useState<Row[]>(toRows(t.attributes));
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  const [details, setDetails] = useState(false);
   useEffect(() => setRows(toRows(t.attributes)), [t, props.editing]);
 
   async function run(action: () => Promise<unknown>, message: string) {
@@ -232,6 +234,9 @@ function ThingRow(props: {
         </td>
         <td>{t.version ?? ""}</td>
         <td class="actions">
+          <button type="button" aria-expanded={details} onClick={() => setDetails(!details)}>
+            Details<span class="sr"> {t.thingName}</span>
+          </button>
           <button type="button" aria-expanded={props.editing} onClick={() => props.onEdit(!props.editing)}>
             Edit<span class="sr"> {t.thingName}</span>
           </button>
@@ -258,9 +263,10 @@ function ThingRow(props: {
           )}
         </td>
       </tr>
-      {props.editing || error ? (
+      {details || props.editing || error ? (
         <tr class="detail">
           <td colSpan={5}>
+            {details ? <ThingDetails api={api} name={t.thingName} /> : null}
             {props.editing ? (
               <form
                 aria-label={`Edit ${t.thingName}`}
