@@ -13,6 +13,9 @@ echo "disk free before the build: $(df -h . | awk 'NR==2 {print $4}')"
 echo "== cargo fmt --check"
 cargo fmt --all --check
 
+echo "== console/dist is what console/ builds to"
+bash console/check-dist.sh
+
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -271,6 +271,14 @@ pub static ENV_VARS: &[EnvVar] = &[
         },
     },
     EnvVar {
+        name: "FERRITE_CONSOLE_ENABLED",
+        doc: "console.enabled (false: the API listener does not serve the web console under /console)",
+        apply: |c, v| {
+            c.console.enabled = bool_val(v)?;
+            Ok(())
+        },
+    },
+    EnvVar {
         name: "FERRITE_STORAGE_URL",
         doc: "storage.url (empty = embedded SQLite, postgres:// or postgresql:// = PostgreSQL)",
         apply: |c, v| {

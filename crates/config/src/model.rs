@@ -23,6 +23,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub shadow: ShadowConfig,
     pub jobs: JobsConfig,
+    pub console: ConsoleConfig,
     pub targets: crate::targets::TargetsConfig,
     /// What `get_secret` in rules reads (secret name → value).
     pub secrets: crate::secrets::SecretsConfig,
@@ -43,6 +44,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             shadow: ShadowConfig::default(),
             jobs: JobsConfig::default(),
+            console: ConsoleConfig::default(),
             targets: crate::targets::TargetsConfig::default(),
             secrets: crate::secrets::SecretsConfig::default(),
         }
@@ -418,6 +420,21 @@ impl Default for JobsConfig {
         JobsConfig {
             timer_minute_ms: 60_000,
         }
+    }
+}
+
+/// The web console (`crates/console`), served on the API listener under `/console`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Whether the API listener serves the console. It holds no privileges (the browser signs
+    /// every call with the account's keys), so it is on wherever the API is.
+    pub enabled: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig { enabled: true }
     }
 }
 

@@ -484,9 +484,19 @@ impl Server {
             edge.spawn(accept_loop(listener, ctx.clone()));
         }
         if let Some(api) = api {
+            // The console only on the API listener: the device port serves devices.
+            let api_app = if cfg.console.enabled {
+                http_app.merge(ferrite_console::router(ferrite_console::ConsoleSettings {
+                    region: cfg.aws.region.clone(),
+                    mqtt_ws_port: addrs.ws.map(|a| a.port()),
+                    mqtt_wss_port: addrs.wss.map(|a| a.port()),
+                }))
+            } else {
+                http_app
+            };
             edge.spawn(ferrite_http_api::serve_api(
                 api,
-                http_app,
+                api_app,
                 edge_cancel.clone(),
             ));
         }

@@ -1,0 +1,367 @@
+// Things: ListThings page by page (nextToken), filtered by type and attribute on the server
+// and by name prefix in the page (ListThings has no name filter), create, edit attributes
+// (UpdateThing with the version read, so a concurrent change is reported, not overwritten),
+// delete.
+
+import { useEffect, useState } from "preact/hooks";
+import { Api, describe, seg } from "../api";
+import { AttributesEditor, toAttributes, toRows, type Row } from "./Attributes";
+import { ThingDetails } from "./ThingDetails";
+
+interface Thing {
+  thingName: string;
+  thingTypeName?: string;
+  thingArn?: string;
+  attributes?: Record<string, string>;
+  version?: number;
+}
+
+interface Filters {
+  namePrefix: string;
+  thingTypeName: string;
+  attributeName: string;
+  attributeValue: string;
+  usePrefixAttributeValue: boolean;
+}
+
+const EMPTY: Filters = { namePrefix: "", thingTypeName: "", attributeName: "", attributeValue: "", usePrefixAttributeValue: false };
+const PAGE_SIZE = 25;
+
+export function Things({ api }: { api: Api }) {
+  const [filters, setFilters] = useState<Filters>(EMPTY);
+  const [applied, setApplied] = useState<Filters>(EMPTY);
+  // The tokens of the pages before this one, so "Previous" can go back.
+  const [tokens, setTokens] = useState<(string | undefined)[]>([undefined]);
+  const [things, setThings] = useState<Thing[]>([]);
+  const [next, setNext] = useState<string | undefined>();
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState("");
+  const [status, setStatus] = useState("");
+  const [editing, setEditing] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<string | null>(null);
+  const [reload, setReload] = useState(0);
+  const token = tokens[tokens.length - 1];
+
+  useEffect(() => {
+    let live = true;
+    setLoading(true);
+    setError("");
+    api
+      .call<{ things?: Thing[]; nextToken?: string }>("GET", "/things", {
+        query: {
+          maxResults: PAGE_SIZE,
+          nextToken: token,
+          thingTypeName: applied.thingTypeName.trim(),
+          attributeName: applied.attributeName.trim(),
+          attributeValue: applied.attributeName.trim() ? applied.attributeValue : "",
+          usePrefixAttributeValue: applied.usePrefixAttributeValue && applied.attributeName.trim() ? true : undefined,
+        },
+      })
+      .then((r) => {
+        if (!live) return;
+        setThings(r.things ?? []);
+        setNext(r.nextToken);
+      })
+      .catch((e) => live && setError(describe(e)))
+      .finally(() => live && setLoading(false));
+    return () => {
+      live = false;
+    };
+  }, [api, applied, token, reload]);
+
+  const shown = things.filter((t) => t.thingName.startsWith(applied.namePrefix.trim()));
+
+  return (
+    <section>
+      <h1>Things</h1>
+      <form
+        class="filters"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setTokens([undefined]);
+          setApplied(filters);
+        }}
+      >
+        <div class="field">
+          <label for="f-name">Name starts with</label>
+          <input id="f-name" value={filters.namePrefix} onInput={(e) => setFilters({ ...filters, namePrefix: e.currentTarget.value })} />
+        </div>
+        <div class="field">
+          <label for="f-type">Thing type</label>
+          <input id="f-type" value={filters.thingTypeName} onInput={(e) => setFilters({ ...filters, thingTypeName: e.currentTarget.value })} />
+        </div>
+        <div class="field">
+          <label for="f-attr">Attribute name</label>
+          <input id="f-attr" value={filters.attributeName} onInput={(e) => setFilters({ ...filters, attributeName: e.currentTarget.value })} />
+        </div>
+        <div class="field">
+          <label for="f-value">Attribute value</label>
+          <input id="f-value" value={filters.attributeValue} onInput={(e) => setFilters({ ...filters, attributeValue: e.currentTarget.value })} />
+        </div>
+        <label class="check">
+          <input type="checkbox" checked={filters.usePrefixAttributeValue} onChange={(e) => setFilters({ ...filters, usePrefixAttributeValue: e.currentTarget.checked })} />
+          Value is a prefix
+        </label>
+        <button type="submit">Search</button>
+        <button
+          type="button"
+          onClick={() => {
+            setFilters(EMPTY);
+            setTokens([undefined]);
+            setApplied(EMPTY);
+          }}
+        >
+          Clear
+        </button>
+      </form>
+      {applied.namePrefix.trim() ? (
+        <p class="hint">ListThings has no name filter: names are matched on each page the server returns.</p>
+      ) : null}
+
+      <CreateThing
+        api={api}
+        onCreated={(name) => {
+          setStatus(`Created thing ${name}.`);
+          setReload((n) => n + 1);
+        }}
+      />
+
+      <p class="status" role="status" aria-live="polite">
+        {loading ? "Loading…" : status}
+      </p>
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+
+      <table class="list" aria-label="Things" aria-busy={loading}>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Type</th>
+            <th scope="col">Attributes</th>
+            <th scope="col">Version</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {shown.length === 0 && !loading ? (
+            <tr>
+              <td colSpan={5}>No things on this page.</td>
+            </tr>
+          ) : null}
+          {shown.map((t) => (
+            <ThingRow
+              key={t.thingName}
+              thing={t}
+              api={api}
+              editing={editing === t.thingName}
+              deleting={deleting === t.thingName}
+              onEdit={(on) => setEditing(on ? t.thingName : null)}
+              onDelete={(on) => setDeleting(on ? t.thingName : null)}
+              onChanged={(msg) => {
+                setEditing(null);
+                setDeleting(null);
+                setStatus(msg);
+                setReload((n) => n + 1);
+              }}
+            />
+          ))}
+        </tbody>
+      </table>
+      <div class="pager">
+        <button type="button" disabled={tokens.length < 2 || loading} onClick={() => setTokens(tokens.slice(0, -1))}>
+          Previous page
+        </button>
+        <span>Page {tokens.length}</span>
+        <button type="button" disabled={!next || loading} onClick={() => setTokens([...tokens, next])}>
+          Next page
+        </button>
+      </div>
+    </section>
+  );
+}
+
+function ThingRow(props: {
+  thing: Thing;
+  api: Api;
+  editing: boolean;
+  deleting: boolean;
+  onEdit: (on: boolean) => void;
+  onDelete: (on: boolean) => void;
+  onChanged: (message: string) => void;
+}) {
+  const { thing: t, api } = props;
+  const [rows, setRows] = useState<Row[]>(toRows(t.attributes));
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [details, setDetails] = useState(false);
+  useEffect(() => setRows(toRows(t.attributes)), [t, props.editing]);
+
+  async function run(action: () => Promise<unknown>, message: string) {
+    setBusy(true);
+    setError("");
+    try {
+      await action();
+      props.onChanged(message);
+    } catch (e) {
+      setError(describe(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const attrs = Object.entries(t.attributes ?? {});
+  return (
+    <>
+      <tr data-thing={t.thingName}>
+        <th scope="row">{t.thingName}</th>
+        <td>{t.thingTypeName ?? "—"}</td>
+        <td>
+          {attrs.length === 0 ? (
+            "—"
+          ) : (
+            <ul class="attrs">
+              {attrs.map(([k, v]) => (
+                <li key={k}>
+                  <code>{k}</code>=<code>{v}</code>
+                </li>
+              ))}
+            </ul>
+          )}
+        </td>
+        <td>{t.version ?? ""}</td>
+        <td class="actions">
+          <button type="button" aria-expanded={details} onClick={() => setDetails(!details)}>
+            Details<span class="sr"> {t.thingName}</span>
+          </button>
+          <button type="button" aria-expanded={props.editing} onClick={() => props.onEdit(!props.editing)}>
+            Edit<span class="sr"> {t.thingName}</span>
+          </button>
+          {props.deleting ? (
+            <>
+              <button
+                type="button"
+                class="danger"
+                disabled={busy}
+                onClick={() =>
+                  run(() => api.call("DELETE", `/things/${seg(t.thingName)}`, { query: { expectedVersion: t.version } }), `Deleted thing ${t.thingName}.`)
+                }
+              >
+                Confirm delete<span class="sr"> {t.thingName}</span>
+              </button>
+              <button type="button" onClick={() => props.onDelete(false)}>
+                Cancel
+              </button>
+            </>
+          ) : (
+            <button type="button" class="danger" onClick={() => props.onDelete(true)}>
+              Delete<span class="sr"> {t.thingName}</span>
+            </button>
+          )}
+        </td>
+      </tr>
+      {details || props.editing || error ? (
+        <tr class="detail">
+          <td colSpan={5}>
+            {details ? <ThingDetails api={api} name={t.thingName} /> : null}
+            {props.editing ? (
+              <form
+                aria-label={`Edit ${t.thingName}`}
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  run(
+                    () =>
+                      api.call("PATCH", `/things/${seg(t.thingName)}`, {
+                        body: { attributePayload: { attributes: toAttributes(rows), merge: false }, expectedVersion: t.version },
+                      }),
+                    `Saved thing ${t.thingName}.`,
+                  );
+                }}
+              >
+                <AttributesEditor rows={rows} onChange={setRows} idPrefix={`edit-${t.thingName}`} />
+                <button type="submit" disabled={busy}>
+                  Save attributes
+                </button>
+                <button type="button" onClick={() => props.onEdit(false)}>
+                  Cancel
+                </button>
+              </form>
+            ) : null}
+            {error ? (
+              <p class="error" role="alert">
+                {error}
+              </p>
+            ) : null}
+          </td>
+        </tr>
+      ) : null}
+    </>
+  );
+}
+
+function CreateThing({ api, onCreated }: { api: Api; onCreated: (name: string) => void }) {
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState("");
+  const [type, setType] = useState("");
+  const [rows, setRows] = useState<Row[]>([]);
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+
+  if (!open) {
+    return (
+      <button type="button" onClick={() => setOpen(true)}>
+        Create thing
+      </button>
+    );
+  }
+  return (
+    <form
+      class="panel"
+      aria-label="Create thing"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setBusy(true);
+        setError("");
+        const attributes = toAttributes(rows);
+        try {
+          await api.call("POST", `/things/${seg(name.trim())}`, {
+            body: {
+              ...(type.trim() ? { thingTypeName: type.trim() } : {}),
+              ...(Object.keys(attributes).length ? { attributePayload: { attributes } } : {}),
+            },
+          });
+          onCreated(name.trim());
+          setName("");
+          setType("");
+          setRows([]);
+          setOpen(false);
+        } catch (err) {
+          setError(describe(err));
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      <h2>Create thing</h2>
+      <label for="new-thing-name">Thing name</label>
+      <input id="new-thing-name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      <label for="new-thing-type">Thing type (optional)</label>
+      <input id="new-thing-type" value={type} onInput={(e) => setType(e.currentTarget.value)} />
+      <AttributesEditor rows={rows} onChange={setRows} idPrefix="new-thing" />
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <button type="submit" disabled={busy}>
+        Create
+      </button>
+      <button type="button" onClick={() => setOpen(false)}>
+        Cancel
+      </button>
+    </form>
+  );
+}
