@@ -361,3 +361,42 @@ async fn an_offline_session_parked_on_a_live_node_moves_with_its_queue() {
     })
     .await;
 }
+
+/// Owners whose database is unreachable.
+struct Unreachable;
+
+impl SessionOwners for Unreachable {
+    fn claim_session<'a>(
+        &'a self,
+        _client_id: &'a str,
+        _node: &'a str,
+        _now_ms: i64,
+    ) -> ferrite_storage::StoreFuture<'a, ferrite_storage::SessionClaim> {
+        Box::pin(async {
+            Err(ferrite_storage::StorageError::Unavailable(
+                "connection refused".into(),
+            ))
+        })
+    }
+
+    fn session_owner<'a>(
+        &'a self,
+        _client_id: &'a str,
+    ) -> ferrite_storage::StoreFuture<'a, Option<(String, u64)>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_that_cannot_be_claimed_is_refused_as_server_unavailable() {
+    let bus = Arc::new(InProcessBus::new());
+    let sessions = ClusterSessions::new(bus, Arc::new(Unreachable), "a".into(), PREFIX);
+    let harness =
+        BrokerHarness::start_with(MqttConfig::default(), sessions.seams(Seams::default())).await;
+    let mut c = harness.open_client(ProtocolVersion::V5);
+    let ack = c
+        .connect_with(connect_packet(ProtocolVersion::V5, "dev", true))
+        .await;
+    assert_eq!(ack.reason, ReasonCode::ServerUnavailable);
+    assert_eq!(harness.broker.session_count(), 0);
+}
