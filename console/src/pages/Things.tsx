@@ -198,7 +198,8 @@ function ThingRow(props: {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const [details, setDetails] = useState(false);
-  useEffect(() => setRows(toRows(t.attributes)), [t, props.editing]);
+  // Not on every new `t`: a list refresh must not discard what is being typed.
+  useEffect(() => setRows(toRows(t.attributes)), [t.thingName, t.version, props.editing]);
 
   async function run(action: () => Promise<unknown>, message: string) {
     setBusy(true);
