@@ -9,8 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use ferrite_broker::{Broker, Message};
 use ferrite_mqtt_codec::{Properties, QoS};
 use ferrite_rules::{CompiledSql, Template};
+use ferrite_types::Origin;
 use ferrite_types::message::local_node;
-use ferrite_types::{Clock, Origin};
 use serde_json::Value;
 
 use super::{Action, ActionError, BoxFuture, Deps, Job};
@@ -32,6 +32,17 @@ struct Headers {
     correlation_data: Option<Template>,
     message_expiry: Option<Template>,
     user_properties: Vec<(Template, Template)>,
+}
+
+impl Headers {
+    fn is_empty(&self) -> bool {
+        self.payload_format_indicator.is_none()
+            && self.content_type.is_none()
+            && self.response_topic.is_none()
+            && self.correlation_data.is_none()
+            && self.message_expiry.is_none()
+            && self.user_properties.is_empty()
+    }
 }
 
 fn template(sql: &CompiledSql, text: &str) -> Result<Template, String> {
@@ -165,6 +176,34 @@ impl Action for Republish {
 }
 
 impl Republish {
+    /// The message to publish on `topic`. Stamped with the time the engine read the message
+    /// (the rule's `timestamp()`), a moment before this: one clock read per message fewer.
+    fn message(&self, topic: &str, job: &Job) -> Result<Message, ActionError> {
+        let now_ms = job.ctx.timestamp_ms();
+        if self.headers.is_empty() {
+            // No headers: no properties to render, copy and drop per message.
+            return Ok(Message {
+                topic: Arc::from(topic),
+                payload: job.payload.clone(),
+                qos: self.qos,
+                retain: false,
+                properties: Properties::default(),
+                received_at_ms: now_ms,
+                expires_at_ms: None,
+                origin: self.origin.clone(),
+            });
+        }
+        Ok(Message::new(
+            Arc::from(topic),
+            job.payload.clone(),
+            self.qos,
+            false,
+            &self.properties(job)?,
+            self.origin.clone(),
+            now_ms,
+        ))
+    }
+
     /// Publishes `job`'s output (what [`Action::execute`] does, without boxing the future: the
     /// engine awaits this on its own task, per message).
     pub(crate) async fn publish(&self, job: &Job) -> Result<(), ActionError> {
@@ -172,17 +211,10 @@ impl Republish {
             .topic
             .render(&job.selected, &job.raw, &*job.ctx)
             .map_err(|e| ActionError::permanent(e.to_string()))?;
-        // Built apart, so the properties are not part of the future's state.
-        let msg = Message::new(
-            Arc::from(topic.as_str()),
-            job.payload.clone(),
-            self.qos,
-            false,
-            &self.properties(job)?,
-            self.origin.clone(),
-            Clock::system().now_ms(),
-        );
-        match self.broker.publish(msg).await {
+        // Built apart and shared at once, so the message is not moved through the futures'
+        // states on its way to the broker.
+        let msg = Arc::new(self.message(&topic, job)?);
+        match self.broker.publish_shared(msg).await {
             Ok(_) => Ok(()),
             Err(ferrite_broker::BrokerError::ShuttingDown) => {
                 Err(ActionError::transient("the broker is shutting down"))
