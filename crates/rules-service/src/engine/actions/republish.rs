@@ -9,8 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use ferrite_broker::{Broker, Message};
 use ferrite_mqtt_codec::{Properties, QoS};
 use ferrite_rules::{CompiledSql, Template};
-use ferrite_types::Origin;
 use ferrite_types::message::local_node;
+use ferrite_types::{Clock, Origin};
 use serde_json::Value;
 
 use super::{Action, ActionError, BoxFuture, Deps, Job};
@@ -176,23 +176,25 @@ impl Action for Republish {
 }
 
 impl Republish {
-    /// The message to publish on `topic`. Stamped with the time the engine read the message
-    /// (the rule's `timestamp()`), a moment before this: one clock read per message fewer.
+    /// The message to publish on `topic`.
     fn message(&self, topic: &str, job: &Job) -> Result<Message, ActionError> {
-        let now_ms = job.ctx.timestamp_ms();
         if self.headers.is_empty() {
-            // No headers: no properties to render, copy and drop per message.
+            // No headers: no properties to render, copy and drop per message, and no expiry,
+            // so the time the engine read the message (the rule's `timestamp()`, a moment
+            // ago) serves as its receipt time: one clock read per message fewer.
             return Ok(Message {
                 topic: Arc::from(topic),
                 payload: job.payload.clone(),
                 qos: self.qos,
                 retain: false,
                 properties: Properties::default(),
-                received_at_ms: now_ms,
+                received_at_ms: job.ctx.timestamp_ms(),
                 expires_at_ms: None,
                 origin: self.origin.clone(),
             });
         }
+        // A messageExpiry header starts counting now, not when the rule ran (a retry or a
+        // rule that waited for a lookup republishes later).
         Ok(Message::new(
             Arc::from(topic),
             job.payload.clone(),
@@ -200,7 +202,7 @@ impl Republish {
             false,
             &self.properties(job)?,
             self.origin.clone(),
-            now_ms,
+            Clock::system().now_ms(),
         ))
     }
 
