@@ -6,6 +6,7 @@
 mod auth;
 mod connection;
 mod dispatch;
+mod few;
 mod lifecycle;
 mod message;
 mod metrics;
@@ -239,7 +240,14 @@ impl Broker {
     /// Publish, the services): the same path a client's PUBLISH takes. Returns what became of
     /// it; [`Broker::wait`] on its ticket before promising it is durable. The message's
     /// origin is stamped with this node's id (publishers build it without knowing the node).
-    pub async fn dispatch(&self, mut msg: Message) -> Result<Dispatched, BrokerError> {
+    pub async fn dispatch(&self, msg: Message) -> Result<Dispatched, BrokerError> {
+        self.dispatch_shared(Arc::new(msg)).await
+    }
+
+    /// [`Broker::dispatch`] for a message already shared: a publisher that builds one per
+    /// message (the rules engine's republish) hands it over without moving the message
+    /// through this future's state first.
+    pub async fn dispatch_shared(&self, mut msg: Arc<Message>) -> Result<Dispatched, BrokerError> {
         dispatch::validate(&self.inner, &msg.topic, msg.payload.len())?;
         if self.inner.cancel.is_cancelled() {
             return Err(BrokerError::ShuttingDown);
@@ -248,9 +256,9 @@ impl Broker {
         if msg.origin.node != self.inner.seams.node {
             let mut origin = (*msg.origin).clone();
             origin.node = self.inner.seams.node.clone();
-            msg.origin = Arc::new(origin);
+            Arc::make_mut(&mut msg).origin = Arc::new(origin);
         }
-        Ok(dispatch::dispatch(&self.inner, Arc::new(msg)).await)
+        Ok(dispatch::dispatch(&self.inner, msg).await)
     }
 
     /// Waits until a dispatched message is durable for every persistent subscriber (and, in a
@@ -261,7 +269,12 @@ impl Broker {
 
     /// Dispatches `msg` and waits until it is durable. Returns the local deliveries queued.
     pub async fn publish(&self, msg: Message) -> Result<usize, BrokerError> {
-        let d = self.dispatch(msg).await?;
+        self.publish_shared(Arc::new(msg)).await
+    }
+
+    /// [`Broker::publish`] for a message already shared (see [`Broker::dispatch_shared`]).
+    pub async fn publish_shared(&self, msg: Arc<Message>) -> Result<usize, BrokerError> {
+        let d = self.dispatch_shared(msg).await?;
         self.wait(&d.ticket).await;
         Ok(d.delivered)
     }

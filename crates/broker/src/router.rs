@@ -12,6 +12,7 @@ use ferrite_topic::{Match, MatchOptions, RetainedTree, SubscriptionTrie};
 use parking_lot::RwLock;
 
 use crate::BrokerInner;
+use crate::few::Few;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::seams::{Interest, RetainedObserver};
@@ -204,8 +205,8 @@ impl Router {
     }
 
     /// The sessions `msg` goes to; with `only`, just the session of that client id.
-    fn targets(&self, msg: &Message, only: Option<&str>) -> Vec<Target> {
-        let mut targets: Vec<Target> = Vec::new();
+    fn targets(&self, msg: &Message, only: Option<&str>) -> Few<Target> {
+        let mut targets: Few<Target> = Few::default();
         let subs = self.subs.read();
         let mut add = |entry: &SubEntry, shared: bool| {
             if only.is_some_and(|c| *entry.session.client_id != *c) {

@@ -24,6 +24,7 @@ use ferrite_topic::{Match, MatchOptions, SubscriptionTrie};
 use parking_lot::RwLock;
 use tokio::sync::mpsc;
 
+use crate::few::Few;
 use crate::message::Message;
 use crate::metrics::Metrics;
 
@@ -105,7 +106,8 @@ pub(crate) struct TapEntry {
 /// The taps whose filters match one message, chosen under the lock and fed after it.
 #[derive(Default)]
 pub(crate) struct Matched {
-    taps: Vec<Arc<TapEntry>>,
+    /// A message usually matches one tap (a service's, the rules engine's) or none.
+    taps: Few<Arc<TapEntry>>,
     /// An exclusive tap matched: the message goes to the exclusive taps only.
     pub exclusive: bool,
 }

@@ -38,6 +38,9 @@ impl Env<'_> {
     }
 }
 
+/// Arguments of a function call evaluated without a heap allocation.
+const INLINE_ARGS: usize = 3;
+
 pub(crate) fn eval(node: &Node, env: &Env<'_>) -> Result<Value, FnError> {
     Ok(match node {
         Node::Const(v) => v.clone(),
@@ -59,16 +62,27 @@ pub(crate) fn eval(node: &Node, env: &Env<'_>) -> Result<Value, FnError> {
             v
         }
         Node::Call(def, args) => {
-            let mut values = Vec::with_capacity(args.len());
-            for (i, a) in args.iter().enumerate() {
-                values.push(match eval(a, env) {
-                    Ok(v) => v,
-                    // get_or_default: a failing expression takes the default.
-                    Err(_) if i == 0 && def.catches_first_arg_errors => Value::Undefined,
-                    Err(e) => return Err(e),
-                });
+            let arg = |i: usize, a: &Node| match eval(a, env) {
+                Ok(v) => Ok(v),
+                // get_or_default: a failing expression takes the default.
+                Err(_) if i == 0 && def.catches_first_arg_errors => Ok(Value::Undefined),
+                Err(e) => Err(e),
+            };
+            // Most calls take a few arguments (`topic(3)`, per message): those are evaluated
+            // into an array on the stack rather than a vector on the heap.
+            if args.len() <= INLINE_ARGS {
+                let mut values: [Value; INLINE_ARGS] = Default::default();
+                for (i, (slot, a)) in values.iter_mut().zip(args).enumerate() {
+                    *slot = arg(i, a)?;
+                }
+                def.call(&values[..args.len()], env.ctx)?
+            } else {
+                let mut values = Vec::with_capacity(args.len());
+                for (i, a) in args.iter().enumerate() {
+                    values.push(arg(i, a)?);
+                }
+                def.call(&values, env.ctx)?
             }
-            def.call(&values, env.ctx)?
         }
         Node::Cast(inner, ty) => cast(&eval(inner, env)?, *ty, env.version),
         Node::Not(inner) => ops::not(&eval(inner, env)?),

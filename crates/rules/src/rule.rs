@@ -288,7 +288,17 @@ impl Template {
             ctx,
             version: self.version,
         };
-        let mut out = String::new();
+        // Room for the text and a short substitution per expression, so a topic renders
+        // with one allocation.
+        let room = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.len(),
+                Part::Expr(_) => 16,
+            })
+            .sum();
+        let mut out = String::with_capacity(room);
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),

@@ -15,6 +15,7 @@
 
 mod children;
 mod error;
+mod levels;
 mod limits;
 mod matching;
 mod reserved;
@@ -24,6 +25,7 @@ mod trie;
 mod validate;
 
 pub use error::TopicError;
+pub use levels::{Levels, level};
 pub use limits::TopicLimits;
 pub use matching::{MatchOptions, matches};
 pub use reserved::{

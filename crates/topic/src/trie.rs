@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::str::Split;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::children::Children;
+use crate::levels::Levels;
 use crate::matching::MatchOptions;
 use crate::shared::parse_shared;
 
@@ -192,7 +192,7 @@ impl<K: Eq + Hash + Clone, V> Node<K, V> {
 
     fn walk<'a>(
         &'a self,
-        mut levels: Split<'_, char>,
+        mut levels: Levels<'_>,
         first: bool,
         dollar: bool,
         opts: MatchOptions,
@@ -223,7 +223,7 @@ impl<K: Eq + Hash + Clone, V> Node<K, V> {
         }
     }
 
-    fn remove(&mut self, mut levels: Split<'_, char>, group: Option<&str>, key: &K) -> Option<V> {
+    fn remove(&mut self, mut levels: Levels<'_>, group: Option<&str>, key: &K) -> Option<V> {
         let Some(level) = levels.next() else {
             return match group {
                 None => self.singles.remove(key),
@@ -305,7 +305,7 @@ impl<K: Eq + Hash + Clone, V> SubscriptionTrie<K, V> {
         let (group, path) = split_shared(filter);
         let mut node = &mut self.root;
         let mut end = 0;
-        for (i, level) in path.split('/').enumerate() {
+        for (i, level) in Levels::new(path).enumerate() {
             end += level.len() + usize::from(i > 0);
             let prefix = path.get(..end).unwrap_or(path);
             let make = || Node::new(prefix);
@@ -341,7 +341,7 @@ impl<K: Eq + Hash + Clone, V> SubscriptionTrie<K, V> {
     /// Removes the subscription `(filter, key)` and prunes nodes left empty.
     pub fn remove(&mut self, filter: &str, key: &K) -> Option<V> {
         let (group, path) = split_shared(filter);
-        let removed = self.root.remove(path.split('/'), group, key)?;
+        let removed = self.root.remove(Levels::new(path), group, key)?;
         self.len -= 1;
         Some(removed)
     }
@@ -351,7 +351,7 @@ impl<K: Eq + Hash + Clone, V> SubscriptionTrie<K, V> {
     pub fn filter_len(&self, filter: &str) -> usize {
         let (group, path) = split_shared(filter);
         let mut node = &self.root;
-        for level in path.split('/') {
+        for level in Levels::new(path) {
             let next = match level {
                 "+" => node.plus.as_deref(),
                 "#" => node.hash.as_deref(),
@@ -380,7 +380,7 @@ impl<K: Eq + Hash + Clone, V> SubscriptionTrie<K, V> {
     pub fn for_each_match<'a>(&'a self, topic: &str, mut f: impl FnMut(Match<'a, K, V>)) {
         let dollar = topic.starts_with('$');
         self.root
-            .walk(topic.split('/'), true, dollar, self.opts, &mut f);
+            .walk(Levels::new(topic), true, dollar, self.opts, &mut f);
     }
 }
 

@@ -12,10 +12,17 @@ pub fn validate_topic_name(topic: &str, limits: &TopicLimits) -> Result<(), Topi
     if topic.is_empty() {
         return Err(TopicError::Empty);
     }
-    if topic.contains('\0') {
+    // One pass over the bytes for both checks (every publish takes this path): NUL, `+` and
+    // `#` are ASCII, so a byte equal to one of them is that character. NUL is reported first.
+    let (mut null, mut wildcard) = (false, false);
+    for b in topic.bytes() {
+        null |= b == 0;
+        wildcard |= b == b'+' || b == b'#';
+    }
+    if null {
         return Err(TopicError::NullCharacter);
     }
-    if topic.contains(['+', '#']) {
+    if wildcard {
         return Err(TopicError::WildcardInTopicName);
     }
     check_limits(topic, limits)

@@ -134,6 +134,8 @@ impl RulesEngine {
         taps.follow(&self.broker, &set);
         // One buffer per tap: the select below borrows each for its own branch.
         let [mut ingest, mut selected] = [(); 2].map(|()| Vec::new());
+        // The rules of the message being routed, reused from message to message.
+        let mut rules = Vec::new();
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -161,7 +163,7 @@ impl RulesEngine {
                 }
                 n = recv_many(&mut taps.selected, &mut selected) => {
                     for msg in selected.drain(..n) {
-                        self.route(&set, &msg).await;
+                        self.route(&set, &msg, &mut rules).await;
                     }
                 }
             }
@@ -257,8 +259,9 @@ impl RulesEngine {
     }
 
     /// A message from the broker: every rule whose FROM filter matches its topic.
-    async fn route(&self, set: &RuleSet, msg: &Arc<Message>) {
-        for rule in set.matching(&msg.topic) {
+    async fn route(&self, set: &RuleSet, msg: &Arc<Message>, rules: &mut Vec<Arc<ActiveRule>>) {
+        set.matching(&msg.topic, rules);
+        for rule in rules.drain(..) {
             self.run_rule(&rule, msg, &msg.topic).await;
         }
     }

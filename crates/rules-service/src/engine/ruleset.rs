@@ -55,15 +55,14 @@ impl RuleSet {
         }
     }
 
-    /// The rules whose FROM filter matches `topic`.
-    pub fn matching(&self, topic: &str) -> Vec<Arc<ActiveRule>> {
-        let mut out = Vec::new();
+    /// Appends the rules whose FROM filter matches `topic` to `out` (a buffer the engine
+    /// reuses, so finding a message's rules allocates nothing).
+    pub fn matching(&self, topic: &str, out: &mut Vec<Arc<ActiveRule>>) {
         self.trie.for_each_match(topic, |m| {
             if let Match::Single { value, .. } = m {
                 out.push(value.clone());
             }
         });
-        out
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Arc<ActiveRule>> {
