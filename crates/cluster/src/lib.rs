@@ -16,6 +16,7 @@ mod in_process;
 mod link;
 mod nats;
 mod node_id;
+mod outbox;
 mod peers;
 mod retained;
 mod sessions;

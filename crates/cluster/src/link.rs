@@ -19,7 +19,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::bus::{Bus, BusMessage};
 use crate::dedup::Dedup;
-use crate::envelope::{self, Sequence};
+use crate::envelope;
+use crate::outbox::Outbox;
 use crate::subject::{filter_subjects, queue_group};
 
 enum Change {
@@ -37,8 +38,7 @@ struct Inner {
     node: Arc<str>,
     prefix: String,
     multilevel_matches_parent: bool,
-    incarnation: u64,
-    seq: AtomicU64,
+    outbox: Outbox,
     interest_tx: mpsc::UnboundedSender<Change>,
     forward_tx: mpsc::UnboundedSender<Arc<Message>>,
     /// Interest changes queued, and applied on the bus (`settled` compares them).
@@ -46,8 +46,6 @@ struct Inner {
     applied: watch::Sender<u64>,
     /// Messages received from the bus, duplicates and this node's own included.
     received: AtomicU64,
-    /// Messages published to the bus.
-    forwarded: AtomicU64,
     queues: Mutex<Option<Queues>>,
 }
 
@@ -70,18 +68,16 @@ impl Link {
         let (forward_tx, forward) = mpsc::unbounded_channel();
         Link {
             inner: Arc::new(Inner {
+                outbox: Outbox::new(bus.clone(), prefix.to_owned(), "forward a message"),
                 bus,
                 node,
                 prefix: prefix.to_owned(),
                 multilevel_matches_parent,
-                incarnation: uuid::Uuid::new_v4().as_u64_pair().0,
-                seq: AtomicU64::new(0),
                 interest_tx,
                 forward_tx,
                 queued: AtomicU64::new(0),
                 applied: watch::Sender::new(0),
                 received: AtomicU64::new(0),
-                forwarded: AtomicU64::new(0),
                 queues: Mutex::new(Some(Queues { interest, forward })),
             }),
         }
@@ -112,11 +108,9 @@ impl Link {
             tasks.clone(),
             cancel.clone(),
         ));
-        tasks.spawn(forward_task(
-            self.inner.clone(),
-            queues.forward,
-            cancel.clone(),
-        ));
+        let inner = self.inner.clone();
+        let until = cancel.clone();
+        tasks.spawn(async move { inner.outbox.run(queues.forward, until).await });
         tasks.spawn(receive_task(self.inner.clone(), broker, received, cancel));
     }
 
@@ -139,7 +133,7 @@ impl Link {
 
     /// Messages this node published to the bus for the other nodes.
     pub fn forwarded(&self) -> u64 {
-        self.inner.forwarded.load(Ordering::Relaxed)
+        self.inner.outbox.sent()
     }
 }
 
@@ -217,41 +211,6 @@ async fn interest_task(
             }
         }
         inner.applied.send_modify(|n| *n += 1);
-    }
-}
-
-async fn forward_task(
-    inner: Arc<Inner>,
-    mut messages: mpsc::UnboundedReceiver<Arc<Message>>,
-    cancel: CancellationToken,
-) {
-    loop {
-        let msg = tokio::select! {
-            () = cancel.cancelled() => break,
-            m = messages.recv() => match m { Some(m) => m, None => break },
-        };
-        forward_one(&inner, &msg).await;
-    }
-    // The node stops after its broker: what the broker published last (wills, say) is
-    // queued here and still goes out.
-    while let Ok(msg) = messages.try_recv() {
-        forward_one(&inner, &msg).await;
-    }
-}
-
-async fn forward_one(inner: &Inner, msg: &Message) {
-    let seq = Sequence {
-        incarnation: inner.incarnation,
-        seq: inner.seq.fetch_add(1, Ordering::Relaxed) + 1,
-    };
-    let e = envelope::encode(&inner.prefix, msg, seq);
-    match inner.bus.publish(e.subject, e.headers, e.payload).await {
-        Ok(()) => {
-            inner.forwarded.fetch_add(1, Ordering::Relaxed);
-        }
-        Err(err) => {
-            tracing::warn!(topic = %msg.topic, error = %err, "cannot forward a message to the bus");
-        }
     }
 }
 

@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::bus::{Bus, BusError, Subscription};
-use crate::envelope::{self, Sequence};
+use crate::envelope;
+use crate::outbox::Outbox;
 
 /// The subject token below the prefix that retained changes travel under.
 const RETAINED: &str = "retained";
@@ -28,10 +29,9 @@ const RETAINED: &str = "retained";
 struct Inner {
     bus: Arc<dyn Bus>,
     node: Arc<str>,
-    /// `{prefix}.retained`: changes travel on `{prefix}.retained.m.{topic levels}`.
-    prefix: String,
-    incarnation: u64,
-    seq: AtomicU64,
+    /// Publishes below `{prefix}.retained`: changes travel on
+    /// `{prefix}.retained.m.{topic levels}`.
+    outbox: Outbox,
     tx: mpsc::UnboundedSender<Arc<Message>>,
     /// The outgoing queue and the subscription, until `run` takes them.
     pending: Mutex<Pending>,
@@ -41,8 +41,6 @@ struct Inner {
     applied: AtomicU64,
     /// Re-reads of the store after bus gaps.
     resyncs: watch::Sender<u64>,
-    /// Changes this node published to the others.
-    published: AtomicU64,
 }
 
 #[derive(Default)]
@@ -64,11 +62,13 @@ impl RetainedSync {
         let (tx, queue) = mpsc::unbounded_channel();
         RetainedSync {
             inner: Arc::new(Inner {
+                outbox: Outbox::new(
+                    bus.clone(),
+                    format!("{prefix}.{RETAINED}"),
+                    "broadcast a retained message",
+                ),
                 bus,
                 node,
-                prefix: format!("{prefix}.{RETAINED}"),
-                incarnation: uuid::Uuid::new_v4().as_u64_pair().0,
-                seq: AtomicU64::new(0),
                 tx,
                 pending: Mutex::new(Pending {
                     queue: Some(queue),
@@ -77,7 +77,6 @@ impl RetainedSync {
                 heard: watch::Sender::new(0),
                 resyncs: watch::Sender::new(0),
                 applied: AtomicU64::new(0),
-                published: AtomicU64::new(0),
             }),
         }
     }
@@ -91,7 +90,7 @@ impl RetainedSync {
         let sub = self
             .inner
             .bus
-            .subscribe(format!("{}.>", self.inner.prefix), None)
+            .subscribe(format!("{}.>", self.inner.outbox.prefix()), None)
             .await?;
         let mut pending = self.inner.pending.lock();
         pending.sub = Some(sub);
@@ -126,7 +125,11 @@ impl RetainedSync {
             tracing::warn!("retained sync started twice");
             return;
         };
-        tasks.spawn(publish_task(self.inner.clone(), queue, cancel.clone()));
+        // A failed broadcast leaves the others with the older message until the topic's next
+        // change or their restart (PostgreSQL has this one).
+        let inner = self.inner.clone();
+        let until = cancel.clone();
+        tasks.spawn(async move { inner.outbox.run(queue, until).await });
         match sub {
             Some(sub) => {
                 let gaps = gaps.filter(|_| store.is_some());
@@ -162,48 +165,13 @@ impl RetainedSync {
 
     /// Changes this node published.
     pub fn published(&self) -> u64 {
-        self.inner.published.load(Ordering::Relaxed)
+        self.inner.outbox.sent()
     }
 }
 
 impl RetainedObserver for RetainedSync {
     fn retained(&self, msg: &Arc<Message>) {
         let _ = self.inner.tx.send(msg.clone());
-    }
-}
-
-async fn publish_task(
-    inner: Arc<Inner>,
-    mut queue: mpsc::UnboundedReceiver<Arc<Message>>,
-    cancel: CancellationToken,
-) {
-    loop {
-        let msg = tokio::select! {
-            () = cancel.cancelled() => break,
-            m = queue.recv() => match m { Some(m) => m, None => return },
-        };
-        publish_one(&inner, &msg).await;
-    }
-    while let Ok(msg) = queue.try_recv() {
-        publish_one(&inner, &msg).await;
-    }
-}
-
-async fn publish_one(inner: &Inner, msg: &Message) {
-    let seq = Sequence {
-        incarnation: inner.incarnation,
-        seq: inner.seq.fetch_add(1, Ordering::Relaxed) + 1,
-    };
-    let e = envelope::encode(&inner.prefix, msg, seq);
-    match inner.bus.publish(e.subject, e.headers, e.payload).await {
-        Ok(()) => {
-            inner.published.fetch_add(1, Ordering::Relaxed);
-        }
-        // The others keep the older message until the next change of the topic or their
-        // restart (PostgreSQL has this one).
-        Err(err) => {
-            tracing::warn!(topic = %msg.topic, error = %err, "cannot broadcast a retained message");
-        }
     }
 }
 
@@ -256,7 +224,7 @@ async fn apply_task(
             }
             m = sub.next() => match m { Some(m) => m, None => break },
         };
-        let msg = match envelope::decode(&inner.prefix, &m.subject, &m.headers, m.payload) {
+        let msg = match envelope::decode(inner.outbox.prefix(), &m.subject, &m.headers, m.payload) {
             Ok((msg, _)) => msg,
             Err(e) => {
                 tracing::warn!(subject = %m.subject, error = %e, "dropping a malformed retained change");

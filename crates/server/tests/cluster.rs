@@ -10,67 +10,19 @@ use std::time::Duration;
 
 use ferrite_mqtt_codec::{Packet, ProtocolVersion, Publish, QoS, ReasonCode};
 use ferrite_storage::conformance::run_case;
-use ferrite_storage_postgres::testing::ScratchLocation;
 use ferrite_test_support::aws::{iot_ok, signed_call};
-use ferrite_test_support::{TestClient, TestServer, WAIT, connect_packet, connect_v311, http_get};
+use ferrite_test_support::{TestClient, TestServer, WAIT, connect_packet, connect_v311};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::json;
 
-fn nats_url() -> String {
-    std::env::var("FERRITE_TEST_NATS_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned())
-}
+mod cluster_support;
 
-/// The scratch PostgreSQL schema for `test` when NATS is there too; `None` (the test skips,
-/// saying why) when either is missing.
-async fn cluster_location(test: &str) -> Option<ScratchLocation> {
-    if !nats_reachable(test).await {
-        return None;
-    }
-    ScratchLocation::from_env(test).await
-}
-
-/// A subject prefix of this run alone, so concurrent runs on one NATS never cross.
-fn fresh_prefix() -> String {
-    format!("ferrite-test-{}", uuid::Uuid::new_v4().simple())
-}
-
-async fn nats_reachable(test: &str) -> bool {
-    let url = nats_url();
-    match tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url.as_str())).await {
-        Ok(Ok(_)) => true,
-        Ok(Err(e)) => {
-            eprintln!(
-                "!! no NATS at {url} ({e}): {test} is SKIPPED. Start nats-server or set FERRITE_TEST_NATS_URL."
-            );
-            false
-        }
-        Err(_) => {
-            eprintln!("!! NATS at {url} does not answer: {test} is SKIPPED.");
-            false
-        }
-    }
-}
-
-async fn node(storage_url: &str, prefix: &str, id: &str) -> TestServer {
-    TestServer::start_with(|c| {
-        c.storage.url = storage_url.to_owned();
-        c.cluster.enabled = true;
-        c.cluster.node_id = id.to_owned();
-        c.cluster.nats_urls = vec![nats_url()];
-        c.cluster.subject_prefix = prefix.to_owned();
-    })
-    .await
-}
+use cluster_support::{cluster_location, fresh_prefix, node, until_routed};
 
 /// The node's `/health` document.
 async fn health(srv: &TestServer) -> serde_json::Value {
-    let response = http_get(srv.api_addr(), "/health").await;
-    let body = response.split("\r\n\r\n").nth(1).expect("a body");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+    cluster_support::health(srv).await.1
 }
 
 async fn messages_received(srv: &TestServer) -> u64 {
@@ -113,23 +65,7 @@ async fn a_subscriber_on_one_node_receives_what_a_publisher_on_another_sends() {
         // A's interest reaches NATS asynchronously, in the order it arose: once a probe
         // published on B arrives, both subscriptions are in place.
         let (mut publisher, _) = connect_v311(b.mqtt_addr(), "publisher", true).await;
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            publisher
-                .publish("cl/data/probe", b"probe", QoS::AtMostOnce, false)
-                .await;
-            match sub.recv_within(Duration::from_millis(200)).await {
-                Ok(Some(Packet::Publish(p))) => {
-                    assert_eq!(&*p.topic, "cl/data/probe");
-                    break;
-                }
-                Ok(other) => panic!("expected a probe, got {other:?}"),
-                Err(_) => assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "node A's subscription never became visible to node B"
-                ),
-            }
-        }
+        until_routed(&mut publisher, &mut sub, "cl/data/probe").await;
 
         publisher
             .publish("cl/data/zero", b"at most once", QoS::AtMostOnce, false)

@@ -10,7 +10,7 @@ mod cluster_support;
 
 use cluster_support::{
     OwnNats, PgProxy, cluster_location, eventually, fresh_prefix, health, metric, nats_url, node,
-    node_with, own_nats_location,
+    node_with, own_nats_location, until_routed,
 };
 use ferrite_mqtt_codec::{ProtocolVersion, QoS, ReasonCode};
 use ferrite_storage::conformance::run_case;
@@ -80,24 +80,6 @@ async fn assert_takes_work(srv: &TestServer) {
     );
 }
 
-/// Publishes on `topic` until `sub` (subscribed on another node) receives it: interest
-/// reaches NATS asynchronously, and after a NATS restart once the clients resubscribe.
-async fn probe_until_delivered(publisher: &mut TestClient, sub: &mut TestClient, topic: &str) {
-    let deadline = tokio::time::Instant::now() + ferrite_test_support::WAIT * 2;
-    loop {
-        publisher
-            .publish(topic, b"probe", QoS::AtMostOnce, false)
-            .await;
-        if let Ok(Some(_)) = sub.recv_within(std::time::Duration::from_millis(100)).await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nothing published on {topic} arrived"
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_metrics_show_the_peers_and_the_nodes_footing() {
     const TEST: &str = "health_and_metrics_show_the_peers_and_the_nodes_footing";
@@ -140,7 +122,7 @@ async fn health_and_metrics_show_the_peers_and_the_nodes_footing() {
         let (mut sub, _) = connect_v311(a.mqtt_addr(), "sub", true).await;
         sub.subscribe("m/#", QoS::AtLeastOnce).await;
         let (mut publisher, _) = connect_v311(b.mqtt_addr(), "pub", true).await;
-        probe_until_delivered(&mut publisher, &mut sub, "m/x").await;
+        until_routed(&mut publisher, &mut sub, "m/x").await;
         assert!(metric(&b, "ferrite_cluster_messages_forwarded_total").await >= Some(1.0));
         assert!(metric(&a, "ferrite_cluster_messages_received_total").await >= Some(1.0));
 
@@ -191,7 +173,7 @@ async fn a_node_that_loses_nats_refuses_new_work_and_recovers_by_itself() {
         // Routing between the nodes is back too: B's publish reaches A's old subscriber.
         eventually("node B reconnects", || async { health(&b).await.0 == 200 }).await;
         let (mut publisher, _) = connect_v311(b.mqtt_addr(), "pub", true).await;
-        probe_until_delivered(&mut publisher, &mut sub, "n/x").await;
+        until_routed(&mut publisher, &mut sub, "n/x").await;
         b.shutdown().await;
         a.shutdown().await;
     })

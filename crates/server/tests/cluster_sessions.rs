@@ -11,65 +11,11 @@ use std::time::{Duration, Instant};
 
 use ferrite_mqtt_codec::{Packet, ProtocolVersion, QoS, ReasonCode};
 use ferrite_storage::conformance::run_case;
-use ferrite_storage_postgres::testing::ScratchLocation;
-use ferrite_test_support::{TestClient, TestServer, connect_packet, connect_v311, with_will};
+use ferrite_test_support::{TestClient, connect_packet, connect_v311, with_will};
 
-// The same environment as tests/cluster.rs: NATS from FERRITE_TEST_NATS_URL, a subject
-// prefix per run.
-fn nats_url() -> String {
-    std::env::var("FERRITE_TEST_NATS_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned())
-}
+mod cluster_support;
 
-async fn cluster_location(test: &str) -> Option<ScratchLocation> {
-    let url = nats_url();
-    match tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url.as_str())).await {
-        Ok(Ok(_)) => ScratchLocation::from_env(test).await,
-        _ => {
-            eprintln!(
-                "!! no NATS at {url}: {test} is SKIPPED. Start nats-server or set FERRITE_TEST_NATS_URL."
-            );
-            None
-        }
-    }
-}
-
-fn fresh_prefix() -> String {
-    format!("ferrite-test-{}", uuid::Uuid::new_v4().simple())
-}
-
-async fn node(storage_url: &str, prefix: &str, id: &str) -> TestServer {
-    TestServer::start_with(|c| {
-        c.storage.url = storage_url.to_owned();
-        c.cluster.enabled = true;
-        c.cluster.node_id = id.to_owned();
-        c.cluster.nats_urls = vec![nats_url()];
-        c.cluster.subject_prefix = prefix.to_owned();
-    })
-    .await
-}
-
-/// Publishes probes on `publisher` until `subscriber` receives one: the subscriber's node
-/// has its interest in place on NATS.
-async fn until_routed(publisher: &mut TestClient, subscriber: &mut TestClient, topic: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        publisher
-            .publish(topic, b"probe", QoS::AtMostOnce, false)
-            .await;
-        match subscriber.recv_within(Duration::from_millis(200)).await {
-            Ok(Some(Packet::Publish(p))) if &p.payload[..] == b"probe" => return,
-            Ok(Some(other)) => panic!("expected a probe, got {other:?}"),
-            Ok(None) => panic!("subscriber closed"),
-            Err(_) => assert!(
-                tokio::time::Instant::now() < deadline,
-                "the subscription never became visible to the publisher's node"
-            ),
-        }
-    }
-}
+use cluster_support::{cluster_location, fresh_prefix, nats_url, node, until_routed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_connecting_on_another_node_takes_its_session_over() {

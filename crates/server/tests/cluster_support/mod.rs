@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ferrite_config::Config;
+use ferrite_mqtt_codec::{Packet, QoS};
 use ferrite_storage_postgres::testing::ScratchLocation;
 use ferrite_test_support::aws::signed_call;
-use ferrite_test_support::{TestServer, WAIT, http_get};
+use ferrite_test_support::{TestClient, TestServer, WAIT, http_get};
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -90,6 +91,29 @@ pub async fn node_with(
 
 pub async fn node(storage_url: &str, prefix: &str, id: &str) -> TestServer {
     node_with(storage_url, &nats_url(), prefix, id, |_| {}).await
+}
+
+/// Publishes probes on `topic` through `publisher` until `subscriber` (on another node)
+/// receives one: interest reaches NATS asynchronously (and again after a NATS restart).
+pub async fn until_routed(publisher: &mut TestClient, subscriber: &mut TestClient, topic: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT * 2;
+    loop {
+        publisher
+            .publish(topic, b"probe", QoS::AtMostOnce, false)
+            .await;
+        match subscriber.recv_within(Duration::from_millis(200)).await {
+            Ok(Some(Packet::Publish(p))) if &p.payload[..] == b"probe" => {
+                assert_eq!(&*p.topic, topic);
+                return;
+            }
+            Ok(Some(other)) => panic!("expected a probe on {topic}, got {other:?}"),
+            Ok(None) => panic!("the subscriber's connection closed"),
+            Err(_) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "nothing published on {topic} arrived on the subscriber's node"
+            ),
+        }
+    }
 }
 
 /// The node's `/health`: status code and document.
