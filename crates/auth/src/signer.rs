@@ -194,6 +194,35 @@ impl Signer {
     }
 }
 
+/// AWS's error code and message from an error body: JSON (`__type`, `message`) or XML
+/// (`<Code>`, `<Message>`), whichever the protocol uses.
+pub fn aws_error(body: &[u8]) -> (String, String) {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        let code = v["__type"]
+            .as_str()
+            .or_else(|| v["code"].as_str())
+            .unwrap_or("UnknownError");
+        // JSON errors may qualify the code with its namespace (`com.amazonaws.sqs#...`).
+        let code = code.rsplit('#').next().unwrap_or(code);
+        let message = v["message"]
+            .as_str()
+            .or_else(|| v["Message"].as_str())
+            .unwrap_or_default();
+        return (code.to_owned(), message.to_owned());
+    }
+    let text = String::from_utf8_lossy(body);
+    let element = |name: &str| -> Option<String> {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(text[start..end].to_owned())
+    };
+    (
+        element("Code").unwrap_or_else(|| "UnknownError".into()),
+        element("Message").unwrap_or_default(),
+    )
+}
+
 fn settings(service: &str) -> SigningSettings {
     let mut settings = SigningSettings::default();
     if service == "s3" {

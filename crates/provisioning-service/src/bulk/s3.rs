@@ -131,18 +131,8 @@ impl S3Endpoint {
 
 /// S3's `<Code>: <Message>` from an XML error body.
 fn error_text(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let element = |name: &str| -> Option<String> {
-        let open = format!("<{name}>");
-        let start = text.find(&open)? + open.len();
-        let end = text[start..].find(&format!("</{name}>"))? + start;
-        Some(text[start..end].to_owned())
-    };
-    format!(
-        "{}: {}",
-        element("Code").unwrap_or_else(|| "UnknownError".into()),
-        element("Message").unwrap_or_default()
-    )
+    let (code, message) = ferrite_auth::signer::aws_error(body);
+    format!("{code}: {message}")
 }
 
 #[cfg(test)]

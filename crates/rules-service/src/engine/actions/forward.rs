@@ -212,7 +212,7 @@ impl Forward {
         if (200..300).contains(&response.status) {
             return Ok(response.body);
         }
-        let (code, message) = aws_error(&response.body);
+        let (code, message) = ferrite_auth::signer::aws_error(&response.body);
         let text = format!(
             "{} {} answered {}: {code}: {message}",
             call.method, url, response.status
@@ -258,35 +258,6 @@ fn form(action: &str, version: &str, params: &[(&str, &str)]) -> String {
         body.extend(utf8_percent_encode(value, FORM_VALUE));
     }
     body
-}
-
-/// AWS's error code and message from an error body: JSON (`__type`, `message`) or XML
-/// (`<Code>`, `<Message>`), whichever the protocol uses.
-fn aws_error(body: &[u8]) -> (String, String) {
-    if let Ok(v) = serde_json::from_slice::<Value>(body) {
-        let code = v["__type"]
-            .as_str()
-            .or_else(|| v["code"].as_str())
-            .unwrap_or("UnknownError");
-        // JSON errors may qualify the code with its namespace (`com.amazonaws.sqs#...`).
-        let code = code.rsplit('#').next().unwrap_or(code);
-        let message = v["message"]
-            .as_str()
-            .or_else(|| v["Message"].as_str())
-            .unwrap_or_default();
-        return (code.to_owned(), message.to_owned());
-    }
-    let text = String::from_utf8_lossy(body);
-    let element = |name: &str| -> Option<String> {
-        let open = format!("<{name}>");
-        let start = text.find(&open)? + open.len();
-        let end = text[start..].find(&format!("</{name}>"))? + start;
-        Some(text[start..end].to_owned())
-    };
-    (
-        element("Code").unwrap_or_else(|| "UnknownError".into()),
-        element("Message").unwrap_or_default(),
-    )
 }
 
 fn is_throttling(code: &str) -> bool {
