@@ -456,7 +456,16 @@ def test_a_postgresql_outage_is_survived(cluster, a, b):
             return False
 
     wait_until(created, timeout=30, what="the API to work again after PostgreSQL returned")
-    assert aws_client(b).describe_thing(thingName=name)["thingName"] == name
+    iot_b = aws_client(b)
+
+    def described_on_b():
+        # Node B notices PostgreSQL is back at its own next store check (one heartbeat).
+        try:
+            return iot_b.describe_thing(thingName=name)["thingName"]
+        except iot_b.exceptions.ServiceUnavailableException:
+            return None
+
+    assert wait_until(described_on_b, timeout=30, what="node B to serve again") == name
 
 
 def test_a_rule_created_through_one_node_runs_once_per_message_on_the_receiving_node(a, b, c, clients):
