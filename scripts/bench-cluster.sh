@@ -96,7 +96,7 @@ fresh_schema() {
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 received_from_bus() {
-  curl -s "http://127.0.0.1:$1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("cluster",{}).get("messages_received",0))'
+  curl -s "http://127.0.0.1:$1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("cluster",{}).get("batches_received",0))'
 }
 
 run_bench() { # $1 = label, $2 = rate ("" = unlimited), rest = ferrite-bench args

@@ -4,8 +4,11 @@
 //! `Broker::deliver_remote`.
 //!
 //! The hooks only queue (the interest hook runs under the subscription table's lock); one
-//! task applies interest changes in order, one publishes forwarded messages in order, and one
-//! routes received messages, dropping this node's own and duplicates.
+//! task applies interest changes in order, the outbox publishes forwarded messages in order
+//! (batched per topic, bounded: see [`crate::outbox`]), and one task routes received batches,
+//! dropping this node's own and duplicates. Its queue is bounded too: when the broker cannot
+//! keep up, the bus subscriptions stop being read, and what NATS then drops for a slow
+//! consumer is counted as a gap.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,9 +31,14 @@ enum Change {
     Last(String),
 }
 
+/// Forwarded messages queued for the bus beyond which QoS 0 ones are dropped and QoS 1/2
+/// publishers wait for theirs to be sent.
+const FORWARD_LIMIT: usize = 32 * 1024;
+/// Received batches queued for the broker beyond which the bus subscriptions are not read.
+const RECEIVE_LIMIT: usize = 1024;
+
 struct Queues {
     interest: mpsc::UnboundedReceiver<Change>,
-    forward: mpsc::UnboundedReceiver<Arc<Message>>,
 }
 
 struct Inner {
@@ -40,11 +48,10 @@ struct Inner {
     multilevel_matches_parent: bool,
     outbox: Outbox,
     interest_tx: mpsc::UnboundedSender<Change>,
-    forward_tx: mpsc::UnboundedSender<Arc<Message>>,
     /// Interest changes queued, and applied on the bus (`settled` compares them).
     queued: AtomicU64,
     applied: watch::Sender<u64>,
-    /// Messages received from the bus, duplicates and this node's own included.
+    /// Batches received from the bus, duplicates and this node's own included.
     received: AtomicU64,
     queues: Mutex<Option<Queues>>,
 }
@@ -65,20 +72,23 @@ impl Link {
         multilevel_matches_parent: bool,
     ) -> Link {
         let (interest_tx, interest) = mpsc::unbounded_channel();
-        let (forward_tx, forward) = mpsc::unbounded_channel();
         Link {
             inner: Arc::new(Inner {
-                outbox: Outbox::new(bus.clone(), prefix.to_owned(), "forward a message"),
+                outbox: Outbox::new(
+                    bus.clone(),
+                    prefix.to_owned(),
+                    node.clone(),
+                    "forward a message",
+                ),
                 bus,
                 node,
                 prefix: prefix.to_owned(),
                 multilevel_matches_parent,
                 interest_tx,
-                forward_tx,
                 queued: AtomicU64::new(0),
                 applied: watch::Sender::new(0),
                 received: AtomicU64::new(0),
-                queues: Mutex::new(Some(Queues { interest, forward })),
+                queues: Mutex::new(Some(Queues { interest })),
             }),
         }
     }
@@ -100,7 +110,7 @@ impl Link {
             tracing::warn!("cluster link started twice");
             return;
         };
-        let (received_tx, received) = mpsc::unbounded_channel();
+        let (received_tx, received) = mpsc::channel(RECEIVE_LIMIT);
         tasks.spawn(interest_task(
             self.inner.clone(),
             queues.interest,
@@ -110,7 +120,7 @@ impl Link {
         ));
         let inner = self.inner.clone();
         let until = cancel.clone();
-        tasks.spawn(async move { inner.outbox.run(queues.forward, until).await });
+        tasks.spawn(async move { inner.outbox.run(until).await });
         tasks.spawn(receive_task(self.inner.clone(), broker, received, cancel));
     }
 
@@ -126,7 +136,7 @@ impl Link {
         &self.inner.node
     }
 
-    /// Messages this node received from the bus (its own and duplicates included).
+    /// Batches this node received from the bus (its own and duplicates included).
     pub fn received(&self) -> u64 {
         self.inner.received.load(Ordering::Relaxed)
     }
@@ -134,6 +144,16 @@ impl Link {
     /// Messages this node published to the bus for the other nodes.
     pub fn forwarded(&self) -> u64 {
         self.inner.outbox.sent()
+    }
+
+    /// Bus messages (batches of forwarded messages) this node published.
+    pub fn forwarded_batches(&self) -> u64 {
+        self.inner.outbox.batches()
+    }
+
+    /// QoS 0 messages not forwarded because the bus could not take them fast enough.
+    pub fn forward_dropped(&self) -> u64 {
+        self.inner.outbox.dropped()
     }
 }
 
@@ -154,15 +174,14 @@ impl Interest for Link {
 
 impl Forwarder for Link {
     fn forward(&self, msg: &Arc<Message>) -> Option<RemoteReceipt> {
-        let _ = self.inner.forward_tx.send(msg.clone());
-        None
+        self.inner.outbox.push(msg, Some(FORWARD_LIMIT))
     }
 }
 
 async fn interest_task(
     inner: Arc<Inner>,
     mut changes: mpsc::UnboundedReceiver<Change>,
-    received: mpsc::UnboundedSender<BusMessage>,
+    received: mpsc::Sender<BusMessage>,
     tasks: TaskTracker,
     cancel: CancellationToken,
 ) {
@@ -188,7 +207,7 @@ async fn interest_task(
                                     tokio::select! {
                                         () = token.cancelled() => break,
                                         m = sub.next() => match m {
-                                            Some(m) => { let _ = received.send(m); }
+                                            Some(m) => if received.send(m).await.is_err() { break },
                                             None => break,
                                         },
                                     }
@@ -217,7 +236,7 @@ async fn interest_task(
 async fn receive_task(
     inner: Arc<Inner>,
     broker: Broker,
-    mut messages: mpsc::UnboundedReceiver<BusMessage>,
+    mut messages: mpsc::Receiver<BusMessage>,
     cancel: CancellationToken,
 ) {
     let mut dedup = Dedup::default();
@@ -227,19 +246,21 @@ async fn receive_task(
             m = messages.recv() => match m { Some(m) => m, None => break },
         };
         inner.received.fetch_add(1, Ordering::Relaxed);
-        let (msg, seq) = match envelope::decode(&inner.prefix, &m.subject, &m.headers, m.payload) {
-            Ok(decoded) => decoded,
+        let batch = match envelope::decode(&inner.prefix, &m.subject, m.payload) {
+            Ok(batch) => batch,
             Err(e) => {
                 tracing::warn!(subject = %m.subject, error = %e, "dropping a malformed bus message");
                 continue;
             }
         };
         // This node routed its own messages when they were published.
-        if msg.origin.node == inner.node || !dedup.admit(&msg.origin.node, seq) {
+        if batch.node == inner.node || !dedup.admit(&batch.node, batch.seq) {
             continue;
         }
-        if broker.deliver_remote(Arc::new(msg)).await.is_err() {
-            break;
+        for msg in batch.messages {
+            if broker.deliver_remote(Arc::new(msg)).await.is_err() {
+                return;
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ferrite_broker::{Broker, Message, RetainedObserver, Seams};
 use ferrite_storage::BrokerStore;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -32,8 +32,7 @@ struct Inner {
     /// Publishes below `{prefix}.retained`: changes travel on
     /// `{prefix}.retained.m.{topic levels}`.
     outbox: Outbox,
-    tx: mpsc::UnboundedSender<Arc<Message>>,
-    /// The outgoing queue and the subscription, until `run` takes them.
+    /// The subscription, until `run` takes it.
     pending: Mutex<Pending>,
     /// Changes from other nodes heard, and of those applied to this node's store (older
     /// ones are dropped).
@@ -45,7 +44,7 @@ struct Inner {
 
 #[derive(Default)]
 struct Pending {
-    queue: Option<mpsc::UnboundedReceiver<Arc<Message>>>,
+    started: bool,
     sub: Option<Subscription>,
     /// Watched from before subscribing, so no gap goes unnoticed.
     gaps: Option<watch::Receiver<u64>>,
@@ -59,21 +58,17 @@ pub struct RetainedSync {
 
 impl RetainedSync {
     pub fn new(bus: Arc<dyn Bus>, node: Arc<str>, prefix: &str) -> RetainedSync {
-        let (tx, queue) = mpsc::unbounded_channel();
         RetainedSync {
             inner: Arc::new(Inner {
                 outbox: Outbox::new(
                     bus.clone(),
                     format!("{prefix}.{RETAINED}"),
+                    node.clone(),
                     "broadcast a retained message",
                 ),
                 bus,
                 node,
-                tx,
-                pending: Mutex::new(Pending {
-                    queue: Some(queue),
-                    ..Pending::default()
-                }),
+                pending: Mutex::new(Pending::default()),
                 heard: watch::Sender::new(0),
                 resyncs: watch::Sender::new(0),
                 applied: AtomicU64::new(0),
@@ -117,19 +112,23 @@ impl RetainedSync {
         tasks: &TaskTracker,
         cancel: CancellationToken,
     ) {
-        let (queue, sub, gaps) = {
+        let (started, sub, gaps) = {
             let mut p = self.inner.pending.lock();
-            (p.queue.take(), p.sub.take(), p.gaps.take())
+            (
+                std::mem::replace(&mut p.started, true),
+                p.sub.take(),
+                p.gaps.take(),
+            )
         };
-        let Some(queue) = queue else {
+        if started {
             tracing::warn!("retained sync started twice");
             return;
-        };
+        }
         // A failed broadcast leaves the others with the older message until the topic's next
         // change or their restart (PostgreSQL has this one).
         let inner = self.inner.clone();
         let until = cancel.clone();
-        tasks.spawn(async move { inner.outbox.run(queue, until).await });
+        tasks.spawn(async move { inner.outbox.run(until).await });
         match sub {
             Some(sub) => {
                 let gaps = gaps.filter(|_| store.is_some());
@@ -171,7 +170,8 @@ impl RetainedSync {
 
 impl RetainedObserver for RetainedSync {
     fn retained(&self, msg: &Arc<Message>) {
-        let _ = self.inner.tx.send(msg.clone());
+        // Never dropped, never waited on: every node must hear each change.
+        self.inner.outbox.push(msg, None);
     }
 }
 
@@ -224,20 +224,23 @@ async fn apply_task(
             }
             m = sub.next() => match m { Some(m) => m, None => break },
         };
-        let msg = match envelope::decode(inner.outbox.prefix(), &m.subject, &m.headers, m.payload) {
-            Ok((msg, _)) => msg,
+        let batch = match envelope::decode(inner.outbox.prefix(), &m.subject, m.payload) {
+            Ok(batch) => batch,
             Err(e) => {
                 tracing::warn!(subject = %m.subject, error = %e, "dropping a malformed retained change");
                 continue;
             }
         };
         // This node applied its own changes when it accepted them.
-        if msg.origin.node == inner.node {
+        if batch.node == inner.node {
             continue;
         }
-        if broker.apply_retained(Arc::new(msg)) {
-            inner.applied.fetch_add(1, Ordering::Relaxed);
+        let heard = batch.messages.len() as u64;
+        for msg in batch.messages {
+            if broker.apply_retained(Arc::new(msg)) {
+                inner.applied.fetch_add(1, Ordering::Relaxed);
+            }
         }
-        inner.heard.send_modify(|h| *h += 1);
+        inner.heard.send_modify(|h| *h += heard);
     }
 }

@@ -86,21 +86,31 @@ async fn a_routed_message_crosses_nats_with_its_envelope() {
         incarnation: 7,
         seq: 1,
     };
-    let e = envelope::encode(&prefix, &msg, seq);
+    // Two messages in one batch: one bus message, both arrive in order.
+    let second = Message {
+        payload: Bytes::from_static(b"second"),
+        ..msg.clone()
+    };
+    let e = envelope::encode(&prefix, "node-a", seq, &[&msg, &second]);
     assert_eq!(e.subject, topic_subject(&prefix, &msg.topic));
-    a.publish(e.subject, e.headers, e.payload).await.unwrap();
+    a.publish(e.subject, Headers::new(), e.payload)
+        .await
+        .unwrap();
     a.flush().await.unwrap();
 
     let got = next(&mut subs[0]).await;
-    let (back, back_seq) =
-        envelope::decode(&prefix, &got.subject, &got.headers, got.payload).unwrap();
-    assert_eq!(back_seq, seq);
+    let batch = envelope::decode(&prefix, &got.subject, got.payload).unwrap();
+    assert_eq!((&*batch.node, batch.seq), ("node-a", seq));
+    let [back, back_second] = &batch.messages[..] else {
+        panic!("two messages, got {}", batch.messages.len());
+    };
     assert_eq!(back.topic, msg.topic);
     assert_eq!(back.payload, msg.payload);
     assert_eq!((back.qos, back.retain), (msg.qos, msg.retain));
     assert_eq!(back.properties, msg.properties);
     assert_eq!(back.expires_at_ms, msg.expires_at_ms);
     assert_eq!(back.origin, msg.origin);
+    assert_eq!(back_second.payload, second.payload);
 }
 
 #[tokio::test]

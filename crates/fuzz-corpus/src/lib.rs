@@ -41,6 +41,39 @@ impl Default for Rng {
     }
 }
 
+/// One to three byte edits: flip a bit, overwrite a byte, insert one, delete one, truncate,
+/// or put a boundary value (0, 1, 0x7F, 0x80, 0xFF) in the first eight bytes, where binary
+/// formats keep their lengths and flags.
+pub fn mutate_bytes(rng: &mut Rng, input: &mut Vec<u8>) {
+    for _ in 0..=rng.below(2) {
+        let len = input.len();
+        match rng.below(6) {
+            0 if len > 0 => {
+                let i = rng.below(len);
+                input[i] ^= 1 << rng.below(8);
+            }
+            1 if len > 0 => {
+                let i = rng.below(len);
+                input[i] = rng.byte();
+            }
+            2 => {
+                let i = rng.below(len + 1);
+                input.insert(i, rng.byte());
+            }
+            3 if len > 0 => {
+                input.remove(rng.below(len));
+            }
+            4 => input.truncate(rng.below(len + 1)),
+            _ => {
+                if len > 0 {
+                    let i = rng.below(len.min(8));
+                    input[i] = [0x00, 0x01, 0x7F, 0x80, 0xFF][rng.below(5)];
+                }
+            }
+        }
+    }
+}
+
 /// How [`mutate_text`] may change a text input.
 pub struct TextMutations<'a> {
     /// Pieces that move the parser between its states (brackets, keywords, quotes).

@@ -5,7 +5,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{encode_vec, hex, pid};
-use ferrite_fuzz_corpus::Rng;
+use ferrite_fuzz_corpus::{Rng, mutate_bytes};
 use ferrite_mqtt_codec::fuzzing::check_decode_roundtrip;
 use ferrite_mqtt_codec::*;
 
@@ -126,34 +126,7 @@ fn seeds() -> Vec<Vec<u8>> {
 }
 
 fn mutate(rng: &mut Rng, input: &mut Vec<u8>) {
-    for _ in 0..=rng.below(2) {
-        let len = input.len();
-        match rng.below(6) {
-            0 if len > 0 => {
-                let i = rng.below(len);
-                input[i] ^= 1 << rng.below(8);
-            }
-            1 if len > 0 => {
-                let i = rng.below(len);
-                input[i] = rng.byte();
-            }
-            2 => {
-                let i = rng.below(len + 1);
-                input.insert(i, rng.byte());
-            }
-            3 if len > 0 => {
-                input.remove(rng.below(len));
-            }
-            4 => input.truncate(rng.below(len + 1)),
-            _ => {
-                // Interesting values where lengths and flags live.
-                if len > 0 {
-                    let i = rng.below(len.min(8));
-                    input[i] = [0x00, 0x01, 0x7F, 0x80, 0xFF][rng.below(5)];
-                }
-            }
-        }
-    }
+    mutate_bytes(rng, input);
     // Keep the remaining length honest half the time, so mutations reach the body parser.
     if input.len() >= 2 && input.len() < 129 && rng.below(2) == 0 {
         input[1] = (input.len() - 2) as u8;

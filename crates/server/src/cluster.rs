@@ -110,7 +110,9 @@ impl ClusterStatus {
             "store": up(self.store_connected()),
             "peers": self.peers.peers(),
             "messages_forwarded": self.link.forwarded(),
-            "messages_received": self.link.received(),
+            "batches_forwarded": self.link.forwarded_batches(),
+            "messages_forward_dropped": self.link.forward_dropped(),
+            "batches_received": self.link.received(),
             "retained_published": self.retained.published(),
             "retained_applied": self.retained.applied(),
         })
@@ -156,15 +158,25 @@ impl prometheus_client::collector::Collector for ClusterStatus {
             let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
             ConstGauge::new(value).encode(metric)?;
         }
-        let counters: [(&str, &str, u64); 4] = [
+        let counters: [(&str, &str, u64); 6] = [
             (
                 "messages_forwarded",
                 "Messages this node published to the bus for other nodes",
                 self.link.forwarded(),
             ),
             (
-                "messages_received",
-                "Messages received from the bus (duplicates and this node's own included)",
+                "batches_forwarded",
+                "Bus messages those went in (one per topic while the bus was busy)",
+                self.link.forwarded_batches(),
+            ),
+            (
+                "messages_forward_dropped",
+                "QoS 0 messages not forwarded because the bus could not take them fast enough",
+                self.link.forward_dropped(),
+            ),
+            (
+                "batches_received",
+                "Batches received from the bus (duplicates and this node's own included)",
                 self.link.received(),
             ),
             (

@@ -26,9 +26,9 @@ async fn health(srv: &TestServer) -> serde_json::Value {
 }
 
 async fn messages_received(srv: &TestServer) -> u64 {
-    health(srv).await["cluster"]["messages_received"]
+    health(srv).await["cluster"]["batches_received"]
         .as_u64()
-        .expect("cluster.messages_received in /health")
+        .expect("cluster.batches_received in /health")
 }
 
 /// The next PUBLISH that is not a readiness probe (acknowledged).

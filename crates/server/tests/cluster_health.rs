@@ -124,7 +124,7 @@ async fn health_and_metrics_show_the_peers_and_the_nodes_footing() {
         let (mut publisher, _) = connect_v311(b.mqtt_addr(), "pub", true).await;
         until_routed(&mut publisher, &mut sub, "m/x").await;
         assert!(metric(&b, "ferrite_cluster_messages_forwarded_total").await >= Some(1.0));
-        assert!(metric(&a, "ferrite_cluster_messages_received_total").await >= Some(1.0));
+        assert!(metric(&a, "ferrite_cluster_batches_received_total").await >= Some(1.0));
 
         // A node that leaves is gone from the others' view without waiting for its silence.
         c.shutdown().await;

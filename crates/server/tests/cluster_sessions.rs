@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ferrite_mqtt_codec::{Packet, ProtocolVersion, QoS, ReasonCode};
 use ferrite_storage::conformance::run_case;
-use ferrite_test_support::{TestClient, connect_packet, connect_v311, with_will};
+use ferrite_test_support::{TestClient, connect_packet, connect_v311, publish, with_will};
 
 mod cluster_support;
 
@@ -136,17 +136,22 @@ async fn a_persistent_session_resumes_on_node_b_after_node_a_is_killed() {
         dev.subscribe("q/dev", QoS::AtLeastOnce).await;
         dev.disconnect().await;
 
-        // Acknowledged by node a, which holds the session: durable in PostgreSQL.
+        // Acknowledged by node a, which holds the session: durable in PostgreSQL. All sent
+        // at once (one group commit or a few); each PUBACK waits for a PostgreSQL commit, which
+        // a loaded machine's fsync can hold up for seconds, so the wait is generous.
         let (mut publisher, _) = connect_v311(a, "publisher", true).await;
         const N: usize = 50;
         for i in 0..N {
             let payload: &'static [u8] = Box::leak(format!("m{i}").into_bytes().into_boxed_slice());
-            assert!(
-                publisher
-                    .publish("q/dev", payload, QoS::AtLeastOnce, false)
-                    .await
-                    .is_some()
-            );
+            let mut p = publish("q/dev", payload, QoS::AtLeastOnce, false);
+            p.packet_id = Some(publisher.next_packet_id());
+            publisher.send(&Packet::Publish(p)).await;
+        }
+        for _ in 0..N {
+            match publisher.recv_within(Duration::from_secs(60)).await {
+                Ok(Some(Packet::PubAck(ack))) => assert_eq!(ack.reason, ReasonCode::Success),
+                other => panic!("expected a PUBACK, got {other:?}"),
+            }
         }
         // The last PUBACK has been read: kill at once.
         Command::new("kill")
