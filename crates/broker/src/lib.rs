@@ -349,6 +349,14 @@ impl Broker {
         lifecycle::hand_over(&self.inner, client_id).await
     }
 
+    /// Takes the stored session of `client_id` into this node (memory and trie, so messages
+    /// for it are queued here) without a connection: what a cluster node does for the
+    /// sessions of a node that is gone, which it has claimed in the store first. Returns
+    /// whether a stored session was loaded (`false`: none stored, or held here already).
+    pub async fn adopt(&self, client_id: &str) -> Result<bool, ClaimError> {
+        lifecycle::load_stored(&self.inner, &Arc::from(client_id)).await
+    }
+
     /// Routes a message that another node received to this node's subscribers only (it was
     /// retained, tapped and forwarded where it arrived).
     pub async fn deliver_remote(&self, msg: Arc<Message>) -> Result<Dispatched, BrokerError> {

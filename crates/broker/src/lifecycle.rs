@@ -45,8 +45,18 @@ pub async fn claim(inner: &Arc<BrokerInner>, client_id: &Arc<str>) -> Result<(),
             discard(inner, &cell, Discard::HandOver);
         }
     }
+    load_stored(inner, client_id).await.map(|_| ())
+}
+
+/// Loads the stored session of `client_id` into this node's memory and trie unless it is held
+/// here already: for a claim, and for a session this node adopts from one that is gone.
+/// Returns whether it loaded one.
+pub async fn load_stored(
+    inner: &Arc<BrokerInner>,
+    client_id: &Arc<str>,
+) -> Result<bool, ClaimError> {
     if inner.sessions.lock().contains_key(client_id) {
-        return Ok(());
+        return Ok(false);
     }
     let Some(snap) = inner
         .store
@@ -54,7 +64,7 @@ pub async fn claim(inner: &Arc<BrokerInner>, client_id: &Arc<str>) -> Result<(),
         .await
         .map_err(|e| ClaimError(e.to_string()))?
     else {
-        return Ok(());
+        return Ok(false);
     };
     let now = inner.now_ms();
     let cell = stored_cell(inner, snap.session, now);
@@ -72,7 +82,7 @@ pub async fn claim(inner: &Arc<BrokerInner>, client_id: &Arc<str>) -> Result<(),
         let mut sessions = inner.sessions.lock();
         if sessions.contains_key(client_id) {
             // Another connection of this client loaded it first.
-            return Ok(());
+            return Ok(false);
         }
         sessions.insert(client_id.clone(), cell.clone());
         inner.metrics.sessions.set(sessions.len() as i64);
@@ -87,7 +97,7 @@ pub async fn claim(inner: &Arc<BrokerInner>, client_id: &Arc<str>) -> Result<(),
         remove_session(inner, &cell);
     }
     tracing::debug!(client_id = %client_id, subscriptions = filters.len(), "session loaded from the store");
-    Ok(())
+    Ok(true)
 }
 
 /// Lets go of the session of `client_id` for another node that claimed it: a connection

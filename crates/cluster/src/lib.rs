@@ -1,13 +1,14 @@
 //! The cluster's message fabric (ARCHITECTURE.md, "Cluster design"): MQTT topics and filters
-//! as NATS subjects (`subject`), a routed message as bus headers and body (`envelope`), the
+//! as NATS subjects (`subject`), routed messages as binary batches (`envelope`), the
 //! [`Bus`] trait with an in-process implementation (one node, and the sandbox where several
 //! nodes share one bus) and a NATS one, the node id kept in the data directory, and the
 //! [`Link`] between a node's broker and the bus (interest → subscriptions, forwarding,
 //! remote delivery), the [`BusFeed`] that carries registry changes between nodes, the
 //! [`RetainedSync`] that keeps every node's retained messages alike, the [`Peers`] a node
 //! hears announce themselves, and [`ClusterSessions`], through which a session moves to the
-//! node its client connects to.
+//! node its client connects to and a gone node's parked sessions to a live one.
 
+mod adoption;
 pub mod bus;
 mod dedup;
 pub mod envelope;

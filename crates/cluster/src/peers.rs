@@ -1,8 +1,9 @@
 //! Which other nodes this node hears (ARCHITECTURE.md, "Node failure"): every node announces
 //! itself on `{prefix}.nodes` every heartbeat interval (its id and start time) and says
 //! goodbye when it stops; a peer not heard for three intervals is gone. Nodes join and leave
-//! without the others restarting. This is a view for operators (`/health`, `/metrics`), not
-//! membership: nothing exclusive is decided by it (that is PostgreSQL's job).
+//! without the others restarting. This is a view for operators (`/health`, `/metrics`) and a
+//! prompt, not membership: a departure tells the session directory to adopt the gone node's
+//! parked sessions, but who gets each one is decided by PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -58,6 +59,8 @@ struct Inner {
     seen: Mutex<BTreeMap<String, Seen>>,
     /// The number of live peers, for whoever waits on a join or a leave.
     count: watch::Sender<usize>,
+    /// Each peer that said goodbye or went silent, once.
+    departed: broadcast::Sender<String>,
 }
 
 /// This node's view of its peers. Cheap to clone.
@@ -85,6 +88,7 @@ impl Peers {
                 interval: interval.max(Duration::from_millis(1)),
                 seen: Mutex::new(BTreeMap::new()),
                 count: watch::Sender::new(0),
+                departed: broadcast::Sender::new(64),
             }),
         }
     }
@@ -122,6 +126,12 @@ impl Peers {
                     .unwrap_or(u64::MAX),
             })
             .collect()
+    }
+
+    /// Hears each peer that leaves (goodbye) or goes silent for [`MISSED_BEATS`] intervals,
+    /// from now on.
+    pub fn departures(&self) -> broadcast::Receiver<String> {
+        self.inner.departed.subscribe()
     }
 
     /// Waits until exactly `n` peers are live (a test's and an operator script's wait).
@@ -193,6 +203,7 @@ async fn listen_task(inner: Arc<Inner>, mut sub: Subscription, cancel: Cancellat
             if beat.leaving {
                 if seen.remove(&beat.node).is_some() {
                     tracing::info!(peer = %beat.node, "a cluster node left");
+                    let _ = inner.departed.send(beat.node.clone());
                 }
             } else if seen
                 .insert(
@@ -221,6 +232,7 @@ fn refresh_count(inner: &Inner) {
             let alive = now.duration_since(s.at) <= window;
             if !alive {
                 tracing::warn!(peer = %node, "a cluster node went silent");
+                let _ = inner.departed.send(node.clone());
             }
             alive
         });

@@ -14,6 +14,7 @@
 //! `{prefix}.node.{owner}.disconnect`: the owner closes it and answers whether it was there.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -53,19 +54,21 @@ struct DisconnectRequest {
 
 const FOUND: &[u8] = b"found";
 
-struct Inner {
-    bus: Arc<dyn Bus>,
-    owners: Arc<dyn SessionOwners>,
-    node: Arc<str>,
-    prefix: String,
-    clock: Clock,
-    timeout: Duration,
+pub(crate) struct Inner {
+    pub(crate) bus: Arc<dyn Bus>,
+    pub(crate) owners: Arc<dyn SessionOwners>,
+    pub(crate) node: Arc<str>,
+    pub(crate) prefix: String,
+    pub(crate) clock: Clock,
+    pub(crate) timeout: Duration,
+    /// Sessions adopted from gone nodes (and taken back after a restart) and loaded here.
+    pub(crate) adopted: AtomicU64,
 }
 
 /// One node's side of sessions across nodes. Cheap to clone.
 #[derive(Clone)]
 pub struct ClusterSessions {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl ClusterSessions {
@@ -85,6 +88,7 @@ impl ClusterSessions {
                 prefix: prefix.to_owned(),
                 clock: Clock::system(),
                 timeout: TAKEOVER_TIMEOUT,
+                adopted: AtomicU64::new(0),
             }),
         }
     }

@@ -52,12 +52,16 @@ async fn nodes_see_each_other_join_and_leave() {
     within("c hears both", c.wait_for(2)).await;
     assert_eq!(names(&a), ["b", "c"]);
 
-    // A node that stops says goodbye: forgotten at once, not after three intervals.
+    // A node that stops says goodbye: forgotten at once, not after three intervals, and
+    // told once as a departure.
+    let mut departures = a.departures();
     stop_c.cancel();
     let before = tokio::time::Instant::now();
     within("a forgets c", a.wait_for(1)).await;
     assert!(before.elapsed() < INTERVAL, "took {:?}", before.elapsed());
     assert_eq!(names(&b), ["a"]);
+    assert_eq!(departures.recv().await.unwrap(), "c");
+    assert!(departures.try_recv().is_err(), "once");
 
     stop_a.cancel();
     stop_b.cancel();
@@ -70,6 +74,7 @@ async fn a_silent_node_is_gone_after_three_intervals() {
     let bus = InProcessBus::new();
     let tasks = TaskTracker::new();
     let (a, stop_a) = start(&bus, "a", &tasks).await;
+    let mut departures = a.departures();
     // A node that announced itself once and then died without a word (kill -9).
     let beat = br#"{"node":"ghost","started_at_ms":5}"#;
     bus.publish(
@@ -88,6 +93,7 @@ async fn a_silent_node_is_gone_after_three_intervals() {
         "forgotten after {silent:?}"
     );
     assert!(a.peers().is_empty());
+    assert_eq!(departures.recv().await.unwrap(), "ghost");
     stop_a.cancel();
     tasks.close();
     tasks.wait().await;

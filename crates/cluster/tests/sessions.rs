@@ -27,6 +27,7 @@ const WILL_DELAY_SECS: u32 = 2;
 struct Node {
     harness: BrokerHarness,
     link: Link,
+    sessions: ClusterSessions,
     store: Arc<PostgresStore>,
     /// Ends this node's bus side: it neither routes nor answers take-over requests any more.
     cancel: CancellationToken,
@@ -68,7 +69,7 @@ impl Cluster {
         let sessions = ClusterSessions::new(bus, store.clone(), name.into(), PREFIX);
         let harness = BrokerHarness::start_on_store(
             MqttConfig::default(),
-            sessions.seams(link.seams(Seams::default())),
+            sessions.clone().seams(link.seams(Seams::default())),
             store.clone(),
         )
         .await;
@@ -82,6 +83,7 @@ impl Cluster {
         Node {
             harness,
             link,
+            sessions,
             store,
             cancel,
         }
@@ -385,6 +387,15 @@ impl SessionOwners for Unreachable {
     ) -> ferrite_storage::StoreFuture<'a, Option<(String, u64)>> {
         Box::pin(async { Ok(None) })
     }
+
+    fn adopt_sessions<'a>(
+        &'a self,
+        _from: &'a str,
+        _to: &'a str,
+        _now_ms: i64,
+    ) -> ferrite_storage::StoreFuture<'a, Vec<(String, u64)>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -399,4 +410,103 @@ async fn a_session_that_cannot_be_claimed_is_refused_as_server_unavailable() {
         .await;
     assert_eq!(ack.reason, ReasonCode::ServerUnavailable);
     assert_eq!(harness.broker.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gone_nodes_parked_session_is_adopted_and_queues_again() {
+    let Some(location) =
+        ScratchLocation::from_env("a_gone_nodes_parked_session_is_adopted_and_queues_again").await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+        let c = cluster.node("c").await;
+
+        let (mut dev, _) = a.harness.connect_v5("dev", false, persistent(3600)).await;
+        dev.subscribe("q/dev", QoS::AtLeastOnce).await;
+        dev.disconnect().await;
+        a.link.settled().await;
+        let (mut publisher, _) = c
+            .harness
+            .connect_v5("publisher", true, Properties::default())
+            .await;
+        publisher
+            .publish("q/dev", b"before", QoS::AtLeastOnce, false)
+            .await;
+        stored_queue_reaches(&a.store, "dev", 1).await;
+
+        // Node a dies with the session parked on it; node b hears it is gone and adopts it.
+        a.kill();
+        assert_eq!(b.sessions.adopt(&b.harness.broker, "a").await.unwrap(), 1);
+        assert_eq!(b.sessions.adopted(), 1);
+        assert_eq!(
+            b.store.session_owner("dev").await.unwrap(),
+            Some(("b".to_owned(), 2))
+        );
+        // Nothing is left to adopt: a second survivor gets none of it.
+        assert_eq!(c.sessions.adopt(&c.harness.broker, "a").await.unwrap(), 0);
+        b.link.settled().await;
+
+        // Published while the client is still away: the adopted session queues it (without
+        // adoption nobody would hold the subscription, and it would be lost).
+        publisher
+            .publish("q/dev", b"while away", QoS::AtLeastOnce, false)
+            .await;
+        stored_queue_reaches(&b.store, "dev", 2).await;
+
+        // The client comes back on node c: everything is there.
+        let (mut dev, ack) = c.harness.connect_v5("dev", false, persistent(3600)).await;
+        assert!(ack.session_present);
+        for p in [&b"before"[..], b"while away"] {
+            assert_eq!(&dev.recv_publish().await.payload[..], p);
+        }
+        dev.expect_silence(QUIET).await;
+        assert_eq!(b.harness.broker.session_count(), 0, "node b let it go");
+        cluster.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_takes_its_parked_sessions_back() {
+    let Some(location) =
+        ScratchLocation::from_env("a_restarted_node_takes_its_parked_sessions_back").await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+        let (mut dev, _) = a.harness.connect_v5("dev", false, persistent(3600)).await;
+        dev.subscribe("q/dev", QoS::AtLeastOnce).await;
+        dev.disconnect().await;
+        a.kill();
+
+        // The same node id starts again (its id is kept in its data directory).
+        let a = cluster.node("a").await;
+        assert_eq!(
+            a.harness.broker.session_count(),
+            0,
+            "nothing loaded by itself"
+        );
+        assert_eq!(a.sessions.adopt(&a.harness.broker, "a").await.unwrap(), 1);
+        a.link.settled().await;
+        let (mut publisher, _) = b
+            .harness
+            .connect_v5("publisher", true, Properties::default())
+            .await;
+        publisher
+            .publish("q/dev", b"after the restart", QoS::AtLeastOnce, false)
+            .await;
+        stored_queue_reaches(&a.store, "dev", 1).await;
+        let (mut dev, ack) = a.harness.connect_v5("dev", false, persistent(3600)).await;
+        assert!(ack.session_present);
+        assert_eq!(&dev.recv_publish().await.payload[..], b"after the restart");
+        cluster.stop().await;
+    })
+    .await;
 }

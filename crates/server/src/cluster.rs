@@ -51,6 +51,8 @@ pub(crate) struct ClusterStatus {
     peers: Peers,
     /// The last store check's answer; a node starts with a store it just opened.
     store_ok: Arc<AtomicBool>,
+    /// Set once the node keeps its sessions in the shared store.
+    sessions: Option<ClusterSessions>,
 }
 
 /// Why this node cannot take new work, if it cannot.
@@ -113,6 +115,7 @@ impl ClusterStatus {
             "batches_forwarded": self.link.forwarded_batches(),
             "messages_forward_dropped": self.link.forward_dropped(),
             "batches_received": self.link.received(),
+            "sessions_adopted": self.sessions.as_ref().map_or(0, ClusterSessions::adopted),
             "retained_published": self.retained.published(),
             "retained_applied": self.retained.applied(),
         })
@@ -158,7 +161,12 @@ impl prometheus_client::collector::Collector for ClusterStatus {
             let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
             ConstGauge::new(value).encode(metric)?;
         }
-        let counters: [(&str, &str, u64); 6] = [
+        let counters: [(&str, &str, u64); 7] = [
+            (
+                "sessions_adopted",
+                "Parked sessions taken over from gone nodes (or back after a restart) and loaded here",
+                self.sessions.as_ref().map_or(0, ClusterSessions::adopted),
+            ),
             (
                 "messages_forwarded",
                 "Messages this node published to the bus for other nodes",
@@ -251,6 +259,7 @@ impl ClusterNode {
             retained: retained.clone(),
             peers: peers.clone(),
             store_ok: Arc::new(AtomicBool::new(true)),
+            sessions: None,
         };
         Ok(Some(ClusterNode {
             bus,
@@ -281,12 +290,14 @@ impl ClusterNode {
         let owners = owners.context(
             "a cluster keeps its sessions in PostgreSQL: set storage.url = postgres://...",
         )?;
-        self.sessions = Some(ClusterSessions::new(
+        let sessions = ClusterSessions::new(
             Arc::new(self.bus.clone()),
             owners,
             self.node.clone(),
             &self.prefix,
-        ));
+        );
+        self.status.sessions = Some(sessions.clone());
+        self.sessions = Some(sessions);
         Ok(())
     }
 
@@ -312,7 +323,8 @@ impl ClusterNode {
     /// Starts routing between `broker` (built with [`ClusterNode::seams`]) and the bus,
     /// keeping its retained messages in step (re-read from `store` after a bus gap),
     /// checking the store with `probe` every heartbeat interval, and answering the other
-    /// nodes' take-over requests (in place when this returns).
+    /// nodes' take-over requests (in place when this returns); adopts this node's own parked
+    /// sessions (a restart) and those of each peer that leaves or goes silent.
     pub(crate) async fn run(
         &self,
         broker: Broker,
@@ -337,9 +349,16 @@ impl ClusterNode {
             ));
         }
         if let Some(s) = &self.sessions {
-            s.serve(broker, &self.tasks, self.cancel.clone())
+            s.serve(broker.clone(), &self.tasks, self.cancel.clone())
                 .await
                 .context("subscribing to the cluster's take-over requests")?;
+            // This node's own parked sessions after a restart, then each gone peer's.
+            s.adopt_departed(
+                broker,
+                self.status.peers.departures(),
+                &self.tasks,
+                self.cancel.clone(),
+            );
         }
         Ok(())
     }

@@ -2,7 +2,8 @@
 //! `FERRITE_TEST_POSTGRES_URL` (a scratch schema) and the NATS at `FERRITE_TEST_NATS_URL`
 //! (default nats://127.0.0.1:4222); skipped loudly when either is absent. Take-over between
 //! two in-process nodes, and a persistent session resuming on node B after node A — a real
-//! `ferrite serve` process — is killed with `kill -9`.
+//! `ferrite serve` process — is killed with `kill -9`: node B adopts it when it notices node A
+//! is gone, so messages published meanwhile are queued for it too.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,11 +12,13 @@ use std::time::{Duration, Instant};
 
 use ferrite_mqtt_codec::{Packet, ProtocolVersion, QoS, ReasonCode};
 use ferrite_storage::conformance::run_case;
-use ferrite_test_support::{TestClient, connect_packet, connect_v311, publish, with_will};
+use ferrite_test_support::{
+    TestClient, connect_packet, connect_v311, http_get, publish, with_will,
+};
 
 mod cluster_support;
 
-use cluster_support::{cluster_location, fresh_prefix, nats_url, node, until_routed};
+use cluster_support::{cluster_location, eventually, fresh_prefix, nats_url, node, until_routed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_connecting_on_another_node_takes_its_session_over() {
@@ -96,6 +99,8 @@ fn spawn_node(dir: &Path, storage_url: &str, prefix: &str, id: &str) -> Proc {
         .env("FERRITE_STORAGE_URL", storage_url)
         .env("FERRITE_CLUSTER_ENABLED", "true")
         .env("FERRITE_CLUSTER_NODE_ID", id)
+        // A dead node is noticed within three beats.
+        .env("FERRITE_CLUSTER_HEARTBEAT_INTERVAL_MS", "200")
         .env("FERRITE_CLUSTER_NATS_URLS", nats_url())
         .env("FERRITE_CLUSTER_SUBJECT_PREFIX", prefix)
         .stdout(Stdio::null())
@@ -107,11 +112,16 @@ fn spawn_node(dir: &Path, storage_url: &str, prefix: &str, id: &str) -> Proc {
 
 /// The node's MQTT address, once it has written its listeners file.
 async fn mqtt_addr(dir: &Path) -> SocketAddr {
+    listener(dir, "mqtt").await
+}
+
+/// The address the node's listener `name` bound, once it has written its listeners file.
+async fn listener(dir: &Path, name: &str) -> SocketAddr {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(text) = std::fs::read_to_string(dir.join("listeners.json")) {
             let v: serde_json::Value = serde_json::from_str(&text).expect("listeners.json");
-            return v["mqtt"].as_str().expect("mqtt bound").parse().unwrap();
+            return v[name].as_str().expect("listener bound").parse().unwrap();
         }
         assert!(Instant::now() < deadline, "the node did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -160,6 +170,20 @@ async fn a_persistent_session_resumes_on_node_b_after_node_a_is_killed() {
             .unwrap();
         drop(node_a);
 
+        // Node b notices node a is gone and adopts the session parked there, which queues
+        // again: a message published now waits for the client too.
+        let b_api = listener(dir_b.path(), "api").await;
+        eventually("node b adopts node a's parked session", || async {
+            let health = http_get(b_api, "/health").await;
+            let body = health.split("\r\n\r\n").nth(1).unwrap_or("{}");
+            let doc: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            doc["cluster"]["sessions_adopted"].as_u64() >= Some(1)
+        })
+        .await;
+        let (mut late, _) = connect_v311(b, "late-publisher", true).await;
+        late.publish("q/dev", b"late", QoS::AtLeastOnce, false)
+            .await;
+
         let (mut dev, ack) = connect_v311(b, "durable-dev", false).await;
         assert!(
             ack.session_present,
@@ -169,6 +193,7 @@ async fn a_persistent_session_resumes_on_node_b_after_node_a_is_killed() {
             let got = dev.recv_publish().await;
             assert_eq!(String::from_utf8_lossy(&got.payload), format!("m{i}"));
         }
+        assert_eq!(&dev.recv_publish().await.payload[..], b"late");
         dev.expect_silence(Duration::from_millis(300)).await;
     })
     .await;

@@ -332,4 +332,18 @@ impl SessionOwners for PostgresStore {
             Ok(owners::owner(&self.pool, client_id).await?)
         })
     }
+
+    fn adopt_sessions<'a>(
+        &'a self,
+        from: &'a str,
+        to: &'a str,
+        now_ms: i64,
+    ) -> StoreFuture<'a, Vec<(String, u64)>> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(owners::adopt(&self.pool, from, to, now_ms).await?)
+        })
+    }
 }

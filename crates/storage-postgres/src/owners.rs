@@ -66,3 +66,39 @@ pub(crate) async fn owner(
         .map_err(PgStoreError::sql("read session owner: epoch"))?;
     Ok(Some((node, u64::try_from(epoch).unwrap_or_default())))
 }
+
+/// The row lock of each row moves it once: a concurrent adopter (or claim) that locked it first
+/// changed `owner_node`, which PostgreSQL re-checks after the wait, so the row is skipped here.
+const ADOPT: &str = "UPDATE broker_session_owners SET
+        previous_node = owner_node,
+        owner_node = $2,
+        owner_epoch = owner_epoch + 1,
+        claimed_at_ms = $3
+     WHERE owner_node = $1
+     RETURNING client_id, owner_epoch";
+
+pub(crate) async fn adopt(
+    pool: &PgPool,
+    from: &str,
+    to: &str,
+    now_ms: i64,
+) -> Result<Vec<(String, u64)>, PgStoreError> {
+    let rows = sqlx::query(ADOPT)
+        .bind(from)
+        .bind(to)
+        .bind(now_ms)
+        .fetch_all(pool)
+        .await
+        .map_err(PgStoreError::sql("adopt sessions"))?;
+    rows.iter()
+        .map(|row| {
+            let client: String = row
+                .try_get(0)
+                .map_err(PgStoreError::sql("adopt sessions: read client id"))?;
+            let epoch: i64 = row
+                .try_get(1)
+                .map_err(PgStoreError::sql("adopt sessions: read epoch"))?;
+            Ok((client, u64::try_from(epoch).unwrap_or_default()))
+        })
+        .collect()
+}

@@ -84,3 +84,70 @@ async fn racing_claims_form_one_chain() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gone_nodes_sessions_are_adopted_once_whoever_races_for_them() {
+    let Some(location) = ScratchLocation::from_env("adopting a gone node's sessions").await else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let store = Arc::new(location.open_store().await.unwrap());
+        for i in 0..40 {
+            store
+                .claim_session(&format!("d{i}"), "gone", 1)
+                .await
+                .unwrap();
+        }
+        store.claim_session("elsewhere", "c", 1).await.unwrap();
+        // Its client came back on node c before anyone adopted it: it stays c's.
+        store.claim_session("d0", "c", 2).await.unwrap();
+
+        let mut adopters = tokio::task::JoinSet::new();
+        for node in ["a", "b", "a2", "b2"] {
+            let store = store.clone();
+            adopters.spawn(async move {
+                let got = store.adopt_sessions("gone", node, 5).await.unwrap();
+                (node, got)
+            });
+        }
+        let mut all = Vec::new();
+        for (node, got) in adopters.join_all().await {
+            for (client, epoch) in got {
+                assert_eq!(epoch, 2, "one more than the gone node's claim");
+                assert_eq!(
+                    store.session_owner(&client).await.unwrap(),
+                    Some((node.to_owned(), 2))
+                );
+                all.push(client);
+            }
+        }
+        all.sort();
+        let mut expected: Vec<String> = (1..40).map(|i| format!("d{i}")).collect();
+        expected.sort();
+        assert_eq!(all, expected, "every session of the gone node, each once");
+        assert_eq!(
+            store.session_owner("d0").await.unwrap(),
+            Some(("c".into(), 2))
+        );
+        assert!(
+            store
+                .adopt_sessions("gone", "a", 6)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // A restarted node takes its own back: the epoch moves past what it had.
+        assert_eq!(
+            store.adopt_sessions("c", "c", 7).await.unwrap().len(),
+            2,
+            "d0 and elsewhere"
+        );
+        assert_eq!(
+            store.session_owner("d0").await.unwrap(),
+            Some(("c".into(), 3))
+        );
+        Arc::into_inner(store).unwrap().close().await.unwrap();
+    })
+    .await;
+}

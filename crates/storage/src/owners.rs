@@ -27,4 +27,16 @@ pub trait SessionOwners: Send + Sync + 'static {
 
     /// The current owner of `client_id`'s session and its epoch; `None` when never claimed.
     fn session_owner<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<(String, u64)>>;
+
+    /// Makes `to` the owner of every session `from` owns, each with its next epoch, and
+    /// returns those client ids with their new epochs: how a live node adopts the sessions of
+    /// a node that is gone, and how a restarted node takes its own back (`from == to`). Each
+    /// row moves once: of several nodes adopting at the same moment, each gets a share, and a
+    /// session its client claimed meanwhile stays with that claim.
+    fn adopt_sessions<'a>(
+        &'a self,
+        from: &'a str,
+        to: &'a str,
+        now_ms: i64,
+    ) -> StoreFuture<'a, Vec<(String, u64)>>;
 }
