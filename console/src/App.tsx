@@ -7,6 +7,7 @@ import { href, onLinkClick, useRoute } from "./router";
 import { SignIn } from "./pages/SignIn";
 import { Things } from "./pages/Things";
 import { MqttClient } from "./pages/MqttClient";
+import { Shadows } from "./pages/Shadows";
 import { NotBuilt } from "./pages/NotBuilt";
 
 interface Page {
@@ -19,7 +20,7 @@ interface Page {
 export const PAGES: Page[] = [
   { route: "/dashboard", title: "Dashboard", planned: "connections, messages in/out per second, drops, rule and job activity from /metrics" },
   { route: "/things", title: "Things" },
-  { route: "/shadows", title: "Shadows", planned: "classic and named shadows: the document, live /update/documents, editing desired with version checks" },
+  { route: "/shadows", title: "Shadows" },
   { route: "/certificates", title: "Certificates and CAs", planned: "create keys and certificate with a one-time download, activate, deactivate, revoke, CA certificates" },
   { route: "/policies", title: "Policies", planned: "policies and their versions, an editor showing validation errors where they are" },
   { route: "/mqtt", title: "MQTT test client" },
@@ -97,6 +98,8 @@ export function App() {
       <main id="main" tabIndex={-1} ref={main}>
         {page.route === "/things" ? (
           <Things api={api} />
+        ) : page.route === "/shadows" ? (
+          <Shadows api={api} settings={settings} route={route} />
         ) : page.route === "/mqtt" ? (
           <MqttClient api={api} settings={settings} />
         ) : (

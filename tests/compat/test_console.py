@@ -9,6 +9,7 @@ browser. Skips loudly when either is missing."""
 import json
 import os
 import pathlib
+import re
 import shutil
 
 import paho.mqtt.client as mqtt
@@ -297,7 +298,7 @@ def test_mqtt_client_with_a_bad_secret_is_refused(browser, server):
 
 
 @pytest.mark.parametrize("route,title", [
-    ("dashboard", "Dashboard"), ("shadows", "Shadows"), ("certificates", "Certificates and CAs"),
+    ("dashboard", "Dashboard"), ("certificates", "Certificates and CAs"),
     ("policies", "Policies"), ("rules", "Rules"), ("jobs", "Jobs"),
     ("provisioning", "Provisioning templates"),
 ])
@@ -308,6 +309,89 @@ def test_pages_not_built_yet_say_so_on_a_deep_link(page, server, route, title):
     expect(page.get_by_role("heading", name=title)).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("not built yet")
     shot(page, f"page-{route}")
+
+
+def shadow_pre(region, part):
+    """The pretty-printed part (Desired, Reported, Delta, Metadata) of a shown shadow."""
+    return region.get_by_label(part, exact=True)
+
+
+def test_shadows_edit_desired_and_follow_reported_live(page, server):
+    iot = aws_client(server)
+    data = aws_client(server, "iot-data")
+    iot.create_thing(thingName="console-heater")
+    sign_in(page, server)
+    page.get_by_role("link", name="Shadows").click()
+    page.get_by_label("Thing name").fill("console-heater")
+    page.get_by_role("button", name="Open shadows").click()
+    expect(page).to_have_url(f"{server.endpoint}/console/shadows/console-heater")
+    # Live updates come over the console's MQTT WebSocket connection.
+    expect(page.get_by_role("status").filter(has_text="Live updates on.")).to_be_visible()
+    view = page.get_by_role("region", name="Shadow Classic shadow")
+    expect(view).to_contain_text("no document yet")
+
+    # Invalid JSON is refused inline, before anything is sent.
+    editor = view.get_by_label("Desired state (JSON)")
+    editor.fill('{"target": 21,')
+    expect(view.get_by_text("Not valid JSON")).to_be_visible()
+    expect(editor).to_have_attribute("aria-invalid", "true")
+    expect(view.get_by_role("button", name="Save desired")).to_be_disabled()
+    editor.fill("[1, 2]")
+    expect(view.get_by_text("Desired must be a JSON object")).to_be_visible()
+
+    editor.fill('{"target": 21, "mode": "eco"}')
+    view.get_by_role("button", name="Save desired").click()
+    expect(view.get_by_text("Saved desired state of Classic shadow.")).to_be_visible()
+    expect(view.get_by_test_id("shadow-version")).to_have_text("1")
+    expect(shadow_pre(view, "Desired")).to_have_text('{\n  "mode": "eco",\n  "target": 21\n}')
+    expect(shadow_pre(view, "Delta")).to_contain_text('"mode": "eco"')
+    doc = json.loads(data.get_thing_shadow(thingName="console-heater")["payload"].read())
+    assert doc["state"]["desired"] == {"target": 21, "mode": "eco"}
+    assert doc["version"] == 1
+
+    # The device reports: the page follows without a reload.
+    data.update_thing_shadow(thingName="console-heater",
+                             payload=json.dumps({"state": {"reported": {"target": 21, "mode": "eco"}}}))
+    expect(shadow_pre(view, "Reported")).to_contain_text('"target": 21')
+    expect(view.get_by_test_id("shadow-version")).to_have_text("2")
+    expect(shadow_pre(view, "Delta")).to_have_text("—")
+    shot(page, "shadows")
+
+    # A named shadow made by a device shows up in the list live; the page deletes it.
+    data.update_thing_shadow(thingName="console-heater", shadowName="schedule",
+                             payload=json.dumps({"state": {"reported": {"night": 17}}}))
+    page.get_by_role("list", name="Shadows").get_by_role("button", name="schedule").click()
+    named = page.get_by_role("region", name="Shadow schedule")
+    expect(shadow_pre(named, "Reported")).to_contain_text('"night": 17')
+    named.get_by_role("button", name="Delete shadow").click()
+    named.get_by_role("button", name="Confirm delete schedule").click()
+    expect(named.get_by_text("Deleted schedule.")).to_be_visible()
+    expect(page.get_by_role("list", name="Shadows").get_by_role("button", name="schedule")).to_have_count(0)
+    assert data.list_named_shadows_for_thing(thingName="console-heater")["results"] == []
+
+
+def test_shadow_save_with_a_stale_version_shows_the_conflict(page, server):
+    iot = aws_client(server)
+    data = aws_client(server, "iot-data")
+    iot.create_thing(thingName="console-valve")
+    data.update_thing_shadow(thingName="console-valve", payload=json.dumps({"state": {"desired": {"open": False}}}))
+    # Without the MQTT WebSocket the page cannot follow changes: it says so, and a save from
+    # the stale version it shows is the API's conflict, not an overwrite.
+    page.route_web_socket(re.compile(r"/mqtt(\?|$)"), lambda ws: ws.close())
+    sign_in(page, server)
+    expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    page.goto(f"{server.endpoint}/console/shadows/console-valve")
+    expect(page.get_by_role("status").filter(has_text="Live updates are unavailable")).to_be_visible()
+    view = page.get_by_role("region", name="Shadow Classic shadow")
+    expect(view.get_by_test_id("shadow-version")).to_have_text("1")
+    data.update_thing_shadow(thingName="console-valve", payload=json.dumps({"state": {"desired": {"by": "device"}}}))
+    view.get_by_label("Desired state (JSON)").fill('{"open": true}')
+    view.get_by_role("button", name="Save desired").click()
+    expect(view.get_by_role("alert")).to_contain_text("Version conflict")
+    shot(page, "shadows-conflict")
+    doc = json.loads(data.get_thing_shadow(thingName="console-valve")["payload"].read())
+    assert doc["state"]["desired"] == {"open": False, "by": "device"}
+    assert doc["version"] == 2
 
 
 def test_keyboard_reaches_the_sign_in_form_and_the_navigation(page, server):
