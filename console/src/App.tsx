@@ -8,6 +8,7 @@ import { SignIn } from "./pages/SignIn";
 import { Things } from "./pages/Things";
 import { MqttClient } from "./pages/MqttClient";
 import { Shadows } from "./pages/Shadows";
+import { Certificates } from "./pages/Certificates";
 import { NotBuilt } from "./pages/NotBuilt";
 
 interface Page {
@@ -21,7 +22,7 @@ export const PAGES: Page[] = [
   { route: "/dashboard", title: "Dashboard", planned: "connections, messages in/out per second, drops, rule and job activity from /metrics" },
   { route: "/things", title: "Things" },
   { route: "/shadows", title: "Shadows" },
-  { route: "/certificates", title: "Certificates and CAs", planned: "create keys and certificate with a one-time download, activate, deactivate, revoke, CA certificates" },
+  { route: "/certificates", title: "Certificates and CAs" },
   { route: "/policies", title: "Policies", planned: "policies and their versions, an editor showing validation errors where they are" },
   { route: "/mqtt", title: "MQTT test client" },
   { route: "/rules", title: "Rules", planned: "list, create with SQL and action JSON, enable/disable, rule test, per-rule counters" },
@@ -100,6 +101,8 @@ export function App() {
           <Things api={api} />
         ) : page.route === "/shadows" ? (
           <Shadows api={api} settings={settings} route={route} />
+        ) : page.route === "/certificates" ? (
+          <Certificates api={api} />
         ) : page.route === "/mqtt" ? (
           <MqttClient api={api} settings={settings} />
         ) : (

@@ -298,7 +298,7 @@ def test_mqtt_client_with_a_bad_secret_is_refused(browser, server):
 
 
 @pytest.mark.parametrize("route,title", [
-    ("dashboard", "Dashboard"), ("certificates", "Certificates and CAs"),
+    ("dashboard", "Dashboard"),
     ("policies", "Policies"), ("rules", "Rules"), ("jobs", "Jobs"),
     ("provisioning", "Provisioning templates"),
 ])
@@ -392,6 +392,156 @@ def test_shadow_save_with_a_stale_version_shows_the_conflict(page, server):
     doc = json.loads(data.get_thing_shadow(thingName="console-valve")["payload"].read())
     assert doc["state"]["desired"] == {"open": False, "by": "device"}
     assert doc["version"] == 2
+
+
+def cert_row(page, cert_id):
+    return page.locator(f'tr[data-certificate="{cert_id}"]')
+
+
+def test_certificates_create_once_shown_keys_change_status_attach_and_delete(page, server):
+    from botocore.exceptions import ClientError
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    iot = aws_client(server)
+    iot.create_thing(thingName="console-sensor")
+    iot.create_policy(policyName="console-connect", policyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}))
+    sign_in(page, server)
+    page.get_by_role("link", name="Certificates and CAs").click()
+    expect(page.get_by_role("heading", name="Certificates and CAs")).to_be_visible()
+    expect(page.get_by_role("cell", name="No certificates on this page.")).to_be_visible()
+
+    create = page.get_by_role("form", name="Create certificate")
+    expect(create.get_by_label("Activate the certificate")).to_be_checked()
+    create.get_by_role("button", name="Create certificate").click()
+    new = page.get_by_role("region", name="New certificate and keys")
+    expect(new.get_by_role("alert")).to_contain_text("cannot be shown or downloaded again")
+    cert_pem = new.get_by_label("Certificate PEM").input_value()
+    key_pem = new.get_by_label("Private key").input_value()
+    assert cert_pem.startswith("-----BEGIN CERTIFICATE-----")
+    # The key shown is the one the certificate is for, and the download holds the same text.
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    with page.expect_download() as download:
+        new.get_by_role("link", name="Download private key").click()
+    assert pathlib.Path(download.value.path()).read_text() == key_pem
+    shot(page, "certificates-created")
+
+    described = iot.list_certificates()["certificates"]
+    assert len(described) == 1
+    cid, arn = described[0]["certificateId"], described[0]["certificateArn"]
+    d = iot.describe_certificate(certificateId=cid)["certificateDescription"]
+    assert d["status"] == "ACTIVE"
+    assert d["certificatePem"].strip() == cert_pem.strip()
+
+    # Once dismissed, the private key is gone from the page.
+    new.get_by_role("button", name="Done: I have saved the private key").click()
+    expect(page.get_by_label("Private key")).to_have_count(0)
+    row = cert_row(page, cid)
+    expect(row).to_contain_text("ACTIVE")
+
+    # An active certificate cannot be deleted: the API's error is shown.
+    row.get_by_role("button", name="Delete").click()
+    row.get_by_role("button", name="Confirm delete").click()
+    expect(page.get_by_role("alert")).to_contain_text("CertificateStateException")
+    assert iot.describe_certificate(certificateId=cid)["certificateDescription"]["status"] == "ACTIVE"
+    row.get_by_role("button", name="Cancel").click()
+
+    row.get_by_role("button", name="Deactivate").click()
+    expect(row.get_by_role("cell", name="INACTIVE", exact=True)).to_be_visible()
+    assert iot.describe_certificate(certificateId=cid)["certificateDescription"]["status"] == "INACTIVE"
+
+    # Policies and things of the certificate.
+    row.get_by_role("button", name="Policies and things").click()
+    attachments = page.get_by_role("region", name=f"Attachments of certificate {cid[:10]}")
+    attachments.get_by_label("Policy name").fill("console-connect")
+    attachments.get_by_role("button", name="Attach policy").click()
+    expect(attachments.get_by_role("list", name="Attached policies")).to_contain_text("console-connect")
+    assert [p["policyName"] for p in iot.list_attached_policies(target=arn)["policies"]] == ["console-connect"]
+    attachments.get_by_label("Thing name").fill("console-sensor")
+    attachments.get_by_role("button", name="Attach thing").click()
+    expect(attachments.get_by_role("list", name="Attached things")).to_contain_text("console-sensor")
+    assert iot.list_thing_principals(thingName="console-sensor")["principals"] == [arn]
+    # A policy that does not exist: the API's message.
+    attachments.get_by_label("Policy name").fill("no-such-policy")
+    attachments.get_by_role("button", name="Attach policy").click()
+    expect(attachments.get_by_role("alert")).to_contain_text("ResourceNotFoundException")
+    shot(page, "certificates-attachments")
+    attachments.get_by_role("button", name="Detach policy console-connect").click()
+    expect(attachments.get_by_role("list", name="Attached policies")).to_contain_text("No policies attached.")
+    attachments.get_by_role("button", name="Detach thing console-sensor").click()
+    expect(attachments.get_by_role("list", name="Attached things")).to_contain_text("No things attached.")
+    assert iot.list_attached_policies(target=arn)["policies"] == []
+    assert iot.list_thing_principals(thingName="console-sensor")["principals"] == []
+
+    # Inactive and detached, it can be deleted.
+    row.get_by_role("button", name="Delete").click()
+    row.get_by_role("button", name="Confirm delete").click()
+    expect(row).to_have_count(0)
+    with pytest.raises(ClientError) as e:
+        iot.describe_certificate(certificateId=cid)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+    # Created inactive when the box is cleared; then revoked from the page.
+    create.get_by_label("Activate the certificate").uncheck()
+    create.get_by_role("button", name="Create certificate").click()
+    expect(new).to_be_visible()
+    new.get_by_role("button", name="Done: I have saved the private key").click()
+    [second] = iot.list_certificates()["certificates"]
+    assert iot.describe_certificate(certificateId=second["certificateId"])["certificateDescription"]["status"] == "INACTIVE"
+    row = cert_row(page, second["certificateId"])
+    expect(row.get_by_role("cell", name="INACTIVE", exact=True)).to_be_visible()
+    row.get_by_role("button", name="Revoke").click()
+    expect(row.get_by_role("cell", name="REVOKED", exact=True)).to_be_visible()
+    assert iot.describe_certificate(certificateId=second["certificateId"])["certificateDescription"]["status"] == "REVOKED"
+
+
+def test_certificates_list_pages_and_shows_ca_certificates(page, server):
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def self_signed(cn, ca=False):
+        k = ec.generate_private_key(ec.SECP256R1())
+        n = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        b = (x509.CertificateBuilder().subject_name(n).issuer_name(n).public_key(k.public_key())
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30)))
+        if ca:
+            b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        return b.sign(k, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+
+    iot = aws_client(server)
+    for i in range(27):
+        iot.register_certificate_without_ca(certificatePem=self_signed(f"device-{i}"), status="ACTIVE")
+    ca_id = iot.register_ca_certificate(caCertificate=self_signed("Console CA", ca=True),
+                                        certificateMode="SNI_ONLY")["certificateId"]
+    ca_status = iot.describe_ca_certificate(certificateId=ca_id)["certificateDescription"]["status"]
+    sign_in(page, server)
+    expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    page.goto(f"{server.endpoint}/console/certificates")
+    rows = page.get_by_role("table", name="Certificates", exact=True).locator("tbody tr[data-certificate]")
+    expect(rows).to_have_count(25)
+    pager = page.get_by_role("group", name="certificates pages", exact=True)
+    pager.get_by_role("button", name="Next page").click()
+    expect(rows).to_have_count(2)
+    expect(pager.get_by_text("Page 2")).to_be_visible()
+    expect(pager.get_by_role("button", name="Next page")).to_be_disabled()
+    pager.get_by_role("button", name="Previous page").click()
+    expect(rows).to_have_count(25)
+    every = {c["certificateId"] for c in iot.list_certificates(pageSize=100)["certificates"]}
+    shown = set(rows.evaluate_all("rs => rs.map(r => r.dataset.certificate)"))
+    assert shown < every
+
+    ca = page.locator(f'tr[data-ca="{ca_id}"]')
+    expect(ca).to_contain_text(ca_status)
+    shot(page, "certificates")
 
 
 def test_keyboard_reaches_the_sign_in_form_and_the_navigation(page, server):
