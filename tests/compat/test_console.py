@@ -211,6 +211,54 @@ def test_thing_details_show_groups_billing_group_and_certificates(page, server):
     shot(page, "things-details")
 
 
+def test_thing_details_change_groups_billing_group_and_principals(page, server):
+    iot = aws_client(server)
+    iot.create_thing(thingName="console-pump")
+    for g in ("basement", "garage"):
+        iot.create_thing_group(thingGroupName=g)
+    iot.add_thing_to_thing_group(thingGroupName="basement", thingName="console-pump")
+    iot.create_billing_group(billingGroupName="utilities")
+    cert = iot.create_keys_and_certificate(setAsActive=True)
+    iot.attach_thing_principal(thingName="console-pump", principal=cert["certificateArn"])
+    sign_in(page, server)
+    thing_row(page, "console-pump").get_by_role("button", name="Details console-pump").click()
+    details = page.get_by_role("region", name="Details of console-pump")
+    groups = details.get_by_role("list", name="Thing groups of console-pump")
+    expect(groups).to_contain_text("basement")
+
+    details.get_by_label("Thing group name").fill("garage")
+    details.get_by_role("button", name="Add to group").click()
+    expect(groups).to_contain_text("garage")
+    names = lambda: sorted(g["groupName"] for g in iot.list_thing_groups_for_thing(thingName="console-pump")["thingGroups"])
+    assert names() == ["basement", "garage"]
+    details.get_by_role("button", name="Remove from group basement").click()
+    expect(groups.get_by_text("basement")).to_have_count(0)
+    assert names() == ["garage"]
+    # A group that does not exist: the API's message.
+    details.get_by_label("Thing group name").fill("attic")
+    details.get_by_role("button", name="Add to group").click()
+    expect(details.get_by_role("alert")).to_contain_text("ResourceNotFoundException")
+
+    details.get_by_label("Billing group name").fill("utilities")
+    details.get_by_role("button", name="Set billing group").click()
+    expect(details.get_by_role("button", name="Remove from billing group utilities")).to_be_visible()
+    assert iot.describe_thing(thingName="console-pump")["billingGroupName"] == "utilities"
+    shot(page, "things-details-edit")
+    details.get_by_role("button", name="Remove from billing group utilities").click()
+    expect(details.get_by_role("button", name="Remove from billing group utilities")).to_have_count(0)
+    assert "billingGroupName" not in iot.describe_thing(thingName="console-pump")
+
+    details.get_by_role("button", name=f"Detach principal {cert['certificateArn']}").click()
+    expect(details.get_by_role("status")).to_contain_text(f"Detached {cert['certificateArn']}")
+    expect(details.get_by_role("list", name="Principals of console-pump")).to_have_count(0)
+    assert iot.list_thing_principals(thingName="console-pump")["principals"] == []
+
+    # The thing's shadows are one link away.
+    details.get_by_role("link", name="Shadows of console-pump").click()
+    expect(page).to_have_url(f"{server.endpoint}/console/shadows/console-pump")
+    expect(page.get_by_role("heading", name="Shadows of console-pump")).to_be_visible()
+
+
 def test_mqtt_client_sees_paho_messages_and_publishes(page, server):
     sign_in(page, server)
     page.get_by_role("link", name="MQTT test client").click()

@@ -340,7 +340,7 @@ function ShadowView(props: { api: Api; thing: string; name: string; tick: number
           }}
         />
         <p id={`${id}-help`} class="hint">
-          Keys merge into the desired state; set a key to null to remove it. Saved with version {doc?.version ?? "— (new shadow)"}.
+          Keys merge into the desired state; set a key to null to remove it. {doc ? `Saving sends version ${doc.version}: if the shadow changed since, the API refuses it.` : "Saving creates the shadow."}
         </p>
         {parsed.error ? (
           <p id={`${id}-error`} class="error">
