@@ -164,6 +164,8 @@ function CertificateRow({ api, cert: c, onChanged }: { api: Api; cert: Certifica
   const [deleting, setDeleting] = useState(false);
   const [open, setOpen] = useState(false);
   const path = `/certificates/${seg(c.certificateId)}`;
+  // Buttons name the certificate for screen readers, by the start of its ID.
+  const short = c.certificateId.slice(0, 10);
 
   async function run(action: () => Promise<unknown>, message: string) {
     setBusy(true);
@@ -197,15 +199,16 @@ function CertificateRow({ api, cert: c, onChanged }: { api: Api; cert: Certifica
               onClick={() => run(() => api.call("PUT", path, { query: { newStatus: m.to } }), `Certificate ${c.certificateId} is now ${m.to}.`)}
             >
               {m.verb}
+              <span class="sr"> certificate {short}</span>
             </button>
           ))}
           <button type="button" aria-expanded={open} onClick={() => setOpen(!open)}>
-            Policies and things
+            Policies and things<span class="sr"> of certificate {short}</span>
           </button>
           {deleting ? (
             <>
               <button type="button" class="danger" disabled={busy} onClick={() => run(() => api.call("DELETE", path), `Deleted certificate ${c.certificateId}.`)}>
-                Confirm delete
+                Confirm delete<span class="sr"> certificate {short}</span>
               </button>
               <button type="button" onClick={() => setDeleting(false)}>
                 Cancel
@@ -213,7 +216,7 @@ function CertificateRow({ api, cert: c, onChanged }: { api: Api; cert: Certifica
             </>
           ) : (
             <button type="button" class="danger" onClick={() => setDeleting(true)}>
-              Delete
+              Delete<span class="sr"> certificate {short}</span>
             </button>
           )}
         </td>
