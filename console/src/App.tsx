@@ -7,6 +7,8 @@ import { href, onLinkClick, useRoute } from "./router";
 import { SignIn } from "./pages/SignIn";
 import { Things } from "./pages/Things";
 import { MqttClient } from "./pages/MqttClient";
+import { Shadows } from "./pages/Shadows";
+import { Certificates } from "./pages/Certificates";
 import { NotBuilt } from "./pages/NotBuilt";
 
 interface Page {
@@ -19,8 +21,8 @@ interface Page {
 export const PAGES: Page[] = [
   { route: "/dashboard", title: "Dashboard", planned: "connections, messages in/out per second, drops, rule and job activity from /metrics" },
   { route: "/things", title: "Things" },
-  { route: "/shadows", title: "Shadows", planned: "classic and named shadows: the document, live /update/documents, editing desired with version checks" },
-  { route: "/certificates", title: "Certificates and CAs", planned: "create keys and certificate with a one-time download, activate, deactivate, revoke, CA certificates" },
+  { route: "/shadows", title: "Shadows" },
+  { route: "/certificates", title: "Certificates and CAs" },
   { route: "/policies", title: "Policies", planned: "policies and their versions, an editor showing validation errors where they are" },
   { route: "/mqtt", title: "MQTT test client" },
   { route: "/rules", title: "Rules", planned: "list, create with SQL and action JSON, enable/disable, rule test, per-rule counters" },
@@ -97,6 +99,10 @@ export function App() {
       <main id="main" tabIndex={-1} ref={main}>
         {page.route === "/things" ? (
           <Things api={api} />
+        ) : page.route === "/shadows" ? (
+          <Shadows api={api} settings={settings} route={route} />
+        ) : page.route === "/certificates" ? (
+          <Certificates api={api} />
         ) : page.route === "/mqtt" ? (
           <MqttClient api={api} settings={settings} />
         ) : (

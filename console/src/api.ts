@@ -30,16 +30,19 @@ export class Api {
   }
 
   /** One REST-JSON call; `path` segments must already be encoded (see `seg`). */
-  async call<T = unknown>(method: string, path: string, opts: { query?: Query; body?: unknown; service?: string } = {}): Promise<T> {
+  async call<T = unknown>(method: string, path: string, opts: { query?: Query; body?: unknown; service?: string; headers?: Record<string, string> } = {}): Promise<T> {
     const url = new URL(path, this.creds.endpoint);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, String(v));
     }
     const init: RequestInit & { aws?: { service?: string } } = { method };
+    // Some inputs travel in headers (x-amzn-principal for the thing-principal calls).
+    const headers: Record<string, string> = { ...opts.headers };
     if (opts.body !== undefined) {
       init.body = JSON.stringify(opts.body);
-      init.headers = { "content-type": "application/json" };
+      headers["content-type"] = "application/json";
     }
+    if (Object.keys(headers).length) init.headers = headers;
     if (opts.service) init.aws = { service: opts.service };
     let res: Response;
     try {

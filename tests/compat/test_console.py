@@ -9,6 +9,7 @@ browser. Skips loudly when either is missing."""
 import json
 import os
 import pathlib
+import re
 import shutil
 
 import paho.mqtt.client as mqtt
@@ -210,6 +211,54 @@ def test_thing_details_show_groups_billing_group_and_certificates(page, server):
     shot(page, "things-details")
 
 
+def test_thing_details_change_groups_billing_group_and_principals(page, server):
+    iot = aws_client(server)
+    iot.create_thing(thingName="console-pump")
+    for g in ("basement", "garage"):
+        iot.create_thing_group(thingGroupName=g)
+    iot.add_thing_to_thing_group(thingGroupName="basement", thingName="console-pump")
+    iot.create_billing_group(billingGroupName="utilities")
+    cert = iot.create_keys_and_certificate(setAsActive=True)
+    iot.attach_thing_principal(thingName="console-pump", principal=cert["certificateArn"])
+    sign_in(page, server)
+    thing_row(page, "console-pump").get_by_role("button", name="Details console-pump").click()
+    details = page.get_by_role("region", name="Details of console-pump")
+    groups = details.get_by_role("list", name="Thing groups of console-pump")
+    expect(groups).to_contain_text("basement")
+
+    details.get_by_label("Thing group name").fill("garage")
+    details.get_by_role("button", name="Add to group").click()
+    expect(groups).to_contain_text("garage")
+    names = lambda: sorted(g["groupName"] for g in iot.list_thing_groups_for_thing(thingName="console-pump")["thingGroups"])
+    assert names() == ["basement", "garage"]
+    details.get_by_role("button", name="Remove from group basement").click()
+    expect(groups.get_by_text("basement")).to_have_count(0)
+    assert names() == ["garage"]
+    # A group that does not exist: the API's message.
+    details.get_by_label("Thing group name").fill("attic")
+    details.get_by_role("button", name="Add to group").click()
+    expect(details.get_by_role("alert")).to_contain_text("ResourceNotFoundException")
+
+    details.get_by_label("Billing group name").fill("utilities")
+    details.get_by_role("button", name="Set billing group").click()
+    expect(details.get_by_role("button", name="Remove from billing group utilities")).to_be_visible()
+    assert iot.describe_thing(thingName="console-pump")["billingGroupName"] == "utilities"
+    shot(page, "things-details-edit")
+    details.get_by_role("button", name="Remove from billing group utilities").click()
+    expect(details.get_by_role("button", name="Remove from billing group utilities")).to_have_count(0)
+    assert "billingGroupName" not in iot.describe_thing(thingName="console-pump")
+
+    details.get_by_role("button", name=f"Detach principal {cert['certificateArn']}").click()
+    expect(details.get_by_role("status")).to_contain_text(f"Detached {cert['certificateArn']}")
+    expect(details.get_by_role("list", name="Principals of console-pump")).to_have_count(0)
+    assert iot.list_thing_principals(thingName="console-pump")["principals"] == []
+
+    # The thing's shadows are one link away.
+    details.get_by_role("link", name="Shadows of console-pump").click()
+    expect(page).to_have_url(f"{server.endpoint}/console/shadows/console-pump")
+    expect(page.get_by_role("heading", name="Shadows of console-pump")).to_be_visible()
+
+
 def test_mqtt_client_sees_paho_messages_and_publishes(page, server):
     sign_in(page, server)
     page.get_by_role("link", name="MQTT test client").click()
@@ -297,7 +346,7 @@ def test_mqtt_client_with_a_bad_secret_is_refused(browser, server):
 
 
 @pytest.mark.parametrize("route,title", [
-    ("dashboard", "Dashboard"), ("shadows", "Shadows"), ("certificates", "Certificates and CAs"),
+    ("dashboard", "Dashboard"),
     ("policies", "Policies"), ("rules", "Rules"), ("jobs", "Jobs"),
     ("provisioning", "Provisioning templates"),
 ])
@@ -308,6 +357,239 @@ def test_pages_not_built_yet_say_so_on_a_deep_link(page, server, route, title):
     expect(page.get_by_role("heading", name=title)).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("not built yet")
     shot(page, f"page-{route}")
+
+
+def shadow_pre(region, part):
+    """The pretty-printed part (Desired, Reported, Delta, Metadata) of a shown shadow."""
+    return region.get_by_label(part, exact=True)
+
+
+def test_shadows_edit_desired_and_follow_reported_live(page, server):
+    iot = aws_client(server)
+    data = aws_client(server, "iot-data")
+    iot.create_thing(thingName="console-heater")
+    sign_in(page, server)
+    page.get_by_role("link", name="Shadows").click()
+    page.get_by_label("Thing name").fill("console-heater")
+    page.get_by_role("button", name="Open shadows").click()
+    expect(page).to_have_url(f"{server.endpoint}/console/shadows/console-heater")
+    # Live updates come over the console's MQTT WebSocket connection.
+    expect(page.get_by_role("status").filter(has_text="Live updates on.")).to_be_visible()
+    view = page.get_by_role("region", name="Shadow Classic shadow")
+    expect(view).to_contain_text("no document yet")
+
+    # Invalid JSON is refused inline, before anything is sent.
+    editor = view.get_by_label("Desired state (JSON)")
+    editor.fill('{"target": 21,')
+    expect(view.get_by_text("Not valid JSON")).to_be_visible()
+    expect(editor).to_have_attribute("aria-invalid", "true")
+    expect(view.get_by_role("button", name="Save desired")).to_be_disabled()
+    editor.fill("[1, 2]")
+    expect(view.get_by_text("Desired must be a JSON object")).to_be_visible()
+
+    editor.fill('{"target": 21, "mode": "eco"}')
+    view.get_by_role("button", name="Save desired").click()
+    expect(view.get_by_text("Saved desired state of Classic shadow.")).to_be_visible()
+    expect(view.get_by_test_id("shadow-version")).to_have_text("1")
+    expect(shadow_pre(view, "Desired")).to_have_text('{\n  "mode": "eco",\n  "target": 21\n}')
+    expect(shadow_pre(view, "Delta")).to_contain_text('"mode": "eco"')
+    doc = json.loads(data.get_thing_shadow(thingName="console-heater")["payload"].read())
+    assert doc["state"]["desired"] == {"target": 21, "mode": "eco"}
+    assert doc["version"] == 1
+
+    # The device reports: the page follows without a reload.
+    data.update_thing_shadow(thingName="console-heater",
+                             payload=json.dumps({"state": {"reported": {"target": 21, "mode": "eco"}}}))
+    expect(shadow_pre(view, "Reported")).to_contain_text('"target": 21')
+    expect(view.get_by_test_id("shadow-version")).to_have_text("2")
+    expect(shadow_pre(view, "Delta")).to_have_text("—")
+    shot(page, "shadows")
+
+    # A named shadow made by a device shows up in the list live; the page deletes it.
+    data.update_thing_shadow(thingName="console-heater", shadowName="schedule",
+                             payload=json.dumps({"state": {"reported": {"night": 17}}}))
+    page.get_by_role("list", name="Shadows").get_by_role("button", name="schedule").click()
+    named = page.get_by_role("region", name="Shadow schedule")
+    expect(shadow_pre(named, "Reported")).to_contain_text('"night": 17')
+    named.get_by_role("button", name="Delete shadow").click()
+    named.get_by_role("button", name="Confirm delete schedule").click()
+    expect(named.get_by_text("Deleted schedule.")).to_be_visible()
+    expect(page.get_by_role("list", name="Shadows").get_by_role("button", name="schedule")).to_have_count(0)
+    assert data.list_named_shadows_for_thing(thingName="console-heater")["results"] == []
+
+
+def test_shadow_save_with_a_stale_version_shows_the_conflict(page, server):
+    iot = aws_client(server)
+    data = aws_client(server, "iot-data")
+    iot.create_thing(thingName="console-valve")
+    data.update_thing_shadow(thingName="console-valve", payload=json.dumps({"state": {"desired": {"open": False}}}))
+    # Without the MQTT WebSocket the page cannot follow changes: it says so, and a save from
+    # the stale version it shows is the API's conflict, not an overwrite.
+    page.route_web_socket(re.compile(r"/mqtt(\?|$)"), lambda ws: ws.close())
+    sign_in(page, server)
+    expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    page.goto(f"{server.endpoint}/console/shadows/console-valve")
+    expect(page.get_by_role("status").filter(has_text="Live updates are unavailable")).to_be_visible()
+    view = page.get_by_role("region", name="Shadow Classic shadow")
+    expect(view.get_by_test_id("shadow-version")).to_have_text("1")
+    data.update_thing_shadow(thingName="console-valve", payload=json.dumps({"state": {"desired": {"by": "device"}}}))
+    view.get_by_label("Desired state (JSON)").fill('{"open": true}')
+    view.get_by_role("button", name="Save desired").click()
+    expect(view.get_by_role("alert")).to_contain_text("Version conflict")
+    shot(page, "shadows-conflict")
+    doc = json.loads(data.get_thing_shadow(thingName="console-valve")["payload"].read())
+    assert doc["state"]["desired"] == {"open": False, "by": "device"}
+    assert doc["version"] == 2
+
+
+def cert_row(page, cert_id):
+    return page.locator(f'tr[data-certificate="{cert_id}"]')
+
+
+def test_certificates_create_once_shown_keys_change_status_attach_and_delete(page, server):
+    from botocore.exceptions import ClientError
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    iot = aws_client(server)
+    iot.create_thing(thingName="console-sensor")
+    iot.create_policy(policyName="console-connect", policyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}))
+    sign_in(page, server)
+    page.get_by_role("link", name="Certificates and CAs").click()
+    expect(page.get_by_role("heading", name="Certificates and CAs")).to_be_visible()
+    expect(page.get_by_role("cell", name="No certificates on this page.")).to_be_visible()
+
+    create = page.get_by_role("form", name="Create certificate")
+    expect(create.get_by_label("Activate the certificate")).to_be_checked()
+    create.get_by_role("button", name="Create certificate").click()
+    new = page.get_by_role("region", name="New certificate and keys")
+    expect(new.get_by_role("alert")).to_contain_text("cannot be shown or downloaded again")
+    cert_pem = new.get_by_label("Certificate PEM").input_value()
+    key_pem = new.get_by_label("Private key").input_value()
+    assert cert_pem.startswith("-----BEGIN CERTIFICATE-----")
+    # The key shown is the one the certificate is for, and the download holds the same text.
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    with page.expect_download() as download:
+        new.get_by_role("link", name="Download private key").click()
+    assert pathlib.Path(download.value.path()).read_text() == key_pem
+    shot(page, "certificates-created")
+
+    described = iot.list_certificates()["certificates"]
+    assert len(described) == 1
+    cid, arn = described[0]["certificateId"], described[0]["certificateArn"]
+    d = iot.describe_certificate(certificateId=cid)["certificateDescription"]
+    assert d["status"] == "ACTIVE"
+    assert d["certificatePem"].strip() == cert_pem.strip()
+
+    # Once dismissed, the private key is gone from the page.
+    new.get_by_role("button", name="Done: I have saved the private key").click()
+    expect(page.get_by_label("Private key")).to_have_count(0)
+    row = cert_row(page, cid)
+    expect(row).to_contain_text("ACTIVE")
+
+    # An active certificate cannot be deleted: the API's error is shown.
+    row.get_by_role("button", name="Delete").click()
+    row.get_by_role("button", name="Confirm delete").click()
+    expect(page.get_by_role("alert")).to_contain_text("CertificateStateException")
+    assert iot.describe_certificate(certificateId=cid)["certificateDescription"]["status"] == "ACTIVE"
+    row.get_by_role("button", name="Cancel").click()
+
+    row.get_by_role("button", name="Deactivate").click()
+    expect(row.get_by_role("cell", name="INACTIVE", exact=True)).to_be_visible()
+    assert iot.describe_certificate(certificateId=cid)["certificateDescription"]["status"] == "INACTIVE"
+
+    # Policies and things of the certificate.
+    row.get_by_role("button", name="Policies and things").click()
+    attachments = page.get_by_role("region", name=f"Attachments of certificate {cid[:10]}")
+    attachments.get_by_label("Policy name").fill("console-connect")
+    attachments.get_by_role("button", name="Attach policy").click()
+    expect(attachments.get_by_role("list", name="Attached policies")).to_contain_text("console-connect")
+    assert [p["policyName"] for p in iot.list_attached_policies(target=arn)["policies"]] == ["console-connect"]
+    attachments.get_by_label("Thing name").fill("console-sensor")
+    attachments.get_by_role("button", name="Attach thing").click()
+    expect(attachments.get_by_role("list", name="Attached things")).to_contain_text("console-sensor")
+    assert iot.list_thing_principals(thingName="console-sensor")["principals"] == [arn]
+    # A policy that does not exist: the API's message.
+    attachments.get_by_label("Policy name").fill("no-such-policy")
+    attachments.get_by_role("button", name="Attach policy").click()
+    expect(attachments.get_by_role("alert")).to_contain_text("ResourceNotFoundException")
+    shot(page, "certificates-attachments")
+    attachments.get_by_role("button", name="Detach policy console-connect").click()
+    expect(attachments.get_by_role("list", name="Attached policies")).to_contain_text("No policies attached.")
+    attachments.get_by_role("button", name="Detach thing console-sensor").click()
+    expect(attachments.get_by_role("list", name="Attached things")).to_contain_text("No things attached.")
+    assert iot.list_attached_policies(target=arn)["policies"] == []
+    assert iot.list_thing_principals(thingName="console-sensor")["principals"] == []
+
+    # Inactive and detached, it can be deleted.
+    row.get_by_role("button", name="Delete").click()
+    row.get_by_role("button", name="Confirm delete").click()
+    expect(row).to_have_count(0)
+    with pytest.raises(ClientError) as e:
+        iot.describe_certificate(certificateId=cid)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+    # Created inactive when the box is cleared; then revoked from the page.
+    create.get_by_label("Activate the certificate").uncheck()
+    create.get_by_role("button", name="Create certificate").click()
+    expect(new).to_be_visible()
+    new.get_by_role("button", name="Done: I have saved the private key").click()
+    [second] = iot.list_certificates()["certificates"]
+    assert iot.describe_certificate(certificateId=second["certificateId"])["certificateDescription"]["status"] == "INACTIVE"
+    row = cert_row(page, second["certificateId"])
+    expect(row.get_by_role("cell", name="INACTIVE", exact=True)).to_be_visible()
+    row.get_by_role("button", name="Revoke").click()
+    expect(row.get_by_role("cell", name="REVOKED", exact=True)).to_be_visible()
+    assert iot.describe_certificate(certificateId=second["certificateId"])["certificateDescription"]["status"] == "REVOKED"
+
+
+def test_certificates_list_pages_and_shows_ca_certificates(page, server):
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def self_signed(cn, ca=False):
+        k = ec.generate_private_key(ec.SECP256R1())
+        n = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        b = (x509.CertificateBuilder().subject_name(n).issuer_name(n).public_key(k.public_key())
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30)))
+        if ca:
+            b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        return b.sign(k, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+
+    iot = aws_client(server)
+    for i in range(27):
+        iot.register_certificate_without_ca(certificatePem=self_signed(f"device-{i}"), status="ACTIVE")
+    ca_id = iot.register_ca_certificate(caCertificate=self_signed("Console CA", ca=True),
+                                        certificateMode="SNI_ONLY")["certificateId"]
+    ca_status = iot.describe_ca_certificate(certificateId=ca_id)["certificateDescription"]["status"]
+    sign_in(page, server)
+    expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    page.goto(f"{server.endpoint}/console/certificates")
+    rows = page.get_by_role("table", name="Certificates", exact=True).locator("tbody tr[data-certificate]")
+    expect(rows).to_have_count(25)
+    pager = page.get_by_role("group", name="certificates pages", exact=True)
+    pager.get_by_role("button", name="Next page").click()
+    expect(rows).to_have_count(2)
+    expect(pager.get_by_text("Page 2")).to_be_visible()
+    expect(pager.get_by_role("button", name="Next page")).to_be_disabled()
+    pager.get_by_role("button", name="Previous page").click()
+    expect(rows).to_have_count(25)
+    every = {c["certificateId"] for c in iot.list_certificates(pageSize=100)["certificates"]}
+    shown = set(rows.evaluate_all("rs => rs.map(r => r.dataset.certificate)"))
+    assert shown < every
+
+    ca = page.locator(f'tr[data-ca="{ca_id}"]')
+    expect(ca).to_contain_text(ca_status)
+    shot(page, "certificates")
 
 
 def test_keyboard_reaches_the_sign_in_form_and_the_navigation(page, server):

@@ -7,6 +7,7 @@ import mqtt, { type MqttClient as Client } from "mqtt";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Api, describe } from "../api";
 import type { Settings } from "../session";
+import { defaultWsUrl as defaultUrl } from "../live";
 
 interface Received {
   id: number;
@@ -47,14 +48,6 @@ function parseUserProperties(text: string): Record<string, string | string[]> | 
 
 type QoS = 0 | 1;
 const MAX_MESSAGES = 500;
-
-function defaultUrl(settings: Settings | null): string {
-  const host = location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname;
-  if (location.protocol === "https:" && settings?.mqtt_wss_port) return `wss://${host}:${settings.mqtt_wss_port}/mqtt`;
-  if (settings?.mqtt_ws_port) return `ws://${host}:${settings.mqtt_ws_port}/mqtt`;
-  if (settings?.mqtt_wss_port) return `wss://${host}:${settings.mqtt_wss_port}/mqtt`;
-  return "";
-}
 
 function render(payload: Uint8Array): { text: string; json: boolean } {
   const text = new TextDecoder().decode(payload);

@@ -1,9 +1,13 @@
 // A thing's relations, read when its details are opened: DescribeThing (billing group),
 // ListThingGroupsForThing and ListThingPrincipals (attached certificates and other
-// principals), each a signed call of its own, loaded together.
+// principals), each a signed call of its own, loaded together. Changed here too: thing groups
+// (AddThingToThingGroup/RemoveThingFromThingGroup), the billing group
+// (AddThingToBillingGroup/RemoveThingFromBillingGroup) and principals (DetachThingPrincipal),
+// then read again, so what is shown is what the server holds.
 
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
+import { href, onLinkClick } from "../router";
 
 interface Details {
   billingGroupName?: string;
@@ -16,6 +20,13 @@ interface Details {
 export function ThingDetails({ api, name }: { api: Api; name: string }) {
   const [details, setDetails] = useState<Details | null>(null);
   const [error, setError] = useState("");
+  const [actionError, setActionError] = useState("");
+  const [status, setStatus] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [group, setGroup] = useState("");
+  const [billing, setBilling] = useState("");
+  const [reload, setReload] = useState(0);
+  const id = `thing-${name}`;
 
   useEffect(() => {
     let live = true;
@@ -39,7 +50,24 @@ export function ThingDetails({ api, name }: { api: Api; name: string }) {
     return () => {
       live = false;
     };
-  }, [api, name]);
+  }, [api, name, reload]);
+
+  async function run(action: () => Promise<unknown>, message: string): Promise<boolean> {
+    setBusy(true);
+    setActionError("");
+    setStatus("");
+    try {
+      await action();
+      setStatus(message);
+      setReload((n) => n + 1);
+      return true;
+    } catch (e) {
+      setActionError(describe(e));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }
 
   if (error) {
     return (
@@ -49,34 +77,133 @@ export function ThingDetails({ api, name }: { api: Api; name: string }) {
     );
   }
   if (!details) return <p role="status">Loading details…</p>;
+  const groupBody = (g: string) => ({ thingGroupName: g, thingName: name });
   return (
-    <dl class="details" aria-label={`Details of ${name}`}>
-      <dt>ARN</dt>
-      <dd>
-        <code>{details.thingArn}</code>
-      </dd>
-      <dt>Thing ID</dt>
-      <dd>
-        <code>{details.thingId}</code>
-      </dd>
-      <dt>Billing group</dt>
-      <dd>{details.billingGroupName ?? "—"}</dd>
-      <dt>Thing groups</dt>
-      <dd>{details.groups.length ? details.groups.join(", ") : "—"}</dd>
-      <dt>Principals (certificates)</dt>
-      <dd>
-        {details.principals.length ? (
-          <ul class="attrs">
-            {details.principals.map((p) => (
-              <li key={p}>
-                <code>{p}</code>
+    <div role="region" aria-label={`Details of ${name}`}>
+      <dl class="details">
+        <dt>ARN</dt>
+        <dd>
+          <code>{details.thingArn}</code>
+        </dd>
+        <dt>Thing ID</dt>
+        <dd>
+          <code>{details.thingId}</code>
+        </dd>
+        <dt>Shadows</dt>
+        <dd>
+          <a href={href(`/shadows/${seg(name)}`)} onClick={(e) => onLinkClick(e as unknown as MouseEvent, `/shadows/${seg(name)}`)}>
+            Shadows of {name}
+          </a>
+        </dd>
+        <dt>Billing group</dt>
+        <dd>
+          {details.billingGroupName ?? "—"}{" "}
+          {details.billingGroupName ? (
+            <button
+              type="button"
+              disabled={busy}
+              onClick={() =>
+                run(
+                  () => api.call("PUT", "/billing-groups/removeThingFromBillingGroup", { body: { billingGroupName: details.billingGroupName, thingName: name } }),
+                  `Removed ${name} from billing group ${details.billingGroupName}.`,
+                )
+              }
+            >
+              Remove from billing group<span class="sr"> {details.billingGroupName}</span>
+            </button>
+          ) : null}
+        </dd>
+        <dt>Thing groups</dt>
+        <dd>
+          <ul class="attrs" aria-label={`Thing groups of ${name}`}>
+            {details.groups.length === 0 ? <li>—</li> : null}
+            {details.groups.map((g) => (
+              <li key={g}>
+                {g}{" "}
+                <button
+                  type="button"
+                  disabled={busy}
+                  onClick={() => run(() => api.call("PUT", "/thing-groups/removeThingFromThingGroup", { body: groupBody(g) }), `Removed ${name} from group ${g}.`)}
+                >
+                  Remove<span class="sr"> from group {g}</span>
+                </button>
               </li>
             ))}
           </ul>
-        ) : (
-          "—"
-        )}
-      </dd>
-    </dl>
+        </dd>
+        <dt>Principals (certificates)</dt>
+        <dd>
+          {details.principals.length ? (
+            <ul class="attrs" aria-label={`Principals of ${name}`}>
+              {details.principals.map((p) => (
+                <li key={p}>
+                  <code>{p}</code>{" "}
+                  <button
+                    type="button"
+                    disabled={busy}
+                    onClick={() => run(() => api.call("DELETE", `/things/${seg(name)}/principals`, { headers: { "x-amzn-principal": p } }), `Detached ${p}.`)}
+                  >
+                    Detach<span class="sr"> principal {p}</span>
+                  </button>
+                </li>
+              ))}
+            </ul>
+          ) : (
+            "—"
+          )}
+        </dd>
+      </dl>
+      <div class="filters">
+        <form
+          class="filters"
+          aria-label={`Add ${name} to a thing group`}
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const g = group.trim();
+            if (g && (await run(() => api.call("PUT", "/thing-groups/addThingToThingGroup", { body: groupBody(g) }), `Added ${name} to group ${g}.`))) setGroup("");
+          }}
+        >
+          <div class="field">
+            <label for={`${id}-group`}>Thing group name</label>
+            <input id={`${id}-group`} required value={group} onInput={(e) => setGroup(e.currentTarget.value)} />
+          </div>
+          <button type="submit" disabled={busy}>
+            Add to group
+          </button>
+        </form>
+        <form
+          class="filters"
+          aria-label={`Set the billing group of ${name}`}
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const b = billing.trim();
+            if (
+              b &&
+              (await run(
+                () => api.call("PUT", "/billing-groups/addThingToBillingGroup", { body: { billingGroupName: b, thingName: name } }),
+                `Added ${name} to billing group ${b}.`,
+              ))
+            )
+              setBilling("");
+          }}
+        >
+          <div class="field">
+            <label for={`${id}-billing`}>Billing group name</label>
+            <input id={`${id}-billing`} required value={billing} onInput={(e) => setBilling(e.currentTarget.value)} />
+          </div>
+          <button type="submit" disabled={busy}>
+            Set billing group
+          </button>
+        </form>
+      </div>
+      <p class="status" role="status" aria-live="polite">
+        {status}
+      </p>
+      {actionError ? (
+        <p class="error" role="alert">
+          {actionError}
+        </p>
+      ) : null}
+    </div>
   );
 }
