@@ -188,13 +188,19 @@ impl Broker {
         metrics: Arc<Metrics>,
         seams: Seams,
     ) -> Result<Broker, BrokerError> {
-        let snapshot = store.load().await?;
+        let sessions_at_start = seams.sessions.load_all_at_start();
+        // A cluster node loads each session when it is claimed: its start-up reads the
+        // retained messages only, not every node's sessions and queues.
+        let snapshot = if sessions_at_start {
+            store.load().await?
+        } else {
+            store.load_retained().await?
+        };
         let match_options = MatchOptions {
             multilevel_matches_parent: cfg.multilevel_wildcard_matches_parent,
         };
         let persist_task = TaskTracker::new();
         let persister = Persister::start(store.clone(), &persist_task);
-        let sessions_at_start = seams.sessions.load_all_at_start();
         let inner = Arc::new(BrokerInner {
             limits: TopicLimits {
                 max_bytes: cfg.max_topic_bytes,

@@ -274,6 +274,15 @@ impl BrokerStore for PostgresStore {
         })
     }
 
+    fn load_retained(&self) -> StoreFuture<'_, BrokerSnapshot> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(read::load_retained(&self.pool).await?)
+        })
+    }
+
     fn load_session<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<SessionSnapshot>> {
         Box::pin(async move {
             if self.closed.load(Ordering::Acquire) {

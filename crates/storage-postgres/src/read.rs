@@ -32,16 +32,7 @@ pub(crate) async fn load_snapshot(pool: &PgPool) -> Result<BrokerSnapshot, PgSto
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
         .map_err(PgStoreError::sql("load: begin"))?;
-    let retained = fetch(
-        &mut tx,
-        sqlx::query(
-            "SELECT topic, payload, qos, retain, properties, received_at_ms, expires_at_ms
-             FROM broker_retained ORDER BY topic",
-        ),
-        ("broker_retained", "load: read retained"),
-        |c| c.message(0),
-    )
-    .await?;
+    let retained = fetch_retained(&mut tx).await?;
     let sessions = fetch(
         &mut tx,
         sqlx::query(&format!(
@@ -76,6 +67,32 @@ pub(crate) async fn load_snapshot(pool: &PgPool) -> Result<BrokerSnapshot, PgSto
         sessions,
         subscriptions,
         queued,
+    })
+}
+
+async fn fetch_retained(conn: &mut PgConnection) -> Result<Vec<StoredMessage>, PgStoreError> {
+    fetch(
+        conn,
+        sqlx::query(
+            "SELECT topic, payload, qos, retain, properties, received_at_ms, expires_at_ms
+             FROM broker_retained ORDER BY topic",
+        ),
+        ("broker_retained", "load: read retained"),
+        |c| c.message(0),
+    )
+    .await
+}
+
+/// The retained table alone: a cluster node's start-up, which must not read every node's
+/// sessions and queues.
+pub(crate) async fn load_retained(pool: &PgPool) -> Result<BrokerSnapshot, PgStoreError> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(PgStoreError::sql("load: acquire connection"))?;
+    Ok(BrokerSnapshot {
+        retained: fetch_retained(&mut conn).await?,
+        ..BrokerSnapshot::default()
     })
 }
 

@@ -101,7 +101,7 @@ macro_rules! __broker_store_conformance_all {
                 deletes_of_missing_keys_are_noops, failed_commit_is_atomic,
                 binary_payloads_round_trip, optional_fields_round_trip, large_commit_lands,
                 load_session_of_unknown_client_is_none, load_session_returns_one_clients_state,
-                load_session_follows_commits;
+                load_session_follows_commits, load_retained_reads_only_the_retained_messages;
             shared: concurrent_commits_all_land, failed_commit_does_not_fail_concurrent_commits;
             location: reopen_persists, commit_after_close_is_closed;
         }

@@ -50,6 +50,19 @@ pub trait BrokerStore: Send + Sync + 'static {
     /// Everything stored, for the broker to rebuild its memory at start-up.
     fn load(&self) -> StoreFuture<'_, BrokerSnapshot>;
 
+    /// The retained messages alone (the snapshot's other parts empty): what a cluster node
+    /// loads at start-up, where sessions are loaded per client. A store shared by many
+    /// nodes' sessions should read just its retained table; the default reads everything.
+    fn load_retained(&self) -> StoreFuture<'_, BrokerSnapshot> {
+        Box::pin(async move {
+            let all = self.load().await?;
+            Ok(BrokerSnapshot {
+                retained: all.retained,
+                ..BrokerSnapshot::default()
+            })
+        })
+    }
+
     /// One client's durable session: its record, subscriptions and queued messages, read
     /// consistently (as of one point between commits); `None` when no session record exists
     /// for `client_id`. For a node that loads sessions per client at CONNECT rather than all

@@ -1,5 +1,6 @@
 //! Cases for [`BrokerStore::load_session`]: one client's session, subscriptions and queue,
-//! and nothing of any other client's.
+//! and nothing of any other client's; and for [`BrokerStore::load_retained`], the retained
+//! messages alone.
 
 use bytes::Bytes;
 
@@ -145,4 +146,25 @@ pub async fn load_session_follows_commits(store: &dyn BrokerStore) {
             queued: Vec::new(),
         })
     );
+}
+
+/// The retained messages `load` would return, and nothing of any session.
+pub async fn load_retained_reads_only_the_retained_messages(store: &dyn BrokerStore) {
+    commit_ok(
+        store,
+        vec![
+            BrokerOp::PutRetained(sample_retained("r/1", b"one")),
+            BrokerOp::PutRetained(sample_retained("r/2", b"two")),
+            BrokerOp::PutSession(sample_session("dev")),
+            BrokerOp::PutSubscription(sample_subscription("dev", "a/#", b"\x01")),
+            BrokerOp::Enqueue(sample_queued("dev", 1)),
+        ],
+    )
+    .await;
+    let retained = store.load_retained().await.expect("load_retained");
+    let all = store.load().await.expect("load");
+    assert_eq!(retained.retained, all.retained);
+    assert_eq!(retained.retained.len(), 2);
+    assert!(retained.sessions.is_empty() && retained.subscriptions.is_empty());
+    assert!(retained.queued.is_empty());
 }
