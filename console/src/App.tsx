@@ -9,6 +9,7 @@ import { Things } from "./pages/Things";
 import { MqttClient } from "./pages/MqttClient";
 import { Shadows } from "./pages/Shadows";
 import { Certificates } from "./pages/Certificates";
+import { Rules } from "./pages/Rules";
 import { NotBuilt } from "./pages/NotBuilt";
 
 interface Page {
@@ -25,7 +26,7 @@ export const PAGES: Page[] = [
   { route: "/certificates", title: "Certificates and CAs" },
   { route: "/policies", title: "Policies", planned: "policies and their versions, an editor showing validation errors where they are" },
   { route: "/mqtt", title: "MQTT test client" },
-  { route: "/rules", title: "Rules", planned: "list, create with SQL and action JSON, enable/disable, rule test, per-rule counters" },
+  { route: "/rules", title: "Rules" },
   { route: "/jobs", title: "Jobs", planned: "create for things or groups, follow executions per status live" },
   { route: "/provisioning", title: "Provisioning templates", planned: "fleet provisioning templates and their versions" },
 ];
@@ -103,6 +104,8 @@ export function App() {
           <Shadows api={api} settings={settings} route={route} />
         ) : page.route === "/certificates" ? (
           <Certificates api={api} />
+        ) : page.route === "/rules" ? (
+          <Rules api={api} />
         ) : page.route === "/mqtt" ? (
           <MqttClient api={api} settings={settings} />
         ) : (
