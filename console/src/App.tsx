@@ -10,6 +10,7 @@ import { MqttClient } from "./pages/MqttClient";
 import { Shadows } from "./pages/Shadows";
 import { Certificates } from "./pages/Certificates";
 import { Rules } from "./pages/Rules";
+import { Jobs } from "./pages/Jobs";
 import { NotBuilt } from "./pages/NotBuilt";
 
 interface Page {
@@ -27,7 +28,7 @@ export const PAGES: Page[] = [
   { route: "/policies", title: "Policies", planned: "policies and their versions, an editor showing validation errors where they are" },
   { route: "/mqtt", title: "MQTT test client" },
   { route: "/rules", title: "Rules" },
-  { route: "/jobs", title: "Jobs", planned: "create for things or groups, follow executions per status live" },
+  { route: "/jobs", title: "Jobs" },
   { route: "/provisioning", title: "Provisioning templates", planned: "fleet provisioning templates and their versions" },
 ];
 
@@ -106,6 +107,8 @@ export function App() {
           <Certificates api={api} />
         ) : page.route === "/rules" ? (
           <Rules api={api} />
+        ) : page.route === "/jobs" ? (
+          <Jobs api={api} />
         ) : page.route === "/mqtt" ? (
           <MqttClient api={api} settings={settings} />
         ) : (

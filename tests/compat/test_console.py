@@ -347,7 +347,7 @@ def test_mqtt_client_with_a_bad_secret_is_refused(browser, server):
 
 @pytest.mark.parametrize("route,title", [
     ("dashboard", "Dashboard"),
-    ("policies", "Policies"), ("jobs", "Jobs"),
+    ("policies", "Policies"),
     ("provisioning", "Provisioning templates"),
 ])
 def test_pages_not_built_yet_say_so_on_a_deep_link(page, server, route, title):
@@ -712,4 +712,98 @@ def test_rules_list_pages(page, server):
     expect(rows).to_have_count(5)
     expect(page.get_by_role("button", name="Next page of rules")).to_be_disabled()
     page.get_by_role("button", name="Previous page of rules").click()
+    expect(rows).to_have_count(25)
+
+
+def job_row(page, job_id):
+    return page.locator(f'tr[data-job="{job_id}"]')
+
+
+def test_jobs_create_for_a_thing_and_follow_its_execution_live(page, server):
+    iot = aws_client(server)
+    jobs_data = aws_client(server, "iot-jobs-data")
+    thing_arn = iot.create_thing(thingName="console-pump")["thingArn"]
+    group_arn = iot.create_thing_group(thingGroupName="pumps")["thingGroupArn"]
+    sign_in(page, server)
+    page.get_by_role("link", name="Jobs").click()
+    expect(page.get_by_role("cell", name="No jobs on this page.")).to_be_visible()
+
+    page.get_by_role("button", name="Create job").click()
+    form = page.get_by_role("form", name="Create job")
+    form.get_by_label("Job ID").fill("pump-update-1")
+    form.get_by_label("Target things").fill("no-such-thing")
+    form.get_by_label("Job document (JSON)").fill('{"op": ')
+    expect(form.get_by_text("Not valid JSON")).to_be_visible()
+    expect(form.get_by_role("button", name="Create job")).to_be_disabled()
+    form.get_by_label("Job document (JSON)").fill('{"op": "update", "version": "2.1"}')
+    form.get_by_label("Description").fill("firmware 2.1")
+    # A name that is no thing is the API's refusal, and no job is made.
+    form.get_by_role("button", name="Create job").click()
+    expect(form.get_by_role("alert")).to_contain_text("ResourceNotFoundException")
+    assert iot.list_jobs()["jobs"] == []
+    form.get_by_label("Target things").fill("console-pump")
+    form.get_by_role("button", name="Create job").click()
+
+    row = job_row(page, "pump-update-1")
+    expect(row).to_contain_text("IN_PROGRESS")
+    job = iot.describe_job(jobId="pump-update-1")["job"]
+    assert job["targets"] == [thing_arn] and job["description"] == "firmware 2.1"
+    assert json.loads(iot.get_job_document(jobId="pump-update-1")["document"]) == {"op": "update", "version": "2.1"}
+
+    # The details opened with the job: its execution, followed as the device runs it.
+    details = page.get_by_role("region", name="Job pump-update-1")
+    execution = details.locator('tr[data-execution="console-pump"]')
+    expect(execution).to_contain_text("QUEUED")
+    started = jobs_data.start_next_pending_job_execution(thingName="console-pump")["execution"]
+    assert started["jobId"] == "pump-update-1"
+    expect(execution).to_contain_text("IN_PROGRESS")
+    jobs_data.update_job_execution(thingName="console-pump", jobId="pump-update-1", status="SUCCEEDED")
+    expect(execution).to_contain_text("SUCCEEDED")
+    expect(details.get_by_role("list", name="Executions of pump-update-1 per status")).to_contain_text("SUCCEEDED 1")
+    expect(details.get_by_test_id("job-status")).to_have_text("COMPLETED")
+    expect(row).to_contain_text("COMPLETED")
+    details.get_by_text("Job document").click()
+    expect(details.locator("pre.json")).to_contain_text('"version": "2.1"')
+    shot(page, "jobs")
+
+    # A job for a group (its member runs nothing): cancelled, then deleted, in the page.
+    iot.add_thing_to_thing_group(thingGroupName="pumps", thingName="console-pump")
+    page.get_by_role("button", name="Create job").click()
+    form.get_by_label("Job ID").fill("pumps-check")
+    form.get_by_label("Target thing groups").fill("pumps")
+    form.get_by_label("Job document (JSON)").fill('{"op": "check"}')
+    form.get_by_label("Target selection").select_option("CONTINUOUS")
+    form.get_by_role("button", name="Create job").click()
+    row2 = job_row(page, "pumps-check")
+    expect(row2).to_contain_text("CONTINUOUS")
+    assert iot.describe_job(jobId="pumps-check")["job"]["targets"] == [group_arn]
+    row2.get_by_role("button", name="Cancel job pumps-check").click()
+    row2.get_by_placeholder("Comment (optional)").fill("not needed")
+    row2.get_by_role("button", name="Confirm cancel job pumps-check").click()
+    expect(row2).to_contain_text("CANCELED")
+    cancelled = iot.describe_job(jobId="pumps-check")["job"]
+    assert cancelled["status"] == "CANCELED" and cancelled["comment"] == "not needed"
+    row2.get_by_role("button", name="Delete job pumps-check").click()
+    row2.get_by_role("button", name="Confirm delete job pumps-check").click()
+    expect(row2).to_have_count(0)
+    assert [j["jobId"] for j in iot.list_jobs()["jobs"]] == ["pump-update-1"]
+    # The status filter asks the server.
+    page.get_by_label("Job status").select_option("CANCELED")
+    expect(page.get_by_role("cell", name="No jobs on this page.")).to_be_visible()
+    page.get_by_label("Job status").select_option("COMPLETED")
+    expect(row).to_be_visible()
+
+
+def test_jobs_list_pages(page, server):
+    iot = aws_client(server)
+    arn = iot.create_thing(thingName="console-fleet")["thingArn"]
+    for i in range(27):
+        iot.create_job(jobId=f"j-{i:02d}", targets=[arn], document="{}")
+    sign_in(page, server)
+    page.goto(f"{server.endpoint}/console/jobs")
+    rows = page.locator("tbody tr[data-job]")
+    expect(rows).to_have_count(25)
+    page.get_by_role("button", name="Next page of jobs").click()
+    expect(rows).to_have_count(2)
+    page.get_by_role("button", name="Previous page of jobs").click()
     expect(rows).to_have_count(25)

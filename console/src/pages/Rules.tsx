@@ -7,6 +7,7 @@ import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
 import { sumBy } from "../metrics";
 import { usePolling } from "../poll";
+import { Confirm } from "./Confirm";
 import { Pager, useMarkers } from "./Pager";
 import { RuleEditor, type TopicRule } from "./RuleEditor";
 
@@ -135,7 +136,6 @@ export function Rules({ api }: { api: Api }) {
 function RuleRow({ api, rule: r, counters, onChanged }: { api: Api; rule: RuleListItem; counters: Counters | null; onChanged: (msg: string) => void }) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
-  const [deleting, setDeleting] = useState(false);
   // The rule as GetTopicRule returns it, while it is being edited.
   const [editing, setEditing] = useState<TopicRule | null>(null);
   const path = `/rules/${seg(r.ruleName)}`;
@@ -146,10 +146,11 @@ function RuleRow({ api, rule: r, counters, onChanged }: { api: Api; rule: RuleLi
     setError("");
     try {
       await action();
-      setDeleting(false);
       onChanged(message);
+      return true;
     } catch (e) {
       setError(describe(e));
+      return false;
     } finally {
       setBusy(false);
     }
@@ -203,20 +204,7 @@ function RuleRow({ api, rule: r, counters, onChanged }: { api: Api; rule: RuleLi
               Disable<span class="sr"> rule {r.ruleName}</span>
             </button>
           )}
-          {deleting ? (
-            <>
-              <button type="button" class="danger" disabled={busy} onClick={() => run(() => api.call("DELETE", path), `Deleted rule ${r.ruleName}.`)}>
-                Confirm delete<span class="sr"> rule {r.ruleName}</span>
-              </button>
-              <button type="button" onClick={() => setDeleting(false)}>
-                Cancel
-              </button>
-            </>
-          ) : (
-            <button type="button" class="danger" onClick={() => setDeleting(true)}>
-              Delete<span class="sr"> rule {r.ruleName}</span>
-            </button>
-          )}
+          <Confirm verb="Delete" what={`rule ${r.ruleName}`} busy={busy} onConfirm={() => run(() => api.call("DELETE", path), `Deleted rule ${r.ruleName}.`)} />
         </td>
       </tr>
       {editing || error ? (
