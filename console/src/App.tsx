@@ -11,6 +11,7 @@ import { Shadows } from "./pages/Shadows";
 import { Certificates } from "./pages/Certificates";
 import { Rules } from "./pages/Rules";
 import { Jobs } from "./pages/Jobs";
+import { Policies } from "./pages/Policies";
 import { NotBuilt } from "./pages/NotBuilt";
 
 interface Page {
@@ -25,7 +26,7 @@ export const PAGES: Page[] = [
   { route: "/things", title: "Things" },
   { route: "/shadows", title: "Shadows" },
   { route: "/certificates", title: "Certificates and CAs" },
-  { route: "/policies", title: "Policies", planned: "policies and their versions, an editor showing validation errors where they are" },
+  { route: "/policies", title: "Policies" },
   { route: "/mqtt", title: "MQTT test client" },
   { route: "/rules", title: "Rules" },
   { route: "/jobs", title: "Jobs" },
@@ -109,6 +110,8 @@ export function App() {
           <Rules api={api} />
         ) : page.route === "/jobs" ? (
           <Jobs api={api} />
+        ) : page.route === "/policies" ? (
+          <Policies api={api} />
         ) : page.route === "/mqtt" ? (
           <MqttClient api={api} settings={settings} />
         ) : (

@@ -4,6 +4,15 @@
 
 export const pretty = (v: unknown) => JSON.stringify(v, null, 2);
 
+/** A document the API keeps as text (a policy, a job document), indented when it is JSON. */
+export function prettyText(text: string): string {
+  try {
+    return pretty(JSON.parse(text));
+  } catch {
+    return text;
+  }
+}
+
 export type Kind = "object" | "array" | "object or null" | "any";
 
 /** The value typed, or what is wrong with it (JSON syntax, or not the kind the API takes). */

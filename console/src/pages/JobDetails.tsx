@@ -4,7 +4,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
-import { pretty } from "../json";
+import { prettyText } from "../json";
 import { usePolling } from "../poll";
 import { when } from "../format";
 import { Pager, useMarkers } from "./Pager";
@@ -129,13 +129,7 @@ export function JobDetails({ api, jobId, tick, onJob }: { api: Api; jobId: strin
       {document !== null ? (
         <details>
           <summary>Job document</summary>
-          <pre class="payload json">{(() => {
-            try {
-              return pretty(JSON.parse(document));
-            } catch {
-              return document;
-            }
-          })()}</pre>
+          <pre class="payload json">{prettyText(document)}</pre>
         </details>
       ) : null}
       <h3>Executions</h3>

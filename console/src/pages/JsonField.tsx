@@ -1,5 +1,15 @@
 // A labelled JSON textarea with its syntax error inline (aria-invalid, described by the error),
-// shared by the editors that take JSON.
+// shared by the editors that take JSON, and the typed text with its check.
+
+import { useState } from "preact/hooks";
+import { parseJson, type Kind } from "../json";
+
+/** JSON text being typed, checked as it changes; sent as typed (`text`), not re-serialised. */
+export function useJsonText(initial: string, kind: Kind, what: string) {
+  const [text, setText] = useState(initial);
+  const parsed = parseJson(text, kind, what);
+  return { text, setText, error: parsed.error, value: parsed.value };
+}
 
 export function JsonField(props: {
   id: string;
