@@ -9,6 +9,9 @@ import { Things } from "./pages/Things";
 import { MqttClient } from "./pages/MqttClient";
 import { Shadows } from "./pages/Shadows";
 import { Certificates } from "./pages/Certificates";
+import { Rules } from "./pages/Rules";
+import { Jobs } from "./pages/Jobs";
+import { Policies } from "./pages/Policies";
 import { NotBuilt } from "./pages/NotBuilt";
 
 interface Page {
@@ -23,10 +26,10 @@ export const PAGES: Page[] = [
   { route: "/things", title: "Things" },
   { route: "/shadows", title: "Shadows" },
   { route: "/certificates", title: "Certificates and CAs" },
-  { route: "/policies", title: "Policies", planned: "policies and their versions, an editor showing validation errors where they are" },
+  { route: "/policies", title: "Policies" },
   { route: "/mqtt", title: "MQTT test client" },
-  { route: "/rules", title: "Rules", planned: "list, create with SQL and action JSON, enable/disable, rule test, per-rule counters" },
-  { route: "/jobs", title: "Jobs", planned: "create for things or groups, follow executions per status live" },
+  { route: "/rules", title: "Rules" },
+  { route: "/jobs", title: "Jobs" },
   { route: "/provisioning", title: "Provisioning templates", planned: "fleet provisioning templates and their versions" },
 ];
 
@@ -103,6 +106,12 @@ export function App() {
           <Shadows api={api} settings={settings} route={route} />
         ) : page.route === "/certificates" ? (
           <Certificates api={api} />
+        ) : page.route === "/rules" ? (
+          <Rules api={api} />
+        ) : page.route === "/jobs" ? (
+          <Jobs api={api} />
+        ) : page.route === "/policies" ? (
+          <Policies api={api} />
         ) : page.route === "/mqtt" ? (
           <MqttClient api={api} settings={settings} />
         ) : (

@@ -66,6 +66,21 @@ export class Api {
     return (text ? JSON.parse(text) : {}) as T;
   }
 
+  /**
+   * The server's Prometheus text (`/metrics` beside the API, same origin as the console). It
+   * takes no signature: Ferrite serves it unauthenticated, like `/health`, for scrapers.
+   */
+  async metrics(): Promise<string> {
+    let res: Response;
+    try {
+      res = await fetch(new URL("/metrics", this.creds.endpoint).toString());
+    } catch (e) {
+      throw new ApiError(`The metrics could not be read: ${(e as Error).message}`, "NetworkError", 0);
+    }
+    if (!res.ok) throw new ApiError(res.statusText, `HTTP ${res.status}`, res.status);
+    return res.text();
+  }
+
   /** A presigned `wss?://host:port/mqtt` URL for MQTT over WebSocket (service iotdevicegateway). */
   async presignMqtt(wsUrl: string): Promise<string> {
     const signed = await this.aws.sign(wsUrl, {
