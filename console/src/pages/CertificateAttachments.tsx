@@ -4,16 +4,15 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
+import { useAction } from "../useAction";
+import { Feedback } from "./Feedback";
 
 export function CertificateAttachments({ api, arn }: { api: Api; arn: string }) {
   const [policies, setPolicies] = useState<string[] | null>(null);
   const [things, setThings] = useState<string[] | null>(null);
   const [policy, setPolicy] = useState("");
   const [thing, setThing] = useState("");
-  const [error, setError] = useState("");
-  const [status, setStatus] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [reload, setReload] = useState(0);
+  const { busy, status, error, setError, run, reload } = useAction();
   const principal = { "x-amzn-principal": arn };
   const short = arn.split("/").pop()?.slice(0, 10) ?? arn;
 
@@ -34,33 +33,9 @@ export function CertificateAttachments({ api, arn }: { api: Api; arn: string }) 
     };
   }, [api, arn, reload]);
 
-  async function run(action: () => Promise<unknown>, message: string) {
-    setBusy(true);
-    setError("");
-    setStatus("");
-    try {
-      await action();
-      setStatus(message);
-      setReload((n) => n + 1);
-      return true;
-    } catch (e) {
-      setError(describe(e));
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  }
-
   return (
     <div class="attachments" role="region" aria-label={`Attachments of certificate ${short}`}>
-      <p class="status" role="status" aria-live="polite">
-        {status}
-      </p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback status={status} error={error} />
       <div class="columns">
         <div>
           <h3>Policies</h3>

@@ -7,6 +7,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
 import { when } from "../format";
+import { useAction } from "../useAction";
+import { Confirm } from "./Confirm";
+import { Feedback } from "./Feedback";
 import { Pager, useMarkers } from "./Pager";
 import { CreatedKeys, type NewCertificate } from "./CreatedKeys";
 import { CertificateAttachments } from "./CertificateAttachments";
@@ -80,14 +83,7 @@ export function Certificates({ api }: { api: Api }) {
           }}
         />
       )}
-      <p class="status" role="status" aria-live="polite">
-        {loading ? "Loading…" : status}
-      </p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback status={loading ? "Loading…" : status} error={error} />
       <h2>Certificates</h2>
       <table class="list" aria-label="Certificates" aria-busy={loading}>
         <thead>
@@ -117,23 +113,14 @@ export function Certificates({ api }: { api: Api }) {
 
 function CreateCertificate({ api, onCreated }: { api: Api; onCreated: (c: NewCertificate) => void }) {
   const [active, setActive] = useState(true);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState("");
+  const { busy, error, run } = useAction();
   return (
     <form
       class="panel"
       aria-label="Create certificate"
-      onSubmit={async (e) => {
+      onSubmit={(e) => {
         e.preventDefault();
-        setBusy(true);
-        setError("");
-        try {
-          onCreated(await api.call<NewCertificate>("POST", "/keys-and-certificate", { query: { setAsActive: active } }));
-        } catch (err) {
-          setError(describe(err));
-        } finally {
-          setBusy(false);
-        }
+        run(async () => onCreated(await api.call<NewCertificate>("POST", "/keys-and-certificate", { query: { setAsActive: active } })));
       }}
     >
       <h2>Create keys and certificate</h2>
@@ -142,11 +129,7 @@ function CreateCertificate({ api, onCreated }: { api: Api; onCreated: (c: NewCer
         <input type="checkbox" checked={active} onChange={(e) => setActive(e.currentTarget.checked)} />
         Activate the certificate
       </label>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback error={error} />
       <div>
         <button type="submit" disabled={busy}>
           Create certificate
@@ -157,27 +140,11 @@ function CreateCertificate({ api, onCreated }: { api: Api; onCreated: (c: NewCer
 }
 
 function CertificateRow({ api, cert: c, onChanged }: { api: Api; cert: Certificate; onChanged: (msg: string) => void }) {
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [deleting, setDeleting] = useState(false);
+  const { busy, error, run } = useAction(onChanged);
   const [open, setOpen] = useState(false);
   const path = `/certificates/${seg(c.certificateId)}`;
   // Buttons name the certificate for screen readers, by the start of its ID.
   const short = c.certificateId.slice(0, 10);
-
-  async function run(action: () => Promise<unknown>, message: string) {
-    setBusy(true);
-    setError("");
-    try {
-      await action();
-      setDeleting(false);
-      onChanged(message);
-    } catch (e) {
-      setError(describe(e));
-    } finally {
-      setBusy(false);
-    }
-  }
 
   return (
     <>
@@ -203,30 +170,13 @@ function CertificateRow({ api, cert: c, onChanged }: { api: Api; cert: Certifica
           <button type="button" aria-expanded={open} onClick={() => setOpen(!open)}>
             Policies and things<span class="sr"> of certificate {short}</span>
           </button>
-          {deleting ? (
-            <>
-              <button type="button" class="danger" disabled={busy} onClick={() => run(() => api.call("DELETE", path), `Deleted certificate ${c.certificateId}.`)}>
-                Confirm delete<span class="sr"> certificate {short}</span>
-              </button>
-              <button type="button" onClick={() => setDeleting(false)}>
-                Cancel
-              </button>
-            </>
-          ) : (
-            <button type="button" class="danger" onClick={() => setDeleting(true)}>
-              Delete<span class="sr"> certificate {short}</span>
-            </button>
-          )}
+          <Confirm verb="Delete" what={`certificate ${short}`} busy={busy} onConfirm={() => run(() => api.call("DELETE", path), `Deleted certificate ${c.certificateId}.`)} />
         </td>
       </tr>
       {open || error ? (
         <tr class="detail" data-certificate-detail={c.certificateId}>
           <td colSpan={4}>
-            {error ? (
-              <p class="error" role="alert">
-                {error}
-              </p>
-            ) : null}
+            <Feedback error={error} />
             {open ? <CertificateAttachments api={api} arn={c.certificateArn} /> : null}
           </td>
         </tr>
@@ -263,11 +213,7 @@ function CaCertificates({ api }: { api: Api }) {
   return (
     <>
       <h2>CA certificates</h2>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback error={error} />
       <table class="list" aria-label="CA certificates" aria-busy={loading}>
         <thead>
           <tr>

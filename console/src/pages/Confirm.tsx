@@ -1,15 +1,16 @@
 // A destructive row action asked twice: the first button turns into "Confirm …" and "Cancel",
-// both naming what they act on for screen readers.
+// both naming what they act on for screen readers. `ask` is the first button's visible text
+// where the verb alone would not say what goes (e.g. "Delete shadow").
 
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 
-export function Confirm(props: { verb: string; what: string; busy: boolean; onConfirm: () => Promise<boolean> | void; children?: ComponentChildren }) {
+export function Confirm(props: { verb: string; ask?: string; what: string; busy: boolean; onConfirm: () => Promise<boolean> | void; children?: ComponentChildren }) {
   const [asking, setAsking] = useState(false);
   if (!asking) {
     return (
       <button type="button" class="danger" onClick={() => setAsking(true)}>
-        {props.verb}
+        {props.ask ?? props.verb}
         <span class="sr"> {props.what}</span>
       </button>
     );

@@ -4,8 +4,10 @@
 // the target selection.
 
 import { useState } from "preact/hooks";
-import { Api, describe, seg } from "../api";
+import { Api, seg } from "../api";
+import { useAction } from "../useAction";
 import { parseJson } from "../json";
+import { Feedback } from "./Feedback";
 import { JsonField } from "./JsonField";
 
 const names = (text: string) =>
@@ -21,19 +23,16 @@ export function CreateJob({ api, onCreated, onCancel }: { api: Api; onCreated: (
   const [document, setDocument] = useState("{}");
   const [description, setDescription] = useState("");
   const [selection, setSelection] = useState("SNAPSHOT");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const parsed = parseJson(document, "object", "The job document");
 
-  async function create(e: Event) {
+  function create(e: Event) {
     e.preventDefault();
     if (parsed.error) return;
     const thingNames = names(things);
     const groupNames = names(groups);
     if (thingNames.length + groupNames.length === 0) return setError("Name at least one thing or thing group.");
-    setBusy(true);
-    setError("");
-    try {
+    run(async () => {
       const targets = await Promise.all([
         ...thingNames.map((n) => api.call<{ thingArn: string }>("GET", `/things/${seg(n)}`).then((t) => t.thingArn)),
         ...groupNames.map((n) => api.call<{ thingGroupArn: string }>("GET", `/thing-groups/${seg(n)}`).then((g) => g.thingGroupArn)),
@@ -48,11 +47,7 @@ export function CreateJob({ api, onCreated, onCancel }: { api: Api; onCreated: (
         },
       });
       onCreated(id);
-    } catch (err) {
-      setError(describe(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -78,11 +73,7 @@ export function CreateJob({ api, onCreated, onCancel }: { api: Api; onCreated: (
         <option value="SNAPSHOT">Snapshot (the targets now)</option>
         <option value="CONTINUOUS">Continuous (also things added to the groups later)</option>
       </select>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback error={error} />
       <div>
         <button type="submit" disabled={busy || !!parsed.error}>
           Create job

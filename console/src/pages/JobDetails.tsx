@@ -7,6 +7,7 @@ import { Api, describe, seg } from "../api";
 import { prettyText } from "../json";
 import { usePolling } from "../poll";
 import { when } from "../format";
+import { Feedback } from "./Feedback";
 import { Pager, useMarkers } from "./Pager";
 
 export interface Job {
@@ -95,11 +96,7 @@ export function JobDetails({ api, jobId, tick, onJob }: { api: Api; jobId: strin
   return (
     <div class="panel" role="region" aria-label={`Job ${jobId}`}>
       <h2>Job {jobId}</h2>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback error={error} />
       {job ? (
         <dl class="details">
           <dt>Status</dt>

@@ -4,9 +4,11 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
+import { useAction } from "../useAction";
 import { when } from "../format";
 import { Confirm } from "./Confirm";
 import { CreateJob } from "./CreateJob";
+import { Feedback } from "./Feedback";
 import { JobDetails, type Job } from "./JobDetails";
 import { Pager, useMarkers } from "./Pager";
 
@@ -86,14 +88,7 @@ export function Jobs({ api }: { api: Api }) {
           </select>
         </div>
       </div>
-      <p class="status" role="status" aria-live="polite">
-        {loading ? "Loading…" : status}
-      </p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback status={loading ? "Loading…" : status} error={error} />
       <table class="list" aria-label="Jobs" aria-busy={loading}>
         <thead>
           <tr>
@@ -126,28 +121,14 @@ function JobRow(props: { api: Api; job: Job; open: boolean; tick: number; onOpen
   const [fresh, setFresh] = useState<Job | null>(null);
   useEffect(() => setFresh(null), [props.job]);
   const j = fresh?.jobId === props.job.jobId ? { ...props.job, status: fresh.status } : props.job;
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
   const [force, setForce] = useState(false);
+  const { busy, error, run } = useAction((message) => {
+    setForce(false);
+    props.onChanged(message);
+  });
   const [comment, setComment] = useState("");
   const path = `/jobs/${seg(j.jobId)}`;
   const running = j.status === "IN_PROGRESS" || j.status === "SCHEDULED";
-
-  async function run(action: () => Promise<unknown>, message: string) {
-    setBusy(true);
-    setError("");
-    try {
-      await action();
-      setForce(false);
-      props.onChanged(message);
-      return true;
-    } catch (e) {
-      setError(describe(e));
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  }
 
   const forceBox = (verb: string) => (
     <label class="check">
@@ -189,11 +170,7 @@ function JobRow(props: { api: Api; job: Job; open: boolean; tick: number; onOpen
       {props.open || error ? (
         <tr class="detail">
           <td colSpan={5}>
-            {error ? (
-              <p class="error" role="alert">
-                {error}
-              </p>
-            ) : null}
+            <Feedback error={error} />
             {props.open ? <JobDetails api={api} jobId={j.jobId} tick={props.tick} onJob={setFresh} /> : null}
           </td>
         </tr>

@@ -8,6 +8,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { Api, describe } from "../api";
 import type { Settings } from "../session";
 import { defaultWsUrl as defaultUrl } from "../live";
+import { Feedback } from "./Feedback";
 
 interface Received {
   id: number;
@@ -222,11 +223,7 @@ export function MqttClient({ api, settings }: { api: Api; settings: Settings | n
           {state === "connected" ? `Connected as ${clientId}` : state === "connecting" ? "Connecting…" : "Not connected"}
         </p>
       </form>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback error={error} />
 
       <div class="columns">
         <form class="panel" aria-label="Subscribe" onSubmit={subscribe}>

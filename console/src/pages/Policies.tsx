@@ -5,8 +5,10 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
+import { useAction } from "../useAction";
 import { pretty } from "../json";
 import { Confirm } from "./Confirm";
+import { Feedback } from "./Feedback";
 import { JsonField, useJsonText } from "./JsonField";
 import { Pager, useMarkers } from "./Pager";
 import { PolicyVersions } from "./PolicyVersions";
@@ -71,14 +73,7 @@ export function Policies({ api }: { api: Api }) {
           Create policy
         </button>
       )}
-      <p class="status" role="status" aria-live="polite">
-        {loading ? "Loading…" : status}
-      </p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback status={loading ? "Loading…" : status} error={error} />
       <table class="list" aria-label="Policies" aria-busy={loading}>
         <thead>
           <tr>
@@ -105,36 +100,21 @@ export function Policies({ api }: { api: Api }) {
 function CreatePolicy({ api, onCreated, onCancel }: { api: Api; onCreated: (name: string) => void; onCancel: () => void }) {
   const [name, setName] = useState("");
   const doc = useJsonText(STARTER, "object", "A policy document");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   return (
     <form
       class="panel"
       aria-label="Create policy"
-      onSubmit={async (e) => {
+      onSubmit={(e) => {
         e.preventDefault();
-        if (doc.error) return;
-        setBusy(true);
-        setError("");
-        try {
-          await api.call("POST", `/policies/${seg(name.trim())}`, { body: { policyDocument: doc.text } });
-          onCreated(name.trim());
-        } catch (err) {
-          setError(describe(err));
-        } finally {
-          setBusy(false);
-        }
+        if (!doc.error) run(() => api.call("POST", `/policies/${seg(name.trim())}`, { body: { policyDocument: doc.text } })).then((ok) => ok && onCreated(name.trim()));
       }}
     >
       <h2>Create policy</h2>
       <label for="new-policy-name">Policy name</label>
       <input id="new-policy-name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
       <JsonField id="new-policy-document" label="Policy document (JSON)" rows={12} value={doc.text} error={doc.error} onInput={doc.setText} />
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback error={error} />
       <button type="submit" disabled={busy || !!doc.error}>
         Create policy
       </button>
@@ -147,23 +127,8 @@ function CreatePolicy({ api, onCreated, onCancel }: { api: Api; onCreated: (name
 
 function PolicyRow({ api, policy: p, onChanged }: { api: Api; policy: Policy; onChanged: (msg: string) => void }) {
   const [open, setOpen] = useState(false);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-
-  async function remove() {
-    setBusy(true);
-    setError("");
-    try {
-      await api.call("DELETE", `/policies/${seg(p.policyName)}`);
-      onChanged(`Deleted policy ${p.policyName}.`);
-      return true;
-    } catch (e) {
-      setError(describe(e));
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { busy, error, run } = useAction(onChanged);
+  const remove = () => run(() => api.call("DELETE", `/policies/${seg(p.policyName)}`), `Deleted policy ${p.policyName}.`);
 
   return (
     <>
@@ -179,11 +144,7 @@ function PolicyRow({ api, policy: p, onChanged }: { api: Api; policy: Policy; on
       {open || error ? (
         <tr class="detail">
           <td colSpan={2}>
-            {error ? (
-              <p class="error" role="alert">
-                {error}
-              </p>
-            ) : null}
+            <Feedback error={error} />
             {open ? <PolicyVersions api={api} name={p.policyName} /> : null}
           </td>
         </tr>

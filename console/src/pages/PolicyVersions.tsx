@@ -5,9 +5,11 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
+import { useAction } from "../useAction";
 import { when } from "../format";
 import { prettyText } from "../json";
 import { Confirm } from "./Confirm";
+import { Feedback } from "./Feedback";
 import { JsonField, useJsonText } from "./JsonField";
 
 interface Version {
@@ -19,10 +21,7 @@ interface Version {
 export function PolicyVersions({ api, name }: { api: Api; name: string }) {
   const [versions, setVersions] = useState<Version[] | null>(null);
   const [shown, setShown] = useState<{ id: string; doc: string } | null>(null);
-  const [error, setError] = useState("");
-  const [status, setStatus] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [reload, setReload] = useState(0);
+  const { busy, status, error, setError, run, reload } = useAction();
   const [makeDefault, setMakeDefault] = useState(true);
   const doc = useJsonText("", "object", "A policy document");
   const path = `/policies/${seg(name)}/version`;
@@ -50,23 +49,6 @@ export function PolicyVersions({ api, name }: { api: Api; name: string }) {
     };
   }, [api, name]);
 
-  async function run(action: () => Promise<unknown>, message: string) {
-    setBusy(true);
-    setError("");
-    setStatus("");
-    try {
-      await action();
-      setStatus(message);
-      setReload((n) => n + 1);
-      return true;
-    } catch (e) {
-      setError(describe(e));
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  }
-
   const show = (id: string) =>
     shown?.id === id
       ? setShown(null)
@@ -75,14 +57,7 @@ export function PolicyVersions({ api, name }: { api: Api; name: string }) {
   const id = `policy-${name}`;
   return (
     <div class="panel" role="region" aria-label={`Versions of policy ${name}`}>
-      <p class="status" role="status" aria-live="polite">
-        {status}
-      </p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback status={status} error={error} />
       <table class="list" aria-label={`Versions of ${name}`}>
         <thead>
           <tr>

@@ -4,8 +4,10 @@
 // tries what is typed, not what is saved.
 
 import { useState } from "preact/hooks";
-import { Api, describe, seg } from "../api";
+import { Api, seg } from "../api";
+import { useAction } from "../useAction";
 import { parseJson, pretty } from "../json";
+import { Feedback } from "./Feedback";
 import { JsonField } from "./JsonField";
 import { RuleTest } from "./RuleTest";
 
@@ -33,19 +35,16 @@ export function RuleEditor(props: { api: Api; rule?: TopicRule; onSaved: (name: 
   const [actions, setActions] = useState(pretty(rule?.actions ?? []));
   const [errorAction, setErrorAction] = useState(rule?.errorAction ? pretty(rule.errorAction) : "");
   const [disabled, setDisabled] = useState(rule?.ruleDisabled ?? false);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   const parsedActions = parseJson(actions, "array", "Actions");
   const parsedError = errorAction.trim() ? parseJson(errorAction, "object", "The error action") : {};
   const id = creating ? "new-rule" : `edit-rule-${rule.ruleName}`;
   const title = creating ? "Create rule" : `Edit rule ${rule.ruleName}`;
 
-  async function save(e: Event) {
+  function save(e: Event) {
     e.preventDefault();
     if (parsedActions.error || parsedError.error) return;
-    setBusy(true);
-    setError("");
     const payload = {
       sql,
       awsIotSqlVersion: version,
@@ -55,14 +54,7 @@ export function RuleEditor(props: { api: Api; rule?: TopicRule; onSaved: (name: 
       ruleDisabled: disabled,
     };
     const ruleName = creating ? name.trim() : rule.ruleName!;
-    try {
-      await api.call(creating ? "POST" : "PATCH", `/rules/${seg(ruleName)}`, { body: payload });
-      props.onSaved(ruleName);
-    } catch (err) {
-      setError(describe(err));
-    } finally {
-      setBusy(false);
-    }
+    run(() => api.call(creating ? "POST" : "PATCH", `/rules/${seg(ruleName)}`, { body: payload })).then((ok) => ok && props.onSaved(ruleName));
   }
 
   return (
@@ -111,11 +103,7 @@ export function RuleEditor(props: { api: Api; rule?: TopicRule; onSaved: (name: 
           <input type="checkbox" checked={disabled} onChange={(e) => setDisabled(e.currentTarget.checked)} />
           Disabled
         </label>
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <Feedback error={error} />
         <div>
           <button type="submit" disabled={busy || !!parsedActions.error || !!parsedError.error}>
             {creating ? "Create rule" : "Save rule"}

@@ -4,8 +4,10 @@
 // for that message (the republish topic it would publish to, and so on). Nothing is published.
 
 import { useState } from "preact/hooks";
-import { Api, describe } from "../api";
+import { Api } from "../api";
+import { useAction } from "../useAction";
 import { pretty } from "../json";
+import { Feedback } from "./Feedback";
 
 interface Outcome {
   topicFilter?: string | null;
@@ -38,28 +40,21 @@ export function RuleTest(props: { api: Api; idPrefix: string; sql: string; versi
   const [topic, setTopic] = useState("");
   const [payload, setPayload] = useState("{}");
   const [outcome, setOutcome] = useState<Outcome | null>(null);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const actions = actionTemplates(props.actions ?? []);
 
-  async function run(e: Event) {
+  function test(e: Event) {
     e.preventDefault();
-    setBusy(true);
-    setError("");
     setOutcome(null);
-    try {
-      const templates = actions.flatMap((a) => a.fields.map(([, t]) => t));
-      setOutcome(await api.call<Outcome>("POST", "/_ferrite/rules/test", { body: { sql: props.sql, awsIotSqlVersion: props.version, topic, payload, templates } }));
-    } catch (err) {
-      setError(describe(err));
-    } finally {
-      setBusy(false);
-    }
+    const templates = actions.flatMap((a) => a.fields.map(([, t]) => t));
+    run(async () =>
+      setOutcome(await api.call<Outcome>("POST", "/_ferrite/rules/test", { body: { sql: props.sql, awsIotSqlVersion: props.version, topic, payload, templates } })),
+    );
   }
 
   const rendered = (t: string) => outcome?.templates?.find((x) => x.template === t);
   return (
-    <form class="rule-test" aria-label="Test rule" onSubmit={run}>
+    <form class="rule-test" aria-label="Test rule" onSubmit={test}>
       <h3>Test the rule</h3>
       <p class="hint">Runs the SQL above on a message without publishing anything.</p>
       <label for={`${id}-test-topic`}>Topic</label>
@@ -71,11 +66,7 @@ export function RuleTest(props: { api: Api; idPrefix: string; sql: string; versi
           Run test
         </button>
       </div>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback error={error} />
       <div role="status" aria-live="polite">
         {outcome ? (
           <div class="test-outcome">

@@ -5,9 +5,11 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
+import { useAction } from "../useAction";
 import { sumBy } from "../metrics";
 import { usePolling } from "../poll";
 import { Confirm } from "./Confirm";
+import { Feedback } from "./Feedback";
 import { Pager, useMarkers } from "./Pager";
 import { RuleEditor, type TopicRule } from "./RuleEditor";
 
@@ -98,14 +100,7 @@ export function Rules({ api }: { api: Api }) {
           Create rule
         </button>
       )}
-      <p class="status" role="status" aria-live="polite">
-        {loading ? "Loading…" : status}
-      </p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback status={loading ? "Loading…" : status} error={error} />
       <table class="list" aria-label="Rules" aria-busy={loading}>
         <thead>
           <tr>
@@ -134,41 +129,20 @@ export function Rules({ api }: { api: Api }) {
 }
 
 function RuleRow({ api, rule: r, counters, onChanged }: { api: Api; rule: RuleListItem; counters: Counters | null; onChanged: (msg: string) => void }) {
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   // The rule as GetTopicRule returns it, while it is being edited.
   const [editing, setEditing] = useState<TopicRule | null>(null);
   const path = `/rules/${seg(r.ruleName)}`;
   const count = (k: keyof Counters) => counters?.[k]?.[r.ruleName] ?? 0;
 
-  async function run(action: () => Promise<unknown>, message: string) {
-    setBusy(true);
-    setError("");
-    try {
-      await action();
-      onChanged(message);
-      return true;
-    } catch (e) {
-      setError(describe(e));
-      return false;
-    } finally {
-      setBusy(false);
-    }
+  // Only the changes are the list's news; reading the rule to edit it is not.
+  async function change(action: () => Promise<unknown>, message: string) {
+    const ok = await run(action);
+    if (ok) onChanged(message);
+    return ok;
   }
 
-  async function edit() {
-    if (editing) return setEditing(null);
-    setBusy(true);
-    setError("");
-    try {
-      const got = await api.call<{ rule: TopicRule }>("GET", path);
-      setEditing(got.rule);
-    } catch (e) {
-      setError(describe(e));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const edit = () => (editing ? setEditing(null) : run(async () => setEditing((await api.call<{ rule: TopicRule }>("GET", path)).rule)));
 
   return (
     <>
@@ -196,25 +170,21 @@ function RuleRow({ api, rule: r, counters, onChanged }: { api: Api; rule: RuleLi
             Edit<span class="sr"> rule {r.ruleName}</span>
           </button>
           {r.ruleDisabled ? (
-            <button type="button" disabled={busy} onClick={() => run(() => api.call("POST", `${path}/enable`), `Enabled rule ${r.ruleName}.`)}>
+            <button type="button" disabled={busy} onClick={() => change(() => api.call("POST", `${path}/enable`), `Enabled rule ${r.ruleName}.`)}>
               Enable<span class="sr"> rule {r.ruleName}</span>
             </button>
           ) : (
-            <button type="button" disabled={busy} onClick={() => run(() => api.call("POST", `${path}/disable`), `Disabled rule ${r.ruleName}.`)}>
+            <button type="button" disabled={busy} onClick={() => change(() => api.call("POST", `${path}/disable`), `Disabled rule ${r.ruleName}.`)}>
               Disable<span class="sr"> rule {r.ruleName}</span>
             </button>
           )}
-          <Confirm verb="Delete" what={`rule ${r.ruleName}`} busy={busy} onConfirm={() => run(() => api.call("DELETE", path), `Deleted rule ${r.ruleName}.`)} />
+          <Confirm verb="Delete" what={`rule ${r.ruleName}`} busy={busy} onConfirm={() => change(() => api.call("DELETE", path), `Deleted rule ${r.ruleName}.`)} />
         </td>
       </tr>
       {editing || error ? (
         <tr class="detail">
           <td colSpan={5}>
-            {error ? (
-              <p class="error" role="alert">
-                {error}
-              </p>
-            ) : null}
+            <Feedback error={error} />
             {editing ? (
               <RuleEditor
                 api={api}

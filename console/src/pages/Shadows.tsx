@@ -10,6 +10,9 @@ import { Api, ApiError, describe, seg } from "../api";
 import { connectLive, defaultWsUrl } from "../live";
 import { navigate } from "../router";
 import type { Settings } from "../session";
+import { useAction } from "../useAction";
+import { Confirm } from "./Confirm";
+import { Feedback } from "./Feedback";
 import { parseJson, pretty } from "../json";
 import { JsonField } from "./JsonField";
 
@@ -155,11 +158,7 @@ function ThingShadows({ api, settings, thing }: { api: Api; settings: Settings |
               ? "Live updates are unavailable (the MQTT WebSocket connection failed): reload to see changes."
               : "Live updates need the MQTT WebSocket listener."}
       </p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback error={error} />
       <ul class="shadow-list" aria-label="Shadows">
         {all.map((n) => (
           <li key={n || "classic"}>
@@ -203,11 +202,7 @@ function ShadowView(props: { api: Api; thing: string; name: string; tick: number
   const [doc, setDoc] = useState<ShadowDocument | null | undefined>(undefined);
   const [text, setText] = useState("{}");
   const [dirty, setDirty] = useState(false);
-  const [error, setError] = useState("");
-  const [status, setStatus] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [confirming, setConfirming] = useState(false);
-  const [reload, setReload] = useState(0);
+  const { busy, status, error, setError, run, reload } = useAction();
 
   useEffect(() => {
     let current = true;
@@ -232,13 +227,10 @@ function ShadowView(props: { api: Api; thing: string; name: string; tick: number
   const parsed = parseJson(text, "object or null", "Desired");
   const id = `shadow-desired-${name || "classic"}`;
 
-  async function save(e: Event) {
+  function save(e: Event) {
     e.preventDefault();
     if (parsed.error) return;
-    setBusy(true);
-    setError("");
-    setStatus("");
-    try {
+    run(async () => {
       await api.call("POST", shadowPath(thing), {
         service: "iotdata",
         query,
@@ -246,44 +238,22 @@ function ShadowView(props: { api: Api; thing: string; name: string; tick: number
         body: { state: { desired: parsed.value }, ...(doc?.version !== undefined ? { version: doc.version } : {}) },
       });
       setDirty(false);
-      setStatus(`Saved desired state of ${label(name)}.`);
-      setReload((n) => n + 1);
       if (!doc) props.onChanged();
-    } catch (err) {
-      setError(describe(err));
-    } finally {
-      setBusy(false);
-    }
+    }, `Saved desired state of ${label(name)}.`);
   }
 
-  async function remove() {
-    setBusy(true);
-    setError("");
-    try {
+  const remove = () =>
+    run(async () => {
       await api.call("DELETE", shadowPath(thing), { service: "iotdata", query });
-      setConfirming(false);
       setDirty(false);
       setDoc(null);
-      setStatus(`Deleted ${label(name)}.`);
       props.onChanged();
-    } catch (err) {
-      setError(describe(err));
-    } finally {
-      setBusy(false);
-    }
-  }
+    }, `Deleted ${label(name)}.`);
 
   return (
     <div class="panel" role="region" aria-label={`Shadow ${label(name)}`}>
       <h2>{label(name)}</h2>
-      <p class="status" role="status" aria-live="polite">
-        {status}
-      </p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback status={status} error={error} />
       {doc === undefined ? (
         <p>Loading…</p>
       ) : doc === null ? (
@@ -334,22 +304,7 @@ function ShadowView(props: { api: Api; thing: string; name: string; tick: number
             Discard edits
           </button>
         ) : null}
-        {doc ? (
-          confirming ? (
-            <>
-              <button type="button" class="danger" disabled={busy} onClick={remove}>
-                Confirm delete {label(name)}
-              </button>
-              <button type="button" onClick={() => setConfirming(false)}>
-                Cancel
-              </button>
-            </>
-          ) : (
-            <button type="button" class="danger" onClick={() => setConfirming(true)}>
-              Delete shadow
-            </button>
-          )
-        ) : null}
+        {doc ? <Confirm verb="Delete" ask="Delete shadow" what={label(name)} busy={busy} onConfirm={remove} /> : null}
       </form>
     </div>
   );

@@ -3,37 +3,29 @@
 // reported with the API's own message.
 
 import { useEffect, useState } from "preact/hooks";
-import { Api, describe } from "../api";
+import { Api } from "../api";
+import { useAction } from "../useAction";
+import { Feedback } from "./Feedback";
 import type { Credentials } from "../session";
 
 export function SignIn({ defaultRegion, onSignIn }: { defaultRegion: string; onSignIn: (c: Credentials) => void }) {
   const [accessKeyId, setKey] = useState("");
   const [secretAccessKey, setSecret] = useState("");
   const [region, setRegion] = useState(defaultRegion);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   useEffect(() => {
     if (!region && defaultRegion) setRegion(defaultRegion);
   }, [defaultRegion]);
 
-  async function submit(e: Event) {
+  function submit(e: Event) {
     e.preventDefault();
-    setBusy(true);
-    setError("");
     const creds: Credentials = {
       accessKeyId: accessKeyId.trim(),
       secretAccessKey,
       region: region.trim(),
       endpoint: location.origin,
     };
-    try {
-      await new Api(creds).call("GET", "/things", { query: { maxResults: 1 } });
-      onSignIn(creds);
-    } catch (err) {
-      setError(describe(err));
-    } finally {
-      setBusy(false);
-    }
+    run(() => new Api(creds).call("GET", "/things", { query: { maxResults: 1 } })).then((ok) => ok && onSignIn(creds));
   }
 
   return (
@@ -48,11 +40,7 @@ export function SignIn({ defaultRegion, onSignIn }: { defaultRegion: string; onS
         <label for="region">Region</label>
         <input id="region" name="region" required value={region} onInput={(e) => setRegion(e.currentTarget.value)} />
         <p class="hint">Endpoint: {location.origin}</p>
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <Feedback error={error} />
         <button type="submit" disabled={busy}>
           {busy ? "Signing in…" : "Sign in"}
         </button>

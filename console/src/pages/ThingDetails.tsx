@@ -8,6 +8,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
 import { href, onLinkClick } from "../router";
+import { useAction } from "../useAction";
+import { Feedback } from "./Feedback";
 
 interface Details {
   billingGroupName?: string;
@@ -20,12 +22,9 @@ interface Details {
 export function ThingDetails({ api, name }: { api: Api; name: string }) {
   const [details, setDetails] = useState<Details | null>(null);
   const [error, setError] = useState("");
-  const [actionError, setActionError] = useState("");
-  const [status, setStatus] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, status, error: actionError, run, reload } = useAction();
   const [group, setGroup] = useState("");
   const [billing, setBilling] = useState("");
-  const [reload, setReload] = useState(0);
   const id = `thing-${name}`;
 
   useEffect(() => {
@@ -52,30 +51,7 @@ export function ThingDetails({ api, name }: { api: Api; name: string }) {
     };
   }, [api, name, reload]);
 
-  async function run(action: () => Promise<unknown>, message: string): Promise<boolean> {
-    setBusy(true);
-    setActionError("");
-    setStatus("");
-    try {
-      await action();
-      setStatus(message);
-      setReload((n) => n + 1);
-      return true;
-    } catch (e) {
-      setActionError(describe(e));
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  if (error) {
-    return (
-      <p class="error" role="alert">
-        {error}
-      </p>
-    );
-  }
+  if (error) return <Feedback error={error} />;
   if (!details) return <p role="status">Loading details…</p>;
   const groupBody = (g: string) => ({ thingGroupName: g, thingName: name });
   return (
@@ -196,14 +172,7 @@ export function ThingDetails({ api, name }: { api: Api; name: string }) {
           </button>
         </form>
       </div>
-      <p class="status" role="status" aria-live="polite">
-        {status}
-      </p>
-      {actionError ? (
-        <p class="error" role="alert">
-          {actionError}
-        </p>
-      ) : null}
+      <Feedback status={status} error={actionError} />
     </div>
   );
 }

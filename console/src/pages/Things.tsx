@@ -5,7 +5,11 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
+import { useAction } from "../useAction";
 import { AttributesEditor, toAttributes, toRows, type Row } from "./Attributes";
+import { Confirm } from "./Confirm";
+import { Feedback } from "./Feedback";
+import { Pager, useMarkers } from "./Pager";
 import { ThingDetails } from "./ThingDetails";
 
 interface Thing {
@@ -30,17 +34,14 @@ const PAGE_SIZE = 25;
 export function Things({ api }: { api: Api }) {
   const [filters, setFilters] = useState<Filters>(EMPTY);
   const [applied, setApplied] = useState<Filters>(EMPTY);
-  // The tokens of the pages before this one, so "Previous" can go back.
-  const [tokens, setTokens] = useState<(string | undefined)[]>([undefined]);
+  const pages = useMarkers();
   const [things, setThings] = useState<Thing[]>([]);
   const [next, setNext] = useState<string | undefined>();
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState("");
   const [status, setStatus] = useState("");
   const [editing, setEditing] = useState<string | null>(null);
-  const [deleting, setDeleting] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
-  const token = tokens[tokens.length - 1];
 
   useEffect(() => {
     let live = true;
@@ -50,7 +51,7 @@ export function Things({ api }: { api: Api }) {
       .call<{ things?: Thing[]; nextToken?: string }>("GET", "/things", {
         query: {
           maxResults: PAGE_SIZE,
-          nextToken: token,
+          nextToken: pages.marker,
           thingTypeName: applied.thingTypeName.trim(),
           attributeName: applied.attributeName.trim(),
           attributeValue: applied.attributeName.trim() ? applied.attributeValue : "",
@@ -67,7 +68,7 @@ export function Things({ api }: { api: Api }) {
     return () => {
       live = false;
     };
-  }, [api, applied, token, reload]);
+  }, [api, applied, pages.marker, reload]);
 
   const shown = things.filter((t) => t.thingName.startsWith(applied.namePrefix.trim()));
 
@@ -79,7 +80,7 @@ export function Things({ api }: { api: Api }) {
         role="search"
         onSubmit={(e) => {
           e.preventDefault();
-          setTokens([undefined]);
+          pages.reset();
           setApplied(filters);
         }}
       >
@@ -108,7 +109,7 @@ export function Things({ api }: { api: Api }) {
           type="button"
           onClick={() => {
             setFilters(EMPTY);
-            setTokens([undefined]);
+            pages.reset();
             setApplied(EMPTY);
           }}
         >
@@ -127,14 +128,7 @@ export function Things({ api }: { api: Api }) {
         }}
       />
 
-      <p class="status" role="status" aria-live="polite">
-        {loading ? "Loading…" : status}
-      </p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback status={loading ? "Loading…" : status} error={error} />
 
       <table class="list" aria-label="Things" aria-busy={loading}>
         <thead>
@@ -158,12 +152,9 @@ export function Things({ api }: { api: Api }) {
               thing={t}
               api={api}
               editing={editing === t.thingName}
-              deleting={deleting === t.thingName}
               onEdit={(on) => setEditing(on ? t.thingName : null)}
-              onDelete={(on) => setDeleting(on ? t.thingName : null)}
               onChanged={(msg) => {
                 setEditing(null);
-                setDeleting(null);
                 setStatus(msg);
                 setReload((n) => n + 1);
               }}
@@ -171,15 +162,7 @@ export function Things({ api }: { api: Api }) {
           ))}
         </tbody>
       </table>
-      <div class="pager">
-        <button type="button" disabled={tokens.length < 2 || loading} onClick={() => setTokens(tokens.slice(0, -1))}>
-          Previous page
-        </button>
-        <span>Page {tokens.length}</span>
-        <button type="button" disabled={!next || loading} onClick={() => setTokens([...tokens, next])}>
-          Next page
-        </button>
-      </div>
+      <Pager label="things" page={pages.page} next={next} loading={loading} onBack={pages.back} onForward={pages.forward} />
     </section>
   );
 }
@@ -188,31 +171,15 @@ function ThingRow(props: {
   thing: Thing;
   api: Api;
   editing: boolean;
-  deleting: boolean;
   onEdit: (on: boolean) => void;
-  onDelete: (on: boolean) => void;
   onChanged: (message: string) => void;
 }) {
   const { thing: t, api } = props;
   const [rows, setRows] = useState<Row[]>(toRows(t.attributes));
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction(props.onChanged);
   const [details, setDetails] = useState(false);
   // Not on every new `t`: a list refresh must not discard what is being typed.
   useEffect(() => setRows(toRows(t.attributes)), [t.thingName, t.version, props.editing]);
-
-  async function run(action: () => Promise<unknown>, message: string) {
-    setBusy(true);
-    setError("");
-    try {
-      await action();
-      props.onChanged(message);
-    } catch (e) {
-      setError(describe(e));
-    } finally {
-      setBusy(false);
-    }
-  }
 
   const attrs = Object.entries(t.attributes ?? {});
   return (
@@ -241,27 +208,12 @@ function ThingRow(props: {
           <button type="button" aria-expanded={props.editing} onClick={() => props.onEdit(!props.editing)}>
             Edit<span class="sr"> {t.thingName}</span>
           </button>
-          {props.deleting ? (
-            <>
-              <button
-                type="button"
-                class="danger"
-                disabled={busy}
-                onClick={() =>
-                  run(() => api.call("DELETE", `/things/${seg(t.thingName)}`, { query: { expectedVersion: t.version } }), `Deleted thing ${t.thingName}.`)
-                }
-              >
-                Confirm delete<span class="sr"> {t.thingName}</span>
-              </button>
-              <button type="button" onClick={() => props.onDelete(false)}>
-                Cancel
-              </button>
-            </>
-          ) : (
-            <button type="button" class="danger" onClick={() => props.onDelete(true)}>
-              Delete<span class="sr"> {t.thingName}</span>
-            </button>
-          )}
+          <Confirm
+            verb="Delete"
+            what={t.thingName}
+            busy={busy}
+            onConfirm={() => run(() => api.call("DELETE", `/things/${seg(t.thingName)}`, { query: { expectedVersion: t.version } }), `Deleted thing ${t.thingName}.`)}
+          />
         </td>
       </tr>
       {details || props.editing || error ? (
@@ -291,11 +243,7 @@ function ThingRow(props: {
                 </button>
               </form>
             ) : null}
-            {error ? (
-              <p class="error" role="alert">
-                {error}
-              </p>
-            ) : null}
+            <Feedback error={error} />
           </td>
         </tr>
       ) : null}
@@ -308,8 +256,7 @@ function CreateThing({ api, onCreated }: { api: Api; onCreated: (name: string) =
   const [name, setName] = useState("");
   const [type, setType] = useState("");
   const [rows, setRows] = useState<Row[]>([]);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   if (!open) {
     return (
@@ -322,12 +269,10 @@ function CreateThing({ api, onCreated }: { api: Api; onCreated: (name: string) =
     <form
       class="panel"
       aria-label="Create thing"
-      onSubmit={async (e) => {
+      onSubmit={(e) => {
         e.preventDefault();
-        setBusy(true);
-        setError("");
         const attributes = toAttributes(rows);
-        try {
+        run(async () => {
           await api.call("POST", `/things/${seg(name.trim())}`, {
             body: {
               ...(type.trim() ? { thingTypeName: type.trim() } : {}),
@@ -339,11 +284,7 @@ function CreateThing({ api, onCreated }: { api: Api; onCreated: (name: string) =
           setType("");
           setRows([]);
           setOpen(false);
-        } catch (err) {
-          setError(describe(err));
-        } finally {
-          setBusy(false);
-        }
+        });
       }}
     >
       <h2>Create thing</h2>
@@ -352,11 +293,7 @@ function CreateThing({ api, onCreated }: { api: Api; onCreated: (name: string) =
       <label for="new-thing-type">Thing type (optional)</label>
       <input id="new-thing-type" value={type} onInput={(e) => setType(e.currentTarget.value)} />
       <AttributesEditor rows={rows} onChange={setRows} idPrefix="new-thing" />
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Feedback error={error} />
       <button type="submit" disabled={busy}>
         Create
       </button>
