@@ -9,6 +9,7 @@ import { Things } from "./pages/Things";
 import { MqttClient } from "./pages/MqttClient";
 import { Shadows } from "./pages/Shadows";
 import { Certificates } from "./pages/Certificates";
+import { Dashboard } from "./pages/Dashboard";
 import { NotBuilt } from "./pages/NotBuilt";
 
 interface Page {
@@ -19,7 +20,7 @@ interface Page {
 }
 
 export const PAGES: Page[] = [
-  { route: "/dashboard", title: "Dashboard", planned: "connections, messages in/out per second, drops, rule and job activity from /metrics" },
+  { route: "/dashboard", title: "Dashboard" },
   { route: "/things", title: "Things" },
   { route: "/shadows", title: "Shadows" },
   { route: "/certificates", title: "Certificates and CAs" },
@@ -97,7 +98,9 @@ export function App() {
         </ul>
       </nav>
       <main id="main" tabIndex={-1} ref={main}>
-        {page.route === "/things" ? (
+        {page.route === "/dashboard" ? (
+          <Dashboard api={api} />
+        ) : page.route === "/things" ? (
           <Things api={api} />
         ) : page.route === "/shadows" ? (
           <Shadows api={api} settings={settings} route={route} />

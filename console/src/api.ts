@@ -66,6 +66,19 @@ export class Api {
     return (text ? JSON.parse(text) : {}) as T;
   }
 
+  /**
+   * One of the server's own unsigned endpoints (`/metrics`, `/health`) beside the APIs. The
+   * status is returned rather than thrown: a degraded node's `/health` says why with a 503.
+   */
+  async plain(path: string): Promise<{ status: number; text: string }> {
+    try {
+      const res = await fetch(new URL(path, this.creds.endpoint).toString(), { cache: "no-store" });
+      return { status: res.status, text: await res.text() };
+    } catch (e) {
+      throw new ApiError(`The server could not be reached: ${(e as Error).message}`, "NetworkError", 0);
+    }
+  }
+
   /** A presigned `wss?://host:port/mqtt` URL for MQTT over WebSocket (service iotdevicegateway). */
   async presignMqtt(wsUrl: string): Promise<string> {
     const signed = await this.aws.sign(wsUrl, {

@@ -346,7 +346,6 @@ def test_mqtt_client_with_a_bad_secret_is_refused(browser, server):
 
 
 @pytest.mark.parametrize("route,title", [
-    ("dashboard", "Dashboard"),
     ("policies", "Policies"), ("rules", "Rules"), ("jobs", "Jobs"),
     ("provisioning", "Provisioning templates"),
 ])
@@ -608,3 +607,72 @@ def test_keyboard_reaches_the_sign_in_form_and_the_navigation(page, server):
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="MQTT test client")).to_be_visible()
     expect(page.locator("main#main")).to_be_focused()
+
+
+# ---------------------------------------------------------------------------------------------
+# Dashboard and provisioning templates (branch console-pages-3)
+# ---------------------------------------------------------------------------------------------
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/console"
+
+
+def figure(page, name):
+    """A figure of the dashboard (Connections now, Messages in, ...) by its data-figure name."""
+    return page.locator(f'[data-figure="{name}"]')
+
+
+def wait_at_least(page, name, n):
+    """Waits (Playwright polling, no sleep) until a dashboard figure reads a number >= n."""
+    page.wait_for_function(
+        """([name, n]) => {
+            const el = document.querySelector(`[data-figure="${name}"]`);
+            return el && Number(el.textContent.replace(/[,/s]/g, "")) >= n;
+        }""",
+        arg=[name, n], timeout=TIMEOUT_MS)
+
+
+def test_dashboard_follows_connections_message_rates_and_rules_live(page, server):
+    iot = aws_client(server)
+    iot.create_topic_rule(ruleName="dash_rule", topicRulePayload={
+        "sql": "SELECT * FROM 'dash/#'", "awsIotSqlVersion": "2016-03-23",
+        "actions": [{"republish": {"roleArn": ROLE_ARN, "topic": "dash-out/copy"}}],
+    })
+    sign_in(page, server)
+    expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Updated")
+    # Everything below arrives by polling: a reload would lose this mark.
+    page.evaluate("window.__notReloaded = true")
+    received_before = int(figure(page, "messages-in").inner_text().replace(",", ""))
+
+    devices = [Client(f"dash-{i}", protocol=mqtt.MQTTv5) for i in range(3)]
+    try:
+        for d in devices:
+            d.connect(server.ports["mqtt"])
+        expect(figure(page, "connections")).to_have_text("3")
+        for i in range(30):
+            devices[i % 3].publish(f"dash/burst/{i % 3}", b'{"n": 1}', qos=1)
+        devices[0].publish("dash/state", b"on", qos=1, retain=True)
+        wait_at_least(page, "messages-in", received_before + 31)
+        wait_at_least(page, "rate-in-peak", 0.1)
+        wait_at_least(page, "retained", 1)
+        rule = page.get_by_role("table", name="Rule activity").locator('tr[data-rule="dash_rule"]')
+        expect(rule.locator("td").first).to_have_text("31")
+        expect(page.get_by_role("img", name=re.compile("Messages per second"))).to_be_visible()
+        shot(page, "dashboard")
+
+        # A failed poll says so and keeps the last values; the next good one clears it.
+        page.route("**/metrics", lambda route: route.abort())
+        expect(page.get_by_role("alert")).to_contain_text("Could not read the metrics")
+        expect(figure(page, "connections")).to_have_text("3")
+        page.unroute("**/metrics")
+        expect(page.get_by_role("alert")).to_have_count(0)
+
+        devices.pop().close()
+        expect(figure(page, "connections")).to_have_text("2")
+    finally:
+        for d in devices:
+            d.close()
+    assert page.evaluate("window.__notReloaded") is True
+

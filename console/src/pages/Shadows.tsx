@@ -10,6 +10,7 @@ import { Api, ApiError, describe, seg } from "../api";
 import { connectLive, defaultWsUrl } from "../live";
 import { navigate } from "../router";
 import type { Settings } from "../session";
+import { parseObject, pretty } from "../json";
 
 /** The classic (unnamed) shadow, as a key next to the named ones (a name is never empty). */
 const CLASSIC = "";
@@ -23,7 +24,6 @@ interface ShadowDocument {
 
 const label = (name: string) => (name === CLASSIC ? "Classic shadow" : name);
 const shadowPath = (thing: string) => `/things/${seg(thing)}/shadow`;
-const pretty = (v: unknown) => JSON.stringify(v, null, 2);
 
 /** The thing named in the route: `/shadows/{thing}` (percent-encoded in the address bar). */
 function thingOf(route: string): string {
@@ -196,18 +196,6 @@ function ThingShadows({ api, settings, thing }: { api: Api; settings: Settings |
   );
 }
 
-/** What is wrong with the desired text, or the value to send. */
-function parseDesired(text: string): { value?: unknown; error?: string } {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    return { error: `Not valid JSON: ${(e as Error).message}` };
-  }
-  if (v !== null && (typeof v !== "object" || Array.isArray(v))) return { error: "Desired must be a JSON object (or null to clear it)." };
-  return { value: v };
-}
-
 function ShadowView(props: { api: Api; thing: string; name: string; tick: number; onChanged: () => void }) {
   const { api, thing, name } = props;
   const query = name === CLASSIC ? {} : { name };
@@ -240,7 +228,7 @@ function ShadowView(props: { api: Api; thing: string; name: string; tick: number
     if (!dirty && doc !== undefined) setText(pretty(doc?.state?.desired ?? {}));
   }, [doc, dirty]);
 
-  const parsed = parseDesired(text);
+  const parsed = parseObject(text, "Desired", true);
   const id = `shadow-desired-${name || "classic"}`;
 
   async function save(e: Event) {
