@@ -10,6 +10,7 @@ import { MqttClient } from "./pages/MqttClient";
 import { Shadows } from "./pages/Shadows";
 import { Certificates } from "./pages/Certificates";
 import { Dashboard } from "./pages/Dashboard";
+import { Provisioning } from "./pages/Provisioning";
 import { NotBuilt } from "./pages/NotBuilt";
 
 interface Page {
@@ -28,7 +29,7 @@ export const PAGES: Page[] = [
   { route: "/mqtt", title: "MQTT test client" },
   { route: "/rules", title: "Rules", planned: "list, create with SQL and action JSON, enable/disable, rule test, per-rule counters" },
   { route: "/jobs", title: "Jobs", planned: "create for things or groups, follow executions per status live" },
-  { route: "/provisioning", title: "Provisioning templates", planned: "fleet provisioning templates and their versions" },
+  { route: "/provisioning", title: "Provisioning templates" },
 ];
 
 export function App() {
@@ -106,6 +107,8 @@ export function App() {
           <Shadows api={api} settings={settings} route={route} />
         ) : page.route === "/certificates" ? (
           <Certificates api={api} />
+        ) : page.route === "/provisioning" ? (
+          <Provisioning api={api} />
         ) : page.route === "/mqtt" ? (
           <MqttClient api={api} settings={settings} />
         ) : (

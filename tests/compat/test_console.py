@@ -347,7 +347,6 @@ def test_mqtt_client_with_a_bad_secret_is_refused(browser, server):
 
 @pytest.mark.parametrize("route,title", [
     ("policies", "Policies"), ("rules", "Rules"), ("jobs", "Jobs"),
-    ("provisioning", "Provisioning templates"),
 ])
 def test_pages_not_built_yet_say_so_on_a_deep_link(page, server, route, title):
     sign_in(page, server)
@@ -676,3 +675,124 @@ def test_dashboard_follows_connections_message_rates_and_rules_live(page, server
             d.close()
     assert page.evaluate("window.__notReloaded") is True
 
+
+
+def fleet_body(prefix):
+    return {
+        "Parameters": {"SerialNumber": {"Type": "String"}},
+        "Resources": {
+            "thing": {"Type": "AWS::IoT::Thing", "Properties": {
+                "ThingName": {"Fn::Join": ["", [prefix, {"Ref": "SerialNumber"}]]}}},
+            "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
+                "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
+        },
+    }
+
+
+def template_row(page, name):
+    return page.locator(f'tr[data-template="{name}"]')
+
+
+def test_provisioning_templates_create_version_enable_and_delete(page, server):
+    iot = aws_client(server)
+    sign_in(page, server)
+    expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    page.get_by_role("link", name="Provisioning templates").click()
+    expect(page.get_by_role("heading", name="Provisioning templates")).to_be_visible()
+
+    page.get_by_role("button", name="Create template").click()
+    form = page.get_by_role("form", name="Create provisioning template")
+    form.get_by_label("Template name").fill("console-fleet")
+    form.get_by_label("Description (optional)").fill("Kitchen devices")
+    form.get_by_label("Provisioning role ARN").fill(ROLE_ARN)
+    body = form.get_by_label("Template body (JSON)")
+    # Broken JSON is caught as it is typed, before any call.
+    body.fill('{"Resources": ')
+    expect(form.get_by_text("Not valid JSON")).to_be_visible()
+    expect(body).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_role("button", name="Create", exact=True)).to_be_disabled()
+    # Valid JSON the API refuses comes back as the API's own error.
+    body.fill('{"Resources": 1}')
+    form.get_by_role("button", name="Create", exact=True).click()
+    expect(form.get_by_role("alert")).to_contain_text("InvalidRequestException")
+    shot(page, "provisioning-create-error")
+
+    body.fill(json.dumps(fleet_body("kitchen_"), indent=2))
+    expect(form.get_by_label("Enabled (devices can provision with it)")).to_be_checked()
+    form.get_by_role("button", name="Create", exact=True).click()
+    row = template_row(page, "console-fleet")
+    expect(row).to_contain_text("Kitchen devices")
+    expect(row.locator("td").nth(2)).to_have_text("Yes")
+    described = iot.describe_provisioning_template(templateName="console-fleet")
+    assert described["enabled"] is True
+    assert json.loads(described["templateBody"]) == fleet_body("kitchen_")
+    assert described["provisioningRoleArn"] == ROLE_ARN
+    assert described["defaultVersionId"] == 1
+
+    row.get_by_role("button", name="Disable console-fleet").click()
+    expect(row.locator("td").nth(2)).to_have_text("No")
+    assert iot.describe_provisioning_template(templateName="console-fleet")["enabled"] is False
+    row.get_by_role("button", name="Enable console-fleet").click()
+    expect(row.locator("td").nth(2)).to_have_text("Yes")
+    assert iot.describe_provisioning_template(templateName="console-fleet")["enabled"] is True
+
+    # A second version, made the default when saved.
+    row.get_by_role("button", name="Details and versions of console-fleet").click()
+    details = page.get_by_role("region", name="Provisioning template console-fleet")
+    versions = details.get_by_role("table", name="Versions of console-fleet").locator("tbody tr")
+    expect(versions).to_have_count(1)
+    details.get_by_role("button", name="Add version of console-fleet").click()
+    add = details.get_by_role("form", name="Add a version of console-fleet")
+    vbody = add.get_by_label("Template body (JSON)")
+    expect(vbody).to_have_value(json.dumps(fleet_body("kitchen_"), indent=2))
+    vbody.fill(json.dumps(fleet_body("pantry_")))
+    add.get_by_label("Make it the default version").check()
+    add.get_by_role("button", name="Save version").click()
+    expect(details.get_by_role("status")).to_have_text("Added version 2 as the default.")
+    expect(versions).to_have_count(2)
+    expect(details.get_by_test_id("default-version")).to_have_text("2")
+    expect(details.locator('tr[data-version="2"]')).to_contain_text("Default")
+    expect(details.get_by_label("Body of the default version")).to_contain_text("pantry_")
+    described = iot.describe_provisioning_template(templateName="console-fleet")
+    assert described["defaultVersionId"] == 2
+    assert json.loads(described["templateBody"]) == fleet_body("pantry_")
+    shot(page, "provisioning-versions")
+
+    # A version the API refuses is reported in the version form.
+    details.get_by_role("button", name="Add version of console-fleet").click()
+    vbody.fill('{"Resources": {"x": {"Type": "AWS::IoT::Nothing"}}}')
+    add.get_by_role("button", name="Save version").click()
+    expect(add.get_by_role("alert")).to_contain_text("InvalidRequestException")
+    add.get_by_role("button", name="Cancel").click()
+
+    # Back to version 1 as the default.
+    details.get_by_role("button", name="Make default version 1").click()
+    expect(details.get_by_test_id("default-version")).to_have_text("1")
+    assert iot.describe_provisioning_template(templateName="console-fleet")["defaultVersionId"] == 1
+
+    row.get_by_role("button", name="Delete console-fleet").click()
+    row.get_by_role("button", name="Confirm delete console-fleet").click()
+    expect(row).to_have_count(0)
+    expect(page.get_by_role("status").first).to_have_text("Deleted provisioning template console-fleet.")
+    assert iot.list_provisioning_templates()["templates"] == []
+
+
+def test_provisioning_templates_list_pages(page, server):
+    iot = aws_client(server)
+    for i in range(27):
+        iot.create_provisioning_template(templateName=f"fleet-{i:02}", templateBody=json.dumps(fleet_body(f"d{i}_")),
+                                         provisioningRoleArn=ROLE_ARN, enabled=i % 2 == 0)
+    sign_in(page, server)
+    expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    page.goto(f"{server.endpoint}/console/provisioning")
+    rows = page.get_by_role("table", name="Provisioning templates").locator("tbody tr[data-template]")
+    expect(rows).to_have_count(25)
+    pager = page.get_by_role("group", name="provisioning templates pages")
+    pager.get_by_role("button", name="Next page").click()
+    expect(rows).to_have_count(2)
+    expect(pager.get_by_role("button", name="Next page")).to_be_disabled()
+    pager.get_by_role("button", name="Previous page").click()
+    expect(rows).to_have_count(25)
+    every = {t["templateName"] for t in iot.list_provisioning_templates(maxResults=100)["templates"]}
+    assert len(every) == 27
+    shot(page, "provisioning")
