@@ -796,3 +796,42 @@ def test_provisioning_templates_list_pages(page, server):
     every = {t["templateName"] for t in iot.list_provisioning_templates(maxResults=100)["templates"]}
     assert len(every) == 27
     shot(page, "provisioning")
+
+
+def test_dashboard_shows_the_cluster_view_of_a_node(browser):
+    """Two real nodes (PostgreSQL and NATS as in test_cluster.py): node 1's dashboard names its
+    peer and follows its store connection through an outage."""
+    from test_cluster import Cluster  # skips, saying why, without PostgreSQL or NATS
+
+    cluster = Cluster(size=2)
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        pg = context.new_page()
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        a = cluster.nodes[0]
+        sign_in(pg, a)
+        expect(pg.get_by_role("heading", name="Things")).to_be_visible()
+        pg.get_by_role("link", name="Dashboard").click()
+        expect(figure(pg, "node")).to_have_text("n1")
+        expect(figure(pg, "bus")).to_have_text("connected")
+        expect(figure(pg, "store")).to_have_text("connected")
+        # Peers are heard through heartbeats (every 2 s).
+        expect(pg.get_by_role("table", name="Peers").get_by_role("rowheader")).to_have_text(["n2"], timeout=30_000)
+        shot(pg, "dashboard-cluster")
+
+        cluster.pg.cut()
+        try:
+            expect(figure(pg, "store")).to_have_text("disconnected", timeout=30_000)
+            expect(pg.get_by_role("alert")).to_contain_text("This node cannot serve")
+            # The broker figures stay: /metrics is served while the node is degraded.
+            expect(figure(pg, "connections")).to_have_text("0")
+        finally:
+            cluster.pg.restore()
+        expect(figure(pg, "store")).to_have_text("connected", timeout=30_000)
+        expect(pg.get_by_role("alert")).to_have_count(0)
+        assert not errors, f"uncaught errors in the page: {errors}"
+    finally:
+        context.close()
+        cluster.close()
