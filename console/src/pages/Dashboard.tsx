@@ -119,6 +119,7 @@ export function Dashboard({ api }: { api: Api }) {
         <Figure id="retained" label="Retained messages" value={count(total(s, "ferrite_mqtt_retained_messages"))} />
         <Figure id="messages-in" label="Messages in" value={count(total(s, "ferrite_mqtt_messages_received_total"))} />
         <Figure id="messages-out" label="Messages out" value={count(total(s, "ferrite_mqtt_messages_sent_total"))} />
+        {/* The drop family has no series until the first drop: none read is zero, not unknown. */}
         <Figure id="dropped" label="Messages dropped" value={count(total(s, "ferrite_mqtt_messages_dropped_total") ?? (samples ? 0 : undefined))} />
       </dl>
       <Breakdown title="Dropped, by reason" counts={byLabel(s, "ferrite_mqtt_messages_dropped_total", "reason")} />
