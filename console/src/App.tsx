@@ -11,6 +11,9 @@ import { Shadows } from "./pages/Shadows";
 import { Certificates } from "./pages/Certificates";
 import { Dashboard } from "./pages/Dashboard";
 import { Provisioning } from "./pages/Provisioning";
+import { Rules } from "./pages/Rules";
+import { Jobs } from "./pages/Jobs";
+import { Policies } from "./pages/Policies";
 import { NotBuilt } from "./pages/NotBuilt";
 
 interface Page {
@@ -25,10 +28,10 @@ export const PAGES: Page[] = [
   { route: "/things", title: "Things" },
   { route: "/shadows", title: "Shadows" },
   { route: "/certificates", title: "Certificates and CAs" },
-  { route: "/policies", title: "Policies", planned: "policies and their versions, an editor showing validation errors where they are" },
+  { route: "/policies", title: "Policies" },
   { route: "/mqtt", title: "MQTT test client" },
-  { route: "/rules", title: "Rules", planned: "list, create with SQL and action JSON, enable/disable, rule test, per-rule counters" },
-  { route: "/jobs", title: "Jobs", planned: "create for things or groups, follow executions per status live" },
+  { route: "/rules", title: "Rules" },
+  { route: "/jobs", title: "Jobs" },
   { route: "/provisioning", title: "Provisioning templates" },
 ];
 
@@ -109,6 +112,12 @@ export function App() {
           <Certificates api={api} />
         ) : page.route === "/provisioning" ? (
           <Provisioning api={api} />
+        ) : page.route === "/rules" ? (
+          <Rules api={api} />
+        ) : page.route === "/jobs" ? (
+          <Jobs api={api} />
+        ) : page.route === "/policies" ? (
+          <Policies api={api} />
         ) : page.route === "/mqtt" ? (
           <MqttClient api={api} settings={settings} />
         ) : (

@@ -1,5 +1,8 @@
 // The Prometheus text `/metrics` answers (OpenMetrics, as prometheus_client encodes it), read
-// into samples the dashboard sums and groups. Counters carry their `_total` suffix.
+// into samples that the Dashboard and the Rules page's per-rule counters sum and group.
+// Counters carry their `_total` suffix.
+
+import { Api, ApiError } from "./api";
 
 export interface Sample {
   name: string;
@@ -7,6 +10,7 @@ export interface Sample {
   value: number;
 }
 
+/** One sample line: `name{label="v",...} value` (label values escape `\` and `"`). */
 const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
@@ -26,6 +30,13 @@ export function parseMetrics(text: string): Sample[] {
   return samples;
 }
 
+/** The server's `/metrics` (unsigned, like `/health`), parsed; anything but a 200 is an error. */
+export async function readMetrics(api: Api): Promise<Sample[]> {
+  const res = await api.plain("/metrics");
+  if (res.status !== 200) throw new ApiError(`/metrics answered HTTP ${res.status}`, `HTTP ${res.status}`, res.status);
+  return parseMetrics(res.text);
+}
+
 /** The sum of every series of `name` (all label values), or undefined when there is none. */
 export function total(samples: Sample[], name: string): number | undefined {
   let sum: number | undefined;
@@ -33,7 +44,7 @@ export function total(samples: Sample[], name: string): number | undefined {
   return sum;
 }
 
-/** The series of `name` summed per value of `label`. */
+/** The series of `name` summed per value of `label` (series without it under ""). */
 export function byLabel(samples: Sample[], name: string, label: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const s of samples) {

@@ -346,14 +346,16 @@ def test_mqtt_client_with_a_bad_secret_is_refused(browser, server):
 
 
 @pytest.mark.parametrize("route,title", [
-    ("policies", "Policies"), ("rules", "Rules"), ("jobs", "Jobs"),
+    ("dashboard", "Dashboard"), ("policies", "Policies"), ("rules", "Rules"), ("jobs", "Jobs"),
+    ("provisioning", "Provisioning templates"),
 ])
-def test_pages_not_built_yet_say_so_on_a_deep_link(page, server, route, title):
+def test_every_page_is_built_on_a_deep_link(page, server, route, title):
     sign_in(page, server)
     expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    expect(page.locator("nav .soon")).to_have_count(0)
     page.goto(f"{server.endpoint}/console/{route}")
-    expect(page.get_by_role("heading", name=title)).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text("not built yet")
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
+    expect(page.get_by_text("not built yet")).to_have_count(0)
     shot(page, f"page-{route}")
 
 
@@ -835,3 +837,285 @@ def test_dashboard_shows_the_cluster_view_of_a_node(browser):
     finally:
         context.close()
         cluster.close()
+
+
+def rule_row(page, name):
+    return page.locator(f'tr[data-rule="{name}"]')
+
+
+def test_rules_create_republish_test_it_and_disable(page, server):
+    iot = aws_client(server)
+    sign_in(page, server)
+    page.get_by_role("link", name="Rules").click()
+    expect(page.get_by_role("heading", name="Rules")).to_be_visible()
+    expect(page.get_by_role("cell", name="No rules on this page.")).to_be_visible()
+
+    page.get_by_role("button", name="Create rule").click()
+    form = page.get_by_role("form", name="Create rule")
+    form.get_by_label("Rule name").fill("console_republish")
+    form.get_by_label("SQL", exact=True).fill("SELECT temp * 2 AS doubled, topic(2) AS room FROM 'in/+'")
+    form.get_by_label("SQL version").select_option("2016-03-23")
+    actions = form.get_by_label("Actions (JSON array)")
+    # A syntax error is shown where it is, and nothing can be sent.
+    actions.fill('[{"republish": {"topic": "out/${topic(2)}"')
+    expect(form.get_by_text("Not valid JSON")).to_be_visible()
+    expect(actions).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_role("button", name="Create rule")).to_be_disabled()
+    actions.fill(json.dumps([{"republish": {"roleArn": "arn:aws:iam::123456789012:role/republish",
+                                            "topic": "out/${topic(2)}", "qos": 1}}]))
+    expect(form.get_by_text("Not valid JSON")).to_have_count(0)
+
+    # The test panel runs what is typed: the selected output and the republish topic.
+    test = page.get_by_role("form", name="Test rule")
+    test.get_by_label("Topic").fill("in/kitchen")
+    test.get_by_label("Payload").fill('{"temp": 21}')
+    test.get_by_role("button", name="Run test").click()
+    expect(test.get_by_label("Selected output")).to_have_text('{\n  "doubled": 42,\n  "room": "kitchen"\n}')
+    expect(test.get_by_role("list", name="Actions for this message")).to_contain_text("republish · topic = out/kitchen")
+    test.get_by_label("Topic").fill("elsewhere/kitchen")
+    test.get_by_role("button", name="Run test").click()
+    expect(test).to_contain_text("does not match the rule's filter in/+")
+    shot(page, "rules-create")
+
+    form.get_by_role("button", name="Create rule").click()
+    row = rule_row(page, "console_republish")
+    expect(row).to_contain_text("in/+")
+    expect(row).to_contain_text("Enabled")
+    got = iot.get_topic_rule(ruleName="console_republish")["rule"]
+    assert got["awsIotSqlVersion"] == "2016-03-23"
+    assert got["actions"][0]["republish"]["topic"] == "out/${topic(2)}"
+
+    device = Client("console-rules-paho", protocol=mqtt.MQTTv5)
+    device.connect(server.ports["mqtt"])
+    try:
+        device.subscribe("out/#")
+        device.publish("in/x", json.dumps({"temp": 20.5}), qos=1)
+        m = device.get()
+        assert m.topic == "out/x"
+        assert json.loads(m.payload) == {"doubled": 41, "room": "x"}
+        # The counters from /metrics follow.
+        counters = page.get_by_role("list", name="Counters of console_republish")
+        expect(counters).to_contain_text("matched 1")
+        expect(counters).to_contain_text("actions ok 1")
+        shot(page, "rules")
+
+        row.get_by_role("button", name="Disable rule console_republish").click()
+        expect(row).to_contain_text("Disabled")
+        assert iot.get_topic_rule(ruleName="console_republish")["rule"]["ruleDisabled"] is True
+        device.publish("in/y", json.dumps({"temp": 1}), qos=1)
+        device.expect_none()
+    finally:
+        device.close()
+
+    # Edit: the form holds the rule as read; an API refusal is shown with its name.
+    row.get_by_role("button", name="Edit rule console_republish").click()
+    edit = page.get_by_role("form", name="Edit rule console_republish")
+    expect(edit.get_by_label("SQL", exact=True)).to_have_value("SELECT temp * 2 AS doubled, topic(2) AS room FROM 'in/+'")
+    edit.get_by_label("SQL", exact=True).fill("SELECT FROM nowhere")
+    edit.get_by_role("button", name="Save rule").click()
+    expect(edit.get_by_role("alert")).to_contain_text("SqlParseException")
+    edit.get_by_label("SQL", exact=True).fill("SELECT * FROM 'in/#'")
+    edit.get_by_role("button", name="Save rule").click()
+    expect(row).to_contain_text("in/#")
+    got = iot.get_topic_rule(ruleName="console_republish")["rule"]
+    assert got["sql"] == "SELECT * FROM 'in/#'" and got["ruleDisabled"] is True
+
+    row.get_by_role("button", name="Enable rule console_republish").click()
+    expect(row).to_contain_text("Enabled")
+    assert iot.get_topic_rule(ruleName="console_republish")["rule"]["ruleDisabled"] is False
+    row.get_by_role("button", name="Delete rule console_republish").click()
+    page.get_by_role("button", name="Confirm delete rule console_republish").click()
+    expect(row).to_have_count(0)
+    assert iot.list_topic_rules()["rules"] == []
+
+
+def test_rules_list_pages(page, server):
+    iot = aws_client(server)
+    for i in range(30):
+        iot.create_topic_rule(ruleName=f"r_{i:02d}", topicRulePayload={"sql": f"SELECT * FROM 't/{i}'", "actions": []})
+    sign_in(page, server)
+    page.goto(f"{server.endpoint}/console/rules")
+    rows = page.locator("tbody tr[data-rule]")
+    expect(rows).to_have_count(25)
+    page.get_by_role("button", name="Next page of rules").click()
+    expect(rows).to_have_count(5)
+    expect(page.get_by_role("button", name="Next page of rules")).to_be_disabled()
+    page.get_by_role("button", name="Previous page of rules").click()
+    expect(rows).to_have_count(25)
+
+
+def job_row(page, job_id):
+    return page.locator(f'tr[data-job="{job_id}"]')
+
+
+def test_jobs_create_for_a_thing_and_follow_its_execution_live(page, server):
+    iot = aws_client(server)
+    jobs_data = aws_client(server, "iot-jobs-data")
+    thing_arn = iot.create_thing(thingName="console-pump")["thingArn"]
+    group_arn = iot.create_thing_group(thingGroupName="pumps")["thingGroupArn"]
+    sign_in(page, server)
+    page.get_by_role("link", name="Jobs").click()
+    expect(page.get_by_role("cell", name="No jobs on this page.")).to_be_visible()
+
+    page.get_by_role("button", name="Create job").click()
+    form = page.get_by_role("form", name="Create job")
+    form.get_by_label("Job ID").fill("pump-update-1")
+    form.get_by_label("Target things").fill("no-such-thing")
+    form.get_by_label("Job document (JSON)").fill('{"op": ')
+    expect(form.get_by_text("Not valid JSON")).to_be_visible()
+    expect(form.get_by_role("button", name="Create job")).to_be_disabled()
+    form.get_by_label("Job document (JSON)").fill('{"op": "update", "version": "2.1"}')
+    form.get_by_label("Description").fill("firmware 2.1")
+    # A name that is no thing is the API's refusal, and no job is made.
+    form.get_by_role("button", name="Create job").click()
+    expect(form.get_by_role("alert")).to_contain_text("ResourceNotFoundException")
+    assert iot.list_jobs()["jobs"] == []
+    form.get_by_label("Target things").fill("console-pump")
+    form.get_by_role("button", name="Create job").click()
+
+    row = job_row(page, "pump-update-1")
+    expect(row).to_contain_text("IN_PROGRESS")
+    job = iot.describe_job(jobId="pump-update-1")["job"]
+    assert job["targets"] == [thing_arn] and job["description"] == "firmware 2.1"
+    assert json.loads(iot.get_job_document(jobId="pump-update-1")["document"]) == {"op": "update", "version": "2.1"}
+
+    # The details opened with the job: its execution, followed as the device runs it.
+    details = page.get_by_role("region", name="Job pump-update-1")
+    execution = details.locator('tr[data-execution="console-pump"]')
+    expect(execution).to_contain_text("QUEUED")
+    started = jobs_data.start_next_pending_job_execution(thingName="console-pump")["execution"]
+    assert started["jobId"] == "pump-update-1"
+    expect(execution).to_contain_text("IN_PROGRESS")
+    jobs_data.update_job_execution(thingName="console-pump", jobId="pump-update-1", status="SUCCEEDED")
+    expect(execution).to_contain_text("SUCCEEDED")
+    expect(details.get_by_role("list", name="Executions of pump-update-1 per status")).to_contain_text("SUCCEEDED 1")
+    expect(details.get_by_test_id("job-status")).to_have_text("COMPLETED")
+    expect(row).to_contain_text("COMPLETED")
+    details.get_by_text("Job document").click()
+    expect(details.locator("pre.json")).to_contain_text('"version": "2.1"')
+    shot(page, "jobs")
+
+    # A job for a group (its member runs nothing): cancelled, then deleted, in the page.
+    iot.add_thing_to_thing_group(thingGroupName="pumps", thingName="console-pump")
+    page.get_by_role("button", name="Create job").click()
+    form.get_by_label("Job ID").fill("pumps-check")
+    form.get_by_label("Target thing groups").fill("pumps")
+    form.get_by_label("Job document (JSON)").fill('{"op": "check"}')
+    form.get_by_label("Target selection").select_option("CONTINUOUS")
+    form.get_by_role("button", name="Create job").click()
+    row2 = job_row(page, "pumps-check")
+    expect(row2).to_contain_text("CONTINUOUS")
+    assert iot.describe_job(jobId="pumps-check")["job"]["targets"] == [group_arn]
+    row2.get_by_role("button", name="Cancel job pumps-check").click()
+    row2.get_by_placeholder("Comment (optional)").fill("not needed")
+    row2.get_by_role("button", name="Confirm cancel job pumps-check").click()
+    expect(row2).to_contain_text("CANCELED")
+    cancelled = iot.describe_job(jobId="pumps-check")["job"]
+    assert cancelled["status"] == "CANCELED" and cancelled["comment"] == "not needed"
+    row2.get_by_role("button", name="Delete job pumps-check").click()
+    row2.get_by_role("button", name="Confirm delete job pumps-check").click()
+    expect(row2).to_have_count(0)
+    assert [j["jobId"] for j in iot.list_jobs()["jobs"]] == ["pump-update-1"]
+    # The status filter asks the server.
+    page.get_by_label("Job status").select_option("CANCELED")
+    expect(page.get_by_role("cell", name="No jobs on this page.")).to_be_visible()
+    page.get_by_label("Job status").select_option("COMPLETED")
+    expect(row).to_be_visible()
+
+
+def test_jobs_list_pages(page, server):
+    iot = aws_client(server)
+    arn = iot.create_thing(thingName="console-fleet")["thingArn"]
+    for i in range(27):
+        iot.create_job(jobId=f"j-{i:02d}", targets=[arn], document="{}")
+    sign_in(page, server)
+    page.goto(f"{server.endpoint}/console/jobs")
+    rows = page.locator("tbody tr[data-job]")
+    expect(rows).to_have_count(25)
+    page.get_by_role("button", name="Next page of jobs").click()
+    expect(rows).to_have_count(2)
+    page.get_by_role("button", name="Previous page of jobs").click()
+    expect(rows).to_have_count(25)
+
+
+def policy_doc(*actions):
+    return json.dumps({"Version": "2012-10-17",
+                       "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]})
+
+
+def test_policies_create_with_errors_shown_then_versions(page, server):
+    iot = aws_client(server)
+    sign_in(page, server)
+    page.get_by_role("link", name="Policies").click()
+    expect(page.get_by_role("cell", name="No policies on this page.")).to_be_visible()
+
+    page.get_by_role("button", name="Create policy").click()
+    form = page.get_by_role("form", name="Create policy")
+    form.get_by_label("Policy name").fill("console-devices")
+    document = form.get_by_label("Policy document (JSON)")
+    # A JSON syntax error is shown in the page, and nothing can be sent.
+    document.fill('{"Version": "2012-10-17", "Statement": [')
+    expect(form.get_by_text("Not valid JSON")).to_be_visible()
+    expect(document).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_role("button", name="Create policy")).to_be_disabled()
+    # JSON the API refuses: its MalformedPolicyException, as it says it.
+    document.fill('{"Version": "2012-10-17", "Statement": [{"Effect": "Perhaps", "Action": "iot:Connect", "Resource": "*"}]}')
+    form.get_by_role("button", name="Create policy").click()
+    expect(form.get_by_role("alert")).to_contain_text("MalformedPolicyException")
+    assert iot.list_policies()["policies"] == []
+    shot(page, "policies-error")
+    document.fill(policy_doc("iot:Connect"))
+    form.get_by_role("button", name="Create policy").click()
+    row = page.locator('tr[data-policy="console-devices"]')
+    expect(row).to_be_visible()
+    got = iot.get_policy(policyName="console-devices")
+    assert json.loads(got["policyDocument"]) == json.loads(policy_doc("iot:Connect"))
+    assert got["defaultVersionId"] == "1"
+
+    row.get_by_role("button", name="Versions of policy console-devices").click()
+    versions = page.get_by_role("region", name="Versions of policy console-devices")
+    new = versions.get_by_role("form", name="New version of console-devices")
+    new_doc = new.get_by_label("Policy document (JSON)")
+    # The new version starts from the default's document.
+    expect(new_doc).to_have_value(re.compile("iot:Connect"))
+    new_doc.fill(policy_doc("iot:Connect", "iot:Publish"))
+    new.get_by_role("button", name="Create version").click()
+    v2 = versions.locator('tr[data-version="2"]')
+    expect(v2).to_contain_text("Default")
+    listed = {v["versionId"]: v["isDefaultVersion"] for v in iot.list_policy_versions(policyName="console-devices")["policyVersions"]}
+    assert listed == {"1": False, "2": True}
+    assert json.loads(iot.get_policy(policyName="console-devices")["policyDocument"])["Statement"][0]["Action"] == ["iot:Connect", "iot:Publish"]
+
+    v1 = versions.locator('tr[data-version="1"]')
+    v1.get_by_role("button", name="Document of version 1").click()
+    expect(versions.get_by_label("Document of version 1")).to_contain_text('"iot:Connect"')
+    v1.get_by_role("button", name="Set as default version 1").click()
+    expect(v1).to_contain_text("Default")
+    assert iot.get_policy(policyName="console-devices")["defaultVersionId"] == "1"
+    shot(page, "policies")
+
+    # The policy still has another version: the API's refusal is shown.
+    row.get_by_role("button", name="Delete policy console-devices").click()
+    row.get_by_role("button", name="Confirm delete policy console-devices").click()
+    expect(page.get_by_role("alert")).to_contain_text("DeleteConflictException")
+    v2.get_by_role("button", name="Delete version 2").click()
+    v2.get_by_role("button", name="Confirm delete version 2").click()
+    expect(v2).to_have_count(0)
+    assert [v["versionId"] for v in iot.list_policy_versions(policyName="console-devices")["policyVersions"]] == ["1"]
+    row.get_by_role("button", name="Confirm delete policy console-devices").click()
+    expect(row).to_have_count(0)
+    assert iot.list_policies()["policies"] == []
+
+
+def test_policies_list_pages(page, server):
+    iot = aws_client(server)
+    for i in range(26):
+        iot.create_policy(policyName=f"p-{i:02d}", policyDocument=policy_doc("iot:Connect"))
+    sign_in(page, server)
+    page.goto(f"{server.endpoint}/console/policies")
+    rows = page.locator("tbody tr[data-policy]")
+    expect(rows).to_have_count(25)
+    page.get_by_role("button", name="Next page of policies").click()
+    expect(rows).to_have_count(1)
+    page.get_by_role("button", name="Previous page of policies").click()
+    expect(rows).to_have_count(25)

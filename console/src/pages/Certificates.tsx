@@ -6,6 +6,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
+import { when } from "../format";
 import { Pager, useMarkers } from "./Pager";
 import { CreatedKeys, type NewCertificate } from "./CreatedKeys";
 import { CertificateAttachments } from "./CertificateAttachments";
@@ -18,9 +19,6 @@ interface Certificate {
 }
 
 const PAGE_SIZE = 25;
-
-/** API dates are epoch seconds. */
-export const when = (secs?: number) => (secs ? new Date(secs * 1000).toLocaleString() : "—");
 
 /** Status changes the page offers from each status (UpdateCertificate newStatus). */
 const MOVES: Record<string, { to: string; verb: string }[]> = {

@@ -3,9 +3,10 @@
 // Rates come from counter deltas between polls; a failed poll is shown and the last values
 // stay, so a blip does not blank the page.
 
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { Api, describe } from "../api";
-import { byLabel, parseMetrics, total, type Sample } from "../metrics";
+import { byLabel, readMetrics, total, type Sample } from "../metrics";
+import { usePolling } from "../poll";
 import { LineChart, type Point } from "./LineChart";
 
 const POLL_MS = 2_000;
@@ -53,15 +54,11 @@ export function Dashboard({ api }: { api: Api }) {
   const [error, setError] = useState("");
   const [updated, setUpdated] = useState(0);
 
-  useEffect(() => {
-    let live = true;
-    let timer: number | undefined;
-    async function poll() {
+  usePolling(
+    async (alive) => {
       try {
-        const [m, h] = await Promise.all([api.plain("/metrics"), api.plain("/health")]);
-        if (m.status !== 200) throw new Error(`/metrics answered HTTP ${m.status}`);
-        if (!live) return;
-        const s = parseMetrics(m.text);
+        const [s, h] = await Promise.all([readMetrics(api), api.plain("/health")]);
+        if (!alive()) return;
         const now = Date.now();
         setSamples(s);
         try {
@@ -76,17 +73,12 @@ export function Dashboard({ api }: { api: Api }) {
         setUpdated(now);
         setError("");
       } catch (e) {
-        if (live) setError(`Could not read the metrics: ${describe(e)}`);
-      } finally {
-        if (live) timer = window.setTimeout(poll, POLL_MS);
+        if (alive()) setError(`Could not read the metrics: ${describe(e)}`);
       }
-    }
-    poll();
-    return () => {
-      live = false;
-      window.clearTimeout(timer);
-    };
-  }, [api]);
+    },
+    POLL_MS,
+    [api],
+  );
 
   const inRates = rates(history, "received");
   const outRates = rates(history, "sent");

@@ -5,9 +5,10 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe } from "../api";
+import { when } from "../format";
+import { Confirm } from "./Confirm";
 import { Pager, useMarkers } from "./Pager";
-import { when } from "./Certificates";
-import { SAMPLE_BODY, TemplateBody, bodyError } from "./TemplateBody";
+import { SAMPLE_BODY, TemplateBody, useTemplateBody } from "./TemplateBody";
 import { TemplateDetails, templatePath } from "./TemplateDetails";
 
 interface TemplateSummary {
@@ -96,19 +97,20 @@ export function Provisioning({ api }: { api: Api }) {
 function TemplateRow({ api, template: t, onChanged }: { api: Api; template: TemplateSummary; onChanged: (msg: string) => void }) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
-  const [deleting, setDeleting] = useState(false);
   const [open, setOpen] = useState(false);
   const path = templatePath(t.templateName);
 
-  async function run(action: () => Promise<unknown>, message: string) {
+  /** Whether `action` went through (the confirmation stays open when it did not). */
+  async function run(action: () => Promise<unknown>, message: string): Promise<boolean> {
     setBusy(true);
     setError("");
     try {
       await action();
-      setDeleting(false);
       onChanged(message);
+      return true;
     } catch (e) {
       setError(describe(e));
+      return false;
     } finally {
       setBusy(false);
     }
@@ -139,20 +141,7 @@ function TemplateRow({ api, template: t, onChanged }: { api: Api; template: Temp
             {t.enabled ? "Disable" : "Enable"}
             <span class="sr"> {t.templateName}</span>
           </button>
-          {deleting ? (
-            <>
-              <button type="button" class="danger" disabled={busy} onClick={() => run(() => api.call("DELETE", path), `Deleted provisioning template ${t.templateName}.`)}>
-                Confirm delete<span class="sr"> {t.templateName}</span>
-              </button>
-              <button type="button" onClick={() => setDeleting(false)}>
-                Cancel
-              </button>
-            </>
-          ) : (
-            <button type="button" class="danger" onClick={() => setDeleting(true)}>
-              Delete<span class="sr"> {t.templateName}</span>
-            </button>
-          )}
+          <Confirm verb="Delete" what={t.templateName} busy={busy} onConfirm={() => run(() => api.call("DELETE", path), `Deleted provisioning template ${t.templateName}.`)} />
         </td>
       </tr>
       {open || error ? (
@@ -176,7 +165,7 @@ function CreateTemplate({ api, onCreated }: { api: Api; onCreated: (name: string
   const [open, setOpen] = useState(false);
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
-  const [body, setBody] = useState(SAMPLE_BODY);
+  const body = useTemplateBody(SAMPLE_BODY);
   const [role, setRole] = useState("");
   const [enabled, setEnabled] = useState(true);
   const [error, setError] = useState("");
@@ -195,7 +184,7 @@ function CreateTemplate({ api, onCreated }: { api: Api; onCreated: (name: string
       aria-label="Create provisioning template"
       onSubmit={async (e) => {
         e.preventDefault();
-        if (bodyError(body)) return;
+        if (body.error) return;
         setBusy(true);
         setError("");
         try {
@@ -203,7 +192,7 @@ function CreateTemplate({ api, onCreated }: { api: Api; onCreated: (name: string
             body: {
               templateName: name.trim(),
               ...(description.trim() ? { description: description.trim() } : {}),
-              templateBody: body,
+              templateBody: body.text,
               provisioningRoleArn: role.trim(),
               enabled,
             },
@@ -211,7 +200,7 @@ function CreateTemplate({ api, onCreated }: { api: Api; onCreated: (name: string
           onCreated(name.trim());
           setName("");
           setDescription("");
-          setBody(SAMPLE_BODY);
+          body.setText(SAMPLE_BODY);
           setOpen(false);
         } catch (err) {
           setError(describe(err));
@@ -225,7 +214,7 @@ function CreateTemplate({ api, onCreated }: { api: Api; onCreated: (name: string
       <input id="new-template-name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
       <label for="new-template-description">Description (optional)</label>
       <input id="new-template-description" value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
-      <TemplateBody id="new-template-body" value={body} onInput={setBody} />
+      <TemplateBody id="new-template-body" value={body.text} error={body.error} onInput={body.setText} />
       <label for="new-template-role">Provisioning role ARN</label>
       <input
         id="new-template-role"
@@ -246,7 +235,7 @@ function CreateTemplate({ api, onCreated }: { api: Api; onCreated: (name: string
           {error}
         </p>
       ) : null}
-      <button type="submit" disabled={busy || !!bodyError(body)}>
+      <button type="submit" disabled={busy || !!body.error}>
         Create
       </button>
       <button type="button" onClick={() => setOpen(false)}>

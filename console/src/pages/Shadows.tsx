@@ -10,7 +10,8 @@ import { Api, ApiError, describe, seg } from "../api";
 import { connectLive, defaultWsUrl } from "../live";
 import { navigate } from "../router";
 import type { Settings } from "../session";
-import { parseObject, pretty } from "../json";
+import { parseJson, pretty } from "../json";
+import { JsonField } from "./JsonField";
 
 /** The classic (unnamed) shadow, as a key next to the named ones (a name is never empty). */
 const CLASSIC = "";
@@ -228,7 +229,7 @@ function ShadowView(props: { api: Api; thing: string; name: string; tick: number
     if (!dirty && doc !== undefined) setText(pretty(doc?.state?.desired ?? {}));
   }, [doc, dirty]);
 
-  const parsed = parseObject(text, "Desired", true);
+  const parsed = parseJson(text, "object or null", "Desired");
   const id = `shadow-desired-${name || "classic"}`;
 
   async function save(e: Event) {
@@ -314,27 +315,17 @@ function ShadowView(props: { api: Api; thing: string; name: string; tick: number
         </>
       )}
       <form aria-label={`Edit desired state of ${label(name)}`} onSubmit={save}>
-        <label for={id}>Desired state (JSON)</label>
-        <textarea
+        <JsonField
           id={id}
-          class="json-editor"
-          rows={8}
+          label="Desired state (JSON)"
           value={text}
-          aria-invalid={parsed.error ? true : undefined}
-          aria-describedby={`${id}-help${parsed.error ? ` ${id}-error` : ""}`}
-          onInput={(e) => {
+          error={parsed.error}
+          hint={`Keys merge into the desired state; set a key to null to remove it. ${doc ? `Saving sends version ${doc.version}: if the shadow changed since, the API refuses it.` : "Saving creates the shadow."}`}
+          onInput={(t) => {
             setDirty(true);
-            setText(e.currentTarget.value);
+            setText(t);
           }}
         />
-        <p id={`${id}-help`} class="hint">
-          Keys merge into the desired state; set a key to null to remove it. {doc ? `Saving sends version ${doc.version}: if the shadow changed since, the API refuses it.` : "Saving creates the shadow."}
-        </p>
-        {parsed.error ? (
-          <p id={`${id}-error`} class="error">
-            {parsed.error}
-          </p>
-        ) : null}
         <button type="submit" disabled={busy || !!parsed.error}>
           Save desired
         </button>

@@ -2,7 +2,7 @@
 // shown under it as they are typed; what the API objects to (an unknown resource type, a
 // missing property) comes back from the call and is shown by the form that sent it.
 
-import { parseObject } from "../json";
+import { JsonField, useJsonText } from "./JsonField";
 
 /** A fleet provisioning template to start from: a thing named from a parameter, and its certificate. */
 export const SAMPLE_BODY = JSON.stringify(
@@ -23,31 +23,19 @@ export const SAMPLE_BODY = JSON.stringify(
   2,
 );
 
-/** Why `text` cannot be sent as a template body, or "" when it can. */
-export const bodyError = (text: string) => parseObject(text, "A template body").error ?? "";
+/** A template body being typed, checked as JSON (an object) as it changes. */
+export const useTemplateBody = (initial: string) => useJsonText(initial, "object", "A template body");
 
-export function TemplateBody({ id, value, onInput }: { id: string; value: string; onInput: (text: string) => void }) {
-  const error = bodyError(value);
+export function TemplateBody({ id, value, error, onInput }: { id: string; value: string; error?: string; onInput: (text: string) => void }) {
   return (
-    <>
-      <label for={id}>Template body (JSON)</label>
-      <textarea
-        id={id}
-        class="json-editor"
-        rows={14}
-        value={value}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={`${id}-help${error ? ` ${id}-error` : ""}`}
-        onInput={(e) => onInput(e.currentTarget.value)}
-      />
-      <p id={`${id}-help`} class="hint">
-        Parameters and Resources (AWS::IoT::Thing, AWS::IoT::Certificate, AWS::IoT::Policy); the server checks the resources when it is saved.
-      </p>
-      {error ? (
-        <p id={`${id}-error`} class="error">
-          {error}
-        </p>
-      ) : null}
-    </>
+    <JsonField
+      id={id}
+      label="Template body (JSON)"
+      rows={14}
+      value={value}
+      error={error}
+      hint="Parameters and Resources (AWS::IoT::Thing, AWS::IoT::Certificate, AWS::IoT::Policy); the server checks the resources when it is saved."
+      onInput={onInput}
+    />
   );
 }

@@ -5,10 +5,10 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
-import { pretty } from "../json";
+import { when } from "../format";
+import { prettyText } from "../json";
 import { Pager, useMarkers } from "./Pager";
-import { when } from "./Certificates";
-import { TemplateBody, bodyError } from "./TemplateBody";
+import { TemplateBody, useTemplateBody } from "./TemplateBody";
 
 interface Template {
   templateArn: string;
@@ -32,15 +32,6 @@ interface Version {
 const VERSIONS_PAGE = 10;
 
 export const templatePath = (name: string) => `/provisioning-templates/${seg(name)}`;
-
-/** The body as stored, pretty-printed when it is JSON. */
-function prettyBody(text?: string): string {
-  try {
-    return pretty(JSON.parse(text ?? ""));
-  } catch {
-    return text ?? "";
-  }
-}
 
 export function TemplateDetails({ api, name, modified }: { api: Api; name: string; modified?: number }) {
   const pages = useMarkers();
@@ -126,7 +117,7 @@ export function TemplateDetails({ api, name, modified }: { api: Api; name: strin
           </dl>
           <h3 id={`template-body-${name}`}>Body of the default version</h3>
           <pre class="payload json" aria-labelledby={`template-body-${name}`}>
-            {prettyBody(template.templateBody)}
+            {prettyText(template.templateBody ?? "")}
           </pre>
         </>
       ) : loading ? (
@@ -161,14 +152,14 @@ export function TemplateDetails({ api, name, modified }: { api: Api; name: strin
         </tbody>
       </table>
       <Pager label={`versions of ${name}`} page={pages.page} next={next} loading={loading} onBack={pages.back} onForward={pages.forward} />
-      {template ? <AddVersion api={api} name={name} current={prettyBody(template.templateBody)} onAdded={changed} /> : null}
+      {template ? <AddVersion api={api} name={name} current={prettyText(template.templateBody ?? "")} onAdded={changed} /> : null}
     </div>
   );
 }
 
 function AddVersion({ api, name, current, onAdded }: { api: Api; name: string; current: string; onAdded: (msg: string) => void }) {
   const [open, setOpen] = useState(false);
-  const [body, setBody] = useState(current);
+  const body = useTemplateBody(current);
   const [asDefault, setAsDefault] = useState(false);
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
@@ -179,7 +170,7 @@ function AddVersion({ api, name, current, onAdded }: { api: Api; name: string; c
         type="button"
         onClick={() => {
           // Starts from the default version's body: a new version is usually a small change.
-          setBody(current);
+          body.setText(current);
           setOpen(true);
         }}
       >
@@ -192,13 +183,13 @@ function AddVersion({ api, name, current, onAdded }: { api: Api; name: string; c
       aria-label={`Add a version of ${name}`}
       onSubmit={async (e) => {
         e.preventDefault();
-        if (bodyError(body)) return;
+        if (body.error) return;
         setBusy(true);
         setError("");
         try {
           const r = await api.call<{ versionId: number; isDefaultVersion?: boolean }>("POST", `${templatePath(name)}/versions`, {
             query: { setAsDefault: asDefault },
-            body: { templateBody: body },
+            body: { templateBody: body.text },
           });
           setOpen(false);
           onAdded(`Added version ${r.versionId}${r.isDefaultVersion ? " as the default" : ""}.`);
@@ -209,7 +200,7 @@ function AddVersion({ api, name, current, onAdded }: { api: Api; name: string; c
         }
       }}
     >
-      <TemplateBody id={`version-body-${name}`} value={body} onInput={setBody} />
+      <TemplateBody id={`version-body-${name}`} value={body.text} error={body.error} onInput={body.setText} />
       <div>
         <label class="check">
           <input type="checkbox" checked={asDefault} onChange={(e) => setAsDefault(e.currentTarget.checked)} />
@@ -221,7 +212,7 @@ function AddVersion({ api, name, current, onAdded }: { api: Api; name: string; c
           {error}
         </p>
       ) : null}
-      <button type="submit" disabled={busy || !!bodyError(body)}>
+      <button type="submit" disabled={busy || !!body.error}>
         Save version
       </button>
       <button type="button" onClick={() => setOpen(false)}>

@@ -106,6 +106,18 @@ fn persistent(expiry: u32) -> Properties {
     }
 }
 
+/// Parks client `dev`'s persistent session, subscribed to `q/dev` at QoS 1, on `node`: it
+/// connects, subscribes and goes away, and the node's bus interest is in place.
+async fn park_dev(node: &Node) {
+    let (mut dev, _) = node
+        .harness
+        .connect_v5("dev", false, persistent(3600))
+        .await;
+    dev.subscribe("q/dev", QoS::AtLeastOnce).await;
+    dev.disconnect().await;
+    node.link.settled().await;
+}
+
 /// Waits until the stored session of `client_id` has `n` queued messages.
 async fn stored_queue_reaches(store: &PostgresStore, client_id: &str, n: usize) {
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -205,10 +217,7 @@ async fn a_persistent_session_resumes_on_another_node_after_its_node_dies() {
         let a = cluster.node("a").await;
         let b = cluster.node("b").await;
 
-        let (mut dev, _) = a.harness.connect_v5("dev", false, persistent(3600)).await;
-        dev.subscribe("q/dev", QoS::AtLeastOnce).await;
-        dev.disconnect().await;
-        a.link.settled().await;
+        park_dev(&a).await;
 
         // Published on node b while the client is away: node a queues and stores them.
         let (mut publisher, _) = b
@@ -425,10 +434,7 @@ async fn a_gone_nodes_parked_session_is_adopted_and_queues_again() {
         let b = cluster.node("b").await;
         let c = cluster.node("c").await;
 
-        let (mut dev, _) = a.harness.connect_v5("dev", false, persistent(3600)).await;
-        dev.subscribe("q/dev", QoS::AtLeastOnce).await;
-        dev.disconnect().await;
-        a.link.settled().await;
+        park_dev(&a).await;
         let (mut publisher, _) = c
             .harness
             .connect_v5("publisher", true, Properties::default())
@@ -481,9 +487,7 @@ async fn a_restarted_node_takes_its_parked_sessions_back() {
         let mut cluster = Cluster::new(location);
         let a = cluster.node("a").await;
         let b = cluster.node("b").await;
-        let (mut dev, _) = a.harness.connect_v5("dev", false, persistent(3600)).await;
-        dev.subscribe("q/dev", QoS::AtLeastOnce).await;
-        dev.disconnect().await;
+        park_dev(&a).await;
         a.kill();
 
         // The same node id starts again (its id is kept in its data directory).

@@ -69,13 +69,16 @@ pub(crate) async fn owner(
 
 /// The row lock of each row moves it once: a concurrent adopter (or claim) that locked it first
 /// changed `owner_node`, which PostgreSQL re-checks after the wait, so the row is skipped here.
-const ADOPT: &str = "UPDATE broker_session_owners SET
-        previous_node = owner_node,
+/// Only client ids with a stored session move: every client that ever connected has an owner
+/// row, and the clean ones' sessions ended with their connections.
+const ADOPT: &str = "UPDATE broker_session_owners AS o SET
+        previous_node = o.owner_node,
         owner_node = $2,
-        owner_epoch = owner_epoch + 1,
+        owner_epoch = o.owner_epoch + 1,
         claimed_at_ms = $3
-     WHERE owner_node = $1
-     RETURNING client_id, owner_epoch";
+     WHERE o.owner_node = $1
+       AND EXISTS (SELECT 1 FROM broker_sessions s WHERE s.client_id = o.client_id)
+     RETURNING o.client_id, o.owner_epoch";
 
 pub(crate) async fn adopt(
     pool: &PgPool,

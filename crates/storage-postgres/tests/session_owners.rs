@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use ferrite_storage::conformance::run_case;
-use ferrite_storage::{BrokerStore, SessionClaim, SessionOwners};
+use ferrite_storage::{BrokerOp, BrokerStore, SessionClaim, SessionOwners, StoredSession};
 use ferrite_storage_postgres::testing::ScratchLocation;
 
 #[tokio::test]
@@ -92,13 +93,24 @@ async fn a_gone_nodes_sessions_are_adopted_once_whoever_races_for_them() {
     };
     run_case(location, |location| async move {
         let store = Arc::new(location.open_store().await.unwrap());
+        let stored = |client: &str| {
+            BrokerOp::PutSession(StoredSession {
+                client_id: client.into(),
+                expiry_interval_secs: 3600,
+                disconnected_at_ms: Some(1),
+                data: Bytes::new(),
+            })
+        };
+        let mut sessions = vec![stored("elsewhere")];
         for i in 0..40 {
-            store
-                .claim_session(&format!("d{i}"), "gone", 1)
-                .await
-                .unwrap();
+            let client = format!("d{i}");
+            store.claim_session(&client, "gone", 1).await.unwrap();
+            sessions.push(stored(&client));
         }
+        // A clean client of the gone node: nothing stored, nothing to adopt.
+        store.claim_session("clean", "gone", 1).await.unwrap();
         store.claim_session("elsewhere", "c", 1).await.unwrap();
+        store.commit(sessions).await.unwrap();
         // Its client came back on node c before anyone adopted it: it stays c's.
         store.claim_session("d0", "c", 2).await.unwrap();
 
@@ -128,6 +140,11 @@ async fn a_gone_nodes_sessions_are_adopted_once_whoever_races_for_them() {
         assert_eq!(
             store.session_owner("d0").await.unwrap(),
             Some(("c".into(), 2))
+        );
+        assert_eq!(
+            store.session_owner("clean").await.unwrap(),
+            Some(("gone".into(), 1)),
+            "a client without a stored session is not adopted"
         );
         assert!(
             store

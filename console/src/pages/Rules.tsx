@@ -1,0 +1,233 @@
+// Topic rules: ListTopicRules page by page (nextToken), create (CreateTopicRule) and edit
+// (GetTopicRule, then ReplaceTopicRule) in RuleEditor with its rule test, enable and disable
+// (EnableTopicRule/DisableTopicRule), delete, and each rule's counters from /metrics, re-read
+// every few seconds (the list itself only on changes: it is the slower call).
+
+import { useEffect, useState } from "preact/hooks";
+import { Api, describe, seg } from "../api";
+import { byLabel, readMetrics } from "../metrics";
+import { usePolling } from "../poll";
+import { Confirm } from "./Confirm";
+import { Pager, useMarkers } from "./Pager";
+import { RuleEditor, type TopicRule } from "./RuleEditor";
+
+interface RuleListItem {
+  ruleName: string;
+  topicPattern?: string;
+  ruleDisabled?: boolean;
+  createdAt?: number;
+}
+
+const PAGE_SIZE = 25;
+const COUNTERS_EVERY_MS = 5000;
+const FAMILIES = {
+  matched: "ferrite_rules_messages_matched_total",
+  selected: "ferrite_rules_messages_selected_total",
+  failed: "ferrite_rules_evaluations_failed_total",
+  actionsSucceeded: "ferrite_rules_actions_succeeded_total",
+  actionsFailed: "ferrite_rules_actions_failed_total",
+};
+type Counters = Record<keyof typeof FAMILIES, Record<string, number>>;
+
+export function Rules({ api }: { api: Api }) {
+  const pages = useMarkers();
+  const [rules, setRules] = useState<RuleListItem[]>([]);
+  const [next, setNext] = useState<string | undefined>();
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState("");
+  const [status, setStatus] = useState("");
+  const [reload, setReload] = useState(0);
+  const [creating, setCreating] = useState(false);
+  const [counters, setCounters] = useState<Counters | null>(null);
+  const [countersError, setCountersError] = useState("");
+
+  useEffect(() => {
+    let live = true;
+    setLoading(true);
+    setError("");
+    api
+      .call<{ rules?: RuleListItem[]; nextToken?: string }>("GET", "/rules", { query: { maxResults: PAGE_SIZE, nextToken: pages.marker } })
+      .then((r) => {
+        if (!live) return;
+        setRules(r.rules ?? []);
+        setNext(r.nextToken);
+      })
+      .catch((e) => live && setError(describe(e)))
+      .finally(() => live && setLoading(false));
+    return () => {
+      live = false;
+    };
+  }, [api, pages.marker, reload]);
+
+  usePolling(
+    async (alive) => {
+      try {
+        const samples = await readMetrics(api);
+        const names = Object.keys(FAMILIES) as (keyof typeof FAMILIES)[];
+        if (!alive()) return;
+        setCounters(Object.fromEntries(names.map((n) => [n, Object.fromEntries(byLabel(samples, FAMILIES[n], "rule"))])) as Counters);
+        setCountersError("");
+      } catch (e) {
+        if (alive()) setCountersError(`Per-rule counters are unavailable (${describe(e)}).`);
+      }
+    },
+    COUNTERS_EVERY_MS,
+    [api],
+  );
+
+  const changed = (msg: string) => {
+    setStatus(msg);
+    setReload((n) => n + 1);
+  };
+
+  return (
+    <section>
+      <h1>Rules</h1>
+      {creating ? (
+        <RuleEditor
+          api={api}
+          onSaved={(name) => {
+            setCreating(false);
+            changed(`Created rule ${name}.`);
+          }}
+          onCancel={() => setCreating(false)}
+        />
+      ) : (
+        <button type="button" onClick={() => setCreating(true)}>
+          Create rule
+        </button>
+      )}
+      <p class="status" role="status" aria-live="polite">
+        {loading ? "Loading…" : status}
+      </p>
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+      <table class="list" aria-label="Rules" aria-busy={loading}>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Topic filter</th>
+            <th scope="col">State</th>
+            <th scope="col">Counters</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rules.length === 0 && !loading ? (
+            <tr>
+              <td colSpan={5}>No rules on this page.</td>
+            </tr>
+          ) : null}
+          {rules.map((r) => (
+            <RuleRow key={r.ruleName} api={api} rule={r} counters={counters} onChanged={changed} />
+          ))}
+        </tbody>
+      </table>
+      <p class="hint">{countersError || "Counters come from the server's /metrics and count since it started; they refresh every few seconds."}</p>
+      <Pager label="rules" page={pages.page} next={next} loading={loading} onBack={pages.back} onForward={pages.forward} />
+    </section>
+  );
+}
+
+function RuleRow({ api, rule: r, counters, onChanged }: { api: Api; rule: RuleListItem; counters: Counters | null; onChanged: (msg: string) => void }) {
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  // The rule as GetTopicRule returns it, while it is being edited.
+  const [editing, setEditing] = useState<TopicRule | null>(null);
+  const path = `/rules/${seg(r.ruleName)}`;
+  const count = (k: keyof Counters) => counters?.[k]?.[r.ruleName] ?? 0;
+
+  async function run(action: () => Promise<unknown>, message: string) {
+    setBusy(true);
+    setError("");
+    try {
+      await action();
+      onChanged(message);
+      return true;
+    } catch (e) {
+      setError(describe(e));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function edit() {
+    if (editing) return setEditing(null);
+    setBusy(true);
+    setError("");
+    try {
+      const got = await api.call<{ rule: TopicRule }>("GET", path);
+      setEditing(got.rule);
+    } catch (e) {
+      setError(describe(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <tr data-rule={r.ruleName}>
+        <th scope="row">{r.ruleName}</th>
+        <td>
+          <code>{r.topicPattern ?? "—"}</code>
+        </td>
+        <td>{r.ruleDisabled ? "Disabled" : "Enabled"}</td>
+        <td>
+          {counters ? (
+            <ul class="attrs" aria-label={`Counters of ${r.ruleName}`}>
+              <li>matched {count("matched")}</li>
+              <li>selected {count("selected")}</li>
+              <li>actions ok {count("actionsSucceeded")}</li>
+              {count("actionsFailed") ? <li class="error-text">actions failed {count("actionsFailed")}</li> : null}
+              {count("failed") ? <li class="error-text">evaluations failed {count("failed")}</li> : null}
+            </ul>
+          ) : (
+            "—"
+          )}
+        </td>
+        <td class="actions">
+          <button type="button" aria-expanded={!!editing} disabled={busy} onClick={edit}>
+            Edit<span class="sr"> rule {r.ruleName}</span>
+          </button>
+          {r.ruleDisabled ? (
+            <button type="button" disabled={busy} onClick={() => run(() => api.call("POST", `${path}/enable`), `Enabled rule ${r.ruleName}.`)}>
+              Enable<span class="sr"> rule {r.ruleName}</span>
+            </button>
+          ) : (
+            <button type="button" disabled={busy} onClick={() => run(() => api.call("POST", `${path}/disable`), `Disabled rule ${r.ruleName}.`)}>
+              Disable<span class="sr"> rule {r.ruleName}</span>
+            </button>
+          )}
+          <Confirm verb="Delete" what={`rule ${r.ruleName}`} busy={busy} onConfirm={() => run(() => api.call("DELETE", path), `Deleted rule ${r.ruleName}.`)} />
+        </td>
+      </tr>
+      {editing || error ? (
+        <tr class="detail">
+          <td colSpan={5}>
+            {error ? (
+              <p class="error" role="alert">
+                {error}
+              </p>
+            ) : null}
+            {editing ? (
+              <RuleEditor
+                api={api}
+                rule={{ ...editing, ruleName: r.ruleName }}
+                onSaved={(name) => {
+                  setEditing(null);
+                  onChanged(`Saved rule ${name}.`);
+                }}
+                onCancel={() => setEditing(null)}
+              />
+            ) : null}
+          </td>
+        </tr>
+      ) : null}
+    </>
+  );
+}
