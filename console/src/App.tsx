@@ -9,6 +9,8 @@ import { Things } from "./pages/Things";
 import { MqttClient } from "./pages/MqttClient";
 import { Shadows } from "./pages/Shadows";
 import { Certificates } from "./pages/Certificates";
+import { Dashboard } from "./pages/Dashboard";
+import { Provisioning } from "./pages/Provisioning";
 import { Rules } from "./pages/Rules";
 import { Jobs } from "./pages/Jobs";
 import { Policies } from "./pages/Policies";
@@ -22,7 +24,7 @@ interface Page {
 }
 
 export const PAGES: Page[] = [
-  { route: "/dashboard", title: "Dashboard", planned: "connections, messages in/out per second, drops, rule and job activity from /metrics" },
+  { route: "/dashboard", title: "Dashboard" },
   { route: "/things", title: "Things" },
   { route: "/shadows", title: "Shadows" },
   { route: "/certificates", title: "Certificates and CAs" },
@@ -30,7 +32,7 @@ export const PAGES: Page[] = [
   { route: "/mqtt", title: "MQTT test client" },
   { route: "/rules", title: "Rules" },
   { route: "/jobs", title: "Jobs" },
-  { route: "/provisioning", title: "Provisioning templates", planned: "fleet provisioning templates and their versions" },
+  { route: "/provisioning", title: "Provisioning templates" },
 ];
 
 export function App() {
@@ -100,12 +102,16 @@ export function App() {
         </ul>
       </nav>
       <main id="main" tabIndex={-1} ref={main}>
-        {page.route === "/things" ? (
+        {page.route === "/dashboard" ? (
+          <Dashboard api={api} />
+        ) : page.route === "/things" ? (
           <Things api={api} />
         ) : page.route === "/shadows" ? (
           <Shadows api={api} settings={settings} route={route} />
         ) : page.route === "/certificates" ? (
           <Certificates api={api} />
+        ) : page.route === "/provisioning" ? (
+          <Provisioning api={api} />
         ) : page.route === "/rules" ? (
           <Rules api={api} />
         ) : page.route === "/jobs" ? (

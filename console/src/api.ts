@@ -67,18 +67,16 @@ export class Api {
   }
 
   /**
-   * The server's Prometheus text (`/metrics` beside the API, same origin as the console). It
-   * takes no signature: Ferrite serves it unauthenticated, like `/health`, for scrapers.
+   * One of the server's own unsigned endpoints (`/metrics`, `/health`) beside the APIs. The
+   * status is returned rather than thrown: a degraded node's `/health` says why with a 503.
    */
-  async metrics(): Promise<string> {
-    let res: Response;
+  async plain(path: string): Promise<{ status: number; text: string }> {
     try {
-      res = await fetch(new URL("/metrics", this.creds.endpoint).toString());
+      const res = await fetch(new URL(path, this.creds.endpoint).toString(), { cache: "no-store" });
+      return { status: res.status, text: await res.text() };
     } catch (e) {
-      throw new ApiError(`The metrics could not be read: ${(e as Error).message}`, "NetworkError", 0);
+      throw new ApiError(`The server could not be reached: ${(e as Error).message}`, "NetworkError", 0);
     }
-    if (!res.ok) throw new ApiError(res.statusText, `HTTP ${res.status}`, res.status);
-    return res.text();
   }
 
   /** A presigned `wss?://host:port/mqtt` URL for MQTT over WebSocket (service iotdevicegateway). */

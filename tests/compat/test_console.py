@@ -346,15 +346,16 @@ def test_mqtt_client_with_a_bad_secret_is_refused(browser, server):
 
 
 @pytest.mark.parametrize("route,title", [
-    ("dashboard", "Dashboard"),
+    ("dashboard", "Dashboard"), ("policies", "Policies"), ("rules", "Rules"), ("jobs", "Jobs"),
     ("provisioning", "Provisioning templates"),
 ])
-def test_pages_not_built_yet_say_so_on_a_deep_link(page, server, route, title):
+def test_every_page_is_built_on_a_deep_link(page, server, route, title):
     sign_in(page, server)
     expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    expect(page.locator("nav .soon")).to_have_count(0)
     page.goto(f"{server.endpoint}/console/{route}")
-    expect(page.get_by_role("heading", name=title)).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text("not built yet")
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
+    expect(page.get_by_text("not built yet")).to_have_count(0)
     shot(page, f"page-{route}")
 
 
@@ -607,6 +608,235 @@ def test_keyboard_reaches_the_sign_in_form_and_the_navigation(page, server):
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="MQTT test client")).to_be_visible()
     expect(page.locator("main#main")).to_be_focused()
+
+
+# ---------------------------------------------------------------------------------------------
+# Dashboard and provisioning templates (branch console-pages-3)
+# ---------------------------------------------------------------------------------------------
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/console"
+
+
+def figure(page, name):
+    """A figure of the dashboard (Connections now, Messages in, ...) by its data-figure name."""
+    return page.locator(f'[data-figure="{name}"]')
+
+
+def wait_at_least(page, name, n):
+    """Waits (Playwright polling, no sleep) until a dashboard figure reads a number >= n."""
+    page.wait_for_function(
+        """([name, n]) => {
+            const el = document.querySelector(`[data-figure="${name}"]`);
+            return el && Number(el.textContent.replace(/[,/s]/g, "")) >= n;
+        }""",
+        arg=[name, n], timeout=TIMEOUT_MS)
+
+
+def test_dashboard_follows_connections_message_rates_and_rules_live(page, server):
+    iot = aws_client(server)
+    iot.create_topic_rule(ruleName="dash_rule", topicRulePayload={
+        "sql": "SELECT * FROM 'dash/#'", "awsIotSqlVersion": "2016-03-23",
+        "actions": [{"republish": {"roleArn": ROLE_ARN, "topic": "dash-out/copy"}}],
+    })
+    sign_in(page, server)
+    expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Updated")
+    # Everything below arrives by polling: a reload would lose this mark.
+    page.evaluate("window.__notReloaded = true")
+    received_before = int(figure(page, "messages-in").inner_text().replace(",", ""))
+
+    devices = [Client(f"dash-{i}", protocol=mqtt.MQTTv5) for i in range(3)]
+    try:
+        for d in devices:
+            d.connect(server.ports["mqtt"])
+        expect(figure(page, "connections")).to_have_text("3")
+        for i in range(30):
+            devices[i % 3].publish(f"dash/burst/{i % 3}", b'{"n": 1}', qos=1)
+        devices[0].publish("dash/state", b"on", qos=1, retain=True)
+        wait_at_least(page, "messages-in", received_before + 31)
+        wait_at_least(page, "rate-in-peak", 0.1)
+        wait_at_least(page, "retained", 1)
+        rule = page.get_by_role("table", name="Rule activity").locator('tr[data-rule="dash_rule"]')
+        expect(rule.locator("td").first).to_have_text("31")
+        expect(page.get_by_role("img", name=re.compile("Messages per second"))).to_be_visible()
+        shot(page, "dashboard")
+
+        # A failed poll says so and keeps the last values; the next good one clears it.
+        page.route("**/metrics", lambda route: route.abort())
+        expect(page.get_by_role("alert")).to_contain_text("Could not read the metrics")
+        expect(figure(page, "connections")).to_have_text("3")
+        page.unroute("**/metrics")
+        expect(page.get_by_role("alert")).to_have_count(0)
+
+        devices.pop().close()
+        expect(figure(page, "connections")).to_have_text("2")
+    finally:
+        for d in devices:
+            d.close()
+    assert page.evaluate("window.__notReloaded") is True
+
+
+
+def fleet_body(prefix):
+    return {
+        "Parameters": {"SerialNumber": {"Type": "String"}},
+        "Resources": {
+            "thing": {"Type": "AWS::IoT::Thing", "Properties": {
+                "ThingName": {"Fn::Join": ["", [prefix, {"Ref": "SerialNumber"}]]}}},
+            "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
+                "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
+        },
+    }
+
+
+def template_row(page, name):
+    return page.locator(f'tr[data-template="{name}"]')
+
+
+def test_provisioning_templates_create_version_enable_and_delete(page, server):
+    iot = aws_client(server)
+    sign_in(page, server)
+    expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    page.get_by_role("link", name="Provisioning templates").click()
+    expect(page.get_by_role("heading", name="Provisioning templates")).to_be_visible()
+
+    page.get_by_role("button", name="Create template").click()
+    form = page.get_by_role("form", name="Create provisioning template")
+    form.get_by_label("Template name").fill("console-fleet")
+    form.get_by_label("Description (optional)").fill("Kitchen devices")
+    form.get_by_label("Provisioning role ARN").fill(ROLE_ARN)
+    body = form.get_by_label("Template body (JSON)")
+    # Broken JSON is caught as it is typed, before any call.
+    body.fill('{"Resources": ')
+    expect(form.get_by_text("Not valid JSON")).to_be_visible()
+    expect(body).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_role("button", name="Create", exact=True)).to_be_disabled()
+    # Valid JSON the API refuses comes back as the API's own error.
+    body.fill('{"Resources": 1}')
+    form.get_by_role("button", name="Create", exact=True).click()
+    expect(form.get_by_role("alert")).to_contain_text("InvalidRequestException")
+    shot(page, "provisioning-create-error")
+
+    body.fill(json.dumps(fleet_body("kitchen_"), indent=2))
+    expect(form.get_by_label("Enabled (devices can provision with it)")).to_be_checked()
+    form.get_by_role("button", name="Create", exact=True).click()
+    row = template_row(page, "console-fleet")
+    expect(row).to_contain_text("Kitchen devices")
+    expect(row.locator("td").nth(2)).to_have_text("Yes")
+    described = iot.describe_provisioning_template(templateName="console-fleet")
+    assert described["enabled"] is True
+    assert json.loads(described["templateBody"]) == fleet_body("kitchen_")
+    assert described["provisioningRoleArn"] == ROLE_ARN
+    assert described["defaultVersionId"] == 1
+
+    row.get_by_role("button", name="Disable console-fleet").click()
+    expect(row.locator("td").nth(2)).to_have_text("No")
+    assert iot.describe_provisioning_template(templateName="console-fleet")["enabled"] is False
+    row.get_by_role("button", name="Enable console-fleet").click()
+    expect(row.locator("td").nth(2)).to_have_text("Yes")
+    assert iot.describe_provisioning_template(templateName="console-fleet")["enabled"] is True
+
+    # A second version, made the default when saved.
+    row.get_by_role("button", name="Details and versions of console-fleet").click()
+    details = page.get_by_role("region", name="Provisioning template console-fleet")
+    versions = details.get_by_role("table", name="Versions of console-fleet").locator("tbody tr")
+    expect(versions).to_have_count(1)
+    details.get_by_role("button", name="Add version of console-fleet").click()
+    add = details.get_by_role("form", name="Add a version of console-fleet")
+    vbody = add.get_by_label("Template body (JSON)")
+    expect(vbody).to_have_value(json.dumps(fleet_body("kitchen_"), indent=2))
+    vbody.fill(json.dumps(fleet_body("pantry_")))
+    add.get_by_label("Make it the default version").check()
+    add.get_by_role("button", name="Save version").click()
+    expect(details.get_by_role("status")).to_have_text("Added version 2 as the default.")
+    expect(versions).to_have_count(2)
+    expect(details.get_by_test_id("default-version")).to_have_text("2")
+    expect(details.locator('tr[data-version="2"]')).to_contain_text("Default")
+    expect(details.get_by_label("Body of the default version")).to_contain_text("pantry_")
+    described = iot.describe_provisioning_template(templateName="console-fleet")
+    assert described["defaultVersionId"] == 2
+    assert json.loads(described["templateBody"]) == fleet_body("pantry_")
+    shot(page, "provisioning-versions")
+
+    # A version the API refuses is reported in the version form.
+    details.get_by_role("button", name="Add version of console-fleet").click()
+    vbody.fill('{"Resources": {"x": {"Type": "AWS::IoT::Nothing"}}}')
+    add.get_by_role("button", name="Save version").click()
+    expect(add.get_by_role("alert")).to_contain_text("InvalidRequestException")
+    add.get_by_role("button", name="Cancel").click()
+
+    # Back to version 1 as the default.
+    details.get_by_role("button", name="Make default version 1").click()
+    expect(details.get_by_test_id("default-version")).to_have_text("1")
+    assert iot.describe_provisioning_template(templateName="console-fleet")["defaultVersionId"] == 1
+
+    row.get_by_role("button", name="Delete console-fleet").click()
+    row.get_by_role("button", name="Confirm delete console-fleet").click()
+    expect(row).to_have_count(0)
+    expect(page.get_by_role("status").first).to_have_text("Deleted provisioning template console-fleet.")
+    assert iot.list_provisioning_templates()["templates"] == []
+
+
+def test_provisioning_templates_list_pages(page, server):
+    iot = aws_client(server)
+    for i in range(27):
+        iot.create_provisioning_template(templateName=f"fleet-{i:02}", templateBody=json.dumps(fleet_body(f"d{i}_")),
+                                         provisioningRoleArn=ROLE_ARN, enabled=i % 2 == 0)
+    sign_in(page, server)
+    expect(page.get_by_role("heading", name="Things")).to_be_visible()
+    page.goto(f"{server.endpoint}/console/provisioning")
+    rows = page.get_by_role("table", name="Provisioning templates").locator("tbody tr[data-template]")
+    expect(rows).to_have_count(25)
+    pager = page.get_by_role("group", name="provisioning templates pages")
+    pager.get_by_role("button", name="Next page").click()
+    expect(rows).to_have_count(2)
+    expect(pager.get_by_role("button", name="Next page")).to_be_disabled()
+    pager.get_by_role("button", name="Previous page").click()
+    expect(rows).to_have_count(25)
+    every = {t["templateName"] for t in iot.list_provisioning_templates(maxResults=100)["templates"]}
+    assert len(every) == 27
+    shot(page, "provisioning")
+
+
+def test_dashboard_shows_the_cluster_view_of_a_node(browser):
+    """Two real nodes (PostgreSQL and NATS as in test_cluster.py): node 1's dashboard names its
+    peer and follows its store connection through an outage."""
+    from test_cluster import Cluster  # skips, saying why, without PostgreSQL or NATS
+
+    cluster = Cluster(size=2)
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        pg = context.new_page()
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        a = cluster.nodes[0]
+        sign_in(pg, a)
+        expect(pg.get_by_role("heading", name="Things")).to_be_visible()
+        pg.get_by_role("link", name="Dashboard").click()
+        expect(figure(pg, "node")).to_have_text("n1")
+        expect(figure(pg, "bus")).to_have_text("connected")
+        expect(figure(pg, "store")).to_have_text("connected")
+        # Peers are heard through heartbeats (every 2 s).
+        expect(pg.get_by_role("table", name="Peers").get_by_role("rowheader")).to_have_text(["n2"], timeout=30_000)
+        shot(pg, "dashboard-cluster")
+
+        cluster.pg.cut()
+        try:
+            expect(figure(pg, "store")).to_have_text("disconnected", timeout=30_000)
+            expect(pg.get_by_role("alert")).to_contain_text("This node cannot serve")
+            # The broker figures stay: /metrics is served while the node is degraded.
+            expect(figure(pg, "connections")).to_have_text("0")
+        finally:
+            cluster.pg.restore()
+        expect(figure(pg, "store")).to_have_text("connected", timeout=30_000)
+        expect(pg.get_by_role("alert")).to_have_count(0)
+        assert not errors, f"uncaught errors in the page: {errors}"
+    finally:
+        context.close()
+        cluster.close()
 
 
 def rule_row(page, name):

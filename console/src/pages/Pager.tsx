@@ -1,6 +1,6 @@
 // Paging for the list calls that hand back a marker or next token (ListCertificates,
-// ListTopicRules, ListJobs, ...): the markers of the pages before this one are kept so
-// "Previous" can go back.
+// ListTopicRules, ListJobs, ListProvisioningTemplates and their versions, ...): the markers of
+// the pages before this one are kept so "Previous" can go back.
 
 import { useState } from "preact/hooks";
 

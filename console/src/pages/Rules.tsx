@@ -6,7 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
 import { useAction } from "../useAction";
-import { sumBy } from "../metrics";
+import { byLabel, readMetrics } from "../metrics";
 import { usePolling } from "../poll";
 import { Confirm } from "./Confirm";
 import { Feedback } from "./Feedback";
@@ -64,11 +64,10 @@ export function Rules({ api }: { api: Api }) {
   usePolling(
     async (alive) => {
       try {
-        const text = await api.metrics();
+        const samples = await readMetrics(api);
         const names = Object.keys(FAMILIES) as (keyof typeof FAMILIES)[];
-        const sums = sumBy(text, Object.values(FAMILIES), "rule");
         if (!alive()) return;
-        setCounters(Object.fromEntries(names.map((n) => [n, sums[FAMILIES[n]]])) as Counters);
+        setCounters(Object.fromEntries(names.map((n) => [n, Object.fromEntries(byLabel(samples, FAMILIES[n], "rule"))])) as Counters);
         setCountersError("");
       } catch (e) {
         if (alive()) setCountersError(`Per-rule counters are unavailable (${describe(e)}).`);
