@@ -75,11 +75,15 @@ def shot(page, name):
 
 
 def sign_in(page, server, secret=SECRET_ACCESS_KEY):
+    """Signs in; with the right secret, returns once the console holds the keys (a test that
+    navigates at once would otherwise leave before sign-in finished, and land on sign-in)."""
     page.goto(f"{server.endpoint}/console/")
     page.get_by_label("Access key ID").fill(ACCESS_KEY_ID)
     page.get_by_label("Secret access key").fill(secret)
     expect(page.get_by_label("Region")).to_have_value(REGION)
     page.get_by_role("button", name="Sign in").click()
+    if secret == SECRET_ACCESS_KEY:
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def thing_row(page, name):

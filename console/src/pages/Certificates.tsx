@@ -4,13 +4,13 @@
 // policies (AttachPolicy with the certificate ARN as target) and things (AttachThingPrincipal)
 // of a certificate, and the CA certificates (ListCACertificates).
 
-import { useEffect, useState } from "preact/hooks";
-import { Api, describe, seg } from "../api";
+import { useState } from "preact/hooks";
+import { Api, seg } from "../api";
 import { when } from "../format";
 import { useAction } from "../useAction";
 import { Confirm } from "./Confirm";
 import { Feedback } from "./Feedback";
-import { Pager, useMarkers } from "./Pager";
+import { Pager, useMarkers, usePagedList } from "./Pager";
 import { CreatedKeys, type NewCertificate } from "./CreatedKeys";
 import { CertificateAttachments } from "./CertificateAttachments";
 
@@ -38,36 +38,13 @@ const MOVES: Record<string, { to: string; verb: string }[]> = {
 
 export function Certificates({ api }: { api: Api }) {
   const pages = useMarkers();
-  const [certs, setCerts] = useState<Certificate[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState("");
-  const [status, setStatus] = useState("");
-  const [reload, setReload] = useState(0);
   const [created, setCreated] = useState<NewCertificate | null>(null);
 
-  useEffect(() => {
-    let live = true;
-    setLoading(true);
-    setError("");
-    api
-      .call<{ certificates?: Certificate[]; nextMarker?: string }>("GET", "/certificates", { query: { pageSize: PAGE_SIZE, marker: pages.marker } })
-      .then((r) => {
-        if (!live) return;
-        setCerts(r.certificates ?? []);
-        setNext(r.nextMarker);
-      })
-      .catch((e) => live && setError(describe(e)))
-      .finally(() => live && setLoading(false));
-    return () => {
-      live = false;
-    };
-  }, [api, pages.marker, reload]);
-
-  const changed = (msg: string) => {
-    setStatus(msg);
-    setReload((n) => n + 1);
-  };
+  const { items: certs, next, loading, error, status, changed } = usePagedList(
+    (marker) => api.call<{ certificates?: Certificate[]; nextMarker?: string }>("GET", "/certificates", { query: { pageSize: PAGE_SIZE, marker: marker } }).then((r) => ({ items: r.certificates, next: r.nextMarker })),
+    pages.marker,
+    [api],
+  );
 
   return (
     <section>
@@ -187,28 +164,14 @@ function CertificateRow({ api, cert: c, onChanged }: { api: Api; cert: Certifica
 
 function CaCertificates({ api }: { api: Api }) {
   const pages = useMarkers();
-  const [cas, setCas] = useState<Certificate[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState("");
-
-  useEffect(() => {
-    let live = true;
-    setLoading(true);
-    setError("");
-    api
-      .call<{ certificates?: Certificate[]; nextMarker?: string }>("GET", "/cacertificates", { query: { pageSize: PAGE_SIZE, marker: pages.marker } })
-      .then((r) => {
-        if (!live) return;
-        setCas(r.certificates ?? []);
-        setNext(r.nextMarker);
-      })
-      .catch((e) => live && setError(describe(e)))
-      .finally(() => live && setLoading(false));
-    return () => {
-      live = false;
-    };
-  }, [api, pages.marker]);
+  const { items: cas, next, loading, error } = usePagedList(
+    (marker) =>
+      api
+        .call<{ certificates?: Certificate[]; nextMarker?: string }>("GET", "/cacertificates", { query: { pageSize: PAGE_SIZE, marker } })
+        .then((r) => ({ items: r.certificates, next: r.nextMarker })),
+    pages.marker,
+    [api],
+  );
 
   return (
     <>

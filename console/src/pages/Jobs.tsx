@@ -3,14 +3,14 @@
 // and DeleteJob (force, for a job with executions still running, only when asked for).
 
 import { useEffect, useState } from "preact/hooks";
-import { Api, describe, seg } from "../api";
+import { Api, seg } from "../api";
 import { useAction } from "../useAction";
 import { when } from "../format";
 import { Confirm } from "./Confirm";
 import { CreateJob } from "./CreateJob";
 import { Feedback } from "./Feedback";
 import { JobDetails, type Job } from "./JobDetails";
-import { Pager, useMarkers } from "./Pager";
+import { Pager, useMarkers, usePagedList } from "./Pager";
 
 const PAGE_SIZE = 25;
 const JOB_STATUSES = ["IN_PROGRESS", "SCHEDULED", "COMPLETED", "CANCELED", "DELETION_IN_PROGRESS"];
@@ -18,37 +18,15 @@ const JOB_STATUSES = ["IN_PROGRESS", "SCHEDULED", "COMPLETED", "CANCELED", "DELE
 export function Jobs({ api }: { api: Api }) {
   const pages = useMarkers();
   const [filter, setFilter] = useState("");
-  const [jobs, setJobs] = useState<Job[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState("");
-  const [status, setStatus] = useState("");
-  const [reload, setReload] = useState(0);
   const [creating, setCreating] = useState(false);
   const [open, setOpen] = useState<string | null>(null);
 
-  useEffect(() => {
-    let live = true;
-    setLoading(true);
-    setError("");
-    api
-      .call<{ jobs?: Job[]; nextToken?: string }>("GET", "/jobs", { query: { status: filter, maxResults: PAGE_SIZE, nextToken: pages.marker } })
-      .then((r) => {
-        if (!live) return;
-        setJobs(r.jobs ?? []);
-        setNext(r.nextToken);
-      })
-      .catch((e) => live && setError(describe(e)))
-      .finally(() => live && setLoading(false));
-    return () => {
-      live = false;
-    };
-  }, [api, filter, pages.marker, reload]);
+  const { items: jobs, next, loading, error, status, reload, changed } = usePagedList(
+    (marker) => api.call<{ jobs?: Job[]; nextToken?: string }>("GET", "/jobs", { query: { status: filter, maxResults: PAGE_SIZE, nextToken: marker } }).then((r) => ({ items: r.jobs, next: r.nextToken })),
+    pages.marker,
+    [api, filter],
+  );
 
-  const changed = (msg: string) => {
-    setStatus(msg);
-    setReload((n) => n + 1);
-  };
 
   return (
     <section>

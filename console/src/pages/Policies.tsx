@@ -3,14 +3,14 @@
 // versions of each (PolicyVersions.tsx) and DeletePolicy (the API refuses while a policy is
 // attached or has other versions, and says so).
 
-import { useEffect, useState } from "preact/hooks";
-import { Api, describe, seg } from "../api";
+import { useState } from "preact/hooks";
+import { Api, seg } from "../api";
 import { useAction } from "../useAction";
 import { pretty } from "../json";
 import { Confirm } from "./Confirm";
 import { Feedback } from "./Feedback";
 import { JsonField, useJsonText } from "./JsonField";
-import { Pager, useMarkers } from "./Pager";
+import { Pager, useMarkers, usePagedList } from "./Pager";
 import { PolicyVersions } from "./PolicyVersions";
 
 interface Policy {
@@ -25,36 +25,13 @@ const STARTER = pretty({ Version: "2012-10-17", Statement: [{ Effect: "Allow", A
 
 export function Policies({ api }: { api: Api }) {
   const pages = useMarkers();
-  const [policies, setPolicies] = useState<Policy[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState("");
-  const [status, setStatus] = useState("");
-  const [reload, setReload] = useState(0);
   const [creating, setCreating] = useState(false);
 
-  useEffect(() => {
-    let live = true;
-    setLoading(true);
-    setError("");
-    api
-      .call<{ policies?: Policy[]; nextMarker?: string }>("GET", "/policies", { query: { pageSize: PAGE_SIZE, marker: pages.marker } })
-      .then((r) => {
-        if (!live) return;
-        setPolicies(r.policies ?? []);
-        setNext(r.nextMarker);
-      })
-      .catch((e) => live && setError(describe(e)))
-      .finally(() => live && setLoading(false));
-    return () => {
-      live = false;
-    };
-  }, [api, pages.marker, reload]);
-
-  const changed = (msg: string) => {
-    setStatus(msg);
-    setReload((n) => n + 1);
-  };
+  const { items: policies, next, loading, error, status, changed } = usePagedList(
+    (marker) => api.call<{ policies?: Policy[]; nextMarker?: string }>("GET", "/policies", { query: { pageSize: PAGE_SIZE, marker: marker } }).then((r) => ({ items: r.policies, next: r.nextMarker })),
+    pages.marker,
+    [api],
+  );
 
   return (
     <section>

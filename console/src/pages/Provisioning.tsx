@@ -3,11 +3,11 @@
 // come back as its message), enable and disable (UpdateProvisioningTemplate), delete, and
 // each template's details and versions (TemplateDetails).
 
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { Api, describe } from "../api";
 import { when } from "../format";
 import { Confirm } from "./Confirm";
-import { Pager, useMarkers } from "./Pager";
+import { Pager, useMarkers, usePagedList } from "./Pager";
 import { SAMPLE_BODY, TemplateBody, useTemplateBody } from "./TemplateBody";
 import { TemplateDetails, templatePath } from "./TemplateDetails";
 
@@ -25,35 +25,14 @@ const PAGE_SIZE = 25;
 
 export function Provisioning({ api }: { api: Api }) {
   const pages = useMarkers();
-  const [templates, setTemplates] = useState<TemplateSummary[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState("");
-  const [status, setStatus] = useState("");
-  const [reload, setReload] = useState(0);
-
-  useEffect(() => {
-    let live = true;
-    setLoading(true);
-    setError("");
-    api
-      .call<{ templates?: TemplateSummary[]; nextToken?: string }>("GET", "/provisioning-templates", { query: { maxResults: PAGE_SIZE, nextToken: pages.marker } })
-      .then((r) => {
-        if (!live) return;
-        setTemplates(r.templates ?? []);
-        setNext(r.nextToken);
-      })
-      .catch((e) => live && setError(describe(e)))
-      .finally(() => live && setLoading(false));
-    return () => {
-      live = false;
-    };
-  }, [api, pages.marker, reload]);
-
-  const changed = (msg: string) => {
-    setStatus(msg);
-    setReload((n) => n + 1);
-  };
+  const { items: templates, next, loading, error, status, changed } = usePagedList(
+    (marker) =>
+      api
+        .call<{ templates?: TemplateSummary[]; nextToken?: string }>("GET", "/provisioning-templates", { query: { maxResults: PAGE_SIZE, nextToken: marker } })
+        .then((r) => ({ items: r.templates, next: r.nextToken })),
+    pages.marker,
+    [api],
+  );
 
   return (
     <section>

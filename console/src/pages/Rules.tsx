@@ -3,14 +3,14 @@
 // (EnableTopicRule/DisableTopicRule), delete, and each rule's counters from /metrics, re-read
 // every few seconds (the list itself only on changes: it is the slower call).
 
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
 import { useAction } from "../useAction";
 import { byLabel, readMetrics } from "../metrics";
 import { usePolling } from "../poll";
 import { Confirm } from "./Confirm";
 import { Feedback } from "./Feedback";
-import { Pager, useMarkers } from "./Pager";
+import { Pager, useMarkers, usePagedList } from "./Pager";
 import { RuleEditor, type TopicRule } from "./RuleEditor";
 
 interface RuleListItem {
@@ -33,33 +33,15 @@ type Counters = Record<keyof typeof FAMILIES, Record<string, number>>;
 
 export function Rules({ api }: { api: Api }) {
   const pages = useMarkers();
-  const [rules, setRules] = useState<RuleListItem[]>([]);
-  const [next, setNext] = useState<string | undefined>();
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState("");
-  const [status, setStatus] = useState("");
-  const [reload, setReload] = useState(0);
   const [creating, setCreating] = useState(false);
   const [counters, setCounters] = useState<Counters | null>(null);
   const [countersError, setCountersError] = useState("");
 
-  useEffect(() => {
-    let live = true;
-    setLoading(true);
-    setError("");
-    api
-      .call<{ rules?: RuleListItem[]; nextToken?: string }>("GET", "/rules", { query: { maxResults: PAGE_SIZE, nextToken: pages.marker } })
-      .then((r) => {
-        if (!live) return;
-        setRules(r.rules ?? []);
-        setNext(r.nextToken);
-      })
-      .catch((e) => live && setError(describe(e)))
-      .finally(() => live && setLoading(false));
-    return () => {
-      live = false;
-    };
-  }, [api, pages.marker, reload]);
+  const { items: rules, next, loading, error, status, changed } = usePagedList(
+    (marker) => api.call<{ rules?: RuleListItem[]; nextToken?: string }>("GET", "/rules", { query: { maxResults: PAGE_SIZE, nextToken: marker } }).then((r) => ({ items: r.rules, next: r.nextToken })),
+    pages.marker,
+    [api],
+  );
 
   usePolling(
     async (alive) => {
@@ -77,10 +59,6 @@ export function Rules({ api }: { api: Api }) {
     [api],
   );
 
-  const changed = (msg: string) => {
-    setStatus(msg);
-    setReload((n) => n + 1);
-  };
 
   return (
     <section>
