@@ -636,6 +636,33 @@ def wait_at_least(page, name, n):
         arg=[name, n], timeout=TIMEOUT_MS)
 
 
+def test_dashboard_shows_where_the_jobs_in_progress_stand(page, server):
+    iot = aws_client(server)
+    jobs_data = aws_client(server, "iot-jobs-data")
+    arns = [iot.create_thing(thingName=f"dash-pump-{i}")["thingArn"] for i in range(2)]
+    iot.create_job(jobId="dash-rollout", targets=arns, document='{"step":"flash"}')
+    sign_in(page, server)
+    page.goto(f"{server.endpoint}/console/dashboard")
+    row = page.locator('tr[data-job="dash-rollout"]')
+    expect(row).to_be_visible()
+    cells = row.locator("td")
+    expect(cells.nth(0)).to_have_text("2")  # queued
+    page.evaluate("window.__notReloaded = true")
+    # One device runs it; the other has not started: the job is still in progress.
+    jobs_data.start_next_pending_job_execution(thingName="dash-pump-0")
+    jobs_data.update_job_execution(thingName="dash-pump-0", jobId="dash-rollout", status="SUCCEEDED")
+    details = iot.describe_job(jobId="dash-rollout")["job"]["jobProcessDetails"]
+    assert (details["numberOfSucceededThings"], details["numberOfQueuedThings"]) == (1, 1), details
+    expect(cells.nth(2)).to_have_text("1", timeout=TIMEOUT_MS)  # succeeded (polled every 3 s)
+    expect(cells.nth(0)).to_have_text("1")  # queued
+    assert page.evaluate("window.__notReloaded") is True
+    page.screenshot(path=str(SHOTS / "dashboard-jobs.png"), full_page=True)
+    # Done everywhere: the job completes and leaves the list.
+    jobs_data.start_next_pending_job_execution(thingName="dash-pump-1")
+    jobs_data.update_job_execution(thingName="dash-pump-1", jobId="dash-rollout", status="FAILED")
+    expect(page.get_by_text("No job is in progress.")).to_be_visible(timeout=TIMEOUT_MS)
+
+
 def test_dashboard_follows_connections_message_rates_and_rules_live(page, server):
     iot = aws_client(server)
     iot.create_topic_rule(ruleName="dash_rule", topicRulePayload={

@@ -1,5 +1,6 @@
 // Dashboard: what the node is doing now, from its own `/metrics` (polled every 2 s, one poll
-// at a time so a slow server is not piled on) and `/health` (the cluster view, when clustered).
+// at a time so a slow server is not piled on), `/health` (the cluster view, when clustered)
+// and the jobs API (`JobActivity`).
 // Rates come from counter deltas between polls; a failed poll is shown and the last values
 // stay, so a blip does not blank the page.
 
@@ -7,6 +8,7 @@ import { useState } from "preact/hooks";
 import { Api, describe } from "../api";
 import { byLabel, readMetrics, total, type Sample } from "../metrics";
 import { usePolling } from "../poll";
+import { JobActivity } from "./JobActivity";
 import { LineChart, type Point } from "./LineChart";
 
 const POLL_MS = 2_000;
@@ -135,6 +137,7 @@ export function Dashboard({ api }: { api: Api }) {
       />
 
       <RuleActivity samples={s} />
+      <JobActivity api={api} />
       {health?.cluster ? <ClusterView cluster={health.cluster} /> : null}
     </section>
   );
