@@ -636,6 +636,46 @@ def wait_at_least(page, name, n):
         arg=[name, n], timeout=TIMEOUT_MS)
 
 
+def tab_to(page, name, limit=80):
+    """Presses Tab until the focused element's accessible text is `name` (keyboard only)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        label = page.evaluate("""() => {
+            const e = document.activeElement;
+            if (!e) return "";
+            const byId = e.id && document.querySelector(`label[for="${e.id}"]`);
+            return (e.getAttribute("aria-label") || (byId && byId.textContent) || e.textContent || "").trim();
+        }""")
+        if label == name:
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+def test_the_console_works_from_the_keyboard_alone(page, server):
+    page.goto(f"{server.endpoint}/console/")
+    tab_to(page, "Access key ID")
+    page.keyboard.type(ACCESS_KEY_ID)
+    tab_to(page, "Secret access key")
+    page.keyboard.type(SECRET_ACCESS_KEY)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    # To a page through the navigation, then a form opened and submitted, all with keys.
+    tab_to(page, "Policies")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Policies")).to_be_visible()
+    tab_to(page, "Create policy")
+    page.keyboard.press("Enter")
+    tab_to(page, "Policy name")
+    page.keyboard.type("keyboard-policy")
+    tab_to(page, "Policy document (JSON)")
+    page.keyboard.press("Control+A")
+    page.keyboard.type('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}')
+    tab_to(page, "Create policy")
+    page.keyboard.press("Enter")
+    expect(page.locator('tr[data-policy="keyboard-policy"]')).to_be_visible()
+    assert aws_client(server).get_policy(policyName="keyboard-policy")["policyName"] == "keyboard-policy"
+
+
 def test_dashboard_shows_where_the_jobs_in_progress_stand(page, server):
     iot = aws_client(server)
     jobs_data = aws_client(server, "iot-jobs-data")
