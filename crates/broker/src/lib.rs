@@ -43,7 +43,7 @@ pub use presence::{
     ConnectionFacts, DisconnectReason, LifecycleEvent, LifecycleObserver, Unobserved,
 };
 pub use seams::{
-    Admission, ClaimError, ClaimFuture, Claimed, DeliveryTicket, ElsewhereFuture, Forwarder,
+    Admission, Claim, ClaimError, ClaimFuture, Claimed, DeliveryTicket, ElsewhereFuture, Forwarder,
     Interest, RemoteReceipt, RetainedObserver, Seams, SessionDirectory, SingleNode,
 };
 pub use taps::{Overflow, TapHandle, TapOptions};
@@ -359,8 +359,9 @@ impl Broker {
     /// for it are queued here) without a connection: what a cluster node does for the
     /// sessions of a node that is gone, which it has claimed in the store first. Returns
     /// whether a stored session was loaded (`false`: none stored, or held here already).
-    pub async fn adopt(&self, client_id: &str) -> Result<bool, ClaimError> {
-        lifecycle::load_stored(&self.inner, &Arc::from(client_id)).await
+    /// `epoch` is the directory's number for that claim (see [`Claim`]).
+    pub async fn adopt(&self, client_id: &str, epoch: u64) -> Result<bool, ClaimError> {
+        lifecycle::load_stored(&self.inner, &Arc::from(client_id), epoch).await
     }
 
     /// Routes a message that another node received to this node's subscribers only (it was

@@ -31,13 +31,13 @@ pub struct Attached {
 /// [`attach`]. In a cluster (sessions loaded per client) a session this node does not hold
 /// is then loaded from the store, after the node that held it has let go of it; a copy
 /// held here while another node had the client is stale and dropped first.
-pub async fn claim(inner: &Arc<BrokerInner>, client_id: &Arc<str>) -> Result<(), ClaimError> {
-    let claimed = inner.seams.sessions.claim(client_id).await?;
+pub async fn claim(inner: &Arc<BrokerInner>, client_id: &Arc<str>) -> Result<u64, ClaimError> {
+    let claim = inner.seams.sessions.claim(client_id).await?;
     if inner.seams.sessions.load_all_at_start() {
         // One node: memory holds every session.
-        return Ok(());
+        return Ok(claim.epoch);
     }
-    if claimed == Claimed::Elsewhere {
+    if claim.was == Claimed::Elsewhere {
         let stale = inner.sessions.lock().get(client_id).cloned();
         if let Some(cell) = stale
             && cell.state.lock().conn.is_none()
@@ -45,15 +45,18 @@ pub async fn claim(inner: &Arc<BrokerInner>, client_id: &Arc<str>) -> Result<(),
             discard(inner, &cell, Discard::HandOver);
         }
     }
-    load_stored(inner, client_id).await.map(|_| ())
+    // The connection binds the session next and stamps its claim's epoch on it.
+    load_stored(inner, client_id, 0).await?;
+    Ok(claim.epoch)
 }
 
 /// Loads the stored session of `client_id` into this node's memory and trie unless it is held
 /// here already: for a claim, and for a session this node adopts from one that is gone.
-/// Returns whether it loaded one.
+/// `epoch` is the claim this node holds it by. Returns whether it loaded one.
 pub async fn load_stored(
     inner: &Arc<BrokerInner>,
     client_id: &Arc<str>,
+    epoch: u64,
 ) -> Result<bool, ClaimError> {
     if inner.sessions.lock().contains_key(client_id) {
         return Ok(false);
@@ -68,6 +71,7 @@ pub async fn load_stored(
     };
     let now = inner.now_ms();
     let cell = stored_cell(inner, snap.session, now);
+    cell.state.lock().owner_epoch = epoch;
     let mut filters = Vec::new();
     for sub in snap.subscriptions {
         if let Some(s) = restore_subscription(&cell, &sub.filter, sub.options) {
@@ -151,6 +155,7 @@ pub async fn attach(
     expiry_secs: u32,
     protocol: ProtocolVersion,
     conn: LiveConn,
+    epoch: u64,
 ) -> Option<Attached> {
     let deadline = tokio::time::Instant::now() + TAKEOVER_WAIT;
     loop {
@@ -169,7 +174,7 @@ pub async fn attach(
             sessions.insert(client_id.clone(), cell.clone());
             inner.metrics.sessions.set(sessions.len() as i64);
             drop(sessions);
-            bind(inner, &cell, conn, expiry_secs, protocol);
+            bind(inner, &cell, conn, expiry_secs, protocol, epoch);
             return Some(Attached {
                 session: cell,
                 present: false,
@@ -187,7 +192,7 @@ pub async fn attach(
                     remove_session(inner, &cell);
                     continue;
                 }
-                bind(inner, &cell, conn, expiry_secs, protocol);
+                bind(inner, &cell, conn, expiry_secs, protocol, epoch);
                 return Some(Attached {
                     session: cell,
                     present: true,
@@ -221,9 +226,11 @@ fn bind(
     conn: LiveConn,
     expiry_secs: u32,
     protocol: ProtocolVersion,
+    epoch: u64,
 ) {
     let mut st = cell.state.lock();
     st.conn = Some(conn);
+    st.owner_epoch = epoch;
     st.generation += 1;
     st.expiry_secs = expiry_secs;
     st.protocol = protocol;
@@ -422,9 +429,13 @@ fn discard(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>, how: Discard) {
     }
     let filters: Vec<String> = st.subscriptions.drain().map(|(f, _)| f).collect();
     let persistent = st.stored && how == Discard::Delete;
+    let epoch = st.owner_epoch;
     st.queue.clear();
     st.inflight.clear();
     drop(st);
+    if how == Discard::Delete && epoch > 0 {
+        inner.seams.sessions.released(&cell.client_id, epoch);
+    }
     inner
         .router
         .unsubscribe(cell.uid, filters.iter().map(String::as_str), &inner.metrics);

@@ -81,13 +81,29 @@ pub trait SessionDirectory: Send + Sync + 'static {
     ) -> ElsewhereFuture<'a> {
         Box::pin(std::future::ready(Ok(false)))
     }
+
+    /// The session of `client_id`, last claimed here with `epoch` (see [`Claim`]), ended on
+    /// this node (a clean session closed, an expiry, a clean start) rather than moving to
+    /// another: a cluster forgets that it held it, unless a later claim took it meanwhile.
+    /// Must not block. One node: nothing to forget.
+    fn released(&self, _client_id: &str, _epoch: u64) {}
 }
 
 /// What [`SessionDirectory::disconnect_elsewhere`] returns.
 pub type ElsewhereFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, ClaimError>> + Send + 'a>>;
 
 /// What [`SessionDirectory::claim`] returns.
-pub type ClaimFuture<'a> = Pin<Box<dyn Future<Output = Result<Claimed, ClaimError>> + Send + 'a>>;
+pub type ClaimFuture<'a> = Pin<Box<dyn Future<Output = Result<Claim, ClaimError>> + Send + 'a>>;
+
+/// What a claim found, and its number in the directory (a cluster's owner epoch, which grows
+/// with every claim of the client id; 0 on one node, which numbers nothing). The session keeps
+/// the number of the claim its connection made, and hands it back in
+/// [`SessionDirectory::released`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    pub was: Claimed,
+    pub epoch: u64,
+}
 
 /// Where the session was before a claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +138,10 @@ impl SessionDirectory for SingleNode {
     }
 
     fn claim<'a>(&'a self, _client_id: &'a str) -> ClaimFuture<'a> {
-        Box::pin(std::future::ready(Ok(Claimed::Here)))
+        Box::pin(std::future::ready(Ok(Claim {
+            was: Claimed::Here,
+            epoch: 0,
+        })))
     }
 }
 

@@ -90,6 +90,9 @@ pub struct SessionState {
     /// A session record was written to the store, so discarding the session must delete it
     /// (its expiry may have become 0 since: MQTT 5 DISCONNECT, a resume, DeleteConnection).
     pub stored: bool,
+    /// The session directory's number for the claim this node holds the session by (0 on
+    /// one node), handed back when the session ends here.
+    pub owner_epoch: u64,
 }
 
 pub struct SessionCell {
@@ -135,6 +138,7 @@ impl SessionCell {
                 moved: false,
                 disconnected_at_ms: None,
                 stored: false,
+                owner_epoch: 0,
             }),
             wake: Notify::new(),
             space: Notify::new(),

@@ -29,8 +29,8 @@ impl ClusterSessions {
             .await
             .map_err(|e| ClaimError(e.to_string()))?;
         let mut kept = 0;
-        for (client_id, _epoch) in claimed {
-            if !broker.adopt(&client_id).await? {
+        for (client_id, epoch) in claimed {
+            if !broker.adopt(&client_id, epoch).await? {
                 continue;
             }
             let owner = inner

@@ -19,10 +19,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrite_broker::{
-    Broker, ClaimError, ClaimFuture, Claimed, ElsewhereFuture, Seams, SessionDirectory,
+    Broker, Claim, ClaimError, ClaimFuture, Claimed, ElsewhereFuture, Seams, SessionDirectory,
 };
 use ferrite_storage::SessionOwners;
 use ferrite_types::Clock;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -63,6 +65,12 @@ pub(crate) struct Inner {
     pub(crate) timeout: Duration,
     /// Sessions adopted from gone nodes (and taken back after a restart) and loaded here.
     pub(crate) adopted: AtomicU64,
+    /// Sessions that ended here, `(client id, epoch)`, whose owner rows go (one task deletes
+    /// them, off the broker's path); the receiver until `serve` takes it.
+    releases: mpsc::UnboundedSender<(String, u64)>,
+    released: Mutex<Option<mpsc::UnboundedReceiver<(String, u64)>>>,
+    /// Releases handled (deleted or found taken by a later claim).
+    forgotten: watch::Sender<u64>,
 }
 
 /// One node's side of sessions across nodes. Cheap to clone.
@@ -80,6 +88,7 @@ impl ClusterSessions {
         node: Arc<str>,
         prefix: &str,
     ) -> ClusterSessions {
+        let (releases, released) = mpsc::unbounded_channel();
         ClusterSessions {
             inner: Arc::new(Inner {
                 bus,
@@ -89,6 +98,9 @@ impl ClusterSessions {
                 clock: Clock::system(),
                 timeout: TAKEOVER_TIMEOUT,
                 adopted: AtomicU64::new(0),
+                releases,
+                released: Mutex::new(Some(released)),
+                forgotten: watch::Sender::new(0),
             }),
         }
     }
@@ -120,6 +132,13 @@ impl ClusterSessions {
             .subscribe(disconnect_subject(&inner.prefix, &inner.node), None)
             .await?;
         inner.bus.flush().await?;
+        if let Some(released) = inner.released.lock().take() {
+            tasks.spawn(forget_released(
+                self.inner.clone(),
+                released,
+                cancel.clone(),
+            ));
+        }
         serve_requests(self.inner.bus.clone(), takeovers, tasks, cancel.clone(), {
             let broker = broker.clone();
             move |payload| {
@@ -153,6 +172,13 @@ impl ClusterSessions {
             },
         );
         Ok(())
+    }
+
+    /// Waits until `n` ended sessions' owner rows were handled (deleted, or kept for a later
+    /// claim).
+    pub async fn released(&self, n: u64) {
+        let mut forgotten = self.inner.forgotten.subscribe();
+        let _ = forgotten.wait_for(|f| *f >= n).await;
     }
 
     async fn disconnect_inner(
@@ -193,7 +219,7 @@ impl ClusterSessions {
         }
     }
 
-    async fn claim_inner(&self, client_id: &str) -> Result<Claimed, ClaimError> {
+    async fn claim_inner(&self, client_id: &str) -> Result<Claim, ClaimError> {
         let inner = &self.inner;
         let claim = inner
             .owners
@@ -202,7 +228,12 @@ impl ClusterSessions {
             .map_err(|e| ClaimError(e.to_string()))?;
         let previous = match claim.previous {
             Some(p) if *p != *inner.node => p,
-            _ => return Ok(Claimed::Here),
+            _ => {
+                return Ok(Claim {
+                    was: Claimed::Here,
+                    epoch: claim.epoch,
+                });
+            }
         };
         let asked = inner
             .bus
@@ -224,7 +255,10 @@ impl ClusterSessions {
                 tracing::warn!(client_id, from = %previous, error = %e, "the session's node did not let go in time: loading the session from the store");
             }
         }
-        Ok(Claimed::Elsewhere)
+        Ok(Claim {
+            was: Claimed::Elsewhere,
+            epoch: claim.epoch,
+        })
     }
 }
 
@@ -244,6 +278,35 @@ impl SessionDirectory for ClusterSessions {
         prevent_will: bool,
     ) -> ElsewhereFuture<'a> {
         Box::pin(self.disconnect_inner(client_id, clean_session, prevent_will))
+    }
+
+    fn released(&self, client_id: &str, epoch: u64) {
+        let _ = self.inner.releases.send((client_id.to_owned(), epoch));
+    }
+}
+
+/// Deletes the owner rows of sessions that ended here, each only while its claim is still the
+/// latest (a reconnect's claim keeps its row), until `cancel`. A row left behind (the store
+/// was down, or the node stopped first) costs nothing but space: adoption skips clients
+/// without a stored session, and the next claim of the client id overwrites it.
+async fn forget_released(
+    inner: Arc<Inner>,
+    mut released: mpsc::UnboundedReceiver<(String, u64)>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let (client_id, epoch) = tokio::select! {
+            () = cancel.cancelled() => return,
+            r = released.recv() => match r { Some(r) => r, None => return },
+        };
+        if let Err(e) = inner
+            .owners
+            .release_session(&client_id, &inner.node, epoch)
+            .await
+        {
+            tracing::debug!(client_id, error = %e, "cannot forget an ended session's owner");
+        }
+        inner.forgotten.send_modify(|n| *n += 1);
     }
 }
 

@@ -405,6 +405,15 @@ impl SessionOwners for Unreachable {
     ) -> ferrite_storage::StoreFuture<'a, Vec<(String, u64)>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+
+    fn release_session<'a>(
+        &'a self,
+        _client_id: &'a str,
+        _node: &'a str,
+        _epoch: u64,
+    ) -> ferrite_storage::StoreFuture<'a, bool> {
+        Box::pin(async { Ok(false) })
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -510,6 +519,48 @@ async fn a_restarted_node_takes_its_parked_sessions_back() {
         let (mut dev, ack) = a.harness.connect_v5("dev", false, persistent(3600)).await;
         assert!(ack.session_present);
         assert_eq!(&dev.recv_publish().await.payload[..], b"after the restart");
+        cluster.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_ends_forgets_its_owner_row_and_a_reconnect_keeps_its_own() {
+    let Some(location) = ScratchLocation::from_env(
+        "a_session_that_ends_forgets_its_owner_row_and_a_reconnect_keeps_its_own",
+    )
+    .await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let (_first, _) = a
+            .harness
+            .connect_v5("dev", true, Properties::default())
+            .await;
+        // The same client again, clean: its old session ends as the new one starts, and the
+        // old one's release must not take the new connection's row.
+        let (second, _) = a
+            .harness
+            .connect_v5("dev", true, Properties::default())
+            .await;
+        a.sessions.released(1).await;
+        assert_eq!(
+            a.store.session_owner("dev").await.unwrap(),
+            Some(("a".to_owned(), 2))
+        );
+        second.disconnect().await;
+        a.sessions.released(2).await;
+        assert_eq!(a.store.session_owner("dev").await.unwrap(), None);
+
+        // A persistent session parked here keeps its row: adoption needs it.
+        park_dev(&a).await;
+        assert_eq!(
+            a.store.session_owner("dev").await.unwrap(),
+            Some(("a".to_owned(), 1))
+        );
         cluster.stop().await;
     })
     .await;

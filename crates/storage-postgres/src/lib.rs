@@ -355,4 +355,18 @@ impl SessionOwners for PostgresStore {
             Ok(owners::adopt(&self.pool, from, to, now_ms).await?)
         })
     }
+
+    fn release_session<'a>(
+        &'a self,
+        client_id: &'a str,
+        node: &'a str,
+        epoch: u64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(owners::release(&self.pool, client_id, node, epoch).await?)
+        })
+    }
 }

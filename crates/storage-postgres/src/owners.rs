@@ -105,3 +105,22 @@ pub(crate) async fn adopt(
         })
         .collect()
 }
+
+pub(crate) async fn release(
+    pool: &PgPool,
+    client_id: &str,
+    node: &str,
+    epoch: u64,
+) -> Result<bool, PgStoreError> {
+    let done = sqlx::query(
+        "DELETE FROM broker_session_owners
+         WHERE client_id = $1 AND owner_node = $2 AND owner_epoch = $3",
+    )
+    .bind(client_id)
+    .bind(node)
+    .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+    .execute(pool)
+    .await
+    .map_err(PgStoreError::sql("release session"))?;
+    Ok(done.rows_affected() > 0)
+}

@@ -168,3 +168,31 @@ async fn a_gone_nodes_sessions_are_adopted_once_whoever_races_for_them() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_release_deletes_only_the_claim_it_names() {
+    let Some(location) = ScratchLocation::from_env("releasing a session owner").await else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let store = location.open_store().await.unwrap();
+        store.claim_session("dev", "a", 1).await.unwrap();
+        store.claim_session("dev", "a", 2).await.unwrap();
+        assert!(
+            !store.release_session("dev", "a", 1).await.unwrap(),
+            "a later claim keeps its row"
+        );
+        assert!(!store.release_session("dev", "b", 2).await.unwrap());
+        assert_eq!(
+            store.session_owner("dev").await.unwrap(),
+            Some(("a".into(), 2))
+        );
+        assert!(store.release_session("dev", "a", 2).await.unwrap());
+        assert_eq!(store.session_owner("dev").await.unwrap(), None);
+        // The next claim starts the client id afresh.
+        let claim = store.claim_session("dev", "b", 3).await.unwrap();
+        assert_eq!((claim.previous, claim.epoch), (None, 1));
+        store.close().await.unwrap();
+    })
+    .await;
+}

@@ -39,4 +39,14 @@ pub trait SessionOwners: Send + Sync + 'static {
         to: &'a str,
         now_ms: i64,
     ) -> StoreFuture<'a, Vec<(String, u64)>>;
+
+    /// Forgets that `node` holds `client_id`'s session, if its claim `epoch` is still the
+    /// latest: the session ended there. A later claim (a reconnect, anywhere) keeps its row.
+    /// Returns whether a row went.
+    fn release_session<'a>(
+        &'a self,
+        client_id: &'a str,
+        node: &'a str,
+        epoch: u64,
+    ) -> StoreFuture<'a, bool>;
 }

@@ -341,18 +341,21 @@ where
         c = lifecycle::claim(inner, &client_id) => c,
         _ = inner.cancel.cancelled() => return Err("shutdown"),
     };
-    if let Err(e) = claimed {
-        tracing::warn!(client_id = %client_id, error = %e, "refusing a connection whose session cannot be claimed");
-        return Err(refuse(
-            stream,
-            protocol,
-            ReasonCode::ServerUnavailable,
-            "session_unavailable",
-        )
-        .await);
-    }
+    let epoch = match claimed {
+        Ok(epoch) => epoch,
+        Err(e) => {
+            tracing::warn!(client_id = %client_id, error = %e, "refusing a connection whose session cannot be claimed");
+            return Err(refuse(
+                stream,
+                protocol,
+                ReasonCode::ServerUnavailable,
+                "session_unavailable",
+            )
+            .await);
+        }
+    };
     let attached = tokio::select! {
-        a = lifecycle::attach(inner, &client_id, clean_start, expiry, protocol, live) => a,
+        a = lifecycle::attach(inner, &client_id, clean_start, expiry, protocol, live, epoch) => a,
         _ = inner.cancel.cancelled() => None,
     };
     let Some(attached) = attached else {
