@@ -140,7 +140,8 @@ impl Peers {
         let _ = count.wait_for(|c| *c == n).await;
     }
 
-    fn window(&self) -> Duration {
+    /// How long a peer may stay silent before it counts as gone: [`MISSED_BEATS`] intervals.
+    pub fn window(&self) -> Duration {
         self.inner.interval * MISSED_BEATS
     }
 }

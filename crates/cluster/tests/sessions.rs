@@ -414,6 +414,10 @@ impl SessionOwners for Unreachable {
     ) -> ferrite_storage::StoreFuture<'a, bool> {
         Box::pin(async { Ok(false) })
     }
+
+    fn session_owner_nodes(&self) -> ferrite_storage::StoreFuture<'_, Vec<String>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -561,6 +565,57 @@ async fn a_session_that_ends_forgets_its_owner_row_and_a_reconnect_keeps_its_own
             a.store.session_owner("dev").await.unwrap(),
             Some(("a".to_owned(), 1))
         );
+        cluster.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sessions_of_a_node_nobody_heard_are_adopted_by_the_sweep() {
+    let Some(location) =
+        ScratchLocation::from_env("the_sessions_of_a_node_nobody_heard_are_adopted_by_the_sweep")
+            .await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        // Node a parks a session and dies without ever having announced itself.
+        let a = cluster.node("a").await;
+        park_dev(&a).await;
+        a.kill();
+
+        let b = cluster.node("b").await;
+        let peers = ferrite_cluster::Peers::new(
+            Arc::new(cluster.bus.clone()),
+            "b".into(),
+            0,
+            PREFIX,
+            Duration::from_millis(50),
+        );
+        peers
+            .run(&cluster.tasks, cluster.cancel.clone())
+            .await
+            .unwrap();
+        b.sessions.adopt_departed(
+            b.harness.broker.clone(),
+            &peers,
+            &cluster.tasks,
+            cluster.cancel.clone(),
+        );
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while b.sessions.adopted() == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node b did not adopt the session of node a"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            b.store.session_owner("dev").await.unwrap(),
+            Some(("b".to_owned(), 2))
+        );
+        assert_eq!(b.harness.broker.session_count(), 1);
         cluster.stop().await;
     })
     .await;

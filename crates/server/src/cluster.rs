@@ -353,12 +353,7 @@ impl ClusterNode {
                 .await
                 .context("subscribing to the cluster's take-over requests")?;
             // This node's own parked sessions after a restart, then each gone peer's.
-            s.adopt_departed(
-                broker,
-                self.status.peers.departures(),
-                &self.tasks,
-                self.cancel.clone(),
-            );
+            s.adopt_departed(broker, &self.status.peers, &self.tasks, self.cancel.clone());
         }
         Ok(())
     }

@@ -356,6 +356,15 @@ impl SessionOwners for PostgresStore {
         })
     }
 
+    fn session_owner_nodes(&self) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(owners::owner_nodes(&self.pool).await?)
+        })
+    }
+
     fn release_session<'a>(
         &'a self,
         client_id: &'a str,

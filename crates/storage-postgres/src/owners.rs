@@ -124,3 +124,19 @@ pub(crate) async fn release(
     .map_err(PgStoreError::sql("release session"))?;
     Ok(done.rows_affected() > 0)
 }
+
+pub(crate) async fn owner_nodes(pool: &PgPool) -> Result<Vec<String>, PgStoreError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT o.owner_node FROM broker_session_owners o
+         WHERE EXISTS (SELECT 1 FROM broker_sessions s WHERE s.client_id = o.client_id)",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(PgStoreError::sql("read session owner nodes"))?;
+    rows.iter()
+        .map(|row| {
+            row.try_get(0)
+                .map_err(PgStoreError::sql("read session owner nodes: node"))
+        })
+        .collect()
+}

@@ -114,6 +114,9 @@ async fn a_gone_nodes_sessions_are_adopted_once_whoever_races_for_them() {
         // Its client came back on node c before anyone adopted it: it stays c's.
         store.claim_session("d0", "c", 2).await.unwrap();
 
+        let mut owners = store.session_owner_nodes().await.unwrap();
+        owners.sort();
+        assert_eq!(owners, ["c", "gone"], "nodes that own stored sessions");
         let mut adopters = tokio::task::JoinSet::new();
         for node in ["a", "b", "a2", "b2"] {
             let store = store.clone();

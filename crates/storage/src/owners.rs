@@ -40,6 +40,10 @@ pub trait SessionOwners: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreFuture<'a, Vec<(String, u64)>>;
 
+    /// The nodes that own at least one stored session: a live node compares them with the
+    /// peers it hears, to adopt the sessions of a node nobody saw leave.
+    fn session_owner_nodes(&self) -> StoreFuture<'_, Vec<String>>;
+
     /// Forgets that `node` holds `client_id`'s session, if its claim `epoch` is still the
     /// latest: the session ended there. A later claim (a reconnect, anywhere) keeps its row.
     /// Returns whether a row went.
