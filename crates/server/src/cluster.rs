@@ -30,8 +30,6 @@ pub(crate) struct ClusterNode {
     bus: NatsBus,
     link: Link,
     feed: BusFeed,
-    /// Set once the store is open ([`ClusterNode::own_sessions_in`]).
-    sessions: Option<ClusterSessions>,
     node: Arc<str>,
     prefix: String,
     retained: RetainedSync,
@@ -51,7 +49,8 @@ pub(crate) struct ClusterStatus {
     peers: Peers,
     /// The last store check's answer; a node starts with a store it just opened.
     store_ok: Arc<AtomicBool>,
-    /// Set once the node keeps its sessions in the shared store.
+    /// The node's session directory, set once the store is open
+    /// ([`ClusterNode::own_sessions_in`]).
     sessions: Option<ClusterSessions>,
 }
 
@@ -265,7 +264,6 @@ impl ClusterNode {
             bus,
             link,
             feed,
-            sessions: None,
             node: Arc::from(node),
             prefix: cfg.cluster.subject_prefix.clone(),
             retained,
@@ -296,8 +294,7 @@ impl ClusterNode {
             self.node.clone(),
             &self.prefix,
         );
-        self.status.sessions = Some(sessions.clone());
-        self.sessions = Some(sessions);
+        self.status.sessions = Some(sessions);
         Ok(())
     }
 
@@ -310,7 +307,7 @@ impl ClusterNode {
             admission: Arc::new(self.status.clone()),
             ..seams
         };
-        match &self.sessions {
+        match &self.status.sessions {
             Some(s) => s.seams(seams),
             None => seams,
         }
@@ -348,7 +345,7 @@ impl ClusterNode {
                 self.cancel.clone(),
             ));
         }
-        if let Some(s) = &self.sessions {
+        if let Some(s) = &self.status.sessions {
             s.serve(broker.clone(), &self.tasks, self.cancel.clone())
                 .await
                 .context("subscribing to the cluster's take-over requests")?;
