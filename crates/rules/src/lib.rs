@@ -23,7 +23,9 @@ pub use convert::{CastType, cast};
 pub use decimal::{Decimal, Rounding};
 pub use ferrite_rules_sql::ParseError;
 pub use ferrite_rules_sql::SqlVersion;
-pub use functions::{FnContext, FnError, FunctionDef, FunctionRef, MessageContext, resolve};
+pub use functions::{
+    FnContext, FnError, FunctionDef, FunctionRef, MessageContext, resolve, topic_level,
+};
 pub use rule::{CompiledSql, Evaluation, Selected, Template, compile};
 pub use value::{Object, Value, ValueType};
 

@@ -281,6 +281,20 @@ impl Template {
         payload: &Bytes,
         ctx: &dyn FnContext,
     ) -> Result<String, FnError> {
+        let mut out = String::new();
+        self.render_into(&mut out, selected, payload, ctx)?;
+        Ok(out)
+    }
+
+    /// [`Template::render`] appended to `out`, so a caller that renders per message can reuse
+    /// one buffer.
+    pub fn render_into(
+        &self,
+        out: &mut String,
+        selected: &Selected,
+        payload: &Bytes,
+        ctx: &dyn FnContext,
+    ) -> Result<(), FnError> {
         let env = Env {
             row: &selected.input,
             raw: payload,
@@ -289,8 +303,8 @@ impl Template {
             version: self.version,
         };
         // Room for the text and a short substitution per expression, so a topic renders
-        // with one allocation.
-        let room = self
+        // with one allocation at most.
+        let room: usize = self
             .parts
             .iter()
             .map(|p| match p {
@@ -298,7 +312,7 @@ impl Template {
                 Part::Expr(_) => 16,
             })
             .sum();
-        let mut out = String::with_capacity(room);
+        out.reserve(room);
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
@@ -309,6 +323,6 @@ impl Template {
                 },
             }
         }
-        Ok(out)
+        Ok(())
     }
 }

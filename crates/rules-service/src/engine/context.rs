@@ -7,7 +7,7 @@
 use std::sync::{Arc, OnceLock};
 
 use ferrite_broker::Message;
-use ferrite_rules::SqlVersion;
+use ferrite_rules::{SqlVersion, Value};
 use ferrite_types::Protocol;
 
 use super::services::Services;
@@ -23,6 +23,9 @@ pub(crate) struct RuleContext {
     pub(super) timestamp_ms: i64,
     /// Made on first use: most rules never ask for it.
     trace_id: OnceLock<Option<String>>,
+    /// The first `topic(n)` level asked for, kept: a rule's WHERE and its actions' templates
+    /// (`republish` to `.../${topic(3)}`) tend to ask for the same one.
+    level: OnceLock<(usize, Value)>,
     pub(super) services: Option<Arc<Services>>,
 }
 
@@ -45,6 +48,7 @@ impl RuleContext {
             account_id: account_id.clone(),
             timestamp_ms: now_ms,
             trace_id: OnceLock::new(),
+            level: OnceLock::new(),
             services,
         }
     }
@@ -59,6 +63,19 @@ impl RuleContext {
 
     pub fn timestamp_ms(&self) -> i64 {
         self.timestamp_ms
+    }
+
+    /// `topic(n)`'s level `i` (from 0), made once per context for the first level asked.
+    pub fn topic_level(&self, i: usize) -> Value {
+        match self.level.get() {
+            Some((at, v)) if *at == i => v.clone(),
+            Some(_) => ferrite_rules::topic_level(self.topic(), i),
+            None => {
+                let v = ferrite_rules::topic_level(self.topic(), i);
+                let _ = self.level.set((i, v.clone()));
+                v
+            }
+        }
     }
 
     /// A trace id per message, as AWS gives MQTT messages; other messages have none. Stable
@@ -128,6 +145,33 @@ mod tests {
         let parsed = uuid::Uuid::parse_str(&a).unwrap();
         assert_eq!(parsed.get_version_num(), 4);
         assert_eq!(a.len(), 36);
+    }
+
+    #[test]
+    fn topic_levels_are_right_whichever_level_was_asked_first() {
+        let ctx = test_context("sensors/kitchen/temp", 1, None);
+        let level = |i| ctx.topic_level(i).as_str().map(str::to_owned);
+        // The first level asked is kept; the others are still computed, not the kept one.
+        assert_eq!(level(1).as_deref(), Some("kitchen"));
+        assert_eq!(level(2).as_deref(), Some("temp"));
+        assert_eq!(level(1).as_deref(), Some("kitchen"));
+        assert_eq!(level(0).as_deref(), Some("sensors"));
+        assert!(ctx.topic_level(3).is_undefined());
+        let sql = ferrite_rules::compile(
+            "SELECT topic(2) AS a, topic(3) AS b, topic(2) AS c FROM '#'",
+            SqlVersion::V2016_03_23,
+        )
+        .unwrap();
+        let ferrite_rules::Evaluation::Selected(s) = sql
+            .evaluate(&bytes::Bytes::from_static(b"{}"), &ctx)
+            .unwrap()
+        else {
+            panic!("selected")
+        };
+        assert_eq!(
+            ferrite_rules::json::to_json_string(&s.output),
+            r#"{"a":"kitchen","b":"temp","c":"kitchen"}"#
+        );
     }
 
     #[test]

@@ -156,14 +156,18 @@ impl RulesEngine {
                         }
                     }
                 },
+                // One clock read per batch: the messages of a batch reached the engine at
+                // the same moment, and `timestamp()` is the engine's time for them.
                 n = recv_many(&mut taps.ingest, &mut ingest) => {
+                    let now_ms = self.clock.now_ms();
                     for msg in ingest.drain(..n) {
-                        self.ingest(&set, &msg).await;
+                        self.ingest(&set, &msg, now_ms).await;
                     }
                 }
                 n = recv_many(&mut taps.selected, &mut selected) => {
+                    let now_ms = self.clock.now_ms();
                     for msg in selected.drain(..n) {
-                        self.route(&set, &msg, &mut rules).await;
+                        self.route(&set, &msg, &mut rules, now_ms).await;
                     }
                 }
             }
@@ -259,20 +263,26 @@ impl RulesEngine {
     }
 
     /// A message from the broker: every rule whose FROM filter matches its topic.
-    async fn route(&self, set: &RuleSet, msg: &Arc<Message>, rules: &mut Vec<Arc<ActiveRule>>) {
+    async fn route(
+        &self,
+        set: &RuleSet,
+        msg: &Arc<Message>,
+        rules: &mut Vec<Arc<ActiveRule>>,
+        now_ms: i64,
+    ) {
         set.matching(&msg.topic, rules);
         for rule in rules.drain(..) {
-            self.run_rule(&rule, msg, &msg.topic).await;
+            self.run_rule(&rule, msg, &msg.topic, now_ms).await;
         }
     }
 
     /// A Basic Ingest message: the named rule only, which sees the topic without the prefix.
     /// Its FROM filter is not applied; WHERE is.
-    async fn ingest(&self, set: &RuleSet, msg: &Arc<Message>) {
+    async fn ingest(&self, set: &RuleSet, msg: &Arc<Message>, now_ms: i64) {
         let rest = msg.topic.strip_prefix(INGEST_PREFIX).unwrap_or_default();
         let (name, topic) = rest.split_once('/').unwrap_or((rest, ""));
         match set.by_name(name) {
-            Some(rule) => self.run_rule(rule, msg, topic).await,
+            Some(rule) => self.run_rule(rule, msg, topic, now_ms).await,
             None => {
                 self.metrics.rule_not_found.inc();
                 tracing::debug!(
@@ -283,7 +293,7 @@ impl RulesEngine {
         }
     }
 
-    async fn run_rule(&self, rule: &Arc<ActiveRule>, msg: &Arc<Message>, topic: &str) {
+    async fn run_rule(&self, rule: &Arc<ActiveRule>, msg: &Arc<Message>, topic: &str, now_ms: i64) {
         rule.counters.matched.inc();
         // Shed load before the work: when every action is congested, whatever the rule
         // selected would be dropped, so evaluating it would only take the time its actions
@@ -302,7 +312,7 @@ impl RulesEngine {
             topic,
             rule.sql.version(),
             &self.account_id,
-            self.clock.now_ms(),
+            now_ms,
             Some(self.services.clone()),
         ));
         if !rule.calls_services {

@@ -121,6 +121,9 @@ impl FnContext for RuleContext {
     fn topic(&self) -> &str {
         RuleContext::topic(self)
     }
+    fn topic_level(&self, i: usize) -> Value {
+        RuleContext::topic_level(self, i)
+    }
     fn client_id(&self) -> Option<&str> {
         RuleContext::client_id(self)
     }

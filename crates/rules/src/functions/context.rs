@@ -56,8 +56,12 @@ pub fn topic(args: &[Value], ctx: &dyn FnContext) -> Out {
     Ok(to_int_nearest(arg(args, 0))
         .and_then(|n| usize::try_from(n).ok())
         .and_then(|n| n.checked_sub(1))
-        .and_then(|i| level(topic, i))
-        .map_or(Value::Undefined, Value::from))
+        .map_or(Value::Undefined, |i| ctx.topic_level(i)))
+}
+
+/// `topic(n)`'s value for level `i` (from 0): `Undefined` beyond the last level.
+pub fn topic_level(topic: &str, i: usize) -> Value {
+    level(topic, i).map_or(Value::Undefined, Value::from)
 }
 
 /// The `i`th level (from 0) of `topic`, as `topic.split('/').nth(i)`, by a plain byte scan:

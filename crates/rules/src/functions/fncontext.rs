@@ -90,6 +90,13 @@ pub trait FnContext {
     /// prefix.
     fn topic(&self) -> &str;
 
+    /// `topic(n)`'s value: the level `i` (from 0) of [`FnContext::topic`], `Undefined` beyond
+    /// the last. A context that sees one message many times (a rule's WHERE and its
+    /// actions' templates) may keep the answer rather than make the string again.
+    fn topic_level(&self, i: usize) -> Value {
+        super::context::topic_level(self.topic(), i)
+    }
+
     /// The MQTT client id; `None` when the message did not come over MQTT (`clientid()` is
     /// then `"n/a"`).
     fn client_id(&self) -> Option<&str> {

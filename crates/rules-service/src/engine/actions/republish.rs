@@ -15,6 +15,11 @@ use serde_json::Value;
 
 use super::{Action, ActionError, BoxFuture, Deps, Job};
 
+thread_local! {
+    /// Where republish topics are rendered before they become a message's `Arc<str>`.
+    static TOPIC_BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 pub(crate) struct Republish {
     topic: Template,
     topic_text: String,
@@ -177,13 +182,13 @@ impl Action for Republish {
 
 impl Republish {
     /// The message to publish on `topic`.
-    fn message(&self, topic: &str, job: &Job) -> Result<Message, ActionError> {
+    fn message(&self, topic: Arc<str>, job: &Job) -> Result<Message, ActionError> {
         if self.headers.is_empty() {
             // No headers: no properties to render, copy and drop per message, and no expiry,
             // so the time the engine read the message (the rule's `timestamp()`, a moment
             // ago) serves as its receipt time: one clock read per message fewer.
             return Ok(Message {
-                topic: Arc::from(topic),
+                topic,
                 payload: job.payload.clone(),
                 qos: self.qos,
                 retain: false,
@@ -196,7 +201,7 @@ impl Republish {
         // A messageExpiry header starts counting now, not when the rule ran (a retry or a
         // rule that waited for a lookup republishes later).
         Ok(Message::new(
-            Arc::from(topic),
+            topic,
             job.payload.clone(),
             self.qos,
             false,
@@ -209,13 +214,17 @@ impl Republish {
     /// Publishes `job`'s output (what [`Action::execute`] does, without boxing the future: the
     /// engine awaits this on its own task, per message).
     pub(crate) async fn publish(&self, job: &Job) -> Result<(), ActionError> {
-        let topic = self
-            .topic
-            .render(&job.selected, &job.raw, &*job.ctx)
-            .map_err(|e| ActionError::permanent(e.to_string()))?;
+        // Rendered into the thread's buffer: the message's topic is one allocation, not two.
+        let topic: Arc<str> = TOPIC_BUFFER.with_borrow_mut(|buf| {
+            buf.clear();
+            self.topic
+                .render_into(buf, &job.selected, &job.raw, &*job.ctx)
+                .map(|()| Arc::from(buf.as_str()))
+                .map_err(|e| ActionError::permanent(e.to_string()))
+        })?;
         // Built apart and shared at once, so the message is not moved through the futures'
         // states on its way to the broker.
-        let msg = Arc::new(self.message(&topic, job)?);
+        let msg = Arc::new(self.message(topic.clone(), job)?);
         match self.broker.publish_shared(msg).await {
             Ok(_) => Ok(()),
             Err(ferrite_broker::BrokerError::ShuttingDown) => {
