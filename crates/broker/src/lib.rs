@@ -200,7 +200,7 @@ impl Broker {
             multilevel_matches_parent: cfg.multilevel_wildcard_matches_parent,
         };
         let persist_task = TaskTracker::new();
-        let persister = Persister::start(store.clone(), &persist_task);
+        let (persister, fenced) = Persister::start(store.clone(), &persist_task);
         let inner = Arc::new(BrokerInner {
             limits: TopicLimits {
                 max_bytes: cfg.max_topic_bytes,
@@ -226,6 +226,9 @@ impl Broker {
             versions: presence::Versions::default(),
         });
         lifecycle::restore(&inner, snapshot, sessions_at_start);
+        inner
+            .tasks
+            .spawn(lifecycle::let_go_fenced(inner.clone(), fenced));
         Ok(Broker { inner })
     }
 

@@ -15,6 +15,7 @@ use crate::BrokerInner;
 use crate::few::Few;
 use crate::message::Message;
 use crate::metrics::Metrics;
+use crate::persist::Writes;
 use crate::seams::{Interest, RetainedObserver};
 use crate::session::{Enqueued, Outgoing, SessionCell, stored_message};
 use crate::taps::Taps;
@@ -131,7 +132,7 @@ impl Router {
         max: usize,
         metrics: &Metrics,
         observer: &dyn RetainedObserver,
-        ops: &mut Vec<BrokerOp>,
+        ops: &mut Writes,
     ) -> bool {
         let mut tree = self.retained.write();
         let floor = tree.get(&msg.topic).map(|old| old.received_at_ms + 1);
@@ -265,7 +266,7 @@ impl Router {
         &self,
         inner: &BrokerInner,
         msg: &Arc<Message>,
-        ops: &mut Vec<BrokerOp>,
+        ops: &mut Writes,
     ) -> usize {
         self.fan_out_to(inner, msg, None, ops).await
     }
@@ -276,7 +277,7 @@ impl Router {
         inner: &BrokerInner,
         msg: &Arc<Message>,
         only: Option<&str>,
-        ops: &mut Vec<BrokerOp>,
+        ops: &mut Writes,
     ) -> usize {
         let max_queued = inner.cfg.max_queued_messages;
         let backpressure = inner.backpressure();
@@ -337,7 +338,7 @@ impl Router {
         max_queued: usize,
         now: i64,
         metrics: &Metrics,
-        ops: &mut Vec<BrokerOp>,
+        ops: &mut Writes,
     ) {
         let NewSubscription {
             filter,

@@ -87,6 +87,12 @@ pub trait SessionDirectory: Send + Sync + 'static {
     /// another: a cluster forgets that it held it, unless a later claim took it meanwhile.
     /// Must not block. One node: nothing to forget.
     fn released(&self, _client_id: &str, _epoch: u64) {}
+
+    /// The store refused this node's writes of the session of `client_id`, held here by the
+    /// claim `epoch`: another node claimed or adopted it since, and this node has let its copy
+    /// go (closed its connection as a take-over does, dropped it without writing). Once per
+    /// copy let go. Must not block. One node: never called (it has no claims to check).
+    fn fenced(&self, _client_id: &str, _epoch: u64) {}
 }
 
 /// What [`SessionDirectory::disconnect_elsewhere`] returns.

@@ -14,7 +14,7 @@
 //! `{prefix}.node.{owner}.disconnect`: the owner closes it and answers whether it was there.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) timeout: Duration,
     /// Sessions adopted from gone nodes (and taken back after a restart) and loaded here.
     pub(crate) adopted: AtomicU64,
+    /// Sessions whose writes from here the store refused (another node held them by then).
+    fenced: AtomicU64,
     /// Sessions that ended here, `(client id, epoch)`, whose owner rows go (one task deletes
     /// them, off the broker's path); the receiver until `serve` takes it.
     releases: mpsc::UnboundedSender<(String, u64)>,
@@ -98,6 +100,7 @@ impl ClusterSessions {
                 clock: Clock::system(),
                 timeout: TAKEOVER_TIMEOUT,
                 adopted: AtomicU64::new(0),
+                fenced: AtomicU64::new(0),
                 releases,
                 released: Mutex::new(Some(released)),
                 forgotten: watch::Sender::new(0),
@@ -172,6 +175,12 @@ impl ClusterSessions {
             },
         );
         Ok(())
+    }
+
+    /// Sessions whose writes from this node the store refused because another node had
+    /// claimed or adopted them since; this node let its copy go.
+    pub fn fenced(&self) -> u64 {
+        self.inner.fenced.load(Ordering::Relaxed)
     }
 
     /// Waits until `n` ended sessions' owner rows were handled (deleted, or kept for a later
@@ -282,6 +291,15 @@ impl SessionDirectory for ClusterSessions {
 
     fn released(&self, client_id: &str, epoch: u64) {
         let _ = self.inner.releases.send((client_id.to_owned(), epoch));
+    }
+
+    fn fenced(&self, client_id: &str, epoch: u64) {
+        self.inner.fenced.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            client_id,
+            epoch,
+            "another node holds this session now: this node's writes of it were refused and it let the session go"
+        );
     }
 }
 

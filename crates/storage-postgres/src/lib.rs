@@ -77,8 +77,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ferrite_storage::{
-    BrokerOp, BrokerSnapshot, BrokerStore, SessionClaim, SessionOwners, SessionSnapshot,
-    StorageError, StoreFuture,
+    BrokerOp, BrokerSnapshot, BrokerStore, SessionClaim, SessionFence, SessionOwners,
+    SessionSnapshot, StorageError, StoreFuture,
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
@@ -239,10 +239,10 @@ impl PostgresStore {
         }
     }
 
-    fn submit(
+    fn submit<T>(
         &self,
-        make: impl FnOnce(writer::Reply) -> Request,
-    ) -> Result<oneshot::Receiver<Result<(), StorageError>>, StorageError> {
+        make: impl FnOnce(oneshot::Sender<Result<T, StorageError>>) -> Request,
+    ) -> Result<oneshot::Receiver<Result<T, StorageError>>, StorageError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(make(reply))
@@ -253,11 +253,20 @@ impl PostgresStore {
 
 impl BrokerStore for PostgresStore {
     fn commit(&self, ops: Vec<BrokerOp>) -> StoreFuture<'_, ()> {
+        let fenced = self.commit_fenced(ops, Vec::new());
+        Box::pin(async move { fenced.await.map(drop) })
+    }
+
+    fn commit_fenced(
+        &self,
+        ops: Vec<BrokerOp>,
+        fences: Vec<SessionFence>,
+    ) -> StoreFuture<'_, Vec<SessionFence>> {
         // Submitted now, before the future is polled: see the crate docs on ordering.
         let submitted = if self.closed.load(Ordering::Acquire) {
             Err(StorageError::Closed)
         } else {
-            self.submit(|reply| Request::Commit { ops, reply })
+            self.submit(|reply| Request::Commit { ops, fences, reply })
         };
         Box::pin(async move {
             // A dropped reply sender means the writer exited before reaching this request.

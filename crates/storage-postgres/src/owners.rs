@@ -9,14 +9,18 @@ use crate::error::PgStoreError;
 
 /// `ON CONFLICT DO UPDATE` locks the existing row and reads its latest committed version,
 /// so `o.owner_node` there is the owner just before this claim even when claims race; a
-/// first claim inserts and has no previous owner.
+/// first claim inserts and has no previous owner. A claim by the node that holds the client id
+/// already continues its run of epochs (`owner_since_epoch`, what fenced writes are checked
+/// against: `writer.rs`); another node's starts a new run.
 const CLAIM: &str = "INSERT INTO broker_session_owners AS o
-        (client_id, owner_node, owner_epoch, previous_node, claimed_at_ms)
-     VALUES ($1, $2, 1, NULL, $3)
+        (client_id, owner_node, owner_epoch, owner_since_epoch, previous_node, claimed_at_ms)
+     VALUES ($1, $2, 1, 1, NULL, $3)
      ON CONFLICT (client_id) DO UPDATE SET
         previous_node = o.owner_node,
         owner_node = excluded.owner_node,
         owner_epoch = o.owner_epoch + 1,
+        owner_since_epoch = CASE WHEN o.owner_node = excluded.owner_node
+            THEN o.owner_since_epoch ELSE o.owner_epoch + 1 END,
         claimed_at_ms = excluded.claimed_at_ms
      RETURNING owner_epoch, previous_node";
 
@@ -70,11 +74,15 @@ pub(crate) async fn owner(
 /// The row lock of each row moves it once: a concurrent adopter (or claim) that locked it first
 /// changed `owner_node`, which PostgreSQL re-checks after the wait, so the row is skipped here.
 /// Only client ids with a stored session move: every client that ever connected has an owner
-/// row, and the clean ones' sessions ended with their connections.
+/// row, and the clean ones' sessions ended with their connections. Adopting from another node
+/// starts a new run of epochs (the gone node's late writes are fenced); a restarted node
+/// taking its own sessions back continues its run (its earlier process writes nothing more).
 const ADOPT: &str = "UPDATE broker_session_owners AS o SET
         previous_node = o.owner_node,
         owner_node = $2,
         owner_epoch = o.owner_epoch + 1,
+        owner_since_epoch = CASE WHEN o.owner_node = $2
+            THEN o.owner_since_epoch ELSE o.owner_epoch + 1 END,
         claimed_at_ms = $3
      WHERE o.owner_node = $1
        AND EXISTS (SELECT 1 FROM broker_sessions s WHERE s.client_id = o.client_id)

@@ -14,31 +14,62 @@
 //! idempotent (upserts, deletes and state updates to final values), so writing it again after
 //! an unclear failure is safe. If BEGIN or COMMIT fails, every waiter of the group gets the
 //! error: none of their ops is known to be durable.
+//!
+//! Fencing (a cluster's session writes, ARCHITECTURE.md "Sessions and take-over"): when
+//! requests of a group carry [`SessionFence`]s, the group's transaction first reads and
+//! share-locks the owner rows of all their client ids in one statement (in key order, so
+//! writers cannot deadlock on each other). A fence holds when the row names this node as the
+//! owner and the fence's epoch lies in the node's current run of claims (`owner_since_epoch
+//! ..= owner_epoch`). The ops of a request's sessions whose fence fails are left out of the
+//! plan and the request is told which fences failed; everything else commits. The share lock
+//! keeps a claim or an adoption by another node (which updates the row) waiting until the
+//! group has committed: a claim is ordered either before the group (whose writes it then
+//! refuses) or after it (and the new owner reads what the group wrote).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use ferrite_storage::{BrokerOp, StorageError};
+use ferrite_storage::{BrokerOp, SessionFence, StorageError};
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, PgConnection, PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::PgStoreError;
 use crate::plan::{self, Plan};
 use crate::statements::{Statement, statements};
 
-pub(crate) type Reply = oneshot::Sender<Result<(), StorageError>>;
+/// A commit's answer: the fences that failed (their sessions' ops were not written).
+pub(crate) type Reply = oneshot::Sender<Result<Vec<SessionFence>, StorageError>>;
 
 pub(crate) enum Request {
     Commit {
         ops: Vec<BrokerOp>,
+        fences: Vec<SessionFence>,
         reply: Reply,
     },
     /// Everything queued before this is written first (the channel is FIFO); then the task
     /// releases its connection and answers.
     Close {
-        reply: Reply,
+        reply: oneshot::Sender<Result<(), StorageError>>,
     },
 }
+
+/// One commit waiting in a group.
+pub(crate) struct Pending {
+    ops: Vec<BrokerOp>,
+    fences: Vec<SessionFence>,
+    reply: Reply,
+}
+
+type Outcome = Result<Vec<SessionFence>, StorageError>;
+
+/// The owner rows of the fenced client ids, share-locked until the group's transaction ends.
+const LOCK_OWNERS: &str = "\
+SELECT client_id, owner_node, owner_since_epoch, owner_epoch FROM broker_session_owners
+WHERE client_id = ANY($1::text[]) ORDER BY client_id FOR SHARE";
+
+/// Per client id: (owner node, first epoch of its current run, current epoch).
+type Owners = HashMap<String, (String, i64, i64)>;
 
 /// How often a group that hit a deadlock or serialization failure (another node writing the
 /// same rows) is written again before its waiters get the error.
@@ -83,17 +114,17 @@ impl Writer {
     /// The task body. Returns when asked to close or when every sender is gone (the store
     /// was dropped); either way requests already queued are written first.
     pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>) {
-        let mut batch: Vec<(Vec<BrokerOp>, Reply)> = Vec::new();
-        let mut close_reply: Option<Reply> = None;
+        let mut batch: Vec<Pending> = Vec::new();
+        let mut close_reply: Option<oneshot::Sender<Result<(), StorageError>>> = None;
         while close_reply.is_none() {
             let Some(first) = rx.recv().await else {
                 break;
             };
             let mut batch_ops = 0usize;
             match first {
-                Request::Commit { ops, reply } => {
+                Request::Commit { ops, fences, reply } => {
                     batch_ops += ops.len();
-                    batch.push((ops, reply));
+                    batch.push(Pending { ops, fences, reply });
                 }
                 Request::Close { reply } => close_reply = Some(reply),
             }
@@ -102,9 +133,9 @@ impl Writer {
             // being written.
             while close_reply.is_none() && batch_ops < self.max_batch_ops {
                 match rx.try_recv() {
-                    Ok(Request::Commit { ops, reply }) => {
+                    Ok(Request::Commit { ops, fences, reply }) => {
                         batch_ops += ops.len();
-                        batch.push((ops, reply));
+                        batch.push(Pending { ops, fences, reply });
                     }
                     Ok(Request::Close { reply }) => close_reply = Some(reply),
                     Err(_) => break,
@@ -129,38 +160,35 @@ impl Writer {
     }
 
     /// Writes one group and answers every waiter.
-    async fn commit_group(&mut self, batch: &mut Vec<(Vec<BrokerOp>, Reply)>) {
+    async fn commit_group(&mut self, batch: &mut Vec<Pending>) {
         let mut valid = Vec::with_capacity(batch.len());
-        for (ops, reply) in batch.drain(..) {
-            match plan::validate(&ops) {
-                Ok(()) => valid.push((ops, reply)),
+        for pending in batch.drain(..) {
+            match plan::validate(&pending.ops) {
+                Ok(()) => valid.push(pending),
                 Err(err) => {
-                    let _ = reply.send(Err(err.into()));
+                    let _ = pending.reply.send(Err(err.into()));
                 }
             }
         }
-        let total_ops: usize = valid.iter().map(|(ops, _)| ops.len()).sum();
+        let total_ops: usize = valid.iter().map(|p| p.ops.len()).sum();
         let outcomes = if total_ops == 0 {
             // Only empty commits (barriers): everything before them is already durable.
-            valid.iter().map(|_| Ok(())).collect()
+            valid.iter().map(|_| Ok(Vec::new())).collect()
         } else {
             self.write(&valid).await
         };
         tracing::trace!(requests = valid.len(), ops = total_ops, "group commit");
-        for ((_, reply), outcome) in valid.into_iter().zip(outcomes) {
-            let _ = reply.send(outcome);
+        for (pending, outcome) in valid.into_iter().zip(outcomes) {
+            let _ = pending.reply.send(outcome);
         }
     }
 
     /// One outcome per request, in order.
-    async fn write(
-        &mut self,
-        requests: &[(Vec<BrokerOp>, Reply)],
-    ) -> Vec<Result<(), StorageError>> {
+    async fn write(&mut self, requests: &[Pending]) -> Vec<Outcome> {
         let mut conflicts = 0;
         let failure = loop {
             match self.write_merged(requests).await {
-                Ok(()) => return requests.iter().map(|_| Ok(())).collect(),
+                Ok(refused) => return refused.into_iter().map(Ok).collect(),
                 Err(f) if f.error().is_retryable() && conflicts < CONFLICT_RETRIES => {
                     conflicts += 1;
                     tracing::debug!(error = %f.error(), conflicts, "group commit conflicted, retrying");
@@ -183,35 +211,61 @@ impl Writer {
         }
     }
 
-    /// The whole group as one plan, in one transaction.
-    async fn write_merged(&mut self, requests: &[(Vec<BrokerOp>, Reply)]) -> Result<(), Failure> {
-        let mut plan = Plan::default();
-        for (ops, _) in requests {
-            plan.add(ops).map_err(Failure::Statement)?;
-        }
+    /// The whole group as one plan, in one transaction. Returns the fences that failed, per
+    /// request.
+    async fn write_merged(
+        &mut self,
+        requests: &[Pending],
+    ) -> Result<Vec<Vec<SessionFence>>, Failure> {
         let node = self.node.clone();
-        let mut statements = statements(&plan, &node);
-        if statements.is_empty() {
-            return Ok(());
+        let none = || requests.iter().map(|_| Vec::new()).collect();
+        let fenced = requests.iter().any(|p| !p.fences.is_empty());
+        if !fenced {
+            let mut plan = Plan::default();
+            for p in requests {
+                plan.add(&p.ops).map_err(Failure::Statement)?;
+            }
+            let mut statements = statements(&plan, &node);
+            if statements.is_empty() {
+                return Ok(none());
+            }
+            let conn = self.connection().await.map_err(Failure::Transaction)?;
+            if statements.len() == 1 {
+                // One statement is atomic by itself: BEGIN and COMMIT would only add round
+                // trips.
+                let (context, query) = statements.remove(0);
+                return match query.execute(&mut **conn).await {
+                    Ok(_) => Ok(none()),
+                    Err(err) => Err(Failure::Statement(PgStoreError::sql(context)(err))),
+                };
+            }
         }
         let conn = self.connection().await.map_err(Failure::Transaction)?;
-        if statements.len() == 1 {
-            // One statement is atomic by itself: BEGIN and COMMIT would only add round trips.
-            let (context, query) = statements.remove(0);
-            return match query.execute(&mut **conn).await {
-                Ok(_) => Ok(()),
-                Err(err) => Err(Failure::Statement(PgStoreError::sql(context)(err))),
-            };
-        }
         let mut tx = conn
             .begin()
             .await
             .map_err(|e| Failure::Transaction(PgStoreError::sql("commit: begin")(e)))?;
-        match execute_all(&mut tx, statements).await {
-            Ok(()) => tx
-                .commit()
-                .await
-                .map_err(|e| Failure::Transaction(PgStoreError::sql("commit")(e))),
+        let written = async {
+            let owners = lock_owners(&mut tx, requests).await?;
+            let refused: Vec<Vec<SessionFence>> = requests
+                .iter()
+                .map(|p| refused_fences(&p.fences, &owners, &node))
+                .collect();
+            let mut plan = Plan::default();
+            for (p, refused) in requests.iter().zip(&refused) {
+                plan.add_except(&p.ops, &skipped(refused))?;
+            }
+            execute_all(&mut tx, statements(&plan, &node)).await?;
+            Ok::<_, PgStoreError>(refused)
+        }
+        .await;
+        match written {
+            Ok(refused) => {
+                tx.commit()
+                    .await
+                    .map_err(|e| Failure::Transaction(PgStoreError::sql("commit")(e)))?;
+                Ok(refused)
+            }
             Err(err) => {
                 tx.rollback()
                     .await
@@ -223,10 +277,7 @@ impl Writer {
 
     /// Each request in its own savepoint of one transaction: a failing request is rolled back
     /// alone and only its waiter gets the error.
-    async fn write_isolated(
-        &mut self,
-        requests: &[(Vec<BrokerOp>, Reply)],
-    ) -> Vec<Result<(), StorageError>> {
+    async fn write_isolated(&mut self, requests: &[Pending]) -> Vec<Outcome> {
         let node = self.node.clone();
         let result = async {
             let conn = self.connection().await?;
@@ -234,16 +285,18 @@ impl Writer {
                 .begin()
                 .await
                 .map_err(PgStoreError::sql("commit: begin"))?;
+            let owners = lock_owners(&mut tx, requests).await?;
             let mut outcomes = Vec::with_capacity(requests.len());
-            for (ops, _) in requests {
+            for p in requests {
+                let refused = refused_fences(&p.fences, &owners, &node);
                 let mut plan = Plan::default();
-                if let Err(err) = plan.add(ops) {
+                if let Err(err) = plan.add_except(&p.ops, &skipped(&refused)) {
                     outcomes.push(Err(err.into()));
                     continue;
                 }
                 let statements = statements(&plan, &node);
                 if statements.is_empty() {
-                    outcomes.push(Ok(()));
+                    outcomes.push(Ok(refused));
                     continue;
                 }
                 let mut savepoint = tx
@@ -256,7 +309,7 @@ impl Writer {
                             .commit()
                             .await
                             .map_err(PgStoreError::sql("commit: release savepoint"))?;
-                        outcomes.push(Ok(()));
+                        outcomes.push(Ok(refused));
                     }
                     Err(err) => {
                         // Explicit, not by drop: a failed rollback must fail the group rather
@@ -280,7 +333,7 @@ impl Writer {
     }
 
     /// Every waiter gets `err`; the connection is dropped, since its state is unknown.
-    fn fail_all(&mut self, n: usize, err: PgStoreError) -> Vec<Result<(), StorageError>> {
+    fn fail_all(&mut self, n: usize, err: PgStoreError) -> Vec<Outcome> {
         tracing::error!(error = %err, requests = n, "group commit failed");
         self.discard_connection();
         let err = StorageError::from(err);
@@ -315,6 +368,60 @@ fn clone_error(err: &StorageError) -> StorageError {
         StorageError::Backend(m) => StorageError::Backend(m.clone()),
         StorageError::Closed => StorageError::Closed,
     }
+}
+
+/// Reads and share-locks the owner rows of every client id the requests fence; nothing (and
+/// no round trip) when none does.
+async fn lock_owners(
+    conn: &mut PgConnection,
+    requests: &[Pending],
+) -> Result<Owners, PgStoreError> {
+    let mut clients: Vec<&str> = requests
+        .iter()
+        .flat_map(|p| p.fences.iter().map(|f| f.client_id.as_str()))
+        .collect();
+    if clients.is_empty() {
+        return Ok(Owners::new());
+    }
+    clients.sort_unstable();
+    clients.dedup();
+    let rows = sqlx::query(LOCK_OWNERS)
+        .bind(&clients)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(PgStoreError::sql("commit: lock session owners"))?;
+    let mut owners = Owners::with_capacity(rows.len());
+    for row in rows {
+        let read = || PgStoreError::sql("commit: read session owners");
+        let client: String = row.try_get(0).map_err(read())?;
+        let node: String = row.try_get(1).map_err(read())?;
+        let since: i64 = row.try_get(2).map_err(read())?;
+        let epoch: i64 = row.try_get(3).map_err(read())?;
+        owners.insert(client, (node, since, epoch));
+    }
+    Ok(owners)
+}
+
+/// The fences of `fences` that `owners` does not bear out: the client id has no owner row, or
+/// another node owns it, or `node` owns it by a run of claims begun after the fence's epoch
+/// (another node held it in between).
+fn refused_fences(fences: &[SessionFence], owners: &Owners, node: &str) -> Vec<SessionFence> {
+    fences
+        .iter()
+        .filter(|f| {
+            let epoch = i64::try_from(f.epoch).unwrap_or(i64::MAX);
+            !owners
+                .get(&f.client_id)
+                .is_some_and(|(owner, since, current)| {
+                    owner == node && (*since..=*current).contains(&epoch)
+                })
+        })
+        .cloned()
+        .collect()
+}
+
+fn skipped(refused: &[SessionFence]) -> HashSet<&str> {
+    refused.iter().map(|f| f.client_id.as_str()).collect()
 }
 
 async fn execute_all(

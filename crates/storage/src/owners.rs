@@ -14,6 +14,19 @@ pub struct SessionClaim {
     pub epoch: u64,
 }
 
+/// A session's writes in one commit, tied to the claim they were made under: a store shared by
+/// several nodes applies them only while the committing node still holds the session by that
+/// claim, or by a later claim of its own made without another node's in between (see
+/// [`BrokerStore::commit_fenced`](crate::BrokerStore::commit_fenced)). A node that was slow,
+/// or cut off long enough for its sessions to be adopted, thereby cannot overwrite the state
+/// of a session another node now holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionFence {
+    pub client_id: String,
+    /// The [`SessionClaim::epoch`] the session is held by on the committing node.
+    pub epoch: u64,
+}
+
 /// The owner of each client id's session, changed by one conditional write per claim so
 /// that concurrent claims are ordered and each learns who came just before it.
 pub trait SessionOwners: Send + Sync + 'static {
