@@ -17,7 +17,7 @@
 //! | `broker_sessions` | `client_id` | `expiry_interval_secs`, `disconnected_at_ms`, `data` |
 //! | `broker_subscriptions` | `(client_id, filter)` | `options` |
 //! | `broker_queue` | `(client_id, seq)` | `state` (0 pending, 1 released) and the message columns |
-//! | `broker_session_owners` | `client_id` | `owner_node`, `owner_epoch`, `previous_node`, `claimed_at_ms` (a cluster's [`SessionOwners`]) |
+//! | `broker_session_owners` | `client_id` | `owner_node`, `owner_epoch`, `owner_since_epoch`, `previous_node`, `claimed_at_ms` (a cluster's [`SessionOwners`]) |
 //! | `registry` | `(kind, key)` | `version`, `doc` (see `registry.rs`) |
 //!
 //! Blobs are `BYTEA`, times Unix ms in `BIGINT`, keys `TEXT COLLATE "C"` (byte order on
@@ -38,6 +38,10 @@
 //!   UPDATE`, `DELETE ... USING UNNEST`, ...) in one transaction: the round trips and the
 //!   WAL flush of a group do not grow with the number of commits or ops in it. A group that
 //!   reduces to one statement runs without BEGIN/COMMIT.
+//! * Fencing: a cluster node's commits (`commit_fenced`) name the claim each session is held
+//!   by; a group with such fences reads and share-locks their owner rows first (one more
+//!   statement) and leaves out the ops of sessions this node no longer holds by that claim,
+//!   answering each commit with its refused fences (`writer.rs`).
 //! * Durability: the transaction's COMMIT returns once PostgreSQL has flushed its WAL
 //!   (`synchronous_commit = on`); with [`PgStoreOptions::synchronous_commit`] off the commit
 //!   survives a crash of Ferrite but not necessarily of the database server.
