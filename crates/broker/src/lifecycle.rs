@@ -521,8 +521,13 @@ pub fn restore(inner: &Arc<BrokerInner>, snap: BrokerSnapshot, sessions_at_start
     let now = inner.now_ms();
     {
         let mut tree = inner.router.retained.write();
+        let mut tombstones = inner.router.tombstones.lock();
         for stored in snap.retained {
             match message_from_stored(stored) {
+                // A cluster's delete, kept for a while so that older puts stay deleted.
+                Ok(m) if m.payload.is_empty() => {
+                    tombstones.record(&m.topic, m.received_at_ms, m.origin.node.clone());
+                }
                 Ok(m) if !m.is_expired(now) => {
                     let topic = m.topic.clone();
                     tree.insert(&topic, Arc::new(m));

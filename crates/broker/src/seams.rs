@@ -42,6 +42,13 @@ pub trait Interest: Send + Sync + 'static {
 /// ([`crate::Broker::apply_retained`]). Called with the retained store locked: must not block.
 pub trait RetainedObserver: Send + Sync + 'static {
     fn retained(&self, msg: &Arc<Message>);
+
+    /// Whether other nodes write the same retained messages (a cluster): a delete then leaves
+    /// a stamped tombstone, kept for a while in memory and in the store, so that an older put
+    /// arriving after it stays deleted.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// Asked at every CONNECT whether this node takes new work: a cluster node that lost its

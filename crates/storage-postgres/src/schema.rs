@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "session_fence",
         include_str!("../migrations/0006_session_fence.sql"),
     ),
+    (
+        7,
+        "retained_tombstones",
+        include_str!("../migrations/0007_retained_tombstones.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -71,6 +71,13 @@ WHERE client_id = ANY($1::text[]) ORDER BY client_id FOR SHARE";
 /// Per client id: (owner node, first epoch of its current run, current epoch).
 type Owners = HashMap<String, (String, i64, i64)>;
 
+/// Retained tombstones (a cluster's deletes: empty payloads) older than `$1`.
+const PURGE_TOMBSTONES: &str =
+    "DELETE FROM broker_retained WHERE octet_length(payload) = 0 AND received_at_ms < $1";
+
+/// How far (in stamp time) the newest tombstone written moves between two purges.
+const PURGE_EVERY_MS: i64 = 60_000;
+
 /// How often a group that hit a deadlock or serialization failure (another node writing the
 /// same rows) is written again before its waiters get the error.
 const CONFLICT_RETRIES: u32 = 3;
@@ -82,6 +89,10 @@ pub(crate) struct Writer {
     max_batch_ops: usize,
     /// Stamped on retained rows (see `statements.rs`).
     node: Arc<str>,
+    /// The newest stamp of a retained tombstone this writer wrote, and that newest when it
+    /// last purged: purges follow the stamps, not a clock of their own.
+    newest_tombstone_ms: i64,
+    purged_at_ms: i64,
 }
 
 /// Where a write failed, which decides whether the group is retried request by request.
@@ -108,6 +119,8 @@ impl Writer {
             conn: None,
             max_batch_ops: max_batch_ops.max(1),
             node: Arc::from(node),
+            newest_tombstone_ms: i64::MIN,
+            purged_at_ms: i64::MIN,
         }
     }
 
@@ -178,8 +191,53 @@ impl Writer {
             self.write(&valid).await
         };
         tracing::trace!(requests = valid.len(), ops = total_ops, "group commit");
+        for pending in &valid {
+            for op in &pending.ops {
+                if let BrokerOp::PutRetained(m) = op
+                    && m.payload.is_empty()
+                {
+                    self.newest_tombstone_ms = self.newest_tombstone_ms.max(m.received_at_ms);
+                }
+            }
+        }
         for (pending, outcome) in valid.into_iter().zip(outcomes) {
             let _ = pending.reply.send(outcome);
+        }
+        self.purge_tombstones().await;
+    }
+
+    /// Deletes the retained tombstones older than the horizon behind the newest this writer
+    /// wrote, at most once per [`PURGE_EVERY_MS`] of stamp time; after the group's waiters
+    /// were answered, so that it delays none of them. Only a cluster writes tombstones.
+    async fn purge_tombstones(&mut self) {
+        if self.newest_tombstone_ms == i64::MIN
+            || self.newest_tombstone_ms.saturating_sub(self.purged_at_ms) < PURGE_EVERY_MS
+        {
+            return;
+        }
+        self.purged_at_ms = self.newest_tombstone_ms;
+        let before = self
+            .newest_tombstone_ms
+            .saturating_sub(ferrite_storage::RETAINED_TOMBSTONE_HORIZON_MS);
+        let purged = match self.connection().await {
+            Ok(conn) => sqlx::query(PURGE_TOMBSTONES)
+                .bind(before)
+                .execute(&mut **conn)
+                .await
+                .map_err(PgStoreError::sql("purge retained tombstones")),
+            Err(e) => Err(e),
+        };
+        match purged {
+            Ok(done) => {
+                tracing::debug!(purged = done.rows_affected(), "purged retained tombstones");
+            }
+            // The next purge takes them.
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot purge retained tombstones");
+                if e.breaks_connection() {
+                    self.discard_connection();
+                }
+            }
         }
     }
 
