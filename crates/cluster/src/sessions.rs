@@ -264,6 +264,13 @@ impl ClusterSessions {
                 tracing::warn!(client_id, from = %previous, error = %e, "the session's node did not let go in time: loading the session from the store");
             }
         }
+        // The previous owner has flushed what it wrote (or is taken for gone): from now on
+        // its writes of the session are refused, and the store has what this node loads next.
+        inner
+            .owners
+            .seal_claim(client_id, &inner.node, claim.epoch)
+            .await
+            .map_err(|e| ClaimError(e.to_string()))?;
         Ok(Claim {
             was: Claimed::Elsewhere,
             epoch: claim.epoch,

@@ -678,6 +678,8 @@ async fn a_node_that_missed_a_claim_cannot_write_the_session_and_lets_it_go() {
         // was lost): a still holds the session, connection and all.
         let claim = b.store.claim_session("dev", "b", 1).await.unwrap();
         assert_eq!(claim.previous.as_deref(), Some("a"));
+        // b gave up waiting for a's answer.
+        assert!(b.store.seal_claim("dev", "b", claim.epoch).await.unwrap());
         let before = b.store.load_session("dev").await.unwrap();
         assert!(before.is_some());
 

@@ -378,6 +378,20 @@ impl SessionOwners for PostgresStore {
         })
     }
 
+    fn seal_claim<'a>(
+        &'a self,
+        client_id: &'a str,
+        node: &'a str,
+        epoch: u64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(owners::seal(&self.pool, client_id, node, epoch).await?)
+        })
+    }
+
     fn release_session<'a>(
         &'a self,
         client_id: &'a str,

@@ -65,11 +65,17 @@ type Outcome = Result<Vec<SessionFence>, StorageError>;
 
 /// The owner rows of the fenced client ids, share-locked until the group's transaction ends.
 const LOCK_OWNERS: &str = "\
-SELECT client_id, owner_node, owner_since_epoch, owner_epoch FROM broker_session_owners
+SELECT client_id, owner_node, owner_since_epoch, owner_epoch,
+       handover_node, handover_since_epoch, handover_until_epoch
+FROM broker_session_owners
 WHERE client_id = ANY($1::text[]) ORDER BY client_id FOR SHARE";
 
-/// Per client id: (owner node, first epoch of its current run, current epoch).
-type Owners = HashMap<String, (String, i64, i64)>;
+/// A node and the run of epochs its writes of a session are accepted for.
+type Run = (String, i64, i64);
+
+/// Per client id: the owner's run, and the run of the node handing the session over, while
+/// its claimant has not sealed the claim.
+type Owners = HashMap<String, (Run, Option<Run>)>;
 
 /// Retained tombstones (a cluster's deletes: empty payloads) older than `$1`.
 const PURGE_TOMBSTONES: &str =
@@ -455,24 +461,31 @@ async fn lock_owners(
         let node: String = row.try_get(1).map_err(read())?;
         let since: i64 = row.try_get(2).map_err(read())?;
         let epoch: i64 = row.try_get(3).map_err(read())?;
-        owners.insert(client, (node, since, epoch));
+        let handover: Option<String> = row.try_get(4).map_err(read())?;
+        let handover_since: Option<i64> = row.try_get(5).map_err(read())?;
+        let handover_until: Option<i64> = row.try_get(6).map_err(read())?;
+        let handover = handover
+            .zip(handover_since)
+            .zip(handover_until)
+            .map(|((n, s), u)| (n, s, u));
+        owners.insert(client, ((node, since, epoch), handover));
     }
     Ok(owners)
 }
 
 /// The fences of `fences` that `owners` does not bear out: the client id has no owner row, or
-/// another node owns it, or `node` owns it by a run of claims begun after the fence's epoch
-/// (another node held it in between).
+/// the fence's epoch lies neither in `node`'s run as the owner (another node owns it, or held
+/// it in between) nor in its run as the node handing the session over (no hand-over open, or
+/// the claimant sealed it).
 fn refused_fences(fences: &[SessionFence], owners: &Owners, node: &str) -> Vec<SessionFence> {
+    let holds = |run: &Run, epoch: i64| run.0 == node && (run.1..=run.2).contains(&epoch);
     fences
         .iter()
         .filter(|f| {
             let epoch = i64::try_from(f.epoch).unwrap_or(i64::MAX);
-            !owners
-                .get(&f.client_id)
-                .is_some_and(|(owner, since, current)| {
-                    owner == node && (*since..=*current).contains(&epoch)
-                })
+            !owners.get(&f.client_id).is_some_and(|(owner, handover)| {
+                holds(owner, epoch) || handover.as_ref().is_some_and(|h| holds(h, epoch))
+            })
         })
         .cloned()
         .collect()

@@ -66,9 +66,11 @@ async fn a_write_with_a_stale_epoch_leaves_the_new_owners_rows_alone() {
             .unwrap();
         assert!(refused.is_empty(), "the owner writes: {refused:?}");
 
-        // Node b claims the session and writes it.
+        // Node b claims the session (and seals the claim once a answered or was given up
+        // on), and writes it.
         let second = b.claim_session("dev", "b", 2).await.unwrap();
         assert!(second.epoch > first.epoch);
+        assert!(b.seal_claim("dev", "b", second.epoch).await.unwrap());
         let refused = b
             .commit_fenced(
                 vec![BrokerOp::PutSubscription(sample_subscription(
@@ -150,7 +152,9 @@ async fn a_nodes_own_later_claims_keep_its_earlier_writes_valid_until_another_no
         // b claims, then a again: a's writes from before b are refused, its new ones apply,
         // and b's are refused.
         let e3 = b.claim_session("dev", "b", 3).await.unwrap().epoch;
+        assert!(b.seal_claim("dev", "b", e3).await.unwrap());
         let e4 = a.claim_session("dev", "a", 4).await.unwrap().epoch;
+        assert!(a.seal_claim("dev", "a", e4).await.unwrap());
         assert_eq!(write(a.clone(), e2, "stale").await.len(), 1);
         assert_eq!(write(b.clone(), e3, "b").await.len(), 1);
         assert!(write(a.clone(), e4, "four").await.is_empty());
@@ -187,6 +191,7 @@ async fn fenced_and_unfenced_commits_in_one_group_each_get_their_own_answer() {
         let mine = a.claim_session("mine", "a", 1).await.unwrap().epoch;
         a.claim_session("theirs", "a", 1).await.unwrap();
         let theirs = b.claim_session("theirs", "b", 2).await.unwrap().epoch;
+        assert!(b.seal_claim("theirs", "b", theirs).await.unwrap());
         // Many commits issued at once, so that the writer groups them.
         let commits: Vec<_> = (0..64u64)
             .map(|i| {
@@ -212,6 +217,58 @@ async fn fenced_and_unfenced_commits_in_one_group_each_get_their_own_answer() {
         assert_eq!(snapshot.queued.len(), 32);
         assert!(snapshot.queued.iter().all(|q| q.client_id == "mine"));
         assert_eq!(snapshot.retained.len(), 1);
+        a.close().await.unwrap();
+        b.close().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_previous_owner_writes_until_the_claimant_seals_its_claim() {
+    let Some(location) = ScratchLocation::from_env("fencing waits for the hand-over").await else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let (a, b) = open_pair(&location).await;
+        let held = a.claim_session("dev", "a", 1).await.unwrap().epoch;
+        let write = |store: Arc<PostgresStore>, epoch: u64, filter: &'static str| async move {
+            store
+                .commit_fenced(
+                    vec![
+                        BrokerOp::PutSession(sample_session("dev")),
+                        BrokerOp::PutSubscription(sample_subscription("dev", filter, b"x")),
+                    ],
+                    vec![fence("dev", epoch)],
+                )
+                .await
+                .unwrap()
+        };
+        assert!(write(a.clone(), held, "before").await.is_empty());
+        // b claims and asks a to let go: what a flushes meanwhile is written, for b to load.
+        let claim = b.claim_session("dev", "b", 2).await.unwrap();
+        assert!(write(a.clone(), held, "flushed").await.is_empty());
+        assert!(write(b.clone(), claim.epoch, "b").await.is_empty());
+        // a answered (or b gave up on it): sealed, a's writes are refused.
+        assert!(b.seal_claim("dev", "b", claim.epoch).await.unwrap());
+        assert!(!b.seal_claim("dev", "b", claim.epoch).await.unwrap());
+        assert_eq!(write(a.clone(), held, "late").await.len(), 1);
+        assert!(write(b.clone(), claim.epoch, "b again").await.is_empty());
+        // A seal of a claim that another node's claim replaced leaves that one's hand-over.
+        let c = a.claim_session("dev", "a", 3).await.unwrap();
+        assert!(!b.seal_claim("dev", "b", claim.epoch).await.unwrap());
+        assert!(write(b.clone(), claim.epoch, "b flushing").await.is_empty());
+        assert!(a.seal_claim("dev", "a", c.epoch).await.unwrap());
+        let mut filters: Vec<String> = a
+            .load_session("dev")
+            .await
+            .unwrap()
+            .expect("stored")
+            .subscriptions
+            .into_iter()
+            .map(|s| s.filter)
+            .collect();
+        filters.sort();
+        assert_eq!(filters, ["b", "b again", "b flushing", "before", "flushed"]);
         a.close().await.unwrap();
         b.close().await.unwrap();
     })

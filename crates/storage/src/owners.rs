@@ -57,6 +57,21 @@ pub trait SessionOwners: Send + Sync + 'static {
     /// peers it hears, to adopt the sessions of a node nobody saw leave.
     fn session_owner_nodes(&self) -> StoreFuture<'_, Vec<String>>;
 
+    /// Ends the hand-over that `node`'s claim `epoch` of `client_id` opened (when it took the
+    /// session from another node): until then the previous owner's writes of the session,
+    /// flushed while it lets go, still apply; from then on they are refused
+    /// ([`SessionFence`]). The claimant seals after the previous owner answered its take-over
+    /// request, or after giving up on an answer, and loads the session only then. Returns
+    /// whether a hand-over was open. A store without fencing has nothing to seal.
+    fn seal_claim<'a>(
+        &'a self,
+        _client_id: &'a str,
+        _node: &'a str,
+        _epoch: u64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(std::future::ready(Ok(false)))
+    }
+
     /// Forgets that `node` holds `client_id`'s session, if its claim `epoch` is still the
     /// latest: the session ended there. A later claim (a reconnect, anywhere) keeps its row.
     /// Returns whether a row went.
