@@ -8,7 +8,10 @@
 //! take-over does, writes the session through its group commit and answers. Then the
 //! claiming broker loads the session from the store. An owner that does not answer (no
 //! responders: its NATS connection is gone; or no answer in time) is presumed dead: what it
-//! acknowledged is already in the store, since acknowledgements wait for durability.
+//! acknowledged is already in the store, since acknowledgements wait for durability. Either
+//! way the claimant then seals its claim (`SessionOwners::seal_claim`): the previous owner's
+//! writes of the session, accepted while it flushed, are refused from then on (a node that
+//! was only slow cannot overwrite the session later), and the session is loaded after that.
 //!
 //! iot-data DeleteConnection for a client connected elsewhere goes the same way, on
 //! `{prefix}.node.{owner}.disconnect`: the owner closes it and answers whether it was there.

@@ -17,7 +17,7 @@
 //! | `broker_sessions` | `client_id` | `expiry_interval_secs`, `disconnected_at_ms`, `data` |
 //! | `broker_subscriptions` | `(client_id, filter)` | `options` |
 //! | `broker_queue` | `(client_id, seq)` | `state` (0 pending, 1 released) and the message columns |
-//! | `broker_session_owners` | `client_id` | `owner_node`, `owner_epoch`, `owner_since_epoch`, `previous_node`, `claimed_at_ms` (a cluster's [`SessionOwners`]) |
+//! | `broker_session_owners` | `client_id` | `owner_node`, `owner_epoch`, `owner_since_epoch`, `previous_node`, `claimed_at_ms`, `handover_node`, `handover_since_epoch`, `handover_until_epoch` (a cluster's [`SessionOwners`]) |
 //! | `registry` | `(kind, key)` | `version`, `doc` (see `registry.rs`) |
 //!
 //! Blobs are `BYTEA`, times Unix ms in `BIGINT`, keys `TEXT COLLATE "C"` (byte order on
