@@ -30,13 +30,15 @@ impl Writes {
         self.ops.push(op);
     }
 
-    /// Ties the ops of `client_id` in this submission to the claim `epoch` (0: none).
+    /// Ties the ops of `client_id` in this submission to the claim `epoch` (0: none). Only a
+    /// repeat of the last fence is skipped here (a fan-out names each session once; the
+    /// commit task sorts and dedups a whole batch's fences).
     pub fn fence(&mut self, client_id: &str, epoch: u64) {
         if epoch == 0
             || self
                 .fences
-                .iter()
-                .any(|f| f.epoch == epoch && f.client_id == client_id)
+                .last()
+                .is_some_and(|f| f.epoch == epoch && f.client_id == client_id)
         {
             return;
         }

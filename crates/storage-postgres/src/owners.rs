@@ -109,7 +109,16 @@ pub(crate) async fn owner(
 /// starts a new run of epochs and opens no hand-over (the gone node's late writes are fenced
 /// at once); a restarted node taking its own sessions back continues its run (its earlier
 /// process writes nothing more).
-const ADOPT: &str = "UPDATE broker_session_owners AS o SET
+///
+/// The rows are locked first in key order, as a group commit's fence check share-locks them,
+/// so that an adoption and a group of another node cannot deadlock on each other.
+const ADOPT: &str = "WITH moving AS (
+        SELECT m.client_id FROM broker_session_owners AS m
+        WHERE m.owner_node = $1
+          AND EXISTS (SELECT 1 FROM broker_sessions s WHERE s.client_id = m.client_id)
+        ORDER BY m.client_id
+        FOR UPDATE)
+     UPDATE broker_session_owners AS o SET
         previous_node = o.owner_node,
         owner_node = $2,
         owner_epoch = o.owner_epoch + 1,
@@ -119,8 +128,8 @@ const ADOPT: &str = "UPDATE broker_session_owners AS o SET
         handover_since_epoch = CASE WHEN o.owner_node = $2 THEN o.handover_since_epoch END,
         handover_until_epoch = CASE WHEN o.owner_node = $2 THEN o.handover_until_epoch END,
         claimed_at_ms = $3
-     WHERE o.owner_node = $1
-       AND EXISTS (SELECT 1 FROM broker_sessions s WHERE s.client_id = o.client_id)
+     FROM moving
+     WHERE o.client_id = moving.client_id AND o.owner_node = $1
      RETURNING o.client_id, o.owner_epoch";
 
 pub(crate) async fn adopt(
