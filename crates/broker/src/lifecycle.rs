@@ -119,8 +119,9 @@ pub async fn hand_over(inner: &Arc<BrokerInner>, client_id: &str) -> bool {
 
 /// Closes the connection of the session of `client_id` as a take-over does and drops the
 /// session from memory and trie without writing anything: another node holds it. With
-/// `only_epoch`, only a session held here by that claim or an earlier one (one that a later
-/// claim here replaced stays). Returns whether a session went.
+/// `only_epoch`, only a session held here by that very claim (one that a later claim here
+/// replaced stays, and so does one claimed after the owner row was released, whose epochs
+/// start again from 1). Returns whether a session went.
 async fn let_go(inner: &Arc<BrokerInner>, client_id: &str, only_epoch: Option<u64>) -> bool {
     let deadline = tokio::time::Instant::now() + TAKEOVER_WAIT;
     let mut held = false;
@@ -128,7 +129,7 @@ async fn let_go(inner: &Arc<BrokerInner>, client_id: &str, only_epoch: Option<u6
         let Some(cell) = inner.sessions.lock().get(client_id).cloned() else {
             break;
         };
-        if only_epoch.is_some_and(|e| cell.owner_epoch() > e) {
+        if only_epoch.is_some_and(|e| cell.owner_epoch() != e) {
             break;
         }
         held = true;
