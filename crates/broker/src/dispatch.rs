@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use crate::message::Message;
+use crate::persist::Writes;
 use crate::seams::DeliveryTicket;
 use crate::{BrokerError, BrokerInner};
 
@@ -53,7 +54,7 @@ pub(crate) async fn dispatch(inner: &Arc<BrokerInner>, msg: Arc<Message>) -> Dis
             ..Dispatched::default()
         };
     }
-    let mut ops = Vec::new();
+    let mut ops = Writes::default();
     let mut retain_quota_exceeded = false;
     if msg.retain {
         retain_quota_exceeded = !inner.router.retain(
@@ -81,7 +82,7 @@ pub(crate) async fn dispatch(inner: &Arc<BrokerInner>, msg: Arc<Message>) -> Dis
 
 /// Routes a message another node received to this node's subscribers.
 pub(crate) async fn deliver_remote(inner: &Arc<BrokerInner>, msg: Arc<Message>) -> Dispatched {
-    let mut ops = Vec::new();
+    let mut ops = Writes::default();
     let delivered = inner.router.fan_out(inner, &msg, &mut ops).await;
     Dispatched {
         delivered,
@@ -97,7 +98,7 @@ pub(crate) async fn deliver_to(
     client_id: &str,
     msg: Arc<Message>,
 ) -> Dispatched {
-    let mut ops = Vec::new();
+    let mut ops = Writes::default();
     let delivered = inner
         .router
         .fan_out_to(inner, &msg, Some(client_id), &mut ops)

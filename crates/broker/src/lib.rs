@@ -17,6 +17,7 @@ mod router;
 mod seams;
 mod session;
 mod taps;
+mod tombstones;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -200,7 +201,7 @@ impl Broker {
             multilevel_matches_parent: cfg.multilevel_wildcard_matches_parent,
         };
         let persist_task = TaskTracker::new();
-        let persister = Persister::start(store.clone(), &persist_task);
+        let (persister, fenced) = Persister::start(store.clone(), &persist_task);
         let inner = Arc::new(BrokerInner {
             limits: TopicLimits {
                 max_bytes: cfg.max_topic_bytes,
@@ -210,6 +211,7 @@ impl Broker {
                 match_options,
                 cfg.retained_for_wildcard_subscriptions,
                 seams.interest.clone(),
+                seams.retained.shared(),
             ),
             cfg,
             sessions: Mutex::new(HashMap::new()),
@@ -226,6 +228,9 @@ impl Broker {
             versions: presence::Versions::default(),
         });
         lifecycle::restore(&inner, snapshot, sessions_at_start);
+        inner
+            .tasks
+            .spawn(lifecycle::let_go_fenced(inner.clone(), fenced));
         Ok(Broker { inner })
     }
 
@@ -481,15 +486,17 @@ impl Broker {
 
     /// Catches the retained store up with `stored` (what the shared store holds) after this
     /// node may have missed other nodes' changes (its bus connection was lost): a stored
-    /// message replaces the entry here when it was received later. Deletes cannot be told
-    /// from messages this node has not committed yet, so entries missing from `stored` stay.
-    /// Returns how many entries changed.
+    /// message replaces the entry here when it was received later, and a stored tombstone (a
+    /// delete, kept for a horizon) removes it. Entries simply missing from `stored` stay: they
+    /// cannot be told from messages this node has not committed yet. Returns how many entries
+    /// changed.
     pub fn refresh_retained(&self, stored: Vec<ferrite_storage::StoredMessage>) -> usize {
         let now = self.inner.now_ms();
         let mut changed = 0;
         for s in stored {
             match session::message_from_stored(s) {
-                Ok(m) if !m.is_expired(now) => {
+                // A tombstone (a cluster's delete) applies whatever its expiry.
+                Ok(m) if m.payload.is_empty() || !m.is_expired(now) => {
                     if self
                         .inner
                         .router

@@ -13,6 +13,7 @@ use ferrite_storage::{BrokerOp, BrokerSnapshot, QueueState, QueuedMessage, Store
 
 use crate::BrokerInner;
 use crate::message::Message;
+use crate::persist::Writes;
 use crate::records;
 use crate::seams::{ClaimError, Claimed};
 use crate::session::{
@@ -37,16 +38,16 @@ pub async fn claim(inner: &Arc<BrokerInner>, client_id: &Arc<str>) -> Result<u64
         // One node: memory holds every session.
         return Ok(claim.epoch);
     }
-    if claim.was == Claimed::Elsewhere {
-        let stale = inner.sessions.lock().get(client_id).cloned();
-        if let Some(cell) = stale
-            && cell.state.lock().conn.is_none()
-        {
-            discard(inner, &cell, Discard::HandOver);
-        }
+    if claim.was == Claimed::Elsewhere && inner.sessions.lock().contains_key(client_id) {
+        // A copy held here since before another node's claim is stale, connected or not (this
+        // node may have missed that node's take-over request): it goes as a take-over would
+        // make it go, and its writes still queued are refused by the store (their claim is
+        // older than the other node's) before the session is read back.
+        let_go(inner, client_id, None).await;
+        inner.persister.wait(inner.persister.last_ticket()).await;
     }
     // The connection binds the session next and stamps its claim's epoch on it.
-    load_stored(inner, client_id, 0).await?;
+    load_stored(inner, client_id, claim.epoch).await?;
     Ok(claim.epoch)
 }
 
@@ -110,12 +111,27 @@ pub async fn load_stored(
 /// store, and everything written for it is durable when this returns. Returns whether this
 /// node held the session.
 pub async fn hand_over(inner: &Arc<BrokerInner>, client_id: &str) -> bool {
+    let held = let_go(inner, client_id, None).await;
+    // The new holder loads the session from the store next: it must find all of it there.
+    inner.persister.wait(inner.persister.last_ticket()).await;
+    held
+}
+
+/// Closes the connection of the session of `client_id` as a take-over does and drops the
+/// session from memory and trie without writing anything: another node holds it. With
+/// `only_epoch`, only a session held here by that very claim (one that a later claim here
+/// replaced stays, and so does one claimed after the owner row was released, whose epochs
+/// start again from 1). Returns whether a session went.
+async fn let_go(inner: &Arc<BrokerInner>, client_id: &str, only_epoch: Option<u64>) -> bool {
     let deadline = tokio::time::Instant::now() + TAKEOVER_WAIT;
     let mut held = false;
     loop {
         let Some(cell) = inner.sessions.lock().get(client_id).cloned() else {
             break;
         };
+        if only_epoch.is_some_and(|e| cell.owner_epoch() != e) {
+            break;
+        }
         held = true;
         let detached = cell.detached.notified();
         tokio::pin!(detached);
@@ -142,9 +158,28 @@ pub async fn hand_over(inner: &Arc<BrokerInner>, client_id: &str) -> bool {
             break;
         }
     }
-    // The new holder loads the session from the store next: it must find all of it there.
-    inner.persister.wait(inner.persister.last_ticket()).await;
     held
+}
+
+/// Lets go of the sessions whose writes the store refused (`persist`'s fenced reports),
+/// until the broker stops: another node claimed or adopted each since this node's claim, so
+/// this node's copy is stale. Its connection is closed as a take-over closes it (MQTT 5
+/// DISCONNECT 0x8E) and the session leaves memory without being written; the session
+/// directory is told (the cluster counts and logs it).
+pub async fn let_go_fenced(inner: Arc<BrokerInner>, mut fenced: crate::persist::FencedReceiver) {
+    loop {
+        let fences = tokio::select! {
+            () = inner.cancel.cancelled() => return,
+            f = fenced.recv() => match f { Some(f) => f, None => return },
+        };
+        for fence in fences {
+            // A session goes once; later refused writes of its copy (the closing connection's
+            // own) find it gone.
+            if let_go(&inner, &fence.client_id, Some(fence.epoch)).await {
+                inner.seams.sessions.fenced(&fence.client_id, fence.epoch);
+            }
+        }
+    }
 }
 
 /// Binds a connection to the session of `client_id`, kicking any current owner.
@@ -245,7 +280,9 @@ fn bind(
         ops.push(BrokerOp::PutSession(cell.session_record(&st)));
     }
     drop(st);
-    inner.persister.submit(ops);
+    inner
+        .persister
+        .submit(Writes::of_session(&cell.client_id, epoch, ops));
 }
 
 /// Closes the connection of `client_id` on this node as AWS's DeleteConnection does, through
@@ -323,8 +360,11 @@ pub fn detach(
         st.stored = true;
         ops.push(BrokerOp::PutSession(cell.session_record(&st)));
     }
+    let epoch = st.owner_epoch;
     drop(st);
-    inner.persister.submit(ops);
+    inner
+        .persister
+        .submit(Writes::of_session(&cell.client_id, epoch, ops));
     cell.detached.notify_waiters();
     cell.space.notify_waiters();
 
@@ -433,9 +473,6 @@ fn discard(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>, how: Discard) {
     st.queue.clear();
     st.inflight.clear();
     drop(st);
-    if how == Discard::Delete && epoch > 0 {
-        inner.seams.sessions.released(&cell.client_id, epoch);
-    }
     inner
         .router
         .unsubscribe(cell.uid, filters.iter().map(String::as_str), &inner.metrics);
@@ -449,10 +486,31 @@ fn discard(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>, how: Discard) {
         }
         inner.metrics.sessions.set(sessions.len() as i64);
     }
-    if persistent {
-        inner.persister.submit(vec![BrokerOp::DeleteSession {
-            client_id: cell.client_id.to_string(),
-        }]);
+    let deleted = if persistent {
+        inner.persister.submit(Writes::of_session(
+            &cell.client_id,
+            epoch,
+            vec![BrokerOp::DeleteSession {
+                client_id: cell.client_id.to_string(),
+            }],
+        ))
+    } else {
+        0
+    };
+    if how == Discard::Delete && epoch > 0 {
+        // Its owner row goes once the deletion is durable: the deletion is fenced by that
+        // row, and would be refused if the row went first.
+        let inner2 = inner.clone();
+        let client_id = cell.client_id.clone();
+        inner.tasks.spawn(async move {
+            tokio::select! {
+                // At shutdown the row may stay: the next claim of the client id replaces it.
+                () = inner2.cancel.cancelled() => {}
+                () = inner2.persister.wait(deleted) => {
+                    inner2.seams.sessions.released(&client_id, epoch);
+                }
+            }
+        });
     }
     cell.space.notify_waiters();
     cell.detached.notify_waiters();
@@ -464,8 +522,13 @@ pub fn restore(inner: &Arc<BrokerInner>, snap: BrokerSnapshot, sessions_at_start
     let now = inner.now_ms();
     {
         let mut tree = inner.router.retained.write();
+        let mut tombstones = inner.router.tombstones.lock();
         for stored in snap.retained {
             match message_from_stored(stored) {
+                // A cluster's delete, kept for a while so that older puts stay deleted.
+                Ok(m) if m.payload.is_empty() => {
+                    tombstones.record(&m.topic, m.received_at_ms, m.origin.node.clone());
+                }
                 Ok(m) if !m.is_expired(now) => {
                     let topic = m.topic.clone();
                     tree.insert(&topic, Arc::new(m));

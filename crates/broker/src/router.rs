@@ -15,9 +15,11 @@ use crate::BrokerInner;
 use crate::few::Few;
 use crate::message::Message;
 use crate::metrics::Metrics;
+use crate::persist::Writes;
 use crate::seams::{Interest, RetainedObserver};
 use crate::session::{Enqueued, Outgoing, SessionCell, stored_message};
 use crate::taps::Taps;
+use crate::tombstones::Tombstones;
 
 /// How long a publisher may be held by a full subscriber queue, per delivery QoS.
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +53,8 @@ pub struct Router {
     subs: RwLock<SubscriptionTrie<u64, SubEntry>>,
     pub retained: RwLock<RetainedTree<Arc<Message>>>,
     pub retained_for_wildcards: bool,
+    /// Recent retained deletes (a cluster only). Locked after `retained`, never before.
+    pub tombstones: parking_lot::Mutex<Tombstones>,
     /// Services' views of the messages on the topics they serve.
     pub taps: Taps,
     /// Told of each filter's first and last local subscriber.
@@ -70,11 +74,13 @@ impl Router {
         match_options: MatchOptions,
         retained_for_wildcards: bool,
         interest: Arc<dyn Interest>,
+        shared_retained: bool,
     ) -> Router {
         Router {
             subs: RwLock::new(SubscriptionTrie::new(match_options)),
             retained: RwLock::new(RetainedTree::new(match_options)),
             retained_for_wildcards,
+            tombstones: parking_lot::Mutex::new(Tombstones::new(shared_retained)),
             taps: Taps::new(match_options),
             interest,
         }
@@ -131,28 +137,42 @@ impl Router {
         max: usize,
         metrics: &Metrics,
         observer: &dyn RetainedObserver,
-        ops: &mut Vec<BrokerOp>,
+        ops: &mut Writes,
     ) -> bool {
         let mut tree = self.retained.write();
-        let floor = tree.get(&msg.topic).map(|old| old.received_at_ms + 1);
+        let mut tombstones = self.tombstones.lock();
+        let held = tree.get(&msg.topic).map(|old| old.received_at_ms + 1);
+        let deleted = tombstones.stamp(&msg.topic).map(|(ms, _)| ms + 1);
+        let floor = held.max(deleted);
         if msg.payload.is_empty() {
-            if tree.remove(&msg.topic).is_some() {
+            let removed = tree.remove(&msg.topic).is_some();
+            metrics.retained_messages.set(tree.len() as i64);
+            let mut stamped = Message::clone(msg);
+            stamped.received_at_ms = stamped.received_at_ms.max(floor.unwrap_or(i64::MIN));
+            if tombstones.enabled() {
+                // Stamped and stored like a put (an empty payload), even when nothing was
+                // held here: an older put of another node may still be on its way.
+                ops.push(BrokerOp::PutRetained(stored_message(&stamped)));
+                tombstones.record(
+                    &msg.topic,
+                    stamped.received_at_ms,
+                    stamped.origin.node.clone(),
+                );
+            } else if removed {
                 ops.push(BrokerOp::DeleteRetained {
                     topic: msg.topic.to_string(),
                 });
             }
-            metrics.retained_messages.set(tree.len() as i64);
-            let mut stamped = Message::clone(msg);
-            stamped.received_at_ms = stamped.received_at_ms.max(floor.unwrap_or(i64::MIN));
             observer.retained(&Arc::new(stamped));
             return true;
         }
-        if floor.is_none() && tree.len() >= max {
+        if held.is_none() && tree.len() >= max {
             return false;
         }
         let mut stamped = msg.detached();
         stamped.received_at_ms = stamped.received_at_ms.max(floor.unwrap_or(i64::MIN));
         ops.push(BrokerOp::PutRetained(stored_message(&stamped)));
+        tombstones.clear(&msg.topic);
         let stamped = Arc::new(stamped);
         tree.insert(&msg.topic, stamped.clone());
         metrics.retained_messages.set(tree.len() as i64);
@@ -164,14 +184,24 @@ impl Router {
     /// newer by stamp (receipt time, then node id). True when the store changed.
     pub fn apply_retained(&self, msg: Arc<Message>, metrics: &Metrics) -> bool {
         let mut tree = self.retained.write();
+        let mut tombstones = self.tombstones.lock();
         if let Some(old) = tree.get(&msg.topic)
             && retained_stamp(&msg) <= retained_stamp(old)
         {
             return false;
         }
+        // A put older than a delete this node knows of stays deleted.
+        if tombstones
+            .stamp(&msg.topic)
+            .is_some_and(|deleted| retained_stamp(&msg) <= deleted)
+        {
+            return false;
+        }
         let changed = if msg.payload.is_empty() {
+            tombstones.record(&msg.topic, msg.received_at_ms, msg.origin.node.clone());
             tree.remove(&msg.topic).is_some()
         } else {
+            tombstones.clear(&msg.topic);
             let topic = msg.topic.clone();
             tree.insert(&topic, msg);
             true
@@ -183,18 +213,28 @@ impl Router {
     /// Inserts `msg` unless the entry here is as new or newer by receipt time alone: `msg`
     /// was read back from the store, which keeps no origin to break a tie with. True when
     /// the store changed.
+    /// A stored tombstone (an empty payload, a cluster's delete) deletes the entry here.
     pub fn refresh_retained(&self, msg: Arc<Message>, metrics: &Metrics) -> bool {
         let mut tree = self.retained.write();
-        if tree
+        let mut tombstones = self.tombstones.lock();
+        let here = tree
             .get(&msg.topic)
-            .is_some_and(|old| old.received_at_ms >= msg.received_at_ms)
-        {
+            .map(|old| old.received_at_ms)
+            .max(tombstones.stamp(&msg.topic).map(|(ms, _)| ms));
+        if here.is_some_and(|ms| ms >= msg.received_at_ms) {
             return false;
         }
-        let topic = msg.topic.clone();
-        tree.insert(&topic, msg);
+        let changed = if msg.payload.is_empty() {
+            tombstones.record(&msg.topic, msg.received_at_ms, msg.origin.node.clone());
+            tree.remove(&msg.topic).is_some()
+        } else {
+            tombstones.clear(&msg.topic);
+            let topic = msg.topic.clone();
+            tree.insert(&topic, msg);
+            true
+        };
         metrics.retained_messages.set(tree.len() as i64);
-        true
+        changed
     }
 
     /// Whether any subscription or tap matches `topic`.
@@ -265,7 +305,7 @@ impl Router {
         &self,
         inner: &BrokerInner,
         msg: &Arc<Message>,
-        ops: &mut Vec<BrokerOp>,
+        ops: &mut Writes,
     ) -> usize {
         self.fan_out_to(inner, msg, None, ops).await
     }
@@ -276,7 +316,7 @@ impl Router {
         inner: &BrokerInner,
         msg: &Arc<Message>,
         only: Option<&str>,
-        ops: &mut Vec<BrokerOp>,
+        ops: &mut Writes,
     ) -> usize {
         let max_queued = inner.cfg.max_queued_messages;
         let backpressure = inner.backpressure();
@@ -337,7 +377,7 @@ impl Router {
         max_queued: usize,
         now: i64,
         metrics: &Metrics,
-        ops: &mut Vec<BrokerOp>,
+        ops: &mut Writes,
     ) {
         let NewSubscription {
             filter,

@@ -42,6 +42,13 @@ pub trait Interest: Send + Sync + 'static {
 /// ([`crate::Broker::apply_retained`]). Called with the retained store locked: must not block.
 pub trait RetainedObserver: Send + Sync + 'static {
     fn retained(&self, msg: &Arc<Message>);
+
+    /// Whether other nodes write the same retained messages (a cluster): a delete then leaves
+    /// a stamped tombstone, kept for a while in memory and in the store, so that an older put
+    /// arriving after it stays deleted.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// Asked at every CONNECT whether this node takes new work: a cluster node that lost its
@@ -87,6 +94,12 @@ pub trait SessionDirectory: Send + Sync + 'static {
     /// another: a cluster forgets that it held it, unless a later claim took it meanwhile.
     /// Must not block. One node: nothing to forget.
     fn released(&self, _client_id: &str, _epoch: u64) {}
+
+    /// The store refused this node's writes of the session of `client_id`, held here by the
+    /// claim `epoch`: another node claimed or adopted it since, and this node has let its copy
+    /// go (closed its connection as a take-over does, dropped it without writing). Once per
+    /// copy let go. Must not block. One node: never called (it has no claims to check).
+    fn fenced(&self, _client_id: &str, _epoch: u64) {}
 }
 
 /// What [`SessionDirectory::disconnect_elsewhere`] returns.

@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::message::Message;
+use crate::persist::Writes;
 use crate::records;
 
 /// A subscription as the session remembers it (the trie holds the routing copy).
@@ -153,7 +154,7 @@ impl SessionCell {
     }
 
     /// Adds a message to the queue. Persistent sessions record QoS 1/2 entries in `ops`.
-    pub fn enqueue(&self, out: Outgoing, max_queued: usize, ops: &mut Vec<BrokerOp>) -> Enqueued {
+    pub fn enqueue(&self, out: Outgoing, max_queued: usize, ops: &mut Writes) -> Enqueued {
         let mut st = self.state.lock();
         if st.removed {
             return Enqueued::Dropped("session_ended");
@@ -181,6 +182,7 @@ impl SessionCell {
             let seq = st.next_seq;
             st.next_seq += 1;
             out.seq = Some(seq);
+            ops.fence(&self.client_id, st.owner_epoch);
             ops.push(BrokerOp::Enqueue(queued_record(
                 &self.client_id,
                 seq,
@@ -192,6 +194,12 @@ impl SessionCell {
         drop(st);
         self.wake.notify_one();
         Enqueued::Queued
+    }
+
+    /// The claim this node holds the session by (0 on one node): what its writes are fenced
+    /// with.
+    pub fn owner_epoch(&self) -> u64 {
+        self.state.lock().owner_epoch
     }
 
     pub fn session_record(&self, st: &SessionState) -> StoredSession {

@@ -173,6 +173,10 @@ impl RetainedObserver for RetainedSync {
         // Never dropped, never waited on: every node must hear each change.
         self.inner.outbox.push(msg, None);
     }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }
 
 /// What catches a node up after a gap: the bus's gap counter and the shared store.

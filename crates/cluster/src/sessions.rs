@@ -8,13 +8,16 @@
 //! take-over does, writes the session through its group commit and answers. Then the
 //! claiming broker loads the session from the store. An owner that does not answer (no
 //! responders: its NATS connection is gone; or no answer in time) is presumed dead: what it
-//! acknowledged is already in the store, since acknowledgements wait for durability.
+//! acknowledged is already in the store, since acknowledgements wait for durability. Either
+//! way the claimant then seals its claim (`SessionOwners::seal_claim`): the previous owner's
+//! writes of the session, accepted while it flushed, are refused from then on (a node that
+//! was only slow cannot overwrite the session later), and the session is loaded after that.
 //!
 //! iot-data DeleteConnection for a client connected elsewhere goes the same way, on
 //! `{prefix}.node.{owner}.disconnect`: the owner closes it and answers whether it was there.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -65,6 +68,8 @@ pub(crate) struct Inner {
     pub(crate) timeout: Duration,
     /// Sessions adopted from gone nodes (and taken back after a restart) and loaded here.
     pub(crate) adopted: AtomicU64,
+    /// Sessions whose writes from here the store refused (another node held them by then).
+    fenced: AtomicU64,
     /// Sessions that ended here, `(client id, epoch)`, whose owner rows go (one task deletes
     /// them, off the broker's path); the receiver until `serve` takes it.
     releases: mpsc::UnboundedSender<(String, u64)>,
@@ -98,6 +103,7 @@ impl ClusterSessions {
                 clock: Clock::system(),
                 timeout: TAKEOVER_TIMEOUT,
                 adopted: AtomicU64::new(0),
+                fenced: AtomicU64::new(0),
                 releases,
                 released: Mutex::new(Some(released)),
                 forgotten: watch::Sender::new(0),
@@ -172,6 +178,12 @@ impl ClusterSessions {
             },
         );
         Ok(())
+    }
+
+    /// Sessions whose writes from this node the store refused because another node had
+    /// claimed or adopted them since; this node let its copy go.
+    pub fn fenced(&self) -> u64 {
+        self.inner.fenced.load(Ordering::Relaxed)
     }
 
     /// Waits until `n` ended sessions' owner rows were handled (deleted, or kept for a later
@@ -255,6 +267,13 @@ impl ClusterSessions {
                 tracing::warn!(client_id, from = %previous, error = %e, "the session's node did not let go in time: loading the session from the store");
             }
         }
+        // The previous owner has flushed what it wrote (or is taken for gone): from now on
+        // its writes of the session are refused, and the store has what this node loads next.
+        inner
+            .owners
+            .seal_claim(client_id, &inner.node, claim.epoch)
+            .await
+            .map_err(|e| ClaimError(e.to_string()))?;
         Ok(Claim {
             was: Claimed::Elsewhere,
             epoch: claim.epoch,
@@ -282,6 +301,15 @@ impl SessionDirectory for ClusterSessions {
 
     fn released(&self, client_id: &str, epoch: u64) {
         let _ = self.inner.releases.send((client_id.to_owned(), epoch));
+    }
+
+    fn fenced(&self, client_id: &str, epoch: u64) {
+        self.inner.fenced.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            client_id,
+            epoch,
+            "another node holds this session now: this node's writes of it were refused and it let the session go"
+        );
     }
 }
 

@@ -226,3 +226,79 @@ async fn after_a_bus_gap_a_node_rereads_the_retained_messages_it_may_have_missed
     );
     assert_eq!(payload(&b, "kept").as_deref(), Some(&b"newer here"[..]));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_keeps_an_older_put_arriving_after_it_from_coming_back() {
+    let sandbox = Sandbox::new();
+    let (a, b) = (sandbox.node("a").await, sandbox.node("b").await);
+    // Deleted on B while nothing was retained there yet (A's put has not arrived).
+    let (mut deleter, _) = b
+        .harness
+        .connect_v5("del", true, Properties::default())
+        .await;
+    deleter
+        .publish("status/lamp", b"", QoS::AtLeastOnce, true)
+        .await;
+    heard(&a, 1).await;
+    // The delete is stored as a stamped tombstone (an empty payload), not as a row deletion.
+    let stored = MemoryStore::open(&b.harness.data)
+        .load()
+        .await
+        .expect("load")
+        .retained;
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].payload.is_empty());
+    let deleted_at = stored[0].received_at_ms;
+
+    // A's put, stamped before the delete, arrives at both nodes after it: it stays deleted.
+    let older = Message {
+        retain: true,
+        received_at_ms: deleted_at - 1,
+        origin: Arc::new(Origin::service("test", Arc::from("a"))),
+        ..Message::from_service("test", "status/lamp", &b"on"[..], QoS::AtMostOnce)
+    };
+    assert!(!b.harness.broker.apply_retained(Arc::new(older.clone())));
+    assert!(!a.harness.broker.apply_retained(Arc::new(older.clone())));
+    assert_eq!(payload(&a, "status/lamp"), None);
+    assert_eq!(payload(&b, "status/lamp"), None);
+    // A put stamped after the delete is retained as usual.
+    let newer = Message {
+        received_at_ms: deleted_at + 1,
+        ..older
+    };
+    assert!(b.harness.broker.apply_retained(Arc::new(newer)));
+    assert_eq!(payload(&b, "status/lamp").as_deref(), Some(&b"on"[..]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_bus_gap_a_node_catches_up_on_the_deletes_it_missed() {
+    let sandbox = Sandbox::new();
+    let b = sandbox.node_on("b", true).await;
+    let (mut publisher, _) = b
+        .harness
+        .connect_v5("pub", true, Properties::default())
+        .await;
+    publisher
+        .publish("gone", b"here", QoS::AtLeastOnce, true)
+        .await;
+    let here = b.harness.broker.retained("gone").expect("retained");
+    // Another node deleted it while B's bus was down: the shared store has its tombstone.
+    MemoryStore::open(&b.harness.data)
+        .commit(vec![BrokerOp::PutRetained(StoredMessage {
+            topic: "gone".to_owned(),
+            payload: Bytes::new(),
+            qos: 1,
+            retain: true,
+            properties: Bytes::new(),
+            received_at_ms: here.received_at_ms + 1,
+            expires_at_ms: None,
+        })])
+        .await
+        .expect("commit");
+    sandbox.bus.interrupt();
+    tokio::time::timeout(WAIT, b.retained.resynced(1))
+        .await
+        .expect("B re-reads after the gap");
+    assert_eq!(payload(&b, "gone"), None);
+    assert_eq!(b.harness.broker.metrics().retained_messages.get(), 0);
+}

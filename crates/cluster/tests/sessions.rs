@@ -12,7 +12,7 @@ use ferrite_cluster::{ClusterSessions, InProcessBus, Link};
 use ferrite_config::MqttConfig;
 use ferrite_mqtt_codec::{Packet, Properties, ProtocolVersion, QoS, ReasonCode};
 use ferrite_storage::conformance::run_case;
-use ferrite_storage::{BrokerStore, SessionOwners};
+use ferrite_storage::{BrokerStore, SessionOwners, SessionSnapshot};
 use ferrite_storage_postgres::PostgresStore;
 use ferrite_storage_postgres::testing::ScratchLocation;
 use ferrite_test_support::{BrokerHarness, WAIT, connect_packet, with_will};
@@ -63,7 +63,12 @@ impl Cluster {
     /// A node as `ferrite serve` wires one: link and session directory on the bus, broker on
     /// its own store (own writer) over the shared schema.
     async fn node(&mut self, name: &str) -> Node {
-        let store = Arc::new(self.location.open_store().await.expect("open the store"));
+        let store = Arc::new(
+            self.location
+                .open_store_as(name)
+                .await
+                .expect("open the store"),
+        );
         let bus: Arc<InProcessBus> = Arc::new(self.bus.clone());
         let link = Link::new(bus.clone(), name.into(), PREFIX, true);
         let sessions = ClusterSessions::new(bus, store.clone(), name.into(), PREFIX);
@@ -616,6 +621,158 @@ async fn the_sessions_of_a_node_nobody_heard_are_adopted_by_the_sweep() {
             Some(("b".to_owned(), 2))
         );
         assert_eq!(b.harness.broker.session_count(), 1);
+        cluster.stop().await;
+    })
+    .await;
+}
+
+/// Waits until the stored session of `dev` is as `done` wants it.
+async fn stored_until(store: &PostgresStore, done: impl Fn(&SessionSnapshot) -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !store
+        .load_session("dev")
+        .await
+        .expect("load the session")
+        .is_some_and(|s| done(&s))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stored session never got there"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until `node` has let go of `n` sessions whose writes the store refused.
+async fn fenced_reaches(node: &Node, n: u64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while node.sessions.fenced() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node let go of {} of {n} fenced sessions",
+            node.sessions.fenced()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(node.sessions.fenced(), n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_missed_a_claim_cannot_write_the_session_and_lets_it_go() {
+    let Some(location) = ScratchLocation::from_env(
+        "a_node_that_missed_a_claim_cannot_write_the_session_and_lets_it_go",
+    )
+    .await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+        let (mut dev, _) = a.harness.connect_v5("dev", false, persistent(600)).await;
+        dev.subscribe("q/dev", QoS::AtLeastOnce).await;
+        stored_until(&a.store, |s| s.subscriptions.len() == 1).await;
+
+        // Node b claims the session, and node a never hears of it (say, the take-over request
+        // was lost): a still holds the session, connection and all.
+        let claim = b.store.claim_session("dev", "b", 1).await.unwrap();
+        assert_eq!(claim.previous.as_deref(), Some("a"));
+        // b gave up waiting for a's answer.
+        assert!(b.store.seal_claim("dev", "b", claim.epoch).await.unwrap());
+        let before = b.store.load_session("dev").await.unwrap();
+        assert!(before.is_some());
+
+        // The client subscribes once more through node a: node a's write of it is refused...
+        dev.send(&Packet::Subscribe(ferrite_mqtt_codec::Subscribe {
+            packet_id: std::num::NonZeroU16::new(7).unwrap(),
+            filters: vec![(
+                "late/dev".into(),
+                ferrite_mqtt_codec::SubscriptionOptions {
+                    qos: QoS::AtLeastOnce,
+                    ..Default::default()
+                },
+            )],
+            properties: Properties::default(),
+        }))
+        .await;
+        fenced_reaches(&a, 1).await;
+        // ...so node a closes the connection as a take-over does and drops its copy...
+        loop {
+            match dev.expect_closed().await {
+                Some(Packet::SubAck(_)) => continue,
+                Some(Packet::Disconnect(d)) => {
+                    assert_eq!(d.reason, ReasonCode::SessionTakenOver);
+                    break;
+                }
+                other => panic!("expected DISCONNECT 0x8E from node a, got {other:?}"),
+            }
+        }
+        assert_eq!(a.harness.broker.session_count(), 0, "node a let go of it");
+        // ...and the stored session, node b's now, is as node b found it.
+        // (The refused commit is over: node a let go after the store answered it.)
+        assert_eq!(b.store.load_session("dev").await.unwrap(), before);
+        assert_eq!(
+            b.store.session_owner("dev").await.unwrap(),
+            Some(("b".to_owned(), claim.epoch))
+        );
+        cluster.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_taken_for_gone_cannot_write_the_sessions_adopted_from_it() {
+    let Some(location) = ScratchLocation::from_env(
+        "a_node_taken_for_gone_cannot_write_the_sessions_adopted_from_it",
+    )
+    .await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+        let c = cluster.node("c").await;
+        park_dev(&a).await;
+        // Node a's record of the disconnect is in the store (it is not fenced: a owned it).
+        stored_until(&a.store, |s| s.session.disconnected_at_ms.is_some()).await;
+
+        // Node b takes node a for gone (a was cut off for a while) and adopts its parked
+        // session, while node a is alive and still holds it, subscription and all.
+        assert_eq!(b.sessions.adopt(&b.harness.broker, "a").await.unwrap(), 1);
+        b.link.settled().await;
+        assert_eq!(a.harness.broker.session_count(), 1, "node a heard nothing");
+
+        // A message for the session reaches both nodes: node b queues it in the store, node
+        // a's queue write is refused and node a lets its copy go.
+        let (mut publisher, _) = c
+            .harness
+            .connect_v5("publisher", true, Properties::default())
+            .await;
+        publisher
+            .publish("q/dev", b"once", QoS::AtLeastOnce, false)
+            .await;
+        fenced_reaches(&a, 1).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while a.harness.broker.session_count() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node a kept its copy"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stored_queue_reaches(&b.store, "dev", 1).await;
+        let stored = b.store.load_session("dev").await.unwrap().unwrap();
+        assert_eq!(stored.queued.len(), 1, "queued once, by node b");
+        assert_eq!(stored.subscriptions.len(), 1);
+
+        // The client gets it once, wherever it reconnects.
+        let (mut dev, ack) = c.harness.connect_v5("dev", false, persistent(3600)).await;
+        assert!(ack.session_present);
+        assert_eq!(&dev.recv_publish().await.payload[..], b"once");
+        dev.expect_silence(QUIET).await;
         cluster.stop().await;
     })
     .await;

@@ -115,6 +115,7 @@ impl ClusterStatus {
             "messages_forward_dropped": self.link.forward_dropped(),
             "batches_received": self.link.received(),
             "sessions_adopted": self.sessions.as_ref().map_or(0, ClusterSessions::adopted),
+            "sessions_fenced": self.sessions.as_ref().map_or(0, ClusterSessions::fenced),
             "retained_published": self.retained.published(),
             "retained_applied": self.retained.applied(),
         })
@@ -160,11 +161,16 @@ impl prometheus_client::collector::Collector for ClusterStatus {
             let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
             ConstGauge::new(value).encode(metric)?;
         }
-        let counters: [(&str, &str, u64); 7] = [
+        let counters: [(&str, &str, u64); 8] = [
             (
                 "sessions_adopted",
                 "Parked sessions taken over from gone nodes (or back after a restart) and loaded here",
                 self.sessions.as_ref().map_or(0, ClusterSessions::adopted),
+            ),
+            (
+                "sessions_fenced",
+                "Sessions let go because PostgreSQL refused this node's writes of them: another node had claimed or adopted them",
+                self.sessions.as_ref().map_or(0, ClusterSessions::fenced),
             ),
             (
                 "messages_forwarded",

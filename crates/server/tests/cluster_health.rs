@@ -125,6 +125,12 @@ async fn health_and_metrics_show_the_peers_and_the_nodes_footing() {
         until_routed(&mut publisher, &mut sub, "m/x").await;
         assert!(metric(&b, "ferrite_cluster_messages_forwarded_total").await >= Some(1.0));
         assert!(metric(&a, "ferrite_cluster_batches_received_total").await >= Some(1.0));
+        // No node wrote a session another held.
+        assert_eq!(
+            metric(&a, "ferrite_cluster_sessions_fenced_total").await,
+            Some(0.0)
+        );
+        assert_eq!(h["cluster"]["sessions_fenced"], 0, "{h}");
 
         // A node that leaves is gone from the others' view without waiting for its silence.
         c.shutdown().await;

@@ -40,5 +40,5 @@ async fn main() {
             Arc::new(SqliteStore::open(&path, opts).expect("open store")) as Arc<dyn BrokerStore>
         }
     };
-    group_commit_bench(open, Duration::from_secs(seconds)).await;
+    group_commit_bench(open, Duration::from_secs(seconds), false).await;
 }

@@ -17,7 +17,7 @@
 //! | `broker_sessions` | `client_id` | `expiry_interval_secs`, `disconnected_at_ms`, `data` |
 //! | `broker_subscriptions` | `(client_id, filter)` | `options` |
 //! | `broker_queue` | `(client_id, seq)` | `state` (0 pending, 1 released) and the message columns |
-//! | `broker_session_owners` | `client_id` | `owner_node`, `owner_epoch`, `previous_node`, `claimed_at_ms` (a cluster's [`SessionOwners`]) |
+//! | `broker_session_owners` | `client_id` | `owner_node`, `owner_epoch`, `owner_since_epoch`, `previous_node`, `claimed_at_ms`, `handover_node`, `handover_since_epoch`, `handover_until_epoch` (a cluster's [`SessionOwners`]) |
 //! | `registry` | `(kind, key)` | `version`, `doc` (see `registry.rs`) |
 //!
 //! Blobs are `BYTEA`, times Unix ms in `BIGINT`, keys `TEXT COLLATE "C"` (byte order on
@@ -38,6 +38,10 @@
 //!   UPDATE`, `DELETE ... USING UNNEST`, ...) in one transaction: the round trips and the
 //!   WAL flush of a group do not grow with the number of commits or ops in it. A group that
 //!   reduces to one statement runs without BEGIN/COMMIT.
+//! * Fencing: a cluster node's commits (`commit_fenced`) name the claim each session is held
+//!   by; a group with such fences reads and share-locks their owner rows first (one more
+//!   statement) and leaves out the ops of sessions this node no longer holds by that claim,
+//!   answering each commit with its refused fences (`writer.rs`).
 //! * Durability: the transaction's COMMIT returns once PostgreSQL has flushed its WAL
 //!   (`synchronous_commit = on`); with [`PgStoreOptions::synchronous_commit`] off the commit
 //!   survives a crash of Ferrite but not necessarily of the database server.
@@ -77,8 +81,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ferrite_storage::{
-    BrokerOp, BrokerSnapshot, BrokerStore, SessionClaim, SessionOwners, SessionSnapshot,
-    StorageError, StoreFuture,
+    BrokerOp, BrokerSnapshot, BrokerStore, SessionClaim, SessionFence, SessionOwners,
+    SessionSnapshot, StorageError, StoreFuture,
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
@@ -239,10 +243,10 @@ impl PostgresStore {
         }
     }
 
-    fn submit(
+    fn submit<T>(
         &self,
-        make: impl FnOnce(writer::Reply) -> Request,
-    ) -> Result<oneshot::Receiver<Result<(), StorageError>>, StorageError> {
+        make: impl FnOnce(oneshot::Sender<Result<T, StorageError>>) -> Request,
+    ) -> Result<oneshot::Receiver<Result<T, StorageError>>, StorageError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(make(reply))
@@ -253,11 +257,20 @@ impl PostgresStore {
 
 impl BrokerStore for PostgresStore {
     fn commit(&self, ops: Vec<BrokerOp>) -> StoreFuture<'_, ()> {
+        let fenced = self.commit_fenced(ops, Vec::new());
+        Box::pin(async move { fenced.await.map(drop) })
+    }
+
+    fn commit_fenced(
+        &self,
+        ops: Vec<BrokerOp>,
+        fences: Vec<SessionFence>,
+    ) -> StoreFuture<'_, Vec<SessionFence>> {
         // Submitted now, before the future is polled: see the crate docs on ordering.
         let submitted = if self.closed.load(Ordering::Acquire) {
             Err(StorageError::Closed)
         } else {
-            self.submit(|reply| Request::Commit { ops, reply })
+            self.submit(|reply| Request::Commit { ops, fences, reply })
         };
         Box::pin(async move {
             // A dropped reply sender means the writer exited before reaching this request.
@@ -362,6 +375,20 @@ impl SessionOwners for PostgresStore {
                 return Err(StorageError::Closed);
             }
             Ok(owners::owner_nodes(&self.pool).await?)
+        })
+    }
+
+    fn seal_claim<'a>(
+        &'a self,
+        client_id: &'a str,
+        node: &'a str,
+        epoch: u64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(owners::seal(&self.pool, client_id, node, epoch).await?)
         })
     }
 

@@ -9,14 +9,26 @@ use crate::error::PgStoreError;
 
 /// `ON CONFLICT DO UPDATE` locks the existing row and reads its latest committed version,
 /// so `o.owner_node` there is the owner just before this claim even when claims race; a
-/// first claim inserts and has no previous owner.
+/// first claim inserts and has no previous owner. A claim by the node that holds the client id
+/// already continues its run of epochs (`owner_since_epoch`, what fenced writes are checked
+/// against: `writer.rs`) and any hand-over still open; another node's starts a new run and
+/// opens a hand-over from the node it takes the session from, whose writes of its run still
+/// apply until [`SEAL`].
 const CLAIM: &str = "INSERT INTO broker_session_owners AS o
-        (client_id, owner_node, owner_epoch, previous_node, claimed_at_ms)
-     VALUES ($1, $2, 1, NULL, $3)
+        (client_id, owner_node, owner_epoch, owner_since_epoch, previous_node, claimed_at_ms)
+     VALUES ($1, $2, 1, 1, NULL, $3)
      ON CONFLICT (client_id) DO UPDATE SET
         previous_node = o.owner_node,
         owner_node = excluded.owner_node,
         owner_epoch = o.owner_epoch + 1,
+        owner_since_epoch = CASE WHEN o.owner_node = excluded.owner_node
+            THEN o.owner_since_epoch ELSE o.owner_epoch + 1 END,
+        handover_node = CASE WHEN o.owner_node = excluded.owner_node
+            THEN o.handover_node ELSE o.owner_node END,
+        handover_since_epoch = CASE WHEN o.owner_node = excluded.owner_node
+            THEN o.handover_since_epoch ELSE o.owner_since_epoch END,
+        handover_until_epoch = CASE WHEN o.owner_node = excluded.owner_node
+            THEN o.handover_until_epoch ELSE o.owner_epoch END,
         claimed_at_ms = excluded.claimed_at_ms
      RETURNING owner_epoch, previous_node";
 
@@ -42,6 +54,29 @@ pub(crate) async fn claim(
             .map_err(PgStoreError::sql("claim session: read previous owner"))?,
         epoch: u64::try_from(epoch).unwrap_or_default(),
     })
+}
+
+/// Ends the hand-over a claim opened, while the claimant still holds the session by that
+/// claim's run: the previous owner's writes are refused from now on.
+const SEAL: &str = "UPDATE broker_session_owners SET
+        handover_node = NULL, handover_since_epoch = NULL, handover_until_epoch = NULL
+     WHERE client_id = $1 AND owner_node = $2 AND owner_since_epoch <= $3
+       AND handover_node IS NOT NULL";
+
+pub(crate) async fn seal(
+    pool: &PgPool,
+    client_id: &str,
+    node: &str,
+    epoch: u64,
+) -> Result<bool, PgStoreError> {
+    let done = sqlx::query(SEAL)
+        .bind(client_id)
+        .bind(node)
+        .bind(i64::try_from(epoch).unwrap_or(i64::MAX))
+        .execute(pool)
+        .await
+        .map_err(PgStoreError::sql("seal session claim"))?;
+    Ok(done.rows_affected() > 0)
 }
 
 pub(crate) async fn owner(
@@ -70,14 +105,31 @@ pub(crate) async fn owner(
 /// The row lock of each row moves it once: a concurrent adopter (or claim) that locked it first
 /// changed `owner_node`, which PostgreSQL re-checks after the wait, so the row is skipped here.
 /// Only client ids with a stored session move: every client that ever connected has an owner
-/// row, and the clean ones' sessions ended with their connections.
-const ADOPT: &str = "UPDATE broker_session_owners AS o SET
+/// row, and the clean ones' sessions ended with their connections. Adopting from another node
+/// starts a new run of epochs and opens no hand-over (the gone node's late writes are fenced
+/// at once); a restarted node taking its own sessions back continues its run (its earlier
+/// process writes nothing more).
+///
+/// The rows are locked first in key order, as a group commit's fence check share-locks them,
+/// so that an adoption and a group of another node cannot deadlock on each other.
+const ADOPT: &str = "WITH moving AS (
+        SELECT m.client_id FROM broker_session_owners AS m
+        WHERE m.owner_node = $1
+          AND EXISTS (SELECT 1 FROM broker_sessions s WHERE s.client_id = m.client_id)
+        ORDER BY m.client_id
+        FOR UPDATE)
+     UPDATE broker_session_owners AS o SET
         previous_node = o.owner_node,
         owner_node = $2,
         owner_epoch = o.owner_epoch + 1,
+        owner_since_epoch = CASE WHEN o.owner_node = $2
+            THEN o.owner_since_epoch ELSE o.owner_epoch + 1 END,
+        handover_node = CASE WHEN o.owner_node = $2 THEN o.handover_node END,
+        handover_since_epoch = CASE WHEN o.owner_node = $2 THEN o.handover_since_epoch END,
+        handover_until_epoch = CASE WHEN o.owner_node = $2 THEN o.handover_until_epoch END,
         claimed_at_ms = $3
-     WHERE o.owner_node = $1
-       AND EXISTS (SELECT 1 FROM broker_sessions s WHERE s.client_id = o.client_id)
+     FROM moving
+     WHERE o.client_id = moving.client_id AND o.owner_node = $1
      RETURNING o.client_id, o.owner_epoch";
 
 pub(crate) async fn adopt(

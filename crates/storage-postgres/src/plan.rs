@@ -13,7 +13,7 @@
 //! Keys are kept sorted so that every transaction touches rows in the same order, which
 //! keeps concurrent writers (other nodes) from deadlocking on each other.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
 use ferrite_storage::{
@@ -116,10 +116,36 @@ pub(crate) fn validate(ops: &[BrokerOp]) -> Result<(), PgStoreError> {
     Ok(())
 }
 
+/// The client id whose session `op` writes; `None` for retained messages.
+pub(crate) fn session_of(op: &BrokerOp) -> Option<&str> {
+    match op {
+        BrokerOp::PutRetained(_) | BrokerOp::DeleteRetained { .. } => None,
+        BrokerOp::PutSession(StoredSession { client_id, .. })
+        | BrokerOp::DeleteSession { client_id }
+        | BrokerOp::PutSubscription(StoredSubscription { client_id, .. })
+        | BrokerOp::DeleteSubscription { client_id, .. }
+        | BrokerOp::Enqueue(QueuedMessage { client_id, .. })
+        | BrokerOp::SetQueueState { client_id, .. }
+        | BrokerOp::Dequeue { client_id, .. } => Some(client_id),
+    }
+}
+
 impl<'a> Plan<'a> {
     /// Folds `ops` (already [`validate`]d) into the plan, after everything added before.
     pub fn add(&mut self, ops: &'a [BrokerOp]) -> Result<(), PgStoreError> {
+        self.add_except(ops, &HashSet::new())
+    }
+
+    /// [`Plan::add`] without the ops of the sessions of `skip` (their writes were fenced).
+    pub fn add_except(
+        &mut self,
+        ops: &'a [BrokerOp],
+        skip: &HashSet<&str>,
+    ) -> Result<(), PgStoreError> {
         for op in ops {
+            if !skip.is_empty() && session_of(op).is_some_and(|c| skip.contains(c)) {
+                continue;
+            }
             match op {
                 BrokerOp::PutRetained(m) => {
                     self.retained.insert(&m.topic, Some(m));

@@ -35,6 +35,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "retained_stamp",
         include_str!("../migrations/0005_retained_stamp.sql"),
     ),
+    (
+        6,
+        "session_fence",
+        include_str!("../migrations/0006_session_fence.sql"),
+    ),
+    (
+        7,
+        "retained_tombstones",
+        include_str!("../migrations/0007_retained_tombstones.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -205,6 +205,16 @@ impl ScratchLocation {
     pub async fn open_store(&self) -> Result<PostgresStore, StorageError> {
         PostgresStore::open(&self.schema.url(), self.options.clone()).await
     }
+
+    /// A store of cluster node `node` on this location: its retained writes are stamped with
+    /// `node`, and its fenced session writes apply only to sessions `node` owns.
+    pub async fn open_store_as(&self, node: &str) -> Result<PostgresStore, StorageError> {
+        let options = PgStoreOptions {
+            node: node.to_owned(),
+            ..self.options.clone()
+        };
+        PostgresStore::open(&self.schema.url(), options).await
+    }
 }
 
 impl StoreLocation for ScratchLocation {

@@ -56,3 +56,50 @@ async fn the_newest_stamp_wins_whatever_order_writes_arrive_in() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tombstone_keeps_older_puts_out_until_it_is_purged_past_the_horizon() {
+    let Some(location) = ScratchLocation::from_env("the PostgreSQL retained tombstone test").await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let a = location.open_store_as("node-a").await.expect("open a");
+        let b = location.open_store_as("node-b").await.expect("open b");
+        // A cluster's delete on b (a tombstone: empty payload), then a's older put arrives.
+        b.commit(vec![at(b"", 200)]).await.expect("b");
+        a.commit(vec![at(b"a@150", 150)]).await.expect("a");
+        assert_eq!(stored(&a).await, b"");
+        // A newer put replaces the tombstone.
+        a.commit(vec![at(b"a@201", 201)]).await.expect("a");
+        assert_eq!(stored(&a).await, b"a@201");
+
+        // Tombstones older than the horizon behind the newest one a node writes are purged.
+        let old = StoredMessage {
+            received_at_ms: 1_000,
+            ..sample_retained("old", b"")
+        };
+        let horizon = ferrite_storage::RETAINED_TOMBSTONE_HORIZON_MS;
+        let new = StoredMessage {
+            received_at_ms: 1_000 + horizon + 1,
+            ..sample_retained("new", b"")
+        };
+        b.commit(vec![BrokerOp::PutRetained(old)]).await.expect("b");
+        b.commit(vec![BrokerOp::PutRetained(new)]).await.expect("b");
+        // The purge runs after that group was answered, before the writer takes the next.
+        b.commit(vec![]).await.expect("barrier");
+        let mut left: Vec<String> = b
+            .load()
+            .await
+            .expect("load")
+            .retained
+            .into_iter()
+            .map(|m| m.topic)
+            .collect();
+        left.sort();
+        assert_eq!(left, ["new", "t"]);
+        a.close().await.expect("close a");
+        b.close().await.expect("close b");
+    })
+    .await;
+}

@@ -1,7 +1,8 @@
 //! The group-commit measurement both backends' `*_group_commit` examples run: commits per
 //! second and mean latency with 1 and with 64 concurrent committers, each commit carrying one
 //! `Enqueue` op. One committer pays a full durable commit each time; 64 show how much the
-//! backend's group commit merges.
+//! backend's group commit merges. With `fenced`, each commit carries a [`SessionFence`] for
+//! its client (epoch 1), as a cluster node's commits do; the store must hold those claims.
 
 // A benchmark driver (feature `conformance`): committers are spawned and awaited here.
 #![allow(clippy::disallowed_methods)]
@@ -12,7 +13,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::conformance::sample_queued;
-use crate::{BrokerOp, BrokerStore};
+use crate::{BrokerOp, BrokerStore, SessionFence};
+
+/// The client id of committer `c` of a run with `committers`: a fenced run's claims must be
+/// made for these before it starts.
+pub fn bench_client(committers: u64, c: u64) -> String {
+    format!("bench{committers}_{c}")
+}
+
+/// The numbers of committers the runs use, in order.
+pub const BENCH_COMMITTERS: [u64; 2] = [1, 64];
 
 struct Run {
     commits: u64,
@@ -21,7 +31,12 @@ struct Run {
     latency_total: Duration,
 }
 
-async fn run(store: Arc<dyn BrokerStore>, committers: u64, duration: Duration) -> Run {
+async fn run(
+    store: Arc<dyn BrokerStore>,
+    committers: u64,
+    duration: Duration,
+    fenced: bool,
+) -> Run {
     let stop = Arc::new(AtomicBool::new(false));
     let commits = Arc::new(AtomicU64::new(0));
     let latency_ns = Arc::new(AtomicU64::new(0));
@@ -35,14 +50,21 @@ async fn run(store: Arc<dyn BrokerStore>, committers: u64, duration: Duration) -
             Arc::clone(&latency_ns),
         );
         tasks.push(tokio::spawn(async move {
-            let client = format!("bench{committers}_{c}");
+            let client = bench_client(committers, c);
             let mut seq = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                store
-                    .commit(vec![BrokerOp::Enqueue(sample_queued(&client, seq))])
-                    .await
-                    .expect("commit");
+                let ops = vec![BrokerOp::Enqueue(sample_queued(&client, seq))];
+                if fenced {
+                    let fence = SessionFence {
+                        client_id: client.clone(),
+                        epoch: 1,
+                    };
+                    let refused = store.commit_fenced(ops, vec![fence]).await.expect("commit");
+                    assert!(refused.is_empty(), "the bench's claims are missing");
+                } else {
+                    store.commit(ops).await.expect("commit");
+                }
                 latency_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 commits.fetch_add(1, Ordering::Relaxed);
                 seq += 1;
@@ -66,14 +88,14 @@ async fn run(store: Arc<dyn BrokerStore>, committers: u64, duration: Duration) -
 
 /// Runs 1 and then 64 committers for `duration` each, on a fresh store from `open` per run,
 /// and prints one line per run.
-pub async fn group_commit_bench<F, Fut>(mut open: F, duration: Duration)
+pub async fn group_commit_bench<F, Fut>(mut open: F, duration: Duration, fenced: bool)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Arc<dyn BrokerStore>>,
 {
     let mut baseline = None;
-    for committers in [1u64, 64] {
-        let r = run(open().await, committers, duration).await;
+    for committers in BENCH_COMMITTERS {
+        let r = run(open().await, committers, duration, fenced).await;
         let rate = r.commits as f64 / r.elapsed.as_secs_f64();
         let mean_latency = r.latency_total.as_secs_f64() * 1e3 / r.commits.max(1) as f64;
         let speedup = baseline.map_or(String::new(), |b: f64| format!("  ({:.1}x)", rate / b));

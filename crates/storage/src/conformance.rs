@@ -46,8 +46,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::{
-    BrokerOp, BrokerSnapshot, BrokerStore, QueueState, QueuedMessage, StorageError, StoreFuture,
-    StoredMessage, StoredSession, StoredSubscription,
+    BrokerOp, BrokerSnapshot, BrokerStore, QueueState, QueuedMessage, SessionFence, StorageError,
+    StoreFuture, StoredMessage, StoredSession, StoredSubscription,
 };
 
 pub use sessions::*;
@@ -101,7 +101,8 @@ macro_rules! __broker_store_conformance_all {
                 deletes_of_missing_keys_are_noops, failed_commit_is_atomic,
                 binary_payloads_round_trip, optional_fields_round_trip, large_commit_lands,
                 load_session_of_unknown_client_is_none, load_session_returns_one_clients_state,
-                load_session_follows_commits, load_retained_reads_only_the_retained_messages;
+                load_session_follows_commits, load_retained_reads_only_the_retained_messages,
+                fenced_commit_skips_only_the_refused_sessions;
             shared: concurrent_commits_all_land, failed_commit_does_not_fail_concurrent_commits;
             location: reopen_persists, commit_after_close_is_closed;
         }
@@ -341,6 +342,45 @@ fn noisy_bytes(len: usize, seed: u32) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------
 // Cases on one open store.
 // ---------------------------------------------------------------------------------------
+
+/// `commit_fenced` on any backend: ops of client ids without a fence and retained messages
+/// always apply; a fenced client's ops apply exactly when its fence is not returned. (A
+/// store of one node refuses nothing; a shared store whose owners table does not name this
+/// store's node as the owner refuses the fence. PostgreSQL's fencing proper is tested in its
+/// crate, `tests/session_fence.rs`.)
+pub async fn fenced_commit_skips_only_the_refused_sessions(store: &dyn BrokerStore) {
+    let fence = SessionFence {
+        client_id: "fenced".into(),
+        epoch: 1,
+    };
+    let refused = store
+        .commit_fenced(
+            vec![
+                BrokerOp::PutSession(sample_session("fenced")),
+                BrokerOp::PutSubscription(sample_subscription("fenced", "f/#", b"1")),
+                BrokerOp::Enqueue(sample_queued("fenced", 1)),
+                BrokerOp::PutSession(sample_session("free")),
+                BrokerOp::PutRetained(sample_retained("r", b"1")),
+            ],
+            vec![fence.clone()],
+        )
+        .await
+        .expect("fenced commit");
+    assert!(
+        refused.is_empty() || refused == [fence.clone()],
+        "{refused:?}"
+    );
+    let snapshot = load_sorted(store).await;
+    assert_eq!(snapshot.retained, vec![sample_retained("r", b"1")]);
+    let fenced_applied = refused.is_empty();
+    let mut sessions = vec![sample_session("free")];
+    if fenced_applied {
+        sessions.insert(0, sample_session("fenced"));
+    }
+    assert_eq!(snapshot.sessions, sessions);
+    assert_eq!(snapshot.subscriptions.len(), usize::from(fenced_applied));
+    assert_eq!(snapshot.queued.len(), usize::from(fenced_applied));
+}
 
 pub async fn empty_store_loads_empty(store: &dyn BrokerStore) {
     assert_eq!(load_sorted(store).await, BrokerSnapshot::default());

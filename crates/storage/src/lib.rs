@@ -47,6 +47,23 @@ pub trait BrokerStore: Send + Sync + 'static {
     /// Applies `ops` in order, atomically, and returns once they are durable.
     fn commit(&self, ops: Vec<BrokerOp>) -> StoreFuture<'_, ()>;
 
+    /// [`commit`](Self::commit), except that the ops of each client id named in `fences`
+    /// apply only while the committing node still holds that client's session by the fence's
+    /// claim (a store shared by a cluster's nodes: ARCHITECTURE.md, "Sessions and take-over").
+    /// Returns the fences that failed: their clients' ops were skipped, every other op of the
+    /// commit applied. The ops of client ids without a fence always apply. Submitted, like
+    /// `commit`, when called. A store of one node has no owners to check: the default applies
+    /// everything and fences nothing.
+    fn commit_fenced(
+        &self,
+        ops: Vec<BrokerOp>,
+        fences: Vec<SessionFence>,
+    ) -> StoreFuture<'_, Vec<SessionFence>> {
+        drop(fences);
+        let commit = self.commit(ops);
+        Box::pin(async move { commit.await.map(|()| Vec::new()) })
+    }
+
     /// Everything stored, for the broker to rebuild its memory at start-up.
     fn load(&self) -> StoreFuture<'_, BrokerSnapshot>;
 

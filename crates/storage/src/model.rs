@@ -63,8 +63,18 @@ impl QueuedMessage {
     pub const MAX_SEQ: u64 = i64::MAX as u64;
 }
 
+/// How long a cluster keeps a retained delete's tombstone (a `PutRetained` with an empty
+/// payload, stamped like a put), in ms of stamp time behind the newest: longer than any put
+/// can plausibly lag behind a newer delete of its topic (a bus round, a group commit retried
+/// through a short database outage), so that such a put stays deleted. The shared store
+/// purges older tombstones. [VERIFY: ten minutes.]
+pub const RETAINED_TOMBSTONE_HORIZON_MS: i64 = 10 * 60 * 1000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BrokerOp {
+    /// Inserts or replaces the retained message of its topic. In a cluster an empty payload
+    /// is a delete's tombstone (see [`RETAINED_TOMBSTONE_HORIZON_MS`]): loaded back like a
+    /// message, for the broker to tell it apart.
     PutRetained(StoredMessage),
     DeleteRetained {
         topic: String,

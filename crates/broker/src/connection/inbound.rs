@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::throttle::Verdict;
 use super::{Conn, Exit, PendingAck};
 use crate::message::Message;
+use crate::persist::Writes;
 use crate::presence::LifecycleEvent;
 use crate::records;
 use crate::router::NewSubscription;
@@ -271,7 +272,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             && let Some(seq) = done.out.seq
         {
             drop(st);
-            self.inner.persister.submit(vec![BrokerOp::Dequeue {
+            self.submit_own(vec![BrokerOp::Dequeue {
                 client_id: self.client_id.to_string(),
                 seq,
             }]);
@@ -298,7 +299,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             let done = st.inflight.remove(pos);
             drop(st);
             if let Some(seq) = done.and_then(|d| d.out.seq) {
-                self.inner.persister.submit(vec![BrokerOp::Dequeue {
+                self.submit_own(vec![BrokerOp::Dequeue {
                     client_id: self.client_id.to_string(),
                     seq,
                 }]);
@@ -318,7 +319,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
         drop(st);
         if let Some(op) = op {
-            self.inner.persister.submit(vec![op]);
+            self.submit_own(vec![op]);
         }
         self.send(&Packet::PubRel(ack(id, ReasonCode::Success)));
     }
@@ -390,7 +391,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
             reasons.push(ReasonCode::granted(options.qos));
         }
-        inner.persister.submit(ops);
+        self.submit_own(ops);
         self.send(&Packet::SubAck(SubAck {
             packet_id: s.packet_id,
             reasons,
@@ -405,7 +406,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 topics: granted,
             });
         }
-        let mut ops = Vec::new();
+        let mut ops = Writes::default();
         for sub in &retained_jobs {
             inner.router.deliver_retained(
                 &self.session,
@@ -457,7 +458,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 ReasonCode::NoSubscriptionExisted
             });
         }
-        self.inner.persister.submit(ops);
+        self.submit_own(ops);
         if self.protocol == ProtocolVersion::V311 {
             reasons.clear();
         }

@@ -23,7 +23,10 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+use ferrite_storage::BrokerOp;
+
 use crate::lifecycle::{self, PendingWill};
+use crate::persist::Writes;
 use crate::presence::{ConnectionFacts, DisconnectReason, LifecycleEvent};
 use crate::seams::DeliveryTicket;
 use crate::session::{KickReason, SessionCell};
@@ -182,6 +185,19 @@ where
     });
     Box::pin(conn.finish(exit)).await;
     inner.metrics.connections.dec();
+}
+
+impl<S> Conn<S> {
+    /// Queues writes of this connection's session, fenced by the claim it holds it by.
+    fn submit_own(&self, ops: Vec<BrokerOp>) -> u64 {
+        if ops.is_empty() {
+            return 0;
+        }
+        let epoch = self.session.owner_epoch();
+        self.inner
+            .persister
+            .submit(Writes::of_session(&self.client_id, epoch, ops))
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {

@@ -126,7 +126,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
             session.space.notify_waiters();
         }
-        self.inner.persister.submit(dequeued);
+        self.submit_own(dequeued);
         Ok(more)
     }
 
