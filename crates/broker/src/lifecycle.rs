@@ -95,10 +95,16 @@ pub async fn load_stored(
         inner
             .router
             .subscribe(&cell, filter, s.options, s.id, &inner.metrics);
+        inner
+            .seams
+            .interest
+            .durable(client_id, filter, s.options.qos);
     }
     if expired {
         // Expired while nobody held it (its node died): it ends now, rows and all.
         remove_session(inner, &cell);
+    } else {
+        inner.seams.interest.durable_loaded(client_id);
     }
     tracing::debug!(client_id = %client_id, subscriptions = filters.len(), "session loaded from the store");
     Ok(true)
@@ -144,6 +150,9 @@ pub async fn hand_over(inner: &Arc<BrokerInner>, client_id: &str) -> bool {
     }
     // The new holder loads the session from the store next: it must find all of it there.
     inner.persister.wait(inner.persister.last_ticket()).await;
+    if held {
+        inner.seams.interest.durable_moved(client_id);
+    }
     held
 }
 
@@ -450,6 +459,7 @@ fn discard(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>, how: Discard) {
         inner.metrics.sessions.set(sessions.len() as i64);
     }
     if persistent {
+        inner.seams.interest.durable_ended(&cell.client_id);
         inner.persister.submit(vec![BrokerOp::DeleteSession {
             client_id: cell.client_id.to_string(),
         }]);

@@ -9,12 +9,24 @@
 //! dropping this node's own and duplicates. Its queue is bounded too: when the broker cannot
 //! keep up, the bus subscriptions stop being read, and what NATS then drops for a slow
 //! consumer is counted as a gap.
+//!
+//! The link also keeps the durable-interest view ([`crate::durable`]): it announces this
+//! node's persistent sessions' subscriptions, hears the other nodes', asks for confirmations
+//! of the QoS >= 1 messages their persistent sessions want ([`crate::receipts`]), confirms the
+//! batches other nodes ask it to once they are durable here, and moves into a session's queue
+//! what another node stored in its inbox.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::time::Duration;
+
+use bytes::Bytes;
 use ferrite_broker::{Broker, Forwarder, Interest, Message, RemoteReceipt, Seams};
+use ferrite_mqtt_codec::QoS;
+use ferrite_storage::SessionInbox;
+use ferrite_topic::MatchOptions;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -22,9 +34,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::bus::{Bus, BusMessage};
 use crate::dedup::Dedup;
+use crate::durable::{Announcement, Change as Durable, DURABLE, DurableView};
 use crate::envelope;
 use crate::outbox::Outbox;
-use crate::subject::{filter_subjects, queue_group};
+use crate::receipts::{Ack, Receipts, ack_subject, inbox_subject};
+use crate::subject::{filter_subjects, queue_group, topic_subject};
 
 enum Change {
     First(String),
@@ -37,8 +51,13 @@ const FORWARD_LIMIT: usize = 32 * 1024;
 /// Received batches queued for the broker beyond which the bus subscriptions are not read.
 const RECEIVE_LIMIT: usize = 1024;
 
+/// Most changes in one announcement on the bus.
+const MAX_ANNOUNCED: usize = 1024;
+
 struct Queues {
     interest: mpsc::UnboundedReceiver<Change>,
+    announce: mpsc::UnboundedReceiver<Durable>,
+    drain: mpsc::UnboundedReceiver<String>,
 }
 
 struct Inner {
@@ -54,6 +73,19 @@ struct Inner {
     /// Batches received from the bus, duplicates and this node's own included.
     received: AtomicU64,
     queues: Mutex<Option<Queues>>,
+    /// Which persistent sessions other nodes hold, and to what they subscribe.
+    view: DurableView,
+    receipts: Arc<Receipts>,
+    /// This node's durable-interest changes, for the bus.
+    announce_tx: mpsc::UnboundedSender<Durable>,
+    /// Announcements queued, and published (`settled` compares them).
+    announce_queued: AtomicU64,
+    announced: watch::Sender<u64>,
+    /// Sessions whose inboxes to move into their queues.
+    drain_tx: mpsc::UnboundedSender<String>,
+    /// Inbox drains asked for, and done.
+    drains_queued: AtomicU64,
+    drained: watch::Sender<u64>,
 }
 
 /// One node's link to the bus. Cheap to clone.
@@ -72,6 +104,9 @@ impl Link {
         multilevel_matches_parent: bool,
     ) -> Link {
         let (interest_tx, interest) = mpsc::unbounded_channel();
+        let (announce_tx, announce) = mpsc::unbounded_channel();
+        let (drain_tx, drain) = mpsc::unbounded_channel();
+        let receipts = Arc::new(Receipts::new(bus.clone(), prefix.to_owned(), node.clone()));
         Link {
             inner: Arc::new(Inner {
                 outbox: Outbox::new(
@@ -79,7 +114,21 @@ impl Link {
                     prefix.to_owned(),
                     node.clone(),
                     "forward a message",
+                )
+                .with_receipts(receipts.clone()),
+                view: DurableView::new(
+                    node.clone(),
+                    MatchOptions {
+                        multilevel_matches_parent,
+                    },
                 ),
+                receipts,
+                announce_tx,
+                announce_queued: AtomicU64::new(0),
+                announced: watch::Sender::new(0),
+                drain_tx,
+                drains_queued: AtomicU64::new(0),
+                drained: watch::Sender::new(0),
                 bus,
                 node,
                 prefix: prefix.to_owned(),
@@ -88,7 +137,11 @@ impl Link {
                 queued: AtomicU64::new(0),
                 applied: watch::Sender::new(0),
                 received: AtomicU64::new(0),
-                queues: Mutex::new(Some(Queues { interest })),
+                queues: Mutex::new(Some(Queues {
+                    interest,
+                    announce,
+                    drain,
+                })),
             }),
         }
     }
@@ -111,6 +164,7 @@ impl Link {
             return;
         };
         let (received_tx, received) = mpsc::channel(RECEIVE_LIMIT);
+        self.inner.receipts.start(tasks.clone(), cancel.clone());
         tasks.spawn(interest_task(
             self.inner.clone(),
             queues.interest,
@@ -121,14 +175,88 @@ impl Link {
         let inner = self.inner.clone();
         let until = cancel.clone();
         tasks.spawn(async move { inner.outbox.run(until).await });
-        tasks.spawn(receive_task(self.inner.clone(), broker, received, cancel));
+        tasks.spawn(receive_task(
+            self.inner.clone(),
+            broker.clone(),
+            received,
+            tasks.clone(),
+            cancel.clone(),
+        ));
+        tasks.spawn(durable_task(
+            self.inner.clone(),
+            queues.announce,
+            tasks.clone(),
+            cancel.clone(),
+        ));
+        tasks.spawn(drain_task(
+            self.inner.clone(),
+            broker,
+            queues.drain,
+            tasks.clone(),
+            cancel,
+        ));
     }
 
-    /// Waits until every interest change reported so far is applied on the bus.
+    /// Waits until every interest change reported so far is applied on the bus, every
+    /// durable-interest change is announced, and every inbox drain asked for is done.
     pub async fn settled(&self) {
         let target = self.inner.queued.load(Ordering::Acquire);
         let mut applied = self.inner.applied.subscribe();
         let _ = applied.wait_for(|n| *n >= target).await;
+        let target = self.inner.announce_queued.load(Ordering::Acquire);
+        let mut announced = self.inner.announced.subscribe();
+        let _ = announced.wait_for(|n| *n >= target).await;
+        let target = self.inner.drains_queued.load(Ordering::Acquire);
+        let mut drained = self.inner.drained.subscribe();
+        let _ = drained.wait_for(|n| *n >= target).await;
+    }
+
+    /// When another node's sessions do not confirm in time, what this node stores for them
+    /// goes to `inbox` (the shared store), and this node's sessions' inboxes are read there.
+    pub fn store_inboxes_in(&self, inbox: Arc<dyn SessionInbox>) {
+        self.inner.receipts.set_inbox(inbox);
+    }
+
+    /// How long to wait for another node's confirmation ([`crate::RECEIPT_TIMEOUT`] unless
+    /// set).
+    pub fn set_receipt_timeout(&self, timeout: Duration) {
+        self.inner.receipts.set_timeout(timeout);
+    }
+
+    /// The other nodes whose persistent sessions must store a QoS >= 1 message on `topic`
+    /// before it is acknowledged, as this node knows them now.
+    pub fn durable_nodes(&self, topic: &str) -> Vec<String> {
+        let mut nodes: Vec<String> = self
+            .inner
+            .view
+            .owners(topic)
+            .0
+            .into_iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        nodes.sort();
+        nodes
+    }
+
+    /// Subscriptions of persistent sessions other nodes hold (QoS >= 1), as this node knows
+    /// them.
+    pub fn durable_remote(&self) -> usize {
+        self.inner.view.remote_len()
+    }
+
+    /// Messages whose other nodes confirmed storing them.
+    pub fn receipts_confirmed(&self) -> u64 {
+        self.inner.receipts.confirmed()
+    }
+
+    /// Messages some node did not confirm in time.
+    pub fn receipts_timed_out(&self) -> u64 {
+        self.inner.receipts.timed_out()
+    }
+
+    /// Inbox entries stored here for sessions whose node did not confirm in time.
+    pub fn receipts_fallback_stored(&self) -> u64 {
+        self.inner.receipts.fallback_stored()
     }
 
     /// This node's id.
@@ -170,10 +298,54 @@ impl Interest for Link {
         self.inner.queued.fetch_add(1, Ordering::AcqRel);
         let _ = self.inner.interest_tx.send(Change::Last(filter.to_owned()));
     }
+
+    fn durable(&self, client_id: &str, filter: &str, qos: QoS) {
+        self.announce(Durable::Add {
+            client: client_id.to_owned(),
+            filter: filter.to_owned(),
+            qos: qos as u8,
+        });
+    }
+
+    fn durable_removed(&self, client_id: &str, filter: &str) {
+        self.announce(Durable::Remove {
+            client: client_id.to_owned(),
+            filter: filter.to_owned(),
+        });
+    }
+
+    fn durable_ended(&self, client_id: &str) {
+        self.announce(Durable::End {
+            client: client_id.to_owned(),
+        });
+    }
+
+    fn durable_loaded(&self, client_id: &str) {
+        self.inner.drains_queued.fetch_add(1, Ordering::AcqRel);
+        let _ = self.inner.drain_tx.send(client_id.to_owned());
+    }
+
+    fn durable_moved(&self, client_id: &str) {
+        self.inner.view.moved(client_id);
+    }
+}
+
+impl Link {
+    fn announce(&self, change: Durable) {
+        let change = self.inner.view.local(change);
+        self.inner.announce_queued.fetch_add(1, Ordering::AcqRel);
+        let _ = self.inner.announce_tx.send(change);
+    }
 }
 
 impl Forwarder for Link {
     fn forward(&self, msg: &Arc<Message>) -> Option<RemoteReceipt> {
+        if msg.qos != QoS::AtMostOnce {
+            let owners = self.inner.view.owners(&msg.topic);
+            if !owners.is_empty() {
+                return Some(self.inner.outbox.push_wanted(msg, owners));
+            }
+        }
         self.inner.outbox.push(msg, Some(FORWARD_LIMIT))
     }
 }
@@ -237,6 +409,7 @@ async fn receive_task(
     inner: Arc<Inner>,
     broker: Broker,
     mut messages: mpsc::Receiver<BusMessage>,
+    tasks: TaskTracker,
     cancel: CancellationToken,
 ) {
     let mut dedup = Dedup::default();
@@ -257,10 +430,264 @@ async fn receive_task(
         if batch.node == inner.node || !dedup.admit(&batch.node, batch.seq) {
             continue;
         }
+        // Sessions the view still places here that left a moment ago: not stored here.
+        let missing: Vec<String> = match (batch.ack_wanted, batch.messages.first()) {
+            (true, Some(first)) => inner
+                .view
+                .own_clients(&first.topic)
+                .into_iter()
+                .filter(|c| !broker.holds_session(c))
+                .map(|c| c.to_string())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut tickets = Vec::new();
         for msg in batch.messages {
-            if broker.deliver_remote(Arc::new(msg)).await.is_err() {
-                return;
+            match broker.deliver_remote(Arc::new(msg)).await {
+                Ok(d) => tickets.push(d.ticket),
+                Err(_) => return,
+            }
+        }
+        if batch.ack_wanted {
+            // Confirmed once durable here, off this task: the next batch need not wait.
+            let (inner, broker) = (inner.clone(), broker.clone());
+            let (sender, seq) = (batch.node, batch.seq);
+            tasks.spawn(async move {
+                for t in &tickets {
+                    broker.wait(t).await;
+                }
+                let ack = Ack {
+                    node: inner.node.to_string(),
+                    incarnation: seq.incarnation,
+                    seq: seq.seq,
+                    missing,
+                };
+                let body = serde_json::to_vec(&ack).unwrap_or_default();
+                if let Err(e) = inner
+                    .bus
+                    .publish(
+                        ack_subject(&inner.prefix, &sender),
+                        Default::default(),
+                        body.into(),
+                    )
+                    .await
+                {
+                    tracing::warn!(node = %sender, error = %e, "cannot confirm a batch");
+                }
+            });
+        }
+    }
+}
+
+/// Announces this node's durable-interest changes (after its bus subscriptions for them are
+/// in place, so that a node waiting for this one's confirmation finds it subscribed), applies
+/// the other nodes' announcements, answers sync requests with this node's whole part, asks
+/// for everyone's at start and after a bus gap, and hands confirmations of this node's
+/// batches to the receipts.
+async fn durable_task(
+    inner: Arc<Inner>,
+    mut changes: mpsc::UnboundedReceiver<Durable>,
+    tasks: TaskTracker,
+    cancel: CancellationToken,
+) {
+    let subject = format!("{}.{DURABLE}", inner.prefix);
+    let sync_subject = format!("{subject}.sync");
+    let subscribe = async {
+        let announcements = inner.bus.subscribe(subject.clone(), None).await?;
+        let syncs = inner.bus.subscribe(sync_subject.clone(), None).await?;
+        let acks = inner
+            .bus
+            .subscribe(ack_subject(&inner.prefix, &inner.node), None)
+            .await?;
+        inner.bus.flush().await?;
+        Ok::<_, crate::BusError>((announcements, syncs, acks))
+    };
+    let (mut announcements, mut syncs, mut acks) = match subscribe.await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot subscribe to the cluster's durable interest: receipts across nodes are off");
+            return;
+        }
+    };
+    // Confirmations on a task of their own: a publisher waits on them, not on announcements.
+    {
+        let (inner, cancel) = (inner.clone(), cancel.clone());
+        let incarnation = inner.outbox.incarnation();
+        tasks.spawn(async move {
+            loop {
+                let m = tokio::select! {
+                    () = cancel.cancelled() => break,
+                    m = acks.next() => match m { Some(m) => m, None => break },
+                };
+                if let Ok(ack) = serde_json::from_slice::<Ack>(&m.payload) {
+                    inner.receipts.acked(incarnation, ack);
+                }
+            }
+        });
+    }
+    let mut gaps = inner.bus.gaps();
+    let mut gaps_open = true;
+    let ask = |inner: Arc<Inner>, sync_subject: String| async move {
+        let me = Bytes::from(inner.node.as_bytes().to_vec());
+        if let Err(e) = inner
+            .bus
+            .publish(sync_subject, Default::default(), me)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot ask the other nodes for their durable interest");
+        }
+    };
+    ask(inner.clone(), sync_subject.clone()).await;
+    let mut batch: Vec<Durable> = Vec::new();
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            c = changes.recv() => {
+                let Some(c) = c else { break };
+                batch.push(c);
+                while batch.len() < MAX_ANNOUNCED {
+                    match changes.try_recv() {
+                        Ok(c) => batch.push(c),
+                        Err(_) => break,
+                    }
+                }
+                let n = batch.len() as u64;
+                // The subscriptions these sessions hold are on the bus before anyone is
+                // told to wait for this node.
+                let target = inner.queued.load(Ordering::Acquire);
+                let mut applied = inner.applied.subscribe();
+                let _ = applied.wait_for(|a| *a >= target).await;
+                publish_announcement(&inner, &subject, std::mem::take(&mut batch)).await;
+                inner.announced.send_modify(|a| *a += n);
+            }
+            m = announcements.next() => {
+                let Some(m) = m else { break };
+                match serde_json::from_slice::<Announcement>(&m.payload) {
+                    Ok(a) if *a.node != *inner.node => inner.view.apply(&a.node, &a.changes),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "dropping a malformed durable-interest announcement"),
+                }
+            }
+            m = syncs.next() => {
+                let Some(m) = m else { break };
+                if m.payload[..] != *inner.node.as_bytes() {
+                    let snapshot = inner.view.snapshot();
+                    for chunk in snapshot.chunks(MAX_ANNOUNCED) {
+                        publish_announcement(&inner, &subject, chunk.to_vec()).await;
+                    }
+                }
+            }
+            changed = gaps.changed(), if gaps_open => {
+                if changed.is_err() {
+                    // A bus that never loses anything.
+                    gaps_open = false;
+                    continue;
+                }
+                // What was announced meanwhile may be missed: ask again.
+                tasks.spawn(ask(inner.clone(), sync_subject.clone()));
             }
         }
     }
+}
+
+async fn publish_announcement(inner: &Inner, subject: &str, changes: Vec<Durable>) {
+    if changes.is_empty() {
+        return;
+    }
+    let a = Announcement {
+        node: inner.node.to_string(),
+        changes,
+    };
+    let body = serde_json::to_vec(&a).unwrap_or_default();
+    if let Err(e) = inner
+        .bus
+        .publish(subject.to_owned(), Default::default(), body.into())
+        .await
+    {
+        tracing::warn!(error = %e, "cannot announce durable interest");
+    }
+}
+
+/// Moves into each session's queue what other nodes stored in its inbox: for the sessions
+/// this node loads, and for those other nodes say got mail (`{prefix}.inbox`).
+async fn drain_task(
+    inner: Arc<Inner>,
+    broker: Broker,
+    mut drains: mpsc::UnboundedReceiver<String>,
+    tasks: TaskTracker,
+    cancel: CancellationToken,
+) {
+    let mailed = match inner
+        .bus
+        .subscribe(inbox_subject(&inner.prefix), None)
+        .await
+    {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot hear which sessions got mail");
+            None
+        }
+    };
+    if let Some(mut mailed) = mailed {
+        let (inner, cancel) = (inner.clone(), cancel.clone());
+        tasks.spawn(async move {
+            loop {
+                let m = tokio::select! {
+                    () = cancel.cancelled() => break,
+                    m = mailed.next() => match m { Some(m) => m, None => break },
+                };
+                let clients: Vec<String> = serde_json::from_slice(&m.payload).unwrap_or_default();
+                for c in clients {
+                    inner.drains_queued.fetch_add(1, Ordering::AcqRel);
+                    let _ = inner.drain_tx.send(c);
+                }
+            }
+        });
+    }
+    loop {
+        let client = tokio::select! {
+            () = cancel.cancelled() => break,
+            c = drains.recv() => match c { Some(c) => c, None => break },
+        };
+        if broker.holds_session(&client)
+            && let Some(inbox) = inner.receipts.inbox()
+        {
+            drain(&inner, &broker, &**inbox, &client).await;
+        }
+        inner.drained.send_modify(|d| *d += 1);
+    }
+}
+
+async fn drain(inner: &Inner, broker: &Broker, inbox: &dyn SessionInbox, client: &str) {
+    let entries = match inbox.inbox(client).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(client_id = client, error = %e, "cannot read a session's inbox; its next load will");
+            return;
+        }
+    };
+    let Some(last) = entries.last().map(|e| e.id) else {
+        return;
+    };
+    for e in entries {
+        let subject = topic_subject(&inner.prefix, &e.topic);
+        match envelope::decode(&inner.prefix, &subject, e.body) {
+            Ok(batch) => {
+                for msg in batch.messages {
+                    // Durable in the session's queue when this returns.
+                    if let Err(err) = broker.deliver_to(client, msg).await {
+                        tracing::warn!(client_id = client, error = %err, "cannot queue a message from a session's inbox");
+                        return;
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(client_id = client, error = %err, "dropping a malformed inbox entry");
+            }
+        }
+    }
+    if let Err(e) = inbox.delete_inbox(client, last).await {
+        tracing::warn!(client_id = client, error = %e, "cannot empty a session's inbox: its messages may come again");
+    }
+    tracing::debug!(client_id = client, "moved a session's inbox into its queue");
 }

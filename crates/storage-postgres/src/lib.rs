@@ -62,6 +62,7 @@
 //! [`QueuedMessage::MAX_SEQ`]: ferrite_storage::QueuedMessage::MAX_SEQ
 
 mod error;
+mod inbox;
 mod owners;
 mod plan;
 mod read;
@@ -77,8 +78,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ferrite_storage::{
-    BrokerOp, BrokerSnapshot, BrokerStore, SessionClaim, SessionOwners, SessionSnapshot,
-    StorageError, StoreFuture,
+    BrokerOp, BrokerSnapshot, BrokerStore, InboxAppend, InboxEntry, SessionClaim, SessionInbox,
+    SessionOwners, SessionSnapshot, StorageError, StoreFuture,
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
@@ -376,6 +377,35 @@ impl SessionOwners for PostgresStore {
                 return Err(StorageError::Closed);
             }
             Ok(owners::release(&self.pool, client_id, node, epoch).await?)
+        })
+    }
+}
+
+impl SessionInbox for PostgresStore {
+    fn append_inbox(&self, entries: Vec<InboxAppend>) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(inbox::append(&self.pool, &entries).await?)
+        })
+    }
+
+    fn inbox<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Vec<InboxEntry>> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(inbox::read(&self.pool, client_id).await?)
+        })
+    }
+
+    fn delete_inbox<'a>(&'a self, client_id: &'a str, upto: u64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(inbox::delete(&self.pool, client_id, upto).await?)
         })
     }
 }

@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "retained_stamp",
         include_str!("../migrations/0005_retained_stamp.sql"),
     ),
+    (
+        6,
+        "session_inbox",
+        include_str!("../migrations/0006_session_inbox.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

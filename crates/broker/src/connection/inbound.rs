@@ -371,6 +371,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 .router
                 .subscribe(&self.session, &filter, options, sub_id, &inner.metrics);
             if persistent {
+                inner
+                    .seams
+                    .interest
+                    .durable(&self.client_id, &filter, options.qos);
                 ops.push(BrokerOp::PutSubscription(StoredSubscription {
                     client_id: self.client_id.to_string(),
                     filter: filter.clone(),
@@ -445,6 +449,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     &self.inner.metrics,
                 );
                 if persistent {
+                    self.inner
+                        .seams
+                        .interest
+                        .durable_removed(&self.client_id, &filter);
                     ops.push(BrokerOp::DeleteSubscription {
                         client_id: self.client_id.to_string(),
                         filter,
