@@ -33,7 +33,7 @@
 //! * The writer takes the first waiting request plus every request already queued (up to
 //!   [`PgStoreOptions::max_batch_ops`] ops) and folds them, in order, into their net effect
 //!   per row (`plan.rs`): the last write of each key wins, a `DeleteSession` clears the
-//!   client's rows before later writes. That net effect is written as at most eleven
+//!   client's rows before later writes. That net effect is written as at most twelve
 //!   set-based statements (`INSERT ... SELECT FROM UNNEST($1::text[], ...) ON CONFLICT DO
 //!   UPDATE`, `DELETE ... USING UNNEST`, ...) in one transaction: the round trips and the
 //!   WAL flush of a group do not grow with the number of commits or ops in it. A group that
