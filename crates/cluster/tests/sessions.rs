@@ -713,3 +713,64 @@ async fn a_qos1_publish_for_a_session_parked_elsewhere_waits_for_its_node_or_is_
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_routed_while_its_session_moves_is_stored_for_it_by_the_publishing_node() {
+    let Some(location) = ScratchLocation::from_env(
+        "a_message_routed_while_its_session_moves_is_stored_for_it_by_the_publishing_node",
+    )
+    .await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+        let c = cluster.node("c").await;
+
+        park_dev(&a).await;
+        // Another client on node a keeps node a subscribed to q/dev on the bus.
+        let (mut other, _) = a
+            .harness
+            .connect_v5("other", true, Properties::default())
+            .await;
+        other.subscribe("q/dev", QoS::AtLeastOnce).await;
+        a.link.settled().await;
+        view_reaches(&c, "q/dev", &["a"]).await;
+
+        // Node a lets the session go, as for a take-over, and the new node has not announced
+        // it yet: node c still waits for node a, which routes the message (to `other`) but no
+        // longer holds the session, and says so at once.
+        assert!(a.harness.broker.hand_over("dev").await);
+        let (mut publisher, _) = c
+            .harness
+            .connect_v5("publisher", true, Properties::default())
+            .await;
+        publisher
+            .publish("q/dev", b"in the gap", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(&other.recv_publish().await.payload[..], b"in the gap");
+        assert_eq!(
+            (
+                c.link.receipts_confirmed(),
+                c.link.receipts_timed_out(),
+                c.link.receipts_fallback_stored()
+            ),
+            (1, 0, 1),
+            "confirmed by node a without the session, stored by node c for it"
+        );
+
+        // The client resumes on node b: the message is there.
+        let (mut dev, ack) = b.harness.connect_v5("dev", false, persistent(3600)).await;
+        assert!(ack.session_present);
+        let got = dev.recv_publish().await;
+        assert_eq!(
+            (&*got.topic, &got.payload[..]),
+            ("q/dev", &b"in the gap"[..])
+        );
+        dev.expect_silence(QUIET).await;
+        cluster.stop().await;
+    })
+    .await;
+}
