@@ -415,6 +415,8 @@ async fn receive_task(
     let mut dedup = Dedup::default();
     loop {
         let m = tokio::select! {
+            // A stopping node routes (and confirms) nothing more.
+            biased;
             () = cancel.cancelled() => break,
             m = messages.recv() => match m { Some(m) => m, None => break },
         };
@@ -430,14 +432,19 @@ async fn receive_task(
         if batch.node == inner.node || !dedup.admit(&batch.node, batch.seq) {
             continue;
         }
-        // Sessions the view still places here that left a moment ago: not stored here.
-        let missing: Vec<String> = match (batch.ack_wanted, batch.messages.first()) {
+        // Sessions the view still places here that are not here before or after the
+        // delivery (they left a moment ago, or came back meanwhile): not stored here. One
+        // that leaves after its delivery takes the message with it (a hand-over waits until
+        // everything written is durable).
+        let own: Vec<(Arc<str>, bool)> = match (batch.ack_wanted, batch.messages.first()) {
             (true, Some(first)) => inner
                 .view
                 .own_clients(&first.topic)
                 .into_iter()
-                .filter(|c| !broker.holds_session(c))
-                .map(|c| c.to_string())
+                .map(|c| {
+                    let held = broker.holds_session(&c);
+                    (c, held)
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -448,6 +455,11 @@ async fn receive_task(
                 Err(_) => return,
             }
         }
+        let missing: Vec<String> = own
+            .into_iter()
+            .filter(|(c, held)| !held || !broker.holds_session(c))
+            .map(|(c, _)| c.to_string())
+            .collect();
         if batch.ack_wanted {
             // Confirmed once durable here, off this task: the next batch need not wait.
             let (inner, broker) = (inner.clone(), broker.clone());
