@@ -474,6 +474,7 @@ async fn receive_task(
                     seq: seq.seq,
                     missing,
                 };
+                tracing::debug!(node = %inner.node, to = %sender, seq = seq.seq, missing = ?ack.missing, "confirming a batch");
                 let body = serde_json::to_vec(&ack).unwrap_or_default();
                 if let Err(e) = inner
                     .bus
@@ -569,13 +570,17 @@ async fn durable_task(
                 let target = inner.queued.load(Ordering::Acquire);
                 let mut applied = inner.applied.subscribe();
                 let _ = applied.wait_for(|a| *a >= target).await;
+                tracing::debug!(node = %inner.node, changes = ?batch, "announcing durable interest");
                 publish_announcement(&inner, &subject, std::mem::take(&mut batch)).await;
                 inner.announced.send_modify(|a| *a += n);
             }
             m = announcements.next() => {
                 let Some(m) = m else { break };
                 match serde_json::from_slice::<Announcement>(&m.payload) {
-                    Ok(a) if *a.node != *inner.node => inner.view.apply(&a.node, &a.changes),
+                    Ok(a) if *a.node != *inner.node => {
+                        tracing::debug!(node = %inner.node, from = %a.node, changes = a.changes.len(), "durable interest announced");
+                        inner.view.apply(&a.node, &a.changes);
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "dropping a malformed durable-interest announcement"),
                 }
@@ -678,9 +683,10 @@ async fn drain(inner: &Inner, broker: &Broker, inbox: &dyn SessionInbox, client:
             return;
         }
     };
-    let Some(last) = entries.last().map(|e| e.id) else {
+    if entries.is_empty() {
         return;
-    };
+    }
+    let ids: Vec<u64> = entries.iter().map(|e| e.id).collect();
     for e in entries {
         let subject = topic_subject(&inner.prefix, &e.topic);
         match envelope::decode(&inner.prefix, &subject, e.body) {
@@ -698,8 +704,15 @@ async fn drain(inner: &Inner, broker: &Broker, inbox: &dyn SessionInbox, client:
             }
         }
     }
-    if let Err(e) = inbox.delete_inbox(client, last).await {
+    // A session that moved to another node meanwhile may have left before some of these
+    // reached it: they stay for its new node, whose load reads them (the ones that did reach
+    // it come twice: at least once).
+    if !broker.holds_session(client) {
+        tracing::debug!(node = %inner.node, client_id = client, "a session left while its inbox was moved: leaving the inbox to its new node");
+        return;
+    }
+    if let Err(e) = inbox.delete_inbox(client, &ids).await {
         tracing::warn!(client_id = client, error = %e, "cannot empty a session's inbox: its messages may come again");
     }
-    tracing::debug!(client_id = client, "moved a session's inbox into its queue");
+    tracing::debug!(node = %inner.node, client_id = client, ?ids, "moved a session's inbox into its queue");
 }

@@ -145,6 +145,7 @@ impl Receipts {
     /// is published, so that no answer comes before it is expected. The fallback runs after
     /// the timeout for the nodes that did not answer.
     pub(crate) fn expect(self: &Arc<Self>, seq: Sequence, wanted: Vec<Wanted>) {
+        tracing::debug!(node = %self.node, seq = seq.seq, messages = wanted.len(), owners = ?wanted.iter().map(|w| &w.owners).collect::<Vec<_>>(), "waiting for confirmations");
         let waiting: HashSet<Arc<str>> = wanted
             .iter()
             .flat_map(|w| w.owners.0.iter().map(|(n, _)| n.clone()))
@@ -307,6 +308,7 @@ impl Receipts {
                 }
             }
         };
+        tracing::debug!(node = %self.node, ?written, entries = entries.len(), "stored messages in inboxes");
         let stored = entries
             .iter()
             .filter(|e| written.binary_search(&e.client_id).is_ok())

@@ -95,7 +95,11 @@ fn spawn_node(dir: &Path, storage_url: &str, prefix: &str, id: &str) -> Proc {
         .env("FERRITE_WS_PORT", "off")
         .env("FERRITE_WSS_PORT", "off")
         .env("FERRITE_HTTPS_PORT", "off")
-        .env("FERRITE_LOG_LEVEL", "warn")
+        // TEST_NODE_LOG=info,ferrite_cluster=debug shows what the nodes did.
+        .env(
+            "FERRITE_LOG_LEVEL",
+            std::env::var("TEST_NODE_LOG").unwrap_or("warn".into()),
+        )
         .env("FERRITE_STORAGE_URL", storage_url)
         .env("FERRITE_CLUSTER_ENABLED", "true")
         .env("FERRITE_CLUSTER_NODE_ID", id)

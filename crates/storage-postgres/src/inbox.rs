@@ -71,10 +71,17 @@ pub(crate) async fn read(pool: &PgPool, client_id: &str) -> Result<Vec<InboxEntr
         .map_err(PgStoreError::sql("read session inbox: row"))
 }
 
-pub(crate) async fn delete(pool: &PgPool, client_id: &str, upto: u64) -> Result<(), PgStoreError> {
-    sqlx::query("DELETE FROM broker_inbox WHERE client_id = $1 AND id <= $2")
+/// The ids read, not a range: ids are taken at insert and committed in any order, so a
+/// smaller id than the last one read may commit after the read.
+pub(crate) async fn delete(
+    pool: &PgPool,
+    client_id: &str,
+    ids: &[u64],
+) -> Result<(), PgStoreError> {
+    let ids: Vec<i64> = ids.iter().filter_map(|&i| i64::try_from(i).ok()).collect();
+    sqlx::query("DELETE FROM broker_inbox WHERE client_id = $1 AND id = ANY($2::int8[])")
         .bind(client_id)
-        .bind(i64::try_from(upto).unwrap_or(i64::MAX))
+        .bind(ids)
         .execute(pool)
         .await
         .map_err(PgStoreError::sql("delete from session inbox"))?;

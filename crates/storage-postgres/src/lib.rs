@@ -400,12 +400,12 @@ impl SessionInbox for PostgresStore {
         })
     }
 
-    fn delete_inbox<'a>(&'a self, client_id: &'a str, upto: u64) -> StoreFuture<'a, ()> {
+    fn delete_inbox<'a>(&'a self, client_id: &'a str, ids: &'a [u64]) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             if self.closed.load(Ordering::Acquire) {
                 return Err(StorageError::Closed);
             }
-            Ok(inbox::delete(&self.pool, client_id, upto).await?)
+            Ok(inbox::delete(&self.pool, client_id, ids).await?)
         })
     }
 }

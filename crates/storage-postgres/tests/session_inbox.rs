@@ -54,8 +54,8 @@ async fn an_inbox_holds_mail_for_stored_sessions_in_order_until_moved_or_discard
         assert!(dev[0].id < dev[1].id);
         assert_eq!((&*dev[0].client_id, &*dev[0].topic), ("dev", "q/dev"));
 
-        // Moved into the queue up to the first: the second stays.
-        store.delete_inbox("dev", dev[0].id).await.unwrap();
+        // The first moved into the queue: the second stays.
+        store.delete_inbox("dev", &[dev[0].id]).await.unwrap();
         let left = store.inbox("dev").await.unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(&left[0].body[..], b"two");

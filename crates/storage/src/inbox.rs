@@ -14,7 +14,8 @@ use crate::StoreFuture;
 /// encoding of the message).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxEntry {
-    /// Increasing in insertion order; what [`SessionInbox::delete_inbox`] deletes up to.
+    /// Increasing in insertion order (not in commit order: an entry read later may have a
+    /// smaller id, so [`SessionInbox::delete_inbox`] deletes the ids read, not a range).
     pub id: u64,
     pub client_id: String,
     pub topic: String,
@@ -37,6 +38,6 @@ pub trait SessionInbox: Send + Sync + 'static {
     /// The messages waiting for `client_id`, oldest first.
     fn inbox<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Vec<InboxEntry>>;
 
-    /// Deletes the messages of `client_id` with an id up to `upto` (moved into its queue).
-    fn delete_inbox<'a>(&'a self, client_id: &'a str, upto: u64) -> StoreFuture<'a, ()>;
+    /// Deletes the messages `ids` of `client_id` (moved into its queue).
+    fn delete_inbox<'a>(&'a self, client_id: &'a str, ids: &'a [u64]) -> StoreFuture<'a, ()>;
 }
