@@ -328,3 +328,157 @@ impl Receipts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::InProcessBus;
+    use bytes::Bytes;
+    use ferrite_mqtt_codec::QoS;
+    use ferrite_storage::{InboxEntry, StoreFuture};
+    use ferrite_types::Origin;
+
+    /// An inbox that keeps what is appended, for sessions `stored` alone.
+    #[derive(Default)]
+    struct Kept {
+        appended: Mutex<Vec<InboxAppend>>,
+    }
+
+    impl SessionInbox for Kept {
+        fn append_inbox(&self, entries: Vec<InboxAppend>) -> StoreFuture<'_, Vec<String>> {
+            let mut written: Vec<String> = entries.iter().map(|e| e.client_id.clone()).collect();
+            written.sort();
+            written.dedup();
+            self.appended.lock().extend(entries);
+            Box::pin(std::future::ready(Ok(written)))
+        }
+
+        fn inbox<'a>(&'a self, _client_id: &'a str) -> StoreFuture<'a, Vec<InboxEntry>> {
+            Box::pin(std::future::ready(Ok(Vec::new())))
+        }
+
+        fn delete_inbox<'a>(&'a self, _client_id: &'a str, _ids: &'a [u64]) -> StoreFuture<'a, ()> {
+            Box::pin(std::future::ready(Ok(())))
+        }
+    }
+
+    fn msg(payload: &'static str) -> Arc<Message> {
+        Arc::new(Message {
+            topic: "q/dev".into(),
+            payload: Bytes::from_static(payload.as_bytes()),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            properties: Default::default(),
+            received_at_ms: 1,
+            expires_at_ms: None,
+            origin: Arc::new(Origin {
+                client_id: None,
+                principal: None,
+                source_ip: None,
+                protocol: ferrite_types::Protocol::Http,
+                node: "c".into(),
+            }),
+        })
+    }
+
+    fn owners(list: &[(&str, &[&str])]) -> Owners {
+        Owners(
+            list.iter()
+                .map(|(n, cs)| (Arc::from(*n), cs.iter().map(|c| Arc::from(*c)).collect()))
+                .collect(),
+        )
+    }
+
+    fn ack(node: &str, seq: Sequence, missing: &[&str]) -> Ack {
+        Ack {
+            node: node.into(),
+            incarnation: seq.incarnation,
+            seq: seq.seq,
+            missing: missing.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_receipt_waits_for_every_node_and_stores_for_the_silent_and_the_missing() {
+        let receipts = Arc::new(Receipts::new(
+            Arc::new(InProcessBus::new()),
+            "p".into(),
+            "c".into(),
+        ));
+        let inbox = Arc::new(Kept::default());
+        receipts.set_inbox(inbox.clone());
+        let (tasks, cancel) = (TaskTracker::new(), CancellationToken::new());
+        receipts.start(tasks.clone(), cancel.clone());
+        let seq = |seq| Sequence {
+            incarnation: 7,
+            seq,
+        };
+
+        // Batch 1 waits for nodes a and b: confirmed once both answered.
+        let r1 = RemoteReceipt::pending();
+        receipts.expect(
+            seq(1),
+            vec![Wanted {
+                msg: msg("one"),
+                owners: owners(&[("a", &["x"]), ("b", &["y"])]),
+                receipt: r1.clone(),
+            }],
+        );
+        receipts.acked(7, ack("a", seq(1), &[]));
+        assert!(!r1.is_confirmed(), "node b has not answered");
+        receipts.acked(8, ack("b", seq(1), &[]));
+        assert!(
+            !r1.is_confirmed(),
+            "an answer to another incarnation is not one"
+        );
+        receipts.acked(7, ack("b", seq(1), &[]));
+        assert!(r1.is_confirmed());
+        assert_eq!(receipts.confirmed(), 1);
+
+        // Batch 2: node a answers that session x left it; node b stays silent.
+        let r2 = RemoteReceipt::pending();
+        receipts.expect(
+            seq(2),
+            vec![Wanted {
+                msg: msg("two"),
+                owners: owners(&[("a", &["x", "w"]), ("b", &["y"])]),
+                receipt: r2.clone(),
+            }],
+        );
+        receipts.acked(7, ack("a", seq(2), &["x"]));
+        tokio::task::yield_now().await;
+        let stored = |inbox: &Kept| -> Vec<(String, Bytes)> {
+            inbox
+                .appended
+                .lock()
+                .iter()
+                .map(|e| (e.client_id.clone(), e.body.clone()))
+                .collect()
+        };
+        assert_eq!(stored(&inbox).len(), 1, "stored for x, not for w");
+        assert_eq!(stored(&inbox)[0].0, "x");
+        assert!(!r2.is_confirmed(), "node b has not answered");
+        tokio::time::sleep(RECEIPT_TIMEOUT + Duration::from_millis(1)).await;
+        assert!(
+            r2.is_confirmed(),
+            "confirmed after storing it for node b's session"
+        );
+        let all = stored(&inbox);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].0, "y");
+        // The entry is the message in the envelope encoding.
+        let batch = envelope::decode("p", "p.m.q.dev", all[1].1.clone()).unwrap();
+        assert_eq!(&batch.messages[0].payload[..], b"two");
+        assert_eq!(
+            (
+                receipts.confirmed(),
+                receipts.timed_out(),
+                receipts.fallback_stored()
+            ),
+            (1, 1, 2)
+        );
+        cancel.cancel();
+        tasks.close();
+        tasks.wait().await;
+    }
+}

@@ -308,6 +308,18 @@ async fn every_message_acknowledged_on_node_c_while_node_a_is_killed_reaches_the
             c_health["receipts_confirmed"].as_u64() >= Some(20),
             "node a confirmed the first ones: {c_health}"
         );
+        assert!(
+            c_health["receipts_fallback_stored"].as_u64() >= Some(1),
+            "node c stored what node a did not confirm: {c_health}"
+        );
+        let metrics = http_get(c_api, "/metrics").await;
+        for series in [
+            "ferrite_cluster_receipts_confirmed_total",
+            "ferrite_cluster_receipts_timed_out_total",
+            "ferrite_cluster_receipts_fallback_stored_total",
+        ] {
+            assert!(metrics.contains(series), "/metrics has {series}");
+        }
     })
     .await;
 }
