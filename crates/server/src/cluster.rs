@@ -247,6 +247,7 @@ impl ClusterNode {
             prefix,
             cfg.mqtt.multilevel_wildcard_matches_parent,
         );
+        link.set_receipt_timeout(Duration::from_millis(cfg.cluster.receipt_timeout_ms.max(1)));
         let feed = BusFeed::new(
             InProcessFeed::default(),
             shared.clone(),
