@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use ferrite_broker::{Broker, Forwarder, Interest, Message, RemoteReceipt, Seams};
 use ferrite_mqtt_codec::QoS;
 use ferrite_storage::SessionInbox;
@@ -34,11 +33,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::bus::{Bus, BusMessage};
 use crate::dedup::Dedup;
-use crate::durable::{Announcement, Change as Durable, DURABLE, DurableView};
+use crate::durable::{Change as Durable, DurableView};
 use crate::envelope;
 use crate::outbox::Outbox;
-use crate::receipts::{Ack, Receipts, ack_subject, inbox_subject};
-use crate::subject::{filter_subjects, queue_group, topic_subject};
+use crate::receipts::{Ack, Receipts, ack_subject};
+use crate::subject::{filter_subjects, queue_group};
+
+mod announce;
+mod inbox;
 
 enum Change {
     First(String),
@@ -182,13 +184,13 @@ impl Link {
             tasks.clone(),
             cancel.clone(),
         ));
-        tasks.spawn(durable_task(
+        tasks.spawn(announce::durable_task(
             self.inner.clone(),
             queues.announce,
             tasks.clone(),
             cancel.clone(),
         ));
-        tasks.spawn(drain_task(
+        tasks.spawn(inbox::drain_task(
             self.inner.clone(),
             broker,
             queues.drain,
@@ -490,229 +492,4 @@ async fn receive_task(
             });
         }
     }
-}
-
-/// Announces this node's durable-interest changes (after its bus subscriptions for them are
-/// in place, so that a node waiting for this one's confirmation finds it subscribed), applies
-/// the other nodes' announcements, answers sync requests with this node's whole part, asks
-/// for everyone's at start and after a bus gap, and hands confirmations of this node's
-/// batches to the receipts.
-async fn durable_task(
-    inner: Arc<Inner>,
-    mut changes: mpsc::UnboundedReceiver<Durable>,
-    tasks: TaskTracker,
-    cancel: CancellationToken,
-) {
-    let subject = format!("{}.{DURABLE}", inner.prefix);
-    let sync_subject = format!("{subject}.sync");
-    let subscribe = async {
-        let announcements = inner.bus.subscribe(subject.clone(), None).await?;
-        let syncs = inner.bus.subscribe(sync_subject.clone(), None).await?;
-        let acks = inner
-            .bus
-            .subscribe(ack_subject(&inner.prefix, &inner.node), None)
-            .await?;
-        inner.bus.flush().await?;
-        Ok::<_, crate::BusError>((announcements, syncs, acks))
-    };
-    let (mut announcements, mut syncs, mut acks) = match subscribe.await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot subscribe to the cluster's durable interest: receipts across nodes are off");
-            return;
-        }
-    };
-    // Confirmations on a task of their own: a publisher waits on them, not on announcements.
-    {
-        let (inner, cancel) = (inner.clone(), cancel.clone());
-        let incarnation = inner.outbox.incarnation();
-        tasks.spawn(async move {
-            loop {
-                let m = tokio::select! {
-                    () = cancel.cancelled() => break,
-                    m = acks.next() => match m { Some(m) => m, None => break },
-                };
-                if let Ok(ack) = serde_json::from_slice::<Ack>(&m.payload) {
-                    inner.receipts.acked(incarnation, ack);
-                }
-            }
-        });
-    }
-    let mut gaps = inner.bus.gaps();
-    let mut gaps_open = true;
-    let ask = |inner: Arc<Inner>, sync_subject: String| async move {
-        let me = Bytes::from(inner.node.as_bytes().to_vec());
-        if let Err(e) = inner
-            .bus
-            .publish(sync_subject, Default::default(), me)
-            .await
-        {
-            tracing::warn!(error = %e, "cannot ask the other nodes for their durable interest");
-        }
-    };
-    ask(inner.clone(), sync_subject.clone()).await;
-    let mut batch: Vec<Durable> = Vec::new();
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => break,
-            c = changes.recv() => {
-                let Some(c) = c else { break };
-                batch.push(c);
-                while batch.len() < MAX_ANNOUNCED {
-                    match changes.try_recv() {
-                        Ok(c) => batch.push(c),
-                        Err(_) => break,
-                    }
-                }
-                let n = batch.len() as u64;
-                // The subscriptions these sessions hold are on the bus before anyone is
-                // told to wait for this node.
-                let target = inner.queued.load(Ordering::Acquire);
-                let mut applied = inner.applied.subscribe();
-                let _ = applied.wait_for(|a| *a >= target).await;
-                tracing::debug!(node = %inner.node, changes = ?batch, "announcing durable interest");
-                publish_announcement(&inner, &subject, std::mem::take(&mut batch)).await;
-                inner.announced.send_modify(|a| *a += n);
-            }
-            m = announcements.next() => {
-                let Some(m) = m else { break };
-                match serde_json::from_slice::<Announcement>(&m.payload) {
-                    Ok(a) if *a.node != *inner.node => {
-                        tracing::debug!(node = %inner.node, from = %a.node, changes = a.changes.len(), "durable interest announced");
-                        inner.view.apply(&a.node, &a.changes);
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "dropping a malformed durable-interest announcement"),
-                }
-            }
-            m = syncs.next() => {
-                let Some(m) = m else { break };
-                if m.payload[..] != *inner.node.as_bytes() {
-                    let snapshot = inner.view.snapshot();
-                    for chunk in snapshot.chunks(MAX_ANNOUNCED) {
-                        publish_announcement(&inner, &subject, chunk.to_vec()).await;
-                    }
-                }
-            }
-            changed = gaps.changed(), if gaps_open => {
-                if changed.is_err() {
-                    // A bus that never loses anything.
-                    gaps_open = false;
-                    continue;
-                }
-                // What was announced meanwhile may be missed: ask again.
-                tasks.spawn(ask(inner.clone(), sync_subject.clone()));
-            }
-        }
-    }
-}
-
-async fn publish_announcement(inner: &Inner, subject: &str, changes: Vec<Durable>) {
-    if changes.is_empty() {
-        return;
-    }
-    let a = Announcement {
-        node: inner.node.to_string(),
-        changes,
-    };
-    let body = serde_json::to_vec(&a).unwrap_or_default();
-    if let Err(e) = inner
-        .bus
-        .publish(subject.to_owned(), Default::default(), body.into())
-        .await
-    {
-        tracing::warn!(error = %e, "cannot announce durable interest");
-    }
-}
-
-/// Moves into each session's queue what other nodes stored in its inbox: for the sessions
-/// this node loads, and for those other nodes say got mail (`{prefix}.inbox`).
-async fn drain_task(
-    inner: Arc<Inner>,
-    broker: Broker,
-    mut drains: mpsc::UnboundedReceiver<String>,
-    tasks: TaskTracker,
-    cancel: CancellationToken,
-) {
-    let mailed = match inner
-        .bus
-        .subscribe(inbox_subject(&inner.prefix), None)
-        .await
-    {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot hear which sessions got mail");
-            None
-        }
-    };
-    if let Some(mut mailed) = mailed {
-        let (inner, cancel) = (inner.clone(), cancel.clone());
-        tasks.spawn(async move {
-            loop {
-                let m = tokio::select! {
-                    () = cancel.cancelled() => break,
-                    m = mailed.next() => match m { Some(m) => m, None => break },
-                };
-                let clients: Vec<String> = serde_json::from_slice(&m.payload).unwrap_or_default();
-                for c in clients {
-                    inner.drains_queued.fetch_add(1, Ordering::AcqRel);
-                    let _ = inner.drain_tx.send(c);
-                }
-            }
-        });
-    }
-    loop {
-        let client = tokio::select! {
-            () = cancel.cancelled() => break,
-            c = drains.recv() => match c { Some(c) => c, None => break },
-        };
-        if broker.holds_session(&client)
-            && let Some(inbox) = inner.receipts.inbox()
-        {
-            drain(&inner, &broker, &**inbox, &client).await;
-        }
-        inner.drained.send_modify(|d| *d += 1);
-    }
-}
-
-async fn drain(inner: &Inner, broker: &Broker, inbox: &dyn SessionInbox, client: &str) {
-    let entries = match inbox.inbox(client).await {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::warn!(client_id = client, error = %e, "cannot read a session's inbox; its next load will");
-            return;
-        }
-    };
-    if entries.is_empty() {
-        return;
-    }
-    let ids: Vec<u64> = entries.iter().map(|e| e.id).collect();
-    for e in entries {
-        let subject = topic_subject(&inner.prefix, &e.topic);
-        match envelope::decode(&inner.prefix, &subject, e.body) {
-            Ok(batch) => {
-                for msg in batch.messages {
-                    // Durable in the session's queue when this returns.
-                    if let Err(err) = broker.deliver_to(client, msg).await {
-                        tracing::warn!(client_id = client, error = %err, "cannot queue a message from a session's inbox");
-                        return;
-                    }
-                }
-            }
-            Err(err) => {
-                tracing::warn!(client_id = client, error = %err, "dropping a malformed inbox entry");
-            }
-        }
-    }
-    // A session that moved to another node meanwhile may have left before some of these
-    // reached it: they stay for its new node, whose load reads them (the ones that did reach
-    // it come twice: at least once).
-    if !broker.holds_session(client) {
-        tracing::debug!(node = %inner.node, client_id = client, "a session left while its inbox was moved: leaving the inbox to its new node");
-        return;
-    }
-    if let Err(e) = inbox.delete_inbox(client, &ids).await {
-        tracing::warn!(client_id = client, error = %e, "cannot empty a session's inbox: its messages may come again");
-    }
-    tracing::debug!(node = %inner.node, client_id = client, ?ids, "moved a session's inbox into its queue");
 }
