@@ -516,6 +516,11 @@ impl Broker {
         &self.inner.metrics
     }
 
+    /// Whether this node holds the session of `client_id` (connected or not).
+    pub fn holds_session(&self, client_id: &str) -> bool {
+        self.inner.sessions.lock().contains_key(client_id)
+    }
+
     /// Number of sessions held, connected or not.
     pub fn session_count(&self) -> usize {
         self.inner.sessions.lock().len()

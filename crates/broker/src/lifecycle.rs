@@ -96,10 +96,16 @@ pub async fn load_stored(
         inner
             .router
             .subscribe(&cell, filter, s.options, s.id, &inner.metrics);
+        inner
+            .seams
+            .interest
+            .durable(client_id, filter, s.options.qos);
     }
     if expired {
         // Expired while nobody held it (its node died): it ends now, rows and all.
         remove_session(inner, &cell);
+    } else {
+        inner.seams.interest.durable_loaded(client_id);
     }
     tracing::debug!(client_id = %client_id, subscriptions = filters.len(), "session loaded from the store");
     Ok(true)
@@ -114,6 +120,9 @@ pub async fn hand_over(inner: &Arc<BrokerInner>, client_id: &str) -> bool {
     let held = let_go(inner, client_id, None).await;
     // The new holder loads the session from the store next: it must find all of it there.
     inner.persister.wait(inner.persister.last_ticket()).await;
+    if held {
+        inner.seams.interest.durable_moved(client_id);
+    }
     held
 }
 
@@ -176,6 +185,7 @@ pub async fn let_go_fenced(inner: Arc<BrokerInner>, mut fenced: crate::persist::
             // A session goes once; later refused writes of its copy (the closing connection's
             // own) find it gone.
             if let_go(&inner, &fence.client_id, Some(fence.epoch)).await {
+                inner.seams.interest.durable_moved(&fence.client_id);
                 inner.seams.sessions.fenced(&fence.client_id, fence.epoch);
             }
         }
@@ -487,6 +497,7 @@ fn discard(inner: &Arc<BrokerInner>, cell: &Arc<SessionCell>, how: Discard) {
         inner.metrics.sessions.set(sessions.len() as i64);
     }
     let deleted = if persistent {
+        inner.seams.interest.durable_ended(&cell.client_id);
         inner.persister.submit(Writes::of_session(
             &cell.client_id,
             epoch,

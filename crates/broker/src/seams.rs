@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ferrite_mqtt_codec::QoS;
 use ferrite_types::Clock;
 use tokio::sync::Notify;
 
@@ -34,6 +35,31 @@ pub trait Interest: Send + Sync + 'static {
     fn first(&self, filter: &str);
     /// `filter` lost its last local subscriber.
     fn last(&self, filter: &str);
+
+    /// The persistent session of `client_id` held here subscribes to `filter` with `qos`
+    /// (made, replaced, or loaded from the store): what a cluster node announces so that a
+    /// node publishing a QoS >= 1 message on a matching topic waits for this one to store it.
+    /// Not called when a session moves to another node (the new holder announces it then).
+    /// Must not block. One node: nothing to announce.
+    fn durable(&self, _client_id: &str, _filter: &str, _qos: QoS) {}
+
+    /// The persistent session of `client_id` unsubscribed from `filter`. Must not block.
+    fn durable_removed(&self, _client_id: &str, _filter: &str) {}
+
+    /// The persistent session of `client_id` ended here (expired, discarded): all its
+    /// subscriptions go. Must not block.
+    fn durable_ended(&self, _client_id: &str) {}
+
+    /// The session of `client_id` was loaded from the store into this node's memory (a
+    /// claim of a session another node held, an adoption), its subscriptions reported through
+    /// [`Interest::durable`] just before: a cluster then moves into its queue what other
+    /// nodes stored for it meanwhile. Must not block.
+    fn durable_loaded(&self, _client_id: &str) {}
+
+    /// The session of `client_id` left this node for another one (a take-over): it is no
+    /// longer this node's to announce, though it stays subscribed where it went. Must not
+    /// block.
+    fn durable_moved(&self, _client_id: &str) {}
 }
 
 /// Told of every retained-store change this node accepted from a publisher (a RETAIN

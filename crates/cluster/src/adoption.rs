@@ -57,7 +57,7 @@ impl ClusterSessions {
         }
         inner.adopted.fetch_add(kept as u64, Ordering::Relaxed);
         if kept > 0 || from != &*inner.node {
-            tracing::info!(from, sessions = kept, "adopted the sessions of a node");
+            tracing::info!(node = %inner.node, from, sessions = kept, "adopted the sessions of a node");
         }
         Ok(kept)
     }

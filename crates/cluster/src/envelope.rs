@@ -8,7 +8,7 @@
 //! The batch is one binary body, no NATS headers (they cost the most to build and parse):
 //!
 //! ```text
-//! batch  = MAGIC VERSION node:str incarnation:u64le seq:varint count:varint record*
+//! batch  = MAGIC VERSION node:str incarnation:u64le seq:varint flags:u8 count:varint record*
 //! record = flags:u8 received:zigzag [expires:zigzag] [client:str] [principal:str]
 //!          [ip:u8(4|16) bytes] protocol:u8 [service:str] [origin-node:str]
 //!          [props:u8 [format:u8] [content-type:str] [response-topic:str]
@@ -16,7 +16,10 @@
 //! str    = len:varint utf-8 ; bytes = len:varint octets
 //! ```
 //!
-//! `(node, incarnation, seq)` numbers batches for the receiver's duplicate filter. A record's
+//! `(node, incarnation, seq)` numbers batches for the receiver's duplicate filter. The batch
+//! flags (version 2; version 1 had none and is still read) say whether the sender wants every
+//! receiving node to confirm once the batch is durable there (`ACK_WANTED`, see
+//! [`crate::receipts`]): the answer goes to `{prefix}.node.{node}.ack`. A record's
 //! origin node is written only when it is not the sending node. The decoder checks every
 //! length against what is left, so a malformed or hostile body is an error, never a panic or
 //! a large allocation (`fuzz/fuzz_targets/cluster_envelope.rs`).
@@ -36,7 +39,12 @@ use crate::subject::{subject_topic, topic_subject};
 pub const NODE: &str = "Ferrite-Node";
 
 const MAGIC: u8 = 0xFE;
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The first version, without batch flags; still read.
+const VERSION_1: u8 = 1;
+
+/// Batch flag: confirm on `{prefix}.node.{node}.ack` once the batch is durable here.
+const ACK_WANTED: u8 = 1;
 
 const QOS_MASK: u8 = 0b11;
 const RETAIN: u8 = 1 << 2;
@@ -99,6 +107,8 @@ pub struct Batch {
     /// The node that sent it.
     pub node: Arc<str>,
     pub seq: Sequence,
+    /// The sender waits for each receiving node to confirm that the batch is durable there.
+    pub ack_wanted: bool,
     pub messages: Vec<Message>,
 }
 
@@ -148,6 +158,17 @@ pub fn record_size(msg: &Message) -> usize {
 /// Encodes `messages`, which must all be on one topic, as one batch from `node` for the
 /// subjects below `prefix`.
 pub fn encode(prefix: &str, node: &str, seq: Sequence, messages: &[&Message]) -> Encoded {
+    encode_with(prefix, node, seq, false, messages)
+}
+
+/// [`encode`], asking the receiving nodes to confirm when `ack_wanted`.
+pub fn encode_with(
+    prefix: &str,
+    node: &str,
+    seq: Sequence,
+    ack_wanted: bool,
+    messages: &[&Message],
+) -> Encoded {
     let Some(first) = messages.first() else {
         return Encoded {
             subject: String::new(),
@@ -162,6 +183,7 @@ pub fn encode(prefix: &str, node: &str, seq: Sequence, messages: &[&Message]) ->
     put_bytes(&mut out, node.as_bytes());
     out.put_u64_le(seq.incarnation);
     put_varint(&mut out, seq.seq);
+    out.put_u8(if ack_wanted { ACK_WANTED } else { 0 });
     put_varint(&mut out, messages.len() as u64);
     for msg in messages {
         put_record(&mut out, node, msg);
@@ -310,7 +332,7 @@ pub fn decode(prefix: &str, subject: &str, body: Bytes) -> Result<Batch, Envelop
         return Err(EnvelopeError::Magic(magic));
     }
     let version = r.u8("version")?;
-    if version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(EnvelopeError::Version(version));
     }
     let node: Arc<str> = Arc::from(r.str("node")?);
@@ -324,6 +346,14 @@ pub fn decode(prefix: &str, subject: &str, body: Bytes) -> Result<Batch, Envelop
         incarnation: u64::from_le_bytes(inc),
         seq: r.varint("sequence")?,
     };
+    let flags = if version == VERSION_1 {
+        0
+    } else {
+        r.u8("batch flags")?
+    };
+    if flags & !ACK_WANTED != 0 {
+        return Err(EnvelopeError::Invalid("batch flags"));
+    }
     let count = r.varint("count")?;
     if count > (r.left() / MIN_RECORD) as u64 {
         return Err(EnvelopeError::Invalid("count"));
@@ -340,6 +370,7 @@ pub fn decode(prefix: &str, subject: &str, body: Bytes) -> Result<Batch, Envelop
     Ok(Batch {
         node,
         seq,
+        ack_wanted: flags & ACK_WANTED != 0,
         messages,
     })
 }
@@ -468,10 +499,13 @@ pub mod fuzzing {
         if refs.is_empty() {
             return true;
         }
-        let again = encode("f", &batch.node, batch.seq, &refs);
+        let again = encode_with("f", &batch.node, batch.seq, batch.ack_wanted, &refs);
         assert_eq!(again.subject, subject);
         let back = decode("f", subject, again.payload).expect("an encoded batch decodes");
-        assert_eq!((back.node, back.seq), (batch.node, batch.seq));
+        assert_eq!(
+            (back.node, back.seq, back.ack_wanted),
+            (batch.node, batch.seq, batch.ack_wanted)
+        );
         assert_eq!(back.messages.len(), batch.messages.len());
         for (a, b) in back.messages.iter().zip(&batch.messages) {
             assert_eq!(
@@ -632,6 +666,7 @@ mod tests {
         let mut b = vec![MAGIC, VERSION, 1, b'n'];
         b.extend_from_slice(&[0; 8]);
         b.push(1);
+        b.push(0);
         b.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF, 0x0F]);
         assert_eq!(decode_body(b), Err(EnvelopeError::Invalid("count")));
     }
@@ -640,11 +675,39 @@ mod tests {
     fn a_qos_of_three_is_refused() {
         let e = encode("f", "n", SEQ, &[&minimal(Protocol::Http, "n")]);
         let mut b = e.payload.to_vec();
-        // magic, version, "n" (2), incarnation (8), seq 300 (2), count (1): flags next.
-        b[15] |= QOS_MASK;
+        // magic, version, "n" (2), incarnation (8), seq 300 (2), batch flags (1), count (1):
+        // the record's flags next.
+        b[16] |= QOS_MASK;
         assert_eq!(
             decode("f", &e.subject, Bytes::from(b)).map(|_| ()),
             Err(EnvelopeError::Invalid("qos"))
+        );
+    }
+
+    #[test]
+    fn the_ack_flag_survives_and_a_version_1_batch_still_reads() {
+        let msg = minimal(Protocol::Http, "n");
+        let e = encode_with("f", "n", SEQ, true, &[&msg]);
+        assert!(decode("f", &e.subject, e.payload).unwrap().ack_wanted);
+        let e = encode("f", "n", SEQ, &[&msg]);
+        assert!(
+            !decode("f", &e.subject, e.payload.clone())
+                .unwrap()
+                .ack_wanted
+        );
+        // Version 1: the same body without the batch flags byte.
+        let mut b = e.payload.to_vec();
+        b[1] = VERSION_1;
+        b.remove(14);
+        let old = decode("f", &e.subject, Bytes::from(b)).unwrap();
+        assert!(!old.ack_wanted);
+        assert_eq!(old.messages[0].origin, msg.origin);
+        // Unknown flags are refused.
+        let mut b = e.payload.to_vec();
+        b[14] = 0x80;
+        assert_eq!(
+            decode("f", &e.subject, Bytes::from(b)).map(|_| ()),
+            Err(EnvelopeError::Invalid("batch flags"))
         );
     }
 }

@@ -21,7 +21,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::Bus;
+use crate::durable::Owners;
 use crate::envelope::{self, Sequence};
+use crate::receipts::{Receipts, Wanted};
 
 /// Most messages taken from the queue for one round of batches.
 const MAX_ROUND: usize = 4096;
@@ -33,6 +35,8 @@ struct Outgoing {
     msg: Arc<Message>,
     /// Confirmed once the message is on the bus (or could not be sent).
     sent: Option<RemoteReceipt>,
+    /// Other nodes must confirm storing it: its batch asks them to ([`crate::receipts`]).
+    wanted: Option<(Owners, RemoteReceipt)>,
 }
 
 pub(crate) struct Outbox {
@@ -51,6 +55,8 @@ pub(crate) struct Outbox {
     dropped: AtomicU64,
     /// What a failed publish is logged as.
     what: &'static str,
+    /// Where batches asking for confirmations wait for them (the link's outbox only).
+    receipts: Option<Arc<Receipts>>,
 }
 
 impl Outbox {
@@ -75,7 +81,18 @@ impl Outbox {
             batches: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             what,
+            receipts: None,
         }
+    }
+
+    /// This outbox's batches may ask for confirmations, awaited in `receipts`.
+    pub(crate) fn with_receipts(mut self, receipts: Arc<Receipts>) -> Outbox {
+        self.receipts = Some(receipts);
+        self
+    }
+
+    pub(crate) fn incarnation(&self) -> u64 {
+        self.incarnation
     }
 
     pub(crate) fn prefix(&self) -> &str {
@@ -110,19 +127,40 @@ impl Outbox {
         } else {
             Some(RemoteReceipt::pending())
         };
-        self.queued.fetch_add(1, Ordering::Relaxed);
-        let out = Outgoing {
+        self.queue(Outgoing {
             msg: msg.clone(),
             sent: sent.clone(),
-        };
+            wanted: None,
+        });
+        sent
+    }
+
+    /// Queues `msg`, which persistent sessions on the `owners` nodes subscribe to: the
+    /// receipt returned is confirmed once those nodes answered that it is durable there (or,
+    /// failing that, this node stored it for their sessions). Needs [`Outbox::with_receipts`].
+    /// Never blocks.
+    pub(crate) fn push_wanted(&self, msg: &Arc<Message>, owners: Owners) -> RemoteReceipt {
+        let receipt = RemoteReceipt::pending();
+        self.queue(Outgoing {
+            msg: msg.clone(),
+            sent: None,
+            wanted: Some((owners, receipt.clone())),
+        });
+        receipt
+    }
+
+    fn queue(&self, out: Outgoing) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
         if let Err(mpsc::error::SendError(out)) = self.tx.send(out) {
             // The node is stopping: nothing will send it, and its publisher must not hang.
             self.queued.fetch_sub(1, Ordering::Relaxed);
             if let Some(r) = out.sent {
                 r.confirm();
             }
+            if let Some((_, r)) = out.wanted {
+                r.confirm();
+            }
         }
-        sent
     }
 
     /// Publishes what is queued, in order, until `cancel`. What is queued then still goes
@@ -188,7 +226,18 @@ impl Outbox {
                     .iter()
                     .map(|&i| &*round[i].msg)
                     .collect();
-                self.send_batch(&batch).await;
+                let wanted: Vec<Wanted> = members[start..end]
+                    .iter()
+                    .filter_map(|&i| {
+                        let out = &round[i];
+                        out.wanted.as_ref().map(|(owners, receipt)| Wanted {
+                            msg: out.msg.clone(),
+                            owners: owners.clone(),
+                            receipt: receipt.clone(),
+                        })
+                    })
+                    .collect();
+                self.send_batch(&batch, wanted).await;
                 start = end;
             }
         }
@@ -199,12 +248,25 @@ impl Outbox {
         }
     }
 
-    async fn send_batch(&self, batch: &[&Message]) {
+    async fn send_batch(&self, batch: &[&Message], wanted: Vec<Wanted>) {
         let seq = Sequence {
             incarnation: self.incarnation,
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
         };
-        let e = envelope::encode(&self.prefix, &self.node, seq, batch);
+        let receipts = match (&self.receipts, wanted.is_empty()) {
+            (Some(receipts), false) => {
+                receipts.expect(seq, wanted);
+                Some(receipts)
+            }
+            (None, false) => {
+                for w in wanted {
+                    w.receipt.confirm();
+                }
+                None
+            }
+            _ => None,
+        };
+        let e = envelope::encode_with(&self.prefix, &self.node, seq, receipts.is_some(), batch);
         match self
             .bus
             .publish(e.subject, Default::default(), e.payload)
@@ -222,6 +284,9 @@ impl Outbox {
                     "cannot {} on the bus",
                     self.what
                 );
+                if let Some(receipts) = receipts {
+                    receipts.unsent(seq).await;
+                }
             }
         }
     }

@@ -60,9 +60,13 @@ fn seeds() -> Vec<Vec<u8>> {
     ];
     batches
         .iter()
-        .map(|b| {
+        .enumerate()
+        .map(|(i, b)| {
             let refs: Vec<&Message> = b.iter().collect();
-            envelope::encode("f", "n", seq, &refs).payload.to_vec()
+            // One batch asks for confirmations (the receipts' flag), one does not.
+            envelope::encode_with("f", "n", seq, i == 1, &refs)
+                .payload
+                .to_vec()
         })
         .collect()
 }

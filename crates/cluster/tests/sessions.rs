@@ -71,6 +71,7 @@ impl Cluster {
         );
         let bus: Arc<InProcessBus> = Arc::new(self.bus.clone());
         let link = Link::new(bus.clone(), name.into(), PREFIX, true);
+        link.store_inboxes_in(store.clone());
         let sessions = ClusterSessions::new(bus, store.clone(), name.into(), PREFIX);
         let harness = BrokerHarness::start_on_store(
             MqttConfig::default(),
@@ -121,6 +122,24 @@ async fn park_dev(node: &Node) {
     dev.subscribe("q/dev", QoS::AtLeastOnce).await;
     dev.disconnect().await;
     node.link.settled().await;
+}
+
+/// Waits until `node` knows that the persistent sessions subscribed to `topic` are held by
+/// `nodes` (the durable-interest view), so that its QoS 1 publishes wait for exactly them.
+async fn view_reaches(node: &Node, topic: &str, nodes: &[&str]) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = node.link.durable_nodes(topic);
+        if now == nodes {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node {} sees {now:?} for {topic}, not {nodes:?}",
+            node.link.node()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Waits until the stored session of `client_id` has `n` queued messages.
@@ -473,6 +492,9 @@ async fn a_gone_nodes_parked_session_is_adopted_and_queues_again() {
         // Nothing is left to adopt: a second survivor gets none of it.
         assert_eq!(c.sessions.adopt(&c.harness.broker, "a").await.unwrap(), 0);
         b.link.settled().await;
+        // Node c waits for node b's confirmation now, not for the gone node a's (which would
+        // run out and store a second copy for the session).
+        view_reaches(&c, "q/dev", &["b"]).await;
 
         // Published while the client is still away: the adopted session queues it (without
         // adoption nobody would hold the subscription, and it would be lost).
@@ -772,6 +794,138 @@ async fn a_node_taken_for_gone_cannot_write_the_sessions_adopted_from_it() {
         let (mut dev, ack) = c.harness.connect_v5("dev", false, persistent(3600)).await;
         assert!(ack.session_present);
         assert_eq!(&dev.recv_publish().await.payload[..], b"once");
+        dev.expect_silence(QUIET).await;
+        cluster.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_qos1_publish_for_a_session_parked_elsewhere_waits_for_its_node_or_is_stored_for_it() {
+    let Some(location) = ScratchLocation::from_env(
+        "a_qos1_publish_for_a_session_parked_elsewhere_waits_for_its_node_or_is_stored_for_it",
+    )
+    .await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+        let c = cluster.node("c").await;
+        c.link.set_receipt_timeout(Duration::from_secs(1));
+
+        park_dev(&a).await;
+        view_reaches(&c, "q/dev", &["a"]).await;
+        view_reaches(&b, "q/dev", &["a"]).await;
+        let (mut publisher, _) = c
+            .harness
+            .connect_v5("publisher", true, Properties::default())
+            .await;
+
+        // Acknowledged on node c once node a confirmed it stored it.
+        publisher
+            .publish("q/dev", b"one", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(c.link.receipts_confirmed(), 1, "node a confirmed it");
+        let stored = a.store.load_session("dev").await.unwrap().unwrap();
+        assert_eq!(stored.queued.len(), 1, "stored on node a before the PUBACK");
+        // A QoS 0 message, or one nobody durable wants, asks nobody.
+        publisher
+            .publish("q/dev", b"best effort", QoS::AtMostOnce, false)
+            .await;
+        publisher
+            .publish("q/nobody", b"x", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(c.link.receipts_confirmed(), 1);
+
+        // Node a dies without a word; nobody else subscribes to q/dev. Node c's next QoS 1
+        // message on it is acknowledged only after node c stored it for the session itself.
+        a.kill();
+        publisher
+            .publish("q/dev", b"two", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(c.link.receipts_timed_out(), 1);
+        assert_eq!(c.link.receipts_fallback_stored(), 1);
+
+        // The client resumes on node b with both.
+        let (mut dev, ack) = b.harness.connect_v5("dev", false, persistent(3600)).await;
+        assert!(ack.session_present);
+        for p in [&b"one"[..], b"two"] {
+            let got = dev.recv_publish().await;
+            assert_eq!((&*got.topic, &got.payload[..]), ("q/dev", p));
+        }
+        dev.expect_silence(QUIET).await;
+        // The inbox was emptied into the queue: a later load finds it once.
+        b.link.settled().await;
+        view_reaches(&c, "q/dev", &["b"]).await;
+        publisher
+            .publish("q/dev", b"three", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(&dev.recv_publish().await.payload[..], b"three");
+        assert_eq!(c.link.receipts_confirmed(), 2, "node b confirmed it");
+        dev.expect_silence(QUIET).await;
+        cluster.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_routed_while_its_session_moves_is_stored_for_it_by_the_publishing_node() {
+    let Some(location) = ScratchLocation::from_env(
+        "a_message_routed_while_its_session_moves_is_stored_for_it_by_the_publishing_node",
+    )
+    .await
+    else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let mut cluster = Cluster::new(location);
+        let a = cluster.node("a").await;
+        let b = cluster.node("b").await;
+        let c = cluster.node("c").await;
+
+        park_dev(&a).await;
+        // Another client on node a keeps node a subscribed to q/dev on the bus.
+        let (mut other, _) = a
+            .harness
+            .connect_v5("other", true, Properties::default())
+            .await;
+        other.subscribe("q/dev", QoS::AtLeastOnce).await;
+        a.link.settled().await;
+        view_reaches(&c, "q/dev", &["a"]).await;
+
+        // Node a lets the session go, as for a take-over, and the new node has not announced
+        // it yet: node c still waits for node a, which routes the message (to `other`) but no
+        // longer holds the session, and says so at once.
+        assert!(a.harness.broker.hand_over("dev").await);
+        let (mut publisher, _) = c
+            .harness
+            .connect_v5("publisher", true, Properties::default())
+            .await;
+        publisher
+            .publish("q/dev", b"in the gap", QoS::AtLeastOnce, false)
+            .await;
+        assert_eq!(&other.recv_publish().await.payload[..], b"in the gap");
+        assert_eq!(
+            (
+                c.link.receipts_confirmed(),
+                c.link.receipts_timed_out(),
+                c.link.receipts_fallback_stored()
+            ),
+            (1, 0, 1),
+            "confirmed by node a without the session, stored by node c for it"
+        );
+
+        // The client resumes on node b: the message is there.
+        let (mut dev, ack) = b.harness.connect_v5("dev", false, persistent(3600)).await;
+        assert!(ack.session_present);
+        let got = dev.recv_publish().await;
+        assert_eq!(
+            (&*got.topic, &got.payload[..]),
+            ("q/dev", &b"in the gap"[..])
+        );
         dev.expect_silence(QUIET).await;
         cluster.stop().await;
     })

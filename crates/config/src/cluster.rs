@@ -28,6 +28,10 @@ pub struct ClusterConfig {
     /// How often a node announces itself to the others (and checks its store): a peer not
     /// heard for three intervals is gone; a lost bus or store is noticed within about one.
     pub heartbeat_interval_ms: u64,
+    /// How long a node waits for another node to confirm that it stored a QoS 1/2 message
+    /// for a persistent session it holds before storing the message for that session itself
+    /// (the publisher's acknowledgement waits meanwhile).
+    pub receipt_timeout_ms: u64,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -42,6 +46,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("nats_tls_ca_file", &self.nats_tls_ca_file)
             .field("subject_prefix", &self.subject_prefix)
             .field("heartbeat_interval_ms", &self.heartbeat_interval_ms)
+            .field("receipt_timeout_ms", &self.receipt_timeout_ms)
             .finish_non_exhaustive()
     }
 }
@@ -58,6 +63,7 @@ impl Default for ClusterConfig {
             nats_tls_ca_file: String::new(),
             subject_prefix: "ferrite".into(),
             heartbeat_interval_ms: 2000,
+            receipt_timeout_ms: 3000,
         }
     }
 }
@@ -104,6 +110,12 @@ impl ClusterConfig {
         if self.heartbeat_interval_ms == 0 {
             return Some((
                 "cluster.heartbeat_interval_ms",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        if self.receipt_timeout_ms == 0 {
+            return Some((
+                "cluster.receipt_timeout_ms",
                 "must be at least 1".to_owned(),
             ));
         }

@@ -375,4 +375,12 @@ pub static ENV_VARS: &[EnvVar] = &[
             Ok(())
         },
     },
+    EnvVar {
+        name: "FERRITE_CLUSTER_RECEIPT_TIMEOUT_MS",
+        doc: "cluster.receipt_timeout_ms (wait for another node to store a message for its session)",
+        apply: |c, v| {
+            c.cluster.receipt_timeout_ms = num(v)?;
+            Ok(())
+        },
+    },
 ];

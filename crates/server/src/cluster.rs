@@ -11,7 +11,7 @@ use anyhow::Context;
 use ferrite_broker::{Admission, Broker, Seams};
 use ferrite_cluster::{Bus, BusFeed, ClusterSessions, Link, NatsBus, Peers, RetainedSync};
 use ferrite_config::Config;
-use ferrite_storage::{BrokerStore, SessionOwners};
+use ferrite_storage::{BrokerStore, SessionInbox, SessionOwners};
 use ferrite_types::{ChangeFeed, InProcessFeed};
 use futures_util::future::BoxFuture;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -116,6 +116,10 @@ impl ClusterStatus {
             "batches_received": self.link.received(),
             "sessions_adopted": self.sessions.as_ref().map_or(0, ClusterSessions::adopted),
             "sessions_fenced": self.sessions.as_ref().map_or(0, ClusterSessions::fenced),
+            "durable_remote_subscriptions": self.link.durable_remote(),
+            "receipts_confirmed": self.link.receipts_confirmed(),
+            "receipts_timed_out": self.link.receipts_timed_out(),
+            "receipts_fallback_stored": self.link.receipts_fallback_stored(),
             "retained_published": self.retained.published(),
             "retained_applied": self.retained.applied(),
         })
@@ -161,7 +165,22 @@ impl prometheus_client::collector::Collector for ClusterStatus {
             let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
             ConstGauge::new(value).encode(metric)?;
         }
-        let counters: [(&str, &str, u64); 8] = [
+        let counters: [(&str, &str, u64); 11] = [
+            (
+                "receipts_confirmed",
+                "QoS 1/2 messages whose other nodes' persistent sessions confirmed storing them before the publisher was acknowledged",
+                self.link.receipts_confirmed(),
+            ),
+            (
+                "receipts_timed_out",
+                "QoS 1/2 messages some node holding persistent sessions for them did not confirm in time",
+                self.link.receipts_timed_out(),
+            ),
+            (
+                "receipts_fallback_stored",
+                "Messages this node stored in the inbox of another node's session that did not confirm them in time",
+                self.link.receipts_fallback_stored(),
+            ),
             (
                 "sessions_adopted",
                 "Parked sessions taken over from gone nodes (or back after a restart) and loaded here",
@@ -234,6 +253,7 @@ impl ClusterNode {
             prefix,
             cfg.mqtt.multilevel_wildcard_matches_parent,
         );
+        link.set_receipt_timeout(Duration::from_millis(cfg.cluster.receipt_timeout_ms.max(1)));
         let feed = BusFeed::new(
             InProcessFeed::default(),
             shared.clone(),
@@ -287,13 +307,19 @@ impl ClusterNode {
 
     /// Session owners are recorded in `owners` (the shared PostgreSQL store); `None` when
     /// the store cannot do that, which a cluster refuses.
+    /// Messages this node stores for another node's sessions that did not confirm them in
+    /// time go to `inboxes` (the same store).
     pub(crate) fn own_sessions_in(
         &mut self,
         owners: Option<Arc<dyn SessionOwners>>,
+        inboxes: Option<Arc<dyn SessionInbox>>,
     ) -> anyhow::Result<()> {
         let owners = owners.context(
             "a cluster keeps its sessions in PostgreSQL: set storage.url = postgres://...",
         )?;
+        if let Some(inboxes) = inboxes {
+            self.link.store_inboxes_in(inboxes);
+        }
         let sessions = ClusterSessions::new(
             Arc::new(self.bus.clone()),
             owners,

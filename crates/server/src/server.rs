@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ferrite_broker::{Broker, Metrics};
 use ferrite_config::{Config, Durability, StorageBackend};
-use ferrite_storage::{BrokerStore, RegistryStore, SessionOwners};
+use ferrite_storage::{BrokerStore, RegistryStore, SessionInbox, SessionOwners};
 use ferrite_storage_embedded::{SqliteOptions, SqliteStore, Synchronous};
 use ferrite_storage_postgres::{PgStoreOptions, PostgresStore};
 use ferrite_transport::{Listener, ListenerKind, TransportError};
@@ -91,6 +91,9 @@ struct Stores {
     registry: Arc<dyn RegistryStore>,
     /// Where a cluster records which node holds each session (PostgreSQL only).
     owners: Option<Arc<dyn SessionOwners>>,
+    /// Where a cluster node stores messages for another node's sessions that did not
+    /// confirm them in time (PostgreSQL only).
+    inboxes: Option<Arc<dyn SessionInbox>>,
     /// Checks that the store answers (a cluster node's PostgreSQL); `None`: not checked.
     probe: Option<StoreProbe>,
 }
@@ -101,6 +104,7 @@ impl Stores {
             broker: store.clone(),
             registry: store,
             owners: None,
+            inboxes: None,
             probe: None,
         }
     }
@@ -154,6 +158,7 @@ async fn open_store(cfg: &Config, node: &str) -> anyhow::Result<Stores> {
             });
             Ok(Stores {
                 owners: Some(store.clone()),
+                inboxes: Some(store.clone()),
                 probe: Some(probe),
                 ..Stores::of(store)
             })
@@ -282,7 +287,7 @@ impl Server {
     ) -> anyhow::Result<Server> {
         let started = Instant::now();
         if let Some(c) = &mut cluster {
-            c.own_sessions_in(stores.owners.clone())?;
+            c.own_sessions_in(stores.owners.clone(), stores.inboxes.clone())?;
         }
         let store = stores.broker.clone();
         let probe = stores.probe.clone();

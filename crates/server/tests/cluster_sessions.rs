@@ -95,7 +95,11 @@ fn spawn_node(dir: &Path, storage_url: &str, prefix: &str, id: &str) -> Proc {
         .env("FERRITE_WS_PORT", "off")
         .env("FERRITE_WSS_PORT", "off")
         .env("FERRITE_HTTPS_PORT", "off")
-        .env("FERRITE_LOG_LEVEL", "warn")
+        // TEST_NODE_LOG=info,ferrite_cluster=debug shows what the nodes did.
+        .env(
+            "FERRITE_LOG_LEVEL",
+            std::env::var("TEST_NODE_LOG").unwrap_or("warn".into()),
+        )
         .env("FERRITE_STORAGE_URL", storage_url)
         .env("FERRITE_CLUSTER_ENABLED", "true")
         .env("FERRITE_CLUSTER_NODE_ID", id)
@@ -195,6 +199,127 @@ async fn a_persistent_session_resumes_on_node_b_after_node_a_is_killed() {
         }
         assert_eq!(&dev.recv_publish().await.payload[..], b"late");
         dev.expect_silence(Duration::from_millis(300)).await;
+    })
+    .await;
+}
+
+/// The `cluster` block of node `api`'s `/health`.
+async fn cluster_health(api: SocketAddr) -> serde_json::Value {
+    let health = http_get(api, "/health").await;
+    let body = health.split("\r\n\r\n").nth(1).unwrap_or("{}");
+    let doc: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    doc["cluster"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_acknowledged_on_node_c_while_node_a_is_killed_reaches_the_session_on_node_b()
+{
+    const TEST: &str =
+        "every_message_acknowledged_on_node_c_while_node_a_is_killed_reaches_the_session_on_node_b";
+    let Some(location) = cluster_location(TEST).await else {
+        return;
+    };
+    run_case(location, |location| async move {
+        let url = location.schema.url();
+        let prefix = fresh_prefix();
+        let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
+        let node_a = spawn_node(dirs[0].path(), &url, &prefix, "node-a");
+        let _node_b = spawn_node(dirs[1].path(), &url, &prefix, "node-b");
+        let _node_c = spawn_node(dirs[2].path(), &url, &prefix, "node-c");
+        let a = mqtt_addr(dirs[0].path()).await;
+        let b = mqtt_addr(dirs[1].path()).await;
+        let c = mqtt_addr(dirs[2].path()).await;
+        let c_api = listener(dirs[2].path(), "api").await;
+
+        let (mut dev, _) = connect_v311(a, "durable-dev", false).await;
+        dev.subscribe("q/dev", QoS::AtLeastOnce).await;
+        dev.disconnect().await;
+        // Node c knows that node a holds a persistent session subscribed to q/dev.
+        eventually("node c hears node a's durable interest", || async {
+            cluster_health(c_api).await["durable_remote_subscriptions"].as_u64() >= Some(1)
+        })
+        .await;
+
+        // Published on node c, up to 8 at a time; node a is killed after the first 20
+        // PUBACKs, with messages in flight. Every PUBACK is a promise: stored on node a (which
+        // confirmed it), or stored by node c itself for the session when node a did not
+        // confirm in time, or by node b once it adopted the session.
+        let (mut publisher, _) = connect_v311(c, "publisher", true).await;
+        const N: usize = 80;
+        const WINDOW: usize = 8;
+        let mut in_flight = std::collections::HashMap::new();
+        let mut acked = std::collections::BTreeSet::new();
+        let mut next = 0;
+        let mut killed = Some(node_a);
+        while acked.len() < N {
+            while next < N && in_flight.len() < WINDOW {
+                let payload: &'static [u8] =
+                    Box::leak(format!("m{next}").into_bytes().into_boxed_slice());
+                let mut p = publish("q/dev", payload, QoS::AtLeastOnce, false);
+                let id = publisher.next_packet_id();
+                p.packet_id = Some(id);
+                publisher.send(&Packet::Publish(p)).await;
+                in_flight.insert(id, next);
+                next += 1;
+            }
+            match publisher.recv_within(Duration::from_secs(60)).await {
+                Ok(Some(Packet::PubAck(ack))) => {
+                    assert_eq!(ack.reason, ReasonCode::Success);
+                    let i = in_flight
+                        .remove(&ack.packet_id)
+                        .expect("a PUBACK of a message sent");
+                    acked.insert(i);
+                }
+                other => panic!("expected a PUBACK, got {other:?}"),
+            }
+            if acked.len() == 20
+                && let Some(node_a) = killed.take()
+            {
+                Command::new("kill")
+                    .args(["-9", &node_a.child.id().to_string()])
+                    .status()
+                    .unwrap();
+                drop(node_a);
+            }
+        }
+        assert!(killed.is_none());
+
+        // The client resumes on node b: every acknowledged message is there (at least once).
+        let (mut dev, ack) = connect_v311(b, "durable-dev", false).await;
+        assert!(ack.session_present);
+        let mut got = std::collections::BTreeSet::new();
+        while got.len() < N {
+            match dev.recv_within(Duration::from_secs(30)).await {
+                Ok(Some(Packet::Publish(p))) => {
+                    dev.ack(&p).await;
+                    let text = String::from_utf8_lossy(&p.payload).into_owned();
+                    got.insert(text[1..].parse::<usize>().expect("mN"));
+                }
+                other => panic!(
+                    "{} of {N} acknowledged messages arrived, then {other:?}; missing {:?}",
+                    got.len(),
+                    acked.difference(&got).collect::<Vec<_>>()
+                ),
+            }
+        }
+        assert_eq!(got, acked);
+        let c_health = cluster_health(c_api).await;
+        assert!(
+            c_health["receipts_confirmed"].as_u64() >= Some(20),
+            "node a confirmed the first ones: {c_health}"
+        );
+        assert!(
+            c_health["receipts_fallback_stored"].as_u64() >= Some(1),
+            "node c stored what node a did not confirm: {c_health}"
+        );
+        let metrics = http_get(c_api, "/metrics").await;
+        for series in [
+            "ferrite_cluster_receipts_confirmed_total",
+            "ferrite_cluster_receipts_timed_out_total",
+            "ferrite_cluster_receipts_fallback_stored_total",
+        ] {
+            assert!(metrics.contains(series), "/metrics has {series}");
+        }
     })
     .await;
 }

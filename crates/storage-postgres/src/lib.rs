@@ -33,7 +33,7 @@
 //! * The writer takes the first waiting request plus every request already queued (up to
 //!   [`PgStoreOptions::max_batch_ops`] ops) and folds them, in order, into their net effect
 //!   per row (`plan.rs`): the last write of each key wins, a `DeleteSession` clears the
-//!   client's rows before later writes. That net effect is written as at most eleven
+//!   client's rows before later writes. That net effect is written as at most twelve
 //!   set-based statements (`INSERT ... SELECT FROM UNNEST($1::text[], ...) ON CONFLICT DO
 //!   UPDATE`, `DELETE ... USING UNNEST`, ...) in one transaction: the round trips and the
 //!   WAL flush of a group do not grow with the number of commits or ops in it. A group that
@@ -66,6 +66,7 @@
 //! [`QueuedMessage::MAX_SEQ`]: ferrite_storage::QueuedMessage::MAX_SEQ
 
 mod error;
+mod inbox;
 mod owners;
 mod plan;
 mod read;
@@ -81,8 +82,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ferrite_storage::{
-    BrokerOp, BrokerSnapshot, BrokerStore, SessionClaim, SessionFence, SessionOwners,
-    SessionSnapshot, StorageError, StoreFuture,
+    BrokerOp, BrokerSnapshot, BrokerStore, InboxAppend, InboxEntry, SessionClaim, SessionFence,
+    SessionInbox, SessionOwners, SessionSnapshot, StorageError, StoreFuture,
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
@@ -403,6 +404,35 @@ impl SessionOwners for PostgresStore {
                 return Err(StorageError::Closed);
             }
             Ok(owners::release(&self.pool, client_id, node, epoch).await?)
+        })
+    }
+}
+
+impl SessionInbox for PostgresStore {
+    fn append_inbox(&self, entries: Vec<InboxAppend>) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(inbox::append(&self.pool, &entries).await?)
+        })
+    }
+
+    fn inbox<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Vec<InboxEntry>> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(inbox::read(&self.pool, client_id).await?)
+        })
+    }
+
+    fn delete_inbox<'a>(&'a self, client_id: &'a str, ids: &'a [u64]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(StorageError::Closed);
+            }
+            Ok(inbox::delete(&self.pool, client_id, ids).await?)
         })
     }
 }

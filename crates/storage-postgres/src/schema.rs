@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "retained_tombstones",
         include_str!("../migrations/0007_retained_tombstones.sql"),
     ),
+    (
+        8,
+        "session_inbox",
+        include_str!("../migrations/0008_session_inbox.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -50,6 +50,9 @@ SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])
 ON CONFLICT (client_id, filter) DO UPDATE SET options = EXCLUDED.options";
 
 const CLEAR_QUEUE: &str = "DELETE FROM broker_queue WHERE client_id = ANY($1::text[])";
+/// A discarded session's inbox goes with its queue (migration 0008): a later session of the
+/// same client id must not receive what was meant for this one.
+const CLEAR_INBOX: &str = "DELETE FROM broker_inbox WHERE client_id = ANY($1::text[])";
 const DELETE_QUEUE: &str = "\
 DELETE FROM broker_queue AS q
 USING UNNEST($1::text[], $2::int8[]) AS d (client_id, seq)
@@ -256,7 +259,11 @@ fn queue<'q>(plan: &Plan<'q>, out: &mut Vec<Statement<'q>>) {
     if !cleared.is_empty() {
         out.push((
             "commit: delete session queue",
-            sqlx::query(CLEAR_QUEUE).bind(cleared),
+            sqlx::query(CLEAR_QUEUE).bind(cleared.clone()),
+        ));
+        out.push((
+            "commit: delete session inbox",
+            sqlx::query(CLEAR_INBOX).bind(cleared),
         ));
     }
     if !del_client.is_empty() {

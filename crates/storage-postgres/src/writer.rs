@@ -3,7 +3,7 @@
 //! Every `commit()` is a `Request` on a channel. The task waits for the first one, takes
 //! every request already queued behind it (bounded by `max_batch_ops`), folds them all into
 //! one [`Plan`] (their net effect) and writes that plan as a few set-based statements in ONE
-//! transaction. Round trips per group are constant (BEGIN, at most eleven statements,
+//! transaction. Round trips per group are constant (BEGIN, at most twelve statements,
 //! COMMIT; a plan of one statement runs alone, without BEGIN/COMMIT) whatever the number of
 //! requests or ops, so N concurrent committers share one WAL flush and one set of round trips.
 //!

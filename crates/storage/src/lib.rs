@@ -15,12 +15,14 @@
 pub mod commit_bench;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod inbox;
 mod model;
 mod owners;
 mod registry;
 #[cfg(feature = "conformance")]
 pub mod registry_conformance;
 
+pub use inbox::*;
 pub use model::*;
 pub use owners::*;
 pub use registry::*;

@@ -372,6 +372,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 .router
                 .subscribe(&self.session, &filter, options, sub_id, &inner.metrics);
             if persistent {
+                inner
+                    .seams
+                    .interest
+                    .durable(&self.client_id, &filter, options.qos);
                 ops.push(BrokerOp::PutSubscription(StoredSubscription {
                     client_id: self.client_id.to_string(),
                     filter: filter.clone(),
@@ -446,6 +450,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     &self.inner.metrics,
                 );
                 if persistent {
+                    self.inner
+                        .seams
+                        .interest
+                        .durable_removed(&self.client_id, &filter);
                     ops.push(BrokerOp::DeleteSubscription {
                         client_id: self.client_id.to_string(),
                         filter,
