@@ -22,7 +22,7 @@ mod tombstones;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ferrite_config::MqttConfig;
@@ -132,6 +132,9 @@ pub(crate) struct BrokerInner {
     pub seams: Seams,
     /// Cancelled at shutdown: every connection and timer watches it.
     pub cancel: CancellationToken,
+    /// Set just before `cancel` is: what per-message paths read instead of
+    /// `CancellationToken::is_cancelled`, which takes a lock.
+    stopping: AtomicBool,
     /// Connections and timers.
     pub tasks: TaskTracker,
     /// The persister's commit task, drained last.
@@ -143,6 +146,11 @@ pub(crate) struct BrokerInner {
 }
 
 impl BrokerInner {
+    /// Whether the broker is shutting down (cheap: no lock).
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
     pub fn uid(&self) -> u64 {
         self.next_uid.fetch_add(1, Ordering::Relaxed)
     }
@@ -221,6 +229,7 @@ impl Broker {
             auth,
             seams,
             cancel: CancellationToken::new(),
+            stopping: AtomicBool::new(false),
             tasks: TaskTracker::new(),
             persist_task,
             next_uid: AtomicU64::new(1),
@@ -239,7 +248,7 @@ impl Broker {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        if self.inner.cancel.is_cancelled() {
+        if self.inner.is_stopping() {
             return;
         }
         let token = self.inner.tasks.token();
@@ -260,7 +269,7 @@ impl Broker {
     /// through this future's state first.
     pub async fn dispatch_shared(&self, mut msg: Arc<Message>) -> Result<Dispatched, BrokerError> {
         dispatch::validate(&self.inner, &msg.topic, msg.payload.len())?;
-        if self.inner.cancel.is_cancelled() {
+        if self.inner.is_stopping() {
             return Err(BrokerError::ShuttingDown);
         }
         // In a cluster the node id tells a node its own messages back from the bus.
@@ -286,7 +295,9 @@ impl Broker {
     /// [`Broker::publish`] for a message already shared (see [`Broker::dispatch_shared`]).
     pub async fn publish_shared(&self, msg: Arc<Message>) -> Result<usize, BrokerError> {
         let d = self.dispatch_shared(msg).await?;
-        self.wait(&d.ticket).await;
+        if !d.ticket.is_settled() {
+            self.wait(&d.ticket).await;
+        }
         Ok(d.delivered)
     }
 
@@ -298,7 +309,7 @@ impl Broker {
     /// connected to another node of a cluster is not reached.
     pub async fn deliver_to(&self, client_id: &str, msg: Message) -> Result<usize, BrokerError> {
         dispatch::validate(&self.inner, &msg.topic, msg.payload.len())?;
-        if self.inner.cancel.is_cancelled() {
+        if self.inner.is_stopping() {
             return Err(BrokerError::ShuttingDown);
         }
         let d = dispatch::deliver_to(&self.inner, client_id, Arc::new(msg)).await;
@@ -372,7 +383,7 @@ impl Broker {
     /// Routes a message that another node received to this node's subscribers only (it was
     /// retained, tapped and forwarded where it arrived).
     pub async fn deliver_remote(&self, msg: Arc<Message>) -> Result<Dispatched, BrokerError> {
-        if self.inner.cancel.is_cancelled() {
+        if self.inner.is_stopping() {
             return Err(BrokerError::ShuttingDown);
         }
         Ok(dispatch::deliver_remote(&self.inner, msg).await)
@@ -531,6 +542,7 @@ impl Broker {
     /// (the server) closes it after everything else that writes to it has stopped.
     pub async fn shutdown(&self, timeout: Duration) {
         let inner = &self.inner;
+        inner.stopping.store(true, Ordering::Release);
         inner.cancel.cancel();
         inner.tasks.close();
         if tokio::time::timeout(timeout, inner.tasks.wait())

@@ -413,7 +413,7 @@ pub fn detach(
 /// Publishes a will through the one publish path. Its expiry interval starts now, when it is
 /// published, not when the client connected.
 fn publish_will(inner: &Arc<BrokerInner>, mut msg: Message) {
-    if inner.cancel.is_cancelled() {
+    if inner.is_stopping() {
         return;
     }
     let now = inner.now_ms();

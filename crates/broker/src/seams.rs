@@ -283,6 +283,11 @@ impl DeliveryTicket {
         }
     }
 
+    /// Nothing to wait for: nothing was written here and no other node must confirm.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.local == 0 && self.remote.is_none()
+    }
+
     /// The remote receipt still outstanding, if any.
     pub(crate) fn remote_pending(&self) -> Option<&RemoteReceipt> {
         self.remote.as_ref().filter(|r| !r.is_confirmed())

@@ -105,6 +105,17 @@ pub(crate) fn test_context(
     now_ms: i64,
     services: Option<Arc<Services>>,
 ) -> RuleContext {
+    test_context_with(topic, bytes::Bytes::new(), now_ms, services)
+}
+
+/// [`test_context`] for a message with `payload`.
+#[cfg(test)]
+pub(crate) fn test_context_with(
+    topic: &str,
+    payload: bytes::Bytes,
+    now_ms: i64,
+    services: Option<Arc<Services>>,
+) -> RuleContext {
     use ferrite_mqtt_codec::{ProtocolVersion, QoS};
     use ferrite_types::Origin;
     let origin = Origin {
@@ -116,7 +127,7 @@ pub(crate) fn test_context(
     };
     let msg = Message::new(
         topic.into(),
-        bytes::Bytes::new(),
+        payload,
         QoS::AtMostOnce,
         false,
         &Default::default(),

@@ -365,7 +365,6 @@ fn jobs(
                 Job {
                     rule: rule.name.clone(),
                     selected: Arc::new(s),
-                    raw: msg.payload.clone(),
                     ctx,
                     payload,
                     // Only an error action needs to hear how the actions ended.
@@ -399,7 +398,6 @@ fn evaluation_failed(rule: &ActiveRule, msg: &Message, ctx: Arc<RuleContext>, me
             input: ferrite_rules::json::from_payload(&msg.payload, rule.sql.version()),
             vars: Vec::new(),
         }),
-        raw: msg.payload.clone(),
         ctx,
         payload: bytes::Bytes::new(),
         outcome: None,

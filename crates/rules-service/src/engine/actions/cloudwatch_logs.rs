@@ -178,7 +178,7 @@ impl Action for CloudwatchLogs {
         Box::pin(async move {
             let group = self
                 .group
-                .render(&job.selected, &job.raw, &*job.ctx)
+                .render(&job.selected, job.raw(), &*job.ctx)
                 .map_err(|e| ActionError::permanent(e.to_string()))?;
             if group.is_empty() {
                 return Err(ActionError::permanent("the log group name is empty"));

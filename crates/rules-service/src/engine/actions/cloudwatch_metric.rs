@@ -171,7 +171,7 @@ impl Action for CloudwatchMetric {
     fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>> {
         Box::pin(async move {
             let render = |t: &Template| {
-                t.render(&job.selected, &job.raw, &*job.ctx)
+                t.render(&job.selected, job.raw(), &*job.ctx)
                     .map_err(|e| ActionError::permanent(e.to_string()))
             };
             let namespace = name("namespace", render(&self.namespace)?)?;

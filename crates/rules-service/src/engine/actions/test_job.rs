@@ -15,8 +15,8 @@ pub(crate) const NOW_MS: i64 = 1_700_000_000_123;
 /// `topic`; the SELECT must pass.
 pub(crate) fn job(sql: &str, topic: &str, payload: &[u8]) -> (CompiledSql, Job) {
     let compiled = ferrite_rules::compile(sql, SqlVersion::V2016_03_23).expect("sql compiles");
-    let ctx = crate::engine::context::test_context(topic, NOW_MS, None);
     let raw = Bytes::copy_from_slice(payload);
+    let ctx = crate::engine::context::test_context_with(topic, raw.clone(), NOW_MS, None);
     let selected = match compiled.evaluate(&raw, &ctx).expect("evaluates") {
         Evaluation::Selected(s) => Arc::new(s),
         Evaluation::Filtered => panic!("the test message must pass WHERE"),
@@ -25,7 +25,6 @@ pub(crate) fn job(sql: &str, topic: &str, payload: &[u8]) -> (CompiledSql, Job) 
         rule: Arc::from("r"),
         payload: selected.payload(),
         selected,
-        raw,
         ctx: Arc::new(ctx),
         outcome: None,
     };

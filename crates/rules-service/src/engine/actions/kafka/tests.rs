@@ -99,7 +99,7 @@ fn security_protocols_and_sasl_mechanisms() {
 
 fn job(sql: &CompiledSql, topic: &str, payload: &str) -> Job {
     let raw = Bytes::from(payload.to_owned());
-    let ctx = crate::engine::context::test_context(topic, 0, None);
+    let ctx = crate::engine::context::test_context_with(topic, raw.clone(), 0, None);
     let Evaluation::Selected(selected) = sql.evaluate(&raw, &ctx).unwrap() else {
         panic!("filtered")
     };
@@ -107,7 +107,6 @@ fn job(sql: &CompiledSql, topic: &str, payload: &str) -> Job {
         rule: Arc::from("r"),
         payload: selected.payload(),
         selected: Arc::new(selected),
-        raw,
         ctx: Arc::new(ctx),
         outcome: None,
     }
