@@ -384,7 +384,27 @@ def test_a_certificate_revoked_through_b_disconnects_its_device_on_a(a, b):
     c = dev.connect()
     try:
         iot_b.update_certificate(certificateId=dev.cert_id, newStatus="REVOKED")
+        answered = time.monotonic()
         c.disconnects.get(timeout=5)
+        # The bar: a change through any node acts on every node's connections within
+        # a second (from the API's answer, when the change is durable).
+        assert time.monotonic() - answered < 1.0
+    finally:
+        c.c.loop_stop()
+
+
+def test_a_policy_detached_through_b_disconnects_its_device_on_a_within_a_second(a, b):
+    from test_device_auth import Device
+
+    iot_b = aws_client(b)
+    dev = Device(iot_b, a, unique("sensor"))
+    c = dev.connect()
+    try:
+        iot_b.detach_policy(policyName=dev.policy_name, target=dev.cert_arn)
+        answered = time.monotonic()
+        # AWS closes a connection whose policies no longer allow it to connect.
+        c.disconnects.get(timeout=5)
+        assert time.monotonic() - answered < 1.0
     finally:
         c.c.loop_stop()
 
