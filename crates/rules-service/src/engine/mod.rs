@@ -307,21 +307,21 @@ impl RulesEngine {
             }
             return;
         }
-        let ctx = Arc::new(RuleContext::new(
+        let ctx = RuleContext::new(
             msg,
             topic,
             rule.sql.version(),
             &self.account_id,
             now_ms,
             Some(self.services.clone()),
-        ));
+        );
         if !rule.calls_services {
             let input = ferrite_rules::json::from_payload_fields(
                 &msg.payload,
                 rule.sql.version(),
                 &rule.fields,
             );
-            let result = rule.sql.evaluate_parsed(input, &msg.payload, &*ctx);
+            let result = rule.sql.evaluate_parsed(input, &msg.payload, &ctx);
             for (runner, job) in rule.actions.iter().zip(jobs(rule, msg, ctx, result)) {
                 if runner.is_inline() {
                     runner.run_inline(job).await;
@@ -339,7 +339,7 @@ impl RulesEngine {
         let (rule, msg) = (rule.clone(), msg.clone());
         self.workers.spawn_blocking(move || {
             let _slot = slot;
-            let result = services::on_blocking_thread(|| rule.sql.evaluate(&msg.payload, &*ctx));
+            let result = services::on_blocking_thread(|| rule.sql.evaluate(&msg.payload, &ctx));
             for (runner, job) in rule.actions.iter().zip(jobs(&rule, &msg, ctx, result)) {
                 runner.try_submit(job);
             }
@@ -352,7 +352,7 @@ impl RulesEngine {
 fn jobs(
     rule: &Arc<ActiveRule>,
     msg: &Arc<Message>,
-    ctx: Arc<RuleContext>,
+    ctx: RuleContext,
     result: Result<Evaluation, ferrite_rules::FnError>,
 ) -> impl Iterator<Item = Job> + use<> {
     let actions = rule.actions.len();
@@ -362,17 +362,12 @@ fn jobs(
             rule.counters.selected.inc();
             (actions > 0).then(|| {
                 let payload = s.payload();
-                Job {
-                    rule: rule.name.clone(),
-                    selected: Arc::new(s),
-                    ctx,
-                    payload,
-                    // Only an error action needs to hear how the actions ended.
-                    outcome: rule
-                        .error_action
-                        .as_ref()
-                        .map(|e| Outcome::new(actions, Some(e.clone()))),
-                }
+                // Only an error action needs to hear how the actions ended.
+                let outcome = rule
+                    .error_action
+                    .as_ref()
+                    .map(|e| Outcome::new(actions, Some(e.clone())));
+                Job::new(rule.name.clone(), ctx, s, payload, outcome)
             })
         }
         Err(e) => {
@@ -389,19 +384,14 @@ fn jobs(
 
 /// The SQL itself failed (an external function could not be called): no action ran; the
 /// error action hears of it.
-fn evaluation_failed(rule: &ActiveRule, msg: &Message, ctx: Arc<RuleContext>, message: &str) {
+fn evaluation_failed(rule: &ActiveRule, msg: &Message, ctx: RuleContext, message: &str) {
     let outcome = Outcome::new(0, rule.error_action.clone());
-    let job = Job {
-        rule: rule.name.clone(),
-        selected: Arc::new(ferrite_rules::Selected {
-            output: ferrite_rules::Value::Undefined,
-            input: ferrite_rules::json::from_payload(&msg.payload, rule.sql.version()),
-            vars: Vec::new(),
-        }),
-        ctx,
-        payload: bytes::Bytes::new(),
-        outcome: None,
+    let selected = ferrite_rules::Selected {
+        output: ferrite_rules::Value::Undefined,
+        input: ferrite_rules::json::from_payload(&msg.payload, rule.sql.version()),
+        vars: Vec::new(),
     };
+    let job = Job::new(rule.name.clone(), ctx, selected, bytes::Bytes::new(), None);
     outcome.report(
         vec![serde_json::json!({
             "failedAction": "SqlEvaluation",

@@ -88,7 +88,7 @@ impl CloudwatchLogs {
             let message = std::str::from_utf8(&job.payload).map_err(|_| {
                 ActionError::permanent("the message is not UTF-8 text, which log events must be")
             })?;
-            return Ok(vec![(job.ctx.timestamp_ms(), message.to_owned())]);
+            return Ok(vec![(job.ctx().timestamp_ms(), message.to_owned())]);
         }
         let not_batch = || {
             ActionError::permanent(
@@ -178,7 +178,7 @@ impl Action for CloudwatchLogs {
         Box::pin(async move {
             let group = self
                 .group
-                .render(&job.selected, job.raw(), &*job.ctx)
+                .render(job.selected(), job.raw(), job.ctx())
                 .map_err(|e| ActionError::permanent(e.to_string()))?;
             if group.is_empty() {
                 return Err(ActionError::permanent("the log group name is empty"));

@@ -171,7 +171,7 @@ impl Action for CloudwatchMetric {
     fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>> {
         Box::pin(async move {
             let render = |t: &Template| {
-                t.render(&job.selected, job.raw(), &*job.ctx)
+                t.render(job.selected(), job.raw(), job.ctx())
                     .map_err(|e| ActionError::permanent(e.to_string()))
             };
             let namespace = name("namespace", render(&self.namespace)?)?;
@@ -208,7 +208,7 @@ impl Action for CloudwatchMetric {
                         Some(t) => render(t)?,
                         None => String::new(),
                     };
-                    let time = timestamp(&rendered, job.ctx.timestamp_ms())?;
+                    let time = timestamp(&rendered, job.ctx().timestamp_ms())?;
                     let value = value.to_string();
                     forward
                         .query_call(

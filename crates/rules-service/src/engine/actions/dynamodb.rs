@@ -184,7 +184,7 @@ impl Key {
 
 fn render(template: &Template, job: &Job) -> Result<String, ActionError> {
     template
-        .render(&job.selected, job.raw(), &*job.ctx)
+        .render(job.selected(), job.raw(), job.ctx())
         .map_err(|e| ActionError::permanent(e.to_string()))
 }
 

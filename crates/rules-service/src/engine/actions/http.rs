@@ -52,7 +52,7 @@ fn template(sql: &CompiledSql, text: &str) -> Result<Template, String> {
 }
 
 fn render(t: &Template, job: &Job) -> Result<String, ActionError> {
-    t.render(&job.selected, job.raw(), &*job.ctx)
+    t.render(job.selected(), job.raw(), job.ctx())
         .map_err(|e| ActionError::permanent(e.to_string()))
 }
 

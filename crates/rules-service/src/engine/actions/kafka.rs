@@ -110,7 +110,7 @@ impl Kafka {
 
     fn prepare(&self, job: &Job, now_ms: i64) -> Result<Prepared, ActionError> {
         let render = |t: &Template| {
-            t.render(&job.selected, job.raw(), &*job.ctx)
+            t.render(job.selected(), job.raw(), job.ctx())
                 .map_err(|e| ActionError::permanent(e.to_string()))
         };
         let topic = render(&self.topic)?;

@@ -94,7 +94,7 @@ impl Action for Lambda {
         Box::pin(async move {
             let function = self
                 .function
-                .render(&job.selected, job.raw(), &*job.ctx)
+                .render(job.selected(), job.raw(), job.ctx())
                 .map_err(|e| ActionError::permanent(e.to_string()))?;
             if let Some(forward) = &self.forward {
                 let call = invoke_call(&function, "Event", job.payload.clone());

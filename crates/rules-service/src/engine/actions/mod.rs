@@ -105,19 +105,49 @@ pub(crate) struct Deps {
 #[derive(Clone)]
 pub(crate) struct Job {
     pub rule: Arc<str>,
-    /// The SELECT's output and what templates see.
-    pub selected: Arc<Selected>,
-    pub ctx: Arc<super::context::RuleContext>,
+    /// The message as the rule saw it and what its SELECT made of it: one allocation per
+    /// message a rule selects (none for one it filters out, whose context stays on the stack).
+    pub evaluated: Arc<Evaluated>,
     /// What the action sends: the SELECT output, or for the error action AWS's error message.
     pub payload: Bytes,
     /// Failures of this message's actions, for the error action.
     pub outcome: Option<Arc<Outcome>>,
 }
 
+/// What every action of one message shares.
+pub(crate) struct Evaluated {
+    pub ctx: super::context::RuleContext,
+    /// The SELECT's output and what templates see.
+    pub selected: Selected,
+}
+
 impl Job {
+    pub fn new(
+        rule: Arc<str>,
+        ctx: super::context::RuleContext,
+        selected: Selected,
+        payload: Bytes,
+        outcome: Option<Arc<Outcome>>,
+    ) -> Job {
+        Job {
+            rule,
+            evaluated: Arc::new(Evaluated { ctx, selected }),
+            payload,
+            outcome,
+        }
+    }
+
+    pub fn ctx(&self) -> &super::context::RuleContext {
+        &self.evaluated.ctx
+    }
+
+    pub fn selected(&self) -> &Selected {
+        &self.evaluated.selected
+    }
+
     /// The message as published (the context's: one reference count fewer per message).
     pub fn raw(&self) -> &Bytes {
-        &self.ctx.msg.payload
+        &self.ctx().msg.payload
     }
 }
 
@@ -215,16 +245,15 @@ impl Outcome {
         }
         let message = json!({
             "ruleName": &*job.rule,
-            "topic": job.ctx.topic(),
+            "topic": job.ctx().topic(),
             "cloudwatchTraceId": uuid::Uuid::new_v4().to_string(),
-            "clientId": job.ctx.client_id().unwrap_or("n/a"),
+            "clientId": job.ctx().client_id().unwrap_or("n/a"),
             "base64OriginalPayload": STANDARD.encode(job.raw()),
             "failures": failures,
         });
         error_action.try_submit(Job {
             rule: job.rule.clone(),
-            selected: job.selected.clone(),
-            ctx: job.ctx.clone(),
+            evaluated: job.evaluated.clone(),
             payload: Bytes::from(message.to_string()),
             outcome: None,
         });

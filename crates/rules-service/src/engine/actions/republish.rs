@@ -99,7 +99,7 @@ impl Republish {
     fn properties(&self, job: &Job) -> Result<Properties, ActionError> {
         let render = |t: &Option<Template>| -> Result<Option<String>, ActionError> {
             t.as_ref()
-                .map(|t| t.render(&job.selected, job.raw(), &*job.ctx))
+                .map(|t| t.render(job.selected(), job.raw(), job.ctx()))
                 .transpose()
                 .map_err(|e| ActionError::permanent(e.to_string()))
         };
@@ -136,10 +136,10 @@ impl Republish {
         }
         for (k, v) in &h.user_properties {
             let key = k
-                .render(&job.selected, job.raw(), &*job.ctx)
+                .render(job.selected(), job.raw(), job.ctx())
                 .map_err(|e| ActionError::permanent(e.to_string()))?;
             let value = v
-                .render(&job.selected, job.raw(), &*job.ctx)
+                .render(job.selected(), job.raw(), job.ctx())
                 .map_err(|e| ActionError::permanent(e.to_string()))?;
             props.user_properties.push((key, value));
         }
@@ -193,7 +193,7 @@ impl Republish {
                 qos: self.qos,
                 retain: false,
                 properties: Properties::default(),
-                received_at_ms: job.ctx.timestamp_ms(),
+                received_at_ms: job.ctx().timestamp_ms(),
                 expires_at_ms: None,
                 origin: self.origin.clone(),
             });
@@ -218,7 +218,7 @@ impl Republish {
         let topic: Arc<str> = TOPIC_BUFFER.with_borrow_mut(|buf| {
             buf.clear();
             self.topic
-                .render_into(buf, &job.selected, job.raw(), &*job.ctx)
+                .render_into(buf, job.selected(), job.raw(), job.ctx())
                 .map(|()| Arc::from(buf.as_str()))
                 .map_err(|e| ActionError::permanent(e.to_string()))
         })?;

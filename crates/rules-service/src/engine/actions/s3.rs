@@ -201,7 +201,7 @@ impl Action for S3 {
         Box::pin(async move {
             let key = self
                 .key
-                .render(&job.selected, job.raw(), &*job.ctx)
+                .render(job.selected(), job.raw(), job.ctx())
                 .map_err(|e| ActionError::permanent(e.to_string()))?;
             match &self.target {
                 Target::Directory { dir, store } => self.put_local(dir, store, &key, job).await,

@@ -257,7 +257,7 @@ impl Action for Kinesis {
         Box::pin(async move {
             let key = match &self.partition_key {
                 Some(t) => t
-                    .render(&job.selected, job.raw(), &*job.ctx)
+                    .render(job.selected(), job.raw(), job.ctx())
                     .map_err(|e| ActionError::permanent(e.to_string()))?,
                 None => uuid::Uuid::new_v4().to_string(),
             };

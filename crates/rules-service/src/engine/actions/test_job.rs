@@ -18,15 +18,10 @@ pub(crate) fn job(sql: &str, topic: &str, payload: &[u8]) -> (CompiledSql, Job) 
     let raw = Bytes::copy_from_slice(payload);
     let ctx = crate::engine::context::test_context_with(topic, raw.clone(), NOW_MS, None);
     let selected = match compiled.evaluate(&raw, &ctx).expect("evaluates") {
-        Evaluation::Selected(s) => Arc::new(s),
+        Evaluation::Selected(s) => s,
         Evaluation::Filtered => panic!("the test message must pass WHERE"),
     };
-    let job = Job {
-        rule: Arc::from("r"),
-        payload: selected.payload(),
-        selected,
-        ctx: Arc::new(ctx),
-        outcome: None,
-    };
+    let payload = selected.payload();
+    let job = Job::new(Arc::from("r"), ctx, selected, payload, None);
     (compiled, job)
 }

@@ -103,13 +103,8 @@ fn job(sql: &CompiledSql, topic: &str, payload: &str) -> Job {
     let Evaluation::Selected(selected) = sql.evaluate(&raw, &ctx).unwrap() else {
         panic!("filtered")
     };
-    Job {
-        rule: Arc::from("r"),
-        payload: selected.payload(),
-        selected: Arc::new(selected),
-        ctx: Arc::new(ctx),
-        outcome: None,
-    }
+    let payload = selected.payload();
+    Job::new(Arc::from("r"), ctx, selected, payload, None)
 }
 
 #[test]
