@@ -197,17 +197,7 @@ impl Router {
         {
             return false;
         }
-        let changed = if msg.payload.is_empty() {
-            tombstones.record(&msg.topic, msg.received_at_ms, msg.origin.node.clone());
-            tree.remove(&msg.topic).is_some()
-        } else {
-            tombstones.clear(&msg.topic);
-            let topic = msg.topic.clone();
-            tree.insert(&topic, msg);
-            true
-        };
-        metrics.retained_messages.set(tree.len() as i64);
-        changed
+        apply_to_tree(&mut tree, &mut tombstones, msg, metrics)
     }
 
     /// Inserts `msg` unless the entry here is as new or newer by receipt time alone: `msg`
@@ -224,17 +214,7 @@ impl Router {
         if here.is_some_and(|ms| ms >= msg.received_at_ms) {
             return false;
         }
-        let changed = if msg.payload.is_empty() {
-            tombstones.record(&msg.topic, msg.received_at_ms, msg.origin.node.clone());
-            tree.remove(&msg.topic).is_some()
-        } else {
-            tombstones.clear(&msg.topic);
-            let topic = msg.topic.clone();
-            tree.insert(&topic, msg);
-            true
-        };
-        metrics.retained_messages.set(tree.len() as i64);
-        changed
+        apply_to_tree(&mut tree, &mut tombstones, msg, metrics)
     }
 
     /// Whether any subscription or tap matches `topic`.
@@ -417,4 +397,26 @@ impl Router {
             }
         }
     }
+}
+
+/// Puts `msg` in the retained tree, or deletes its topic with a tombstone when its payload is
+/// empty (a cluster's delete), once the caller decided it is newer than what is here. True
+/// when the tree changed.
+fn apply_to_tree(
+    tree: &mut RetainedTree<Arc<Message>>,
+    tombstones: &mut Tombstones,
+    msg: Arc<Message>,
+    metrics: &Metrics,
+) -> bool {
+    let changed = if msg.payload.is_empty() {
+        tombstones.record(&msg.topic, msg.received_at_ms, msg.origin.node.clone());
+        tree.remove(&msg.topic).is_some()
+    } else {
+        tombstones.clear(&msg.topic);
+        let topic = msg.topic.clone();
+        tree.insert(&topic, msg);
+        true
+    };
+    metrics.retained_messages.set(tree.len() as i64);
+    changed
 }
