@@ -3,7 +3,7 @@
 // (UpdateThing with the version read, so a concurrent change is reported, not overwritten),
 // delete.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import { Api, describe, seg } from "../api";
 import { useAction } from "../useAction";
 import { AttributesEditor, toAttributes, toRows, type Row } from "./Attributes";
@@ -178,8 +178,10 @@ function ThingRow(props: {
   const [rows, setRows] = useState<Row[]>(toRows(t.attributes));
   const { busy, error, run } = useAction(props.onChanged);
   const [details, setDetails] = useState(false);
-  // Not on every new `t`: a list refresh must not discard what is being typed.
-  useEffect(() => setRows(toRows(t.attributes)), [t.thingName, t.version, props.editing]);
+  // Not on every new `t`: a list refresh must not discard what is being typed. Before paint
+  // (a layout effect): the form opened by Edit must show its rows reset already, or what is
+  // typed into it at once is replaced a moment later.
+  useLayoutEffect(() => setRows(toRows(t.attributes)), [t.thingName, t.version, props.editing]);
 
   const attrs = Object.entries(t.attributes ?? {});
   return (
