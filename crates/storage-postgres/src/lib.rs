@@ -165,6 +165,14 @@ fn describe(connect: &PgConnectOptions) -> String {
 }
 
 impl PostgresStore {
+    /// `Err(Closed)` once `close` was called: every operation asks first.
+    fn check_open(&self) -> Result<(), StorageError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StorageError::Closed);
+        }
+        Ok(())
+    }
+
     /// Connects to `url`, applies pending migrations and starts the writer. Fails at once,
     /// with a message naming the URL without its password, if the server cannot be reached.
     pub async fn open(url: &str, opts: PgStoreOptions) -> Result<PostgresStore, StorageError> {
@@ -268,11 +276,9 @@ impl BrokerStore for PostgresStore {
         fences: Vec<SessionFence>,
     ) -> StoreFuture<'_, Vec<SessionFence>> {
         // Submitted now, before the future is polled: see the crate docs on ordering.
-        let submitted = if self.closed.load(Ordering::Acquire) {
-            Err(StorageError::Closed)
-        } else {
-            self.submit(|reply| Request::Commit { ops, fences, reply })
-        };
+        let submitted = self
+            .check_open()
+            .and_then(|()| self.submit(|reply| Request::Commit { ops, fences, reply }));
         Box::pin(async move {
             // A dropped reply sender means the writer exited before reaching this request.
             submitted?.await.unwrap_or(Err(StorageError::Closed))
@@ -281,27 +287,21 @@ impl BrokerStore for PostgresStore {
 
     fn load(&self) -> StoreFuture<'_, BrokerSnapshot> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(read::load_snapshot(&self.pool).await?)
         })
     }
 
     fn load_retained(&self) -> StoreFuture<'_, BrokerSnapshot> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(read::load_retained(&self.pool).await?)
         })
     }
 
     fn load_session<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<SessionSnapshot>> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(read::load_session(&self.pool, client_id).await?)
         })
     }
@@ -340,18 +340,14 @@ impl SessionOwners for PostgresStore {
         now_ms: i64,
     ) -> StoreFuture<'a, SessionClaim> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(owners::claim(&self.pool, client_id, node, now_ms).await?)
         })
     }
 
     fn session_owner<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<(String, u64)>> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(owners::owner(&self.pool, client_id).await?)
         })
     }
@@ -363,18 +359,14 @@ impl SessionOwners for PostgresStore {
         now_ms: i64,
     ) -> StoreFuture<'a, Vec<(String, u64)>> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(owners::adopt(&self.pool, from, to, now_ms).await?)
         })
     }
 
     fn session_owner_nodes(&self) -> StoreFuture<'_, Vec<String>> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(owners::owner_nodes(&self.pool).await?)
         })
     }
@@ -386,9 +378,7 @@ impl SessionOwners for PostgresStore {
         epoch: u64,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(owners::seal(&self.pool, client_id, node, epoch).await?)
         })
     }
@@ -400,9 +390,7 @@ impl SessionOwners for PostgresStore {
         epoch: u64,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(owners::release(&self.pool, client_id, node, epoch).await?)
         })
     }
@@ -411,27 +399,21 @@ impl SessionOwners for PostgresStore {
 impl SessionInbox for PostgresStore {
     fn append_inbox(&self, entries: Vec<InboxAppend>) -> StoreFuture<'_, Vec<String>> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(inbox::append(&self.pool, &entries).await?)
         })
     }
 
     fn inbox<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Vec<InboxEntry>> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(inbox::read(&self.pool, client_id).await?)
         })
     }
 
     fn delete_inbox<'a>(&'a self, client_id: &'a str, ids: &'a [u64]) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(StorageError::Closed);
-            }
+            self.check_open()?;
             Ok(inbox::delete(&self.pool, client_id, ids).await?)
         })
     }
