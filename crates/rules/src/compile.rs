@@ -265,6 +265,15 @@ fn binary(op: SqlOp) -> BinaryOp {
 /// Evaluates `node` now when everything under it is constant and nothing in it depends on the
 /// message, the clock or chance.
 fn fold(node: Node, version: SqlVersion) -> Node {
+    // `topic(n)` cannot be computed now, but its argument can be read once: evaluating it
+    // is then one question to the context, not a call with an argument list.
+    if let Node::Call(def, args) = &node
+        && def.name == "topic"
+        && let [Node::Const(n)] = args.as_slice()
+    {
+        return crate::functions::topic_index(n)
+            .map_or(Node::Const(Value::Undefined), Node::TopicLevel);
+    }
     let constant = match &node {
         Node::Call(def, args) => {
             def.depends_only_on_args() && args.iter().all(|a| matches!(a, Node::Const(_)))

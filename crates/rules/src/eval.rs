@@ -61,6 +61,7 @@ pub(crate) fn eval(node: &Node, env: &Env<'_>) -> Result<Value, FnError> {
             }
             v
         }
+        Node::TopicLevel(i) => env.ctx.topic_level(*i),
         Node::Call(def, args) => {
             let arg = |i: usize, a: &Node| match eval(a, env) {
                 Ok(v) => Ok(v),

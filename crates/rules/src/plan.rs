@@ -22,6 +22,9 @@ pub(crate) enum Node {
     Var(usize),
     Path(Box<Node>, Vec<Step>),
     Call(FunctionRef, Vec<Node>),
+    /// `topic(n)` with a constant `n`: level `n - 1` of the topic, asked of the context
+    /// directly (it runs per message in most rules; see `compile::fold`).
+    TopicLevel(usize),
     Cast(Box<Node>, CastType),
     Not(Box<Node>),
     Neg(Box<Node>),
@@ -104,7 +107,9 @@ impl Node {
         match self {
             Node::Field(name) => Fields::one(name),
             Node::Row => Fields::All,
-            Node::Const(_) | Node::RawPayload | Node::Var(_) => Fields::default(),
+            Node::Const(_) | Node::RawPayload | Node::Var(_) | Node::TopicLevel(_) => {
+                Fields::default()
+            }
             Node::Path(base, steps) => steps.iter().fold(base.fields(), |acc, s| match s {
                 Step::Field(_) => acc,
                 Step::Index(i) => acc.union(i.fields()),
@@ -135,11 +140,82 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Calls `f` on this node and every node under it, in evaluation order (a nested query's
+    /// too).
+    pub fn visit(&self, f: &mut dyn FnMut(&Node)) {
+        f(self);
+        match self {
+            Node::Const(_)
+            | Node::Row
+            | Node::RawPayload
+            | Node::Field(_)
+            | Node::Var(_)
+            | Node::TopicLevel(_) => {}
+            Node::Path(base, steps) => {
+                base.visit(f);
+                for step in steps {
+                    if let Step::Index(i) = step {
+                        i.visit(f);
+                    }
+                }
+            }
+            Node::Call(_, args) | Node::Array(args) => args.iter().for_each(|a| a.visit(f)),
+            Node::Cast(inner, _) | Node::Not(inner) | Node::Neg(inner) => inner.visit(f),
+            Node::Binary(_, l, r) => {
+                l.visit(f);
+                r.visit(f);
+            }
+            Node::CaseValue {
+                operand,
+                whens,
+                else_,
+            } => {
+                operand.visit(f);
+                visit_cases(whens, else_, f);
+            }
+            Node::CaseCond { whens, else_ } => visit_cases(whens, else_, f),
+            Node::Object(members) => members.iter().for_each(|(_, n)| n.visit(f)),
+            Node::Subquery(q) => {
+                q.from.visit(f);
+                if let Some(filter) = &q.filter {
+                    filter.visit(f);
+                }
+                q.projection.visit(f);
+            }
+        }
+    }
+}
+
+fn visit_cases(whens: &[(Node, Node)], else_: &Option<Box<Node>>, f: &mut dyn FnMut(&Node)) {
+    for (w, t) in whens {
+        w.visit(f);
+        t.visit(f);
+    }
+    if let Some(e) = else_ {
+        e.visit(f);
+    }
+}
+
 fn union_all<'a>(nodes: impl Iterator<Item = &'a Node>) -> Fields {
     nodes.fold(Fields::default(), |acc, n| acc.union(n.fields()))
 }
 
 impl Projection {
+    /// [`Node::visit`] over every item's expression.
+    pub fn visit(&self, f: &mut dyn FnMut(&Node)) {
+        match self {
+            Projection::Value(n) => n.visit(f),
+            Projection::Items(items) => {
+                for item in items {
+                    if let Item::Expr(n, _) = item {
+                        n.visit(f);
+                    }
+                }
+            }
+        }
+    }
+
     pub fn fields(&self) -> Fields {
         match self {
             Projection::Value(n) => n.fields(),

@@ -116,6 +116,23 @@ impl CompiledSql {
             )
     }
 
+    /// The topic level (from 0) the statement's first constant `topic(n)` reads, in
+    /// evaluation order (SET, WHERE, SELECT): what a message's context may make once, up
+    /// front, for the statement and its actions' templates to share.
+    pub fn topic_level(&self) -> Option<usize> {
+        let mut first = None;
+        let mut find = |n: &Node| {
+            if let (None, Node::TopicLevel(i)) = (first, n) {
+                first = Some(*i);
+            }
+        };
+        for node in self.sets.iter().chain(&self.filter) {
+            node.visit(&mut find);
+        }
+        self.projection.visit(&mut find);
+        first
+    }
+
     /// Evaluates the statement for one message: SET, then WHERE, then SELECT. The whole
     /// payload is parsed, so templates can read any field of [`Selected::input`].
     pub fn evaluate(&self, payload: &Bytes, ctx: &dyn FnContext) -> Result<Evaluation, FnError> {

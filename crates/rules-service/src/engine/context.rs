@@ -23,9 +23,10 @@ pub(crate) struct RuleContext {
     pub(super) timestamp_ms: i64,
     /// Made on first use: most rules never ask for it.
     trace_id: OnceLock<Option<String>>,
-    /// The first `topic(n)` level asked for, kept: a rule's WHERE and its actions' templates
+    /// The `topic(n)` level the rule's SQL reads first, made up front (see
+    /// [`RuleContext::keeping_level`]): a rule's WHERE and its actions' templates
     /// (`republish` to `.../${topic(3)}`) tend to ask for the same one.
-    level: OnceLock<(usize, Value)>,
+    level: Option<(usize, Value)>,
     pub(super) services: Option<Arc<Services>>,
 }
 
@@ -48,7 +49,7 @@ impl RuleContext {
             account_id: account_id.clone(),
             timestamp_ms: now_ms,
             trace_id: OnceLock::new(),
-            level: OnceLock::new(),
+            level: None,
             services,
         }
     }
@@ -65,16 +66,19 @@ impl RuleContext {
         self.timestamp_ms
     }
 
-    /// `topic(n)`'s level `i` (from 0), made once per context for the first level asked.
+    /// The context with topic level `i` (from 0) made once, for every `topic(i + 1)` of the
+    /// rule and its actions to share. Made here rather than on first use: a lazily filled
+    /// cell that a shared context needs costs more than the level itself.
+    pub fn keeping_level(mut self, i: Option<usize>) -> RuleContext {
+        self.level = i.map(|i| (i, ferrite_rules::topic_level(self.topic(), i)));
+        self
+    }
+
+    /// `topic(n)`'s level `i` (from 0): the kept one, or made now.
     pub fn topic_level(&self, i: usize) -> Value {
-        match self.level.get() {
+        match &self.level {
             Some((at, v)) if *at == i => v.clone(),
-            Some(_) => ferrite_rules::topic_level(self.topic(), i),
-            None => {
-                let v = ferrite_rules::topic_level(self.topic(), i);
-                let _ = self.level.set((i, v.clone()));
-                v
-            }
+            _ => ferrite_rules::topic_level(self.topic(), i),
         }
     }
 
@@ -160,9 +164,9 @@ mod tests {
 
     #[test]
     fn topic_levels_are_right_whichever_level_was_asked_first() {
-        let ctx = test_context("sensors/kitchen/temp", 1, None);
+        let ctx = test_context("sensors/kitchen/temp", 1, None).keeping_level(Some(1));
         let level = |i| ctx.topic_level(i).as_str().map(str::to_owned);
-        // The first level asked is kept; the others are still computed, not the kept one.
+        // Level 1 is kept; the others are still computed, not the kept one.
         assert_eq!(level(1).as_deref(), Some("kitchen"));
         assert_eq!(level(2).as_deref(), Some("temp"));
         assert_eq!(level(1).as_deref(), Some("kitchen"));
@@ -173,16 +177,35 @@ mod tests {
             SqlVersion::V2016_03_23,
         )
         .unwrap();
-        let ferrite_rules::Evaluation::Selected(s) = sql
-            .evaluate(&bytes::Bytes::from_static(b"{}"), &ctx)
-            .unwrap()
-        else {
-            panic!("selected")
+        // The engine keeps the level the statement reads first.
+        assert_eq!(sql.topic_level(), Some(1));
+        let unkept = test_context("sensors/kitchen/temp", 1, None);
+        for ctx in [&ctx, &unkept] {
+            let ferrite_rules::Evaluation::Selected(s) = sql
+                .evaluate(&bytes::Bytes::from_static(b"{}"), ctx)
+                .unwrap()
+            else {
+                panic!("selected")
+            };
+            assert_eq!(
+                ferrite_rules::json::to_json_string(&s.output),
+                r#"{"a":"kitchen","b":"temp","c":"kitchen"}"#
+            );
+        }
+        let first = |sql: &str| {
+            ferrite_rules::compile(sql, SqlVersion::V2016_03_23)
+                .unwrap()
+                .topic_level()
         };
         assert_eq!(
-            ferrite_rules::json::to_json_string(&s.output),
-            r#"{"a":"kitchen","b":"temp","c":"kitchen"}"#
+            first("SET @x = topic(4) SELECT topic(2) AS a FROM '#'"),
+            Some(3)
         );
+        assert_eq!(
+            first("SELECT topic(2) AS a FROM '#' WHERE topic(5) = 'x'"),
+            Some(4)
+        );
+        assert_eq!(first("SELECT topic() AS a, topic(0) AS b FROM '#'"), None);
     }
 
     #[test]

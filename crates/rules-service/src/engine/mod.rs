@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 pub use metrics::RuleMetrics;
 
 use crate::{TopicRule, TopicRules};
-use actions::{Deps, Job, Outcome, Runner};
+use actions::{Deps, Job, JobRef, Outcome, Runner};
 use context::RuleContext;
 use ruleset::{ActiveRule, RuleSet};
 
@@ -255,6 +255,8 @@ impl RulesEngine {
             name: Arc::from(rule.name.as_str()),
             fields,
             calls_services: sql.calls_services(),
+            inline_only: error_action.is_none() && runners.iter().all(Runner::is_inline),
+            topic_level: sql.topic_level(),
             sql,
             actions: runners,
             error_action,
@@ -263,16 +265,10 @@ impl RulesEngine {
     }
 
     /// A message from the broker: every rule whose FROM filter matches its topic.
-    async fn route(
-        &self,
-        set: &RuleSet,
-        msg: &Arc<Message>,
-        rules: &mut Vec<Arc<ActiveRule>>,
-        now_ms: i64,
-    ) {
+    async fn route(&self, set: &RuleSet, msg: &Arc<Message>, rules: &mut Vec<usize>, now_ms: i64) {
         set.matching(&msg.topic, rules);
-        for rule in rules.drain(..) {
-            self.run_rule(&rule, msg, &msg.topic, now_ms).await;
+        for at in rules.drain(..) {
+            self.run_rule(set.rule(at), msg, &msg.topic, now_ms).await;
         }
     }
 
@@ -314,7 +310,8 @@ impl RulesEngine {
             &self.account_id,
             now_ms,
             Some(self.services.clone()),
-        );
+        )
+        .keeping_level(rule.topic_level);
         if !rule.calls_services {
             let input = ferrite_rules::json::from_payload_fields(
                 &msg.payload,
@@ -322,6 +319,21 @@ impl RulesEngine {
                 &rule.fields,
             );
             let result = rule.sql.evaluate_parsed(input, &msg.payload, &ctx);
+            if rule.inline_only {
+                if let Ok(Some(selected)) = counted(rule, result) {
+                    let payload = selected.payload();
+                    let job = JobRef {
+                        rule: &rule.name,
+                        ctx: &ctx,
+                        selected: &selected,
+                        payload: &payload,
+                    };
+                    for runner in &rule.actions {
+                        runner.run_borrowed(job).await;
+                    }
+                }
+                return;
+            }
             for (runner, job) in rule.actions.iter().zip(jobs(rule, msg, ctx, result)) {
                 if runner.is_inline() {
                     runner.run_inline(job).await;
@@ -356,10 +368,9 @@ fn jobs(
     result: Result<Evaluation, ferrite_rules::FnError>,
 ) -> impl Iterator<Item = Job> + use<> {
     let actions = rule.actions.len();
-    let job = match result {
-        Ok(Evaluation::Filtered) => None,
-        Ok(Evaluation::Selected(s)) => {
-            rule.counters.selected.inc();
+    let job = match counted(rule, result) {
+        Ok(None) => None,
+        Ok(Some(s)) => {
             (actions > 0).then(|| {
                 let payload = s.payload();
                 // Only an error action needs to hear how the actions ended.
@@ -371,8 +382,6 @@ fn jobs(
             })
         }
         Err(e) => {
-            rule.counters.evaluation_failed.inc();
-            tracing::debug!(rule = %rule.name, error = %e, "rule evaluation failed");
             evaluation_failed(rule, msg, ctx, &e.to_string());
             None
         }
@@ -380,6 +389,26 @@ fn jobs(
     // Clones for all but the last action, which takes the job itself.
     job.into_iter()
         .flat_map(move |job| std::iter::repeat_n(job, actions))
+}
+
+/// What a rule's evaluation selected (`None`: WHERE filtered the message out), counted; a
+/// failed evaluation is counted and logged.
+fn counted(
+    rule: &ActiveRule,
+    result: Result<Evaluation, ferrite_rules::FnError>,
+) -> Result<Option<ferrite_rules::Selected>, ferrite_rules::FnError> {
+    match result {
+        Ok(Evaluation::Filtered) => Ok(None),
+        Ok(Evaluation::Selected(s)) => {
+            rule.counters.selected.inc();
+            Ok(Some(s))
+        }
+        Err(e) => {
+            rule.counters.evaluation_failed.inc();
+            tracing::debug!(rule = %rule.name, error = %e, "rule evaluation failed");
+            Err(e)
+        }
+    }
 }
 
 /// The SQL itself failed (an external function could not be called): no action ran; the

@@ -20,6 +20,11 @@ pub(crate) struct ActiveRule {
     pub calls_services: bool,
     pub actions: Vec<Runner>,
     pub error_action: Option<Runner>,
+    /// Every action runs inline and none has an error action to tell: the engine runs them
+    /// on what it evaluated, without making a job.
+    pub inline_only: bool,
+    /// The topic level its SQL reads first, which each message's context makes up front.
+    pub topic_level: Option<usize>,
     /// The payload fields the SQL and the actions' templates read: parsing skips the rest.
     pub fields: ferrite_rules::json::Fields,
     /// Its series of the per-rule counters.
@@ -30,7 +35,9 @@ pub(crate) struct ActiveRule {
 
 /// An immutable snapshot; the engine swaps in a new one when rules change.
 pub(crate) struct RuleSet {
-    trie: SubscriptionTrie<u64, Arc<ActiveRule>>,
+    /// FROM filter → the rule's place in `active`.
+    trie: SubscriptionTrie<u64, usize>,
+    active: Vec<Arc<ActiveRule>>,
     by_name: HashMap<Arc<str>, Arc<ActiveRule>>,
     /// The rules' FROM filters, each once, sorted: what the engine taps.
     pub filters: Vec<String>,
@@ -41,28 +48,35 @@ impl RuleSet {
         let mut trie = SubscriptionTrie::new(opts);
         let mut by_name = HashMap::new();
         let mut filters = std::collections::BTreeSet::new();
-        for (key, rule) in rules.into_iter().enumerate() {
+        for (at, rule) in rules.iter().enumerate() {
             if let Some(filter) = rule.sql.topic_filter() {
                 filters.insert(filter.to_owned());
-                trie.insert(filter, key as u64, rule.clone());
+                trie.insert(filter, at as u64, at);
             }
-            by_name.insert(rule.name.clone(), rule);
+            by_name.insert(rule.name.clone(), rule.clone());
         }
         RuleSet {
             trie,
+            active: rules,
             by_name,
             filters: filters.into_iter().collect(),
         }
     }
 
-    /// Appends the rules whose FROM filter matches `topic` to `out` (a buffer the engine
-    /// reuses, so finding a message's rules allocates nothing).
-    pub fn matching(&self, topic: &str, out: &mut Vec<Arc<ActiveRule>>) {
+    /// Appends the places of the rules whose FROM filter matches `topic` to `out` (a buffer
+    /// the engine reuses, so finding a message's rules allocates nothing and counts no
+    /// references); [`RuleSet::rule`] gives each.
+    pub fn matching(&self, topic: &str, out: &mut Vec<usize>) {
         self.trie.for_each_match(topic, |m| {
             if let Match::Single { value, .. } = m {
-                out.push(value.clone());
+                out.push(*value);
             }
         });
+    }
+
+    /// The rule at a place [`RuleSet::matching`] gave.
+    pub fn rule(&self, at: usize) -> &Arc<ActiveRule> {
+        &self.active[at]
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Arc<ActiveRule>> {

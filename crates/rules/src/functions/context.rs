@@ -53,10 +53,15 @@ pub fn topic(args: &[Value], ctx: &dyn FnContext) -> Out {
     if args.is_empty() {
         return Ok(Value::from(topic));
     }
-    Ok(to_int_nearest(arg(args, 0))
+    Ok(topic_index(arg(args, 0)).map_or(Value::Undefined, |i| ctx.topic_level(i)))
+}
+
+/// The level (from 0) `topic(n)` reads: `n` converted to the nearest Int, less one; `None`
+/// (the result is Undefined) for what names no level.
+pub(crate) fn topic_index(n: &Value) -> Option<usize> {
+    to_int_nearest(n)
         .and_then(|n| usize::try_from(n).ok())
         .and_then(|n| n.checked_sub(1))
-        .map_or(Value::Undefined, |i| ctx.topic_level(i)))
 }
 
 /// `topic(n)`'s value for level `i` (from 0): `Undefined` beyond the last level.

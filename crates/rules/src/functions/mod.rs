@@ -17,6 +17,7 @@ mod string;
 mod time;
 mod types;
 
+pub(crate) use context::topic_index;
 pub use context::topic_level;
 pub use fncontext::{DynamoDbQuery, FnContext, FnError, MessageContext, RegistryApi, SecretValue};
 pub use registry::{Family, FunctionDef, FunctionRef, ResolveError, all, lookup, resolve};

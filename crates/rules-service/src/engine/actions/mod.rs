@@ -149,6 +149,33 @@ impl Job {
     pub fn raw(&self) -> &Bytes {
         &self.ctx().msg.payload
     }
+
+    pub fn as_ref(&self) -> JobRef<'_> {
+        JobRef {
+            rule: &self.rule,
+            ctx: self.ctx(),
+            selected: self.selected(),
+            payload: &self.payload,
+        }
+    }
+}
+
+/// What an inline action reads of one message's work, borrowed: a [`Job`]'s parts, or those
+/// of a message the engine runs without making a job (a rule whose actions are all inline and
+/// which has no error action: nothing outlives the engine's turn, so nothing is shared).
+#[derive(Clone, Copy)]
+pub(crate) struct JobRef<'a> {
+    pub rule: &'a str,
+    pub ctx: &'a super::context::RuleContext,
+    pub selected: &'a Selected,
+    pub payload: &'a Bytes,
+}
+
+impl JobRef<'_> {
+    /// The message as published.
+    pub fn raw(&self) -> &Bytes {
+        &self.ctx.msg.payload
+    }
 }
 
 /// An action ready to run, built from its AWS JSON against its rule's compiled SQL.
@@ -311,10 +338,19 @@ impl Runner {
     /// Runs a job of an inline action here and now, once.
     pub async fn run_inline(&self, job: Job) {
         let result = match self.action.as_republish() {
-            Some(republish) => republish.publish(&job).await,
+            Some(republish) => republish.publish(job.as_ref()).await,
             None => self.action.execute(&job).await,
         };
         finish(&*self.action, &self.counters, &job, result);
+    }
+
+    /// [`Runner::run_inline`] for work no error action hears of, without a job.
+    pub async fn run_borrowed(&self, job: JobRef<'_>) {
+        let result = match self.action.as_republish() {
+            Some(republish) => republish.publish(job).await,
+            None => Err(ActionError::permanent("not an inline action")),
+        };
+        count(&*self.action, &self.counters, job.rule, &result);
     }
 
     /// Whether the action is congested and its queue still more than half full, so a job
@@ -413,17 +449,27 @@ fn finish(
     job: &Job,
     result: Result<(), ActionError>,
 ) {
-    match &result {
+    count(action, counters, &job.rule, &result);
+    if let Some(outcome) = &job.outcome {
+        let failed = result.err().map(|e| failure(action, &e.message));
+        outcome.done(failed, job);
+    }
+}
+
+/// Counts an action's result.
+fn count(
+    action: &dyn Action,
+    counters: &ActionCounters,
+    rule: &str,
+    result: &Result<(), ActionError>,
+) {
+    match result {
         Ok(()) => {
             counters.succeeded.inc();
         }
         Err(e) => {
-            tracing::debug!(rule = %job.rule, action = action.name(), error = %e.message, "rule action failed");
+            tracing::debug!(rule, action = action.name(), error = %e.message, "rule action failed");
             counters.failed.inc();
         }
-    }
-    if let Some(outcome) = &job.outcome {
-        let failed = result.err().map(|e| failure(action, &e.message));
-        outcome.done(failed, job);
     }
 }

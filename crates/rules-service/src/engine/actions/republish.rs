@@ -13,7 +13,7 @@ use ferrite_types::message::local_node;
 use ferrite_types::{Clock, Origin};
 use serde_json::Value;
 
-use super::{Action, ActionError, BoxFuture, Deps, Job};
+use super::{Action, ActionError, BoxFuture, Deps, Job, JobRef};
 
 thread_local! {
     /// Where republish topics are rendered before they become a message's `Arc<str>`.
@@ -96,10 +96,10 @@ impl Republish {
         })
     }
 
-    fn properties(&self, job: &Job) -> Result<Properties, ActionError> {
+    fn properties(&self, job: JobRef<'_>) -> Result<Properties, ActionError> {
         let render = |t: &Option<Template>| -> Result<Option<String>, ActionError> {
             t.as_ref()
-                .map(|t| t.render(job.selected(), job.raw(), job.ctx()))
+                .map(|t| t.render(job.selected, job.raw(), job.ctx))
                 .transpose()
                 .map_err(|e| ActionError::permanent(e.to_string()))
         };
@@ -136,10 +136,10 @@ impl Republish {
         }
         for (k, v) in &h.user_properties {
             let key = k
-                .render(job.selected(), job.raw(), job.ctx())
+                .render(job.selected, job.raw(), job.ctx)
                 .map_err(|e| ActionError::permanent(e.to_string()))?;
             let value = v
-                .render(job.selected(), job.raw(), job.ctx())
+                .render(job.selected, job.raw(), job.ctx)
                 .map_err(|e| ActionError::permanent(e.to_string()))?;
             props.user_properties.push((key, value));
         }
@@ -176,31 +176,32 @@ impl Action for Republish {
     }
 
     fn execute<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Result<(), ActionError>> {
-        Box::pin(self.publish(job))
+        Box::pin(self.publish(job.as_ref()))
     }
 }
 
 impl Republish {
-    /// The message to publish on `topic`.
-    fn message(&self, topic: Arc<str>, job: &Job) -> Result<Message, ActionError> {
+    /// The message to publish on `topic`, shared at once: a `Message` is large (its MQTT 5
+    /// properties), and built straight into its allocation it is not copied on the way.
+    fn message(&self, topic: Arc<str>, job: JobRef<'_>) -> Result<Arc<Message>, ActionError> {
         if self.headers.is_empty() {
             // No headers: no properties to render, copy and drop per message, and no expiry,
             // so the time the engine read the message (the rule's `timestamp()`, a moment
             // ago) serves as its receipt time: one clock read per message fewer.
-            return Ok(Message {
+            return Ok(Arc::new(Message {
                 topic,
                 payload: job.payload.clone(),
                 qos: self.qos,
                 retain: false,
                 properties: Properties::default(),
-                received_at_ms: job.ctx().timestamp_ms(),
+                received_at_ms: job.ctx.timestamp_ms(),
                 expires_at_ms: None,
                 origin: self.origin.clone(),
-            });
+            }));
         }
         // A messageExpiry header starts counting now, not when the rule ran (a retry or a
         // rule that waited for a lookup republishes later).
-        Ok(Message::new(
+        Ok(Arc::new(Message::new(
             topic,
             job.payload.clone(),
             self.qos,
@@ -208,23 +209,22 @@ impl Republish {
             &self.properties(job)?,
             self.origin.clone(),
             Clock::system().now_ms(),
-        ))
+        )))
     }
 
     /// Publishes `job`'s output (what [`Action::execute`] does, without boxing the future: the
     /// engine awaits this on its own task, per message).
-    pub(crate) async fn publish(&self, job: &Job) -> Result<(), ActionError> {
+    pub(crate) async fn publish(&self, job: JobRef<'_>) -> Result<(), ActionError> {
         // Rendered into the thread's buffer: the message's topic is one allocation, not two.
         let topic: Arc<str> = TOPIC_BUFFER.with_borrow_mut(|buf| {
             buf.clear();
             self.topic
-                .render_into(buf, job.selected(), job.raw(), job.ctx())
+                .render_into(buf, job.selected, job.raw(), job.ctx)
                 .map(|()| Arc::from(buf.as_str()))
                 .map_err(|e| ActionError::permanent(e.to_string()))
         })?;
-        // Built apart and shared at once, so the message is not moved through the futures'
-        // states on its way to the broker.
-        let msg = Arc::new(self.message(topic.clone(), job)?);
+        // Shared before it reaches the broker, so it is not moved through the futures' states.
+        let msg = self.message(topic.clone(), job)?;
         match self.broker.publish_shared(msg).await {
             Ok(_) => Ok(()),
             Err(ferrite_broker::BrokerError::ShuttingDown) => {
