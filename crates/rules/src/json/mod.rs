@@ -283,6 +283,32 @@ mod tests {
         assert_eq!(to_payload(&from_payload(&raw, V2)), raw);
         let nested = Value::object([("b", Value::bytes(Bytes::from_static(b"hi")))]);
         assert_eq!(to_json_string(&nested), r#"{"b":"aGk="}"#);
+        // Refused by their first byte (before any UTF-8 check) or by the parser, the same way.
+        for text in [
+            &b"  \xff\xfe"[..],
+            b" x{}",
+            b"\t\n",
+            b"",
+            b"{\"a\":\xff}",
+            b"1 2",
+        ] {
+            let raw = Bytes::copy_from_slice(text);
+            assert_eq!(
+                from_payload(&raw, V2),
+                Value::bytes(raw.clone()),
+                "{text:?}"
+            );
+            let only = Fields::Only(vec!["a".into()]);
+            assert_eq!(
+                from_payload_fields(&raw, V2, &only),
+                Value::bytes(raw.clone())
+            );
+        }
+        let spaced = Bytes::from_static(b" \r\n {\"a\": 1} ");
+        assert_eq!(
+            from_payload(&spaced, V2),
+            Value::object([("a", Value::Int(1))])
+        );
     }
 
     #[test]

@@ -24,6 +24,19 @@ type Result<T> = std::result::Result<T, JsonError>;
 
 impl<'a> Reader<'a> {
     pub(super) fn new(json: &'a [u8], version: SqlVersion) -> Result<Reader<'a>> {
+        // A payload that cannot start a JSON value (binary data, most often) is refused
+        // before its bytes are checked as UTF-8, where the parser would refuse it.
+        let start = json
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        if let Some(at) = start
+            && !matches!(
+                json[at],
+                b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+            )
+        {
+            return Err(JsonError::Syntax(at));
+        }
         // Valid UTF-8 as a whole: every string between quotes is then valid too.
         let text = std::str::from_utf8(json).map_err(|e| JsonError::Syntax(e.valid_up_to()))?;
         Ok(Reader {
