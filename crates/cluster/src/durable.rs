@@ -115,15 +115,17 @@ impl DurableView {
                 && value.node != self.me
             {
                 match by_node.iter_mut().find(|(n, _)| *n == value.node) {
-                    Some((_, clients)) => {
-                        if !clients.contains(key) {
-                            clients.push(key.clone());
-                        }
-                    }
+                    Some((_, clients)) => clients.push(key.clone()),
                     None => by_node.push((value.node.clone(), vec![key.clone()])),
                 }
             }
         });
+        // A session subscribed through several matching filters is listed once; sorting
+        // rather than searching keeps thousands of sessions on one filter linearithmic.
+        for (_, clients) in &mut by_node {
+            clients.sort_unstable();
+            clients.dedup();
+        }
         Owners(by_node)
     }
 
@@ -141,11 +143,12 @@ impl DurableView {
         state.trie.for_each_match(topic, |m| {
             if let Match::Single { key, value, .. } = m
                 && value.node == self.me
-                && !out.contains(key)
             {
                 out.push(key.clone());
             }
         });
+        out.sort_unstable();
+        out.dedup();
         out
     }
 
@@ -317,6 +320,36 @@ mod tests {
             .collect();
         o.sort();
         o
+    }
+
+    #[test]
+    fn a_session_subscribed_through_several_matching_filters_is_listed_once() {
+        let view = DurableView::new("c".into(), MatchOptions::default());
+        let (mut remote, mut mine) = (Vec::new(), Vec::new());
+        for i in (0..2_000).rev() {
+            remote.extend([
+                add(&format!("r{i:04}"), "t/+", 1),
+                add(&format!("r{i:04}"), "t/#", 1),
+            ]);
+            mine.push(format!("m{i:04}"));
+        }
+        view.apply("a", &remote);
+        for m in &mine {
+            view.local(add(m, "t/x", 1));
+            view.local(add(m, "#", 2));
+        }
+        let owners = view.owners("t/x").0;
+        assert_eq!(owners.len(), 1);
+        let expected: Vec<String> = (0..2_000).map(|i| format!("r{i:04}")).collect();
+        let listed: Vec<String> = owners[0].1.iter().map(|c| c.to_string()).collect();
+        assert_eq!(listed, expected, "each once, in order");
+        let own: Vec<String> = view
+            .own_clients("t/x")
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        mine.sort();
+        assert_eq!(own, mine);
     }
 
     #[test]
