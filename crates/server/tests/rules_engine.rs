@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ferrite_mqtt_codec::QoS;
 use ferrite_test_support::aws::signed_call;
-use ferrite_test_support::rules::{create_rule, json_of, republish};
+use ferrite_test_support::rules::{create_rule, json_of, publish_until_received, republish};
 use ferrite_test_support::{TestServer, connect_v311};
 use serde_json::{Value, json};
 
@@ -253,6 +253,79 @@ async fn a_failing_action_sends_aws_error_message_to_the_error_action() {
             .is_some_and(|m| m.contains("out/+")),
         "{error}"
     );
+}
+
+/// A rule whose actions all run on the engine's task and which has no error action runs them
+/// without making a job: its counters must still tell what happened.
+#[tokio::test]
+async fn a_rule_of_republish_actions_alone_counts_what_its_actions_did() {
+    let srv = TestServer::start().await;
+    create_rule(
+        &srv,
+        "inline",
+        json!({
+            "sql": "SELECT * FROM 'in/#' WHERE target <> 'skip'",
+            "awsIotSqlVersion": "2016-03-23",
+            "actions": [republish("out/${target}")],
+        }),
+    )
+    .await;
+    let (mut sub, _) = connect_v311(srv.mqtt_addr(), "ops", true).await;
+    sub.subscribe("out/#", QoS::AtLeastOnce).await;
+    let (mut dev, _) = connect_v311(srv.mqtt_addr(), "dev9", true).await;
+    publish_until_received(&mut dev, &mut sub, "in/x", br#"{"target": "ok"}"#).await;
+    // Copies published while the rule was being applied may still be on their way.
+    while let Ok(Some(ferrite_mqtt_codec::Packet::Publish(p))) = sub.recv_within(QUIET).await {
+        sub.ack(&p).await;
+    }
+    let series = |name: &str, action: bool| {
+        let labels = if action {
+            r#"{rule="inline",action="RepublishAction"}"#
+        } else {
+            r#"{rule="inline"}"#
+        };
+        format!("ferrite_rules_{name}_total{labels}")
+    };
+    let read = || async {
+        let page = ferrite_test_support::http_get(srv.api_addr(), "/metrics").await;
+        [
+            metric(&page, &series("messages_matched", false)),
+            metric(&page, &series("messages_selected", false)),
+            metric(&page, &series("actions_succeeded", true)),
+            metric(&page, &series("actions_failed", true)),
+        ]
+    };
+    let before = read().await;
+    assert!(before[2] >= 1.0, "{before:?}");
+    // Filtered out; selected but its topic is invalid (the action fails); delivered.
+    for payload in [
+        &br#"{"target": "skip"}"#[..],
+        br#"{"target": "+"}"#,
+        br#"{"target": "ok"}"#,
+    ] {
+        dev.publish("in/x", payload, QoS::AtLeastOnce, false).await;
+    }
+    let got = sub.recv_publish().await;
+    assert_eq!(got.topic, "out/ok");
+    sub.expect_silence(QUIET).await;
+    let expected = [
+        before[0] + 3.0,
+        before[1] + 2.0,
+        before[2] + 1.0,
+        before[3] + 1.0,
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = read().await;
+        if now == expected {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "counters {now:?}, expected {expected:?}"
+        );
+        tokio::task::yield_now().await;
+    }
 }
 
 #[tokio::test]
