@@ -3,6 +3,7 @@
 //! external call that could not be made) fails the whole evaluation, which runs the rule's
 //! error action.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -90,7 +91,7 @@ pub(crate) fn eval(node: &Node, env: &Env<'_>) -> Result<Value, FnError> {
         Node::Neg(inner) => ops::neg(&eval(inner, env)?, env.version),
         Node::Binary(op, l, r) => {
             // AND and OR do not short-circuit: a non-boolean on either side is Undefined.
-            let (a, b) = (eval(l, env)?, eval(r, env)?);
+            let (a, b) = (operand(l, env)?, operand(r, env)?);
             binary(*op, &a, &b, env.version)
         }
         Node::CaseValue {
@@ -138,6 +139,24 @@ pub(crate) fn eval(node: &Node, env: &Env<'_>) -> Result<Value, FnError> {
             Value::array(out)
         }
         Node::Subquery(q) => subquery(q, env)?,
+    })
+}
+
+/// `node`'s value where it is only read: a constant, a variable, the row or a kept topic level
+/// in place (most comparisons have a constant on one side), anything else evaluated.
+pub(crate) fn operand<'a>(node: &'a Node, env: &Env<'a>) -> Result<Cow<'a, Value>, FnError> {
+    Ok(match node {
+        Node::Const(v) => Cow::Borrowed(v),
+        Node::Row => Cow::Borrowed(env.row),
+        Node::Var(slot) => match env.vars.get(*slot) {
+            Some(v) => Cow::Borrowed(v),
+            None => Cow::Owned(Value::Undefined),
+        },
+        Node::TopicLevel(i) => match env.ctx.kept_topic_level(*i) {
+            Some(v) => Cow::Borrowed(v),
+            None => Cow::Owned(env.ctx.topic_level(*i)),
+        },
+        _ => Cow::Owned(eval(node, env)?),
     })
 }
 

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use ferrite_rules_sql::{ParseError, SqlVersion};
 
 use crate::compile::Binder;
-use crate::eval::{Env, eval, project};
+use crate::eval::{Env, eval, operand, project};
 use crate::functions::{FnContext, FnError, lookup};
 use crate::json;
 use crate::plan::{Node, Projection};
@@ -333,10 +333,10 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Expr(node) => match eval(node, &env)? {
+                Part::Expr(node) => match &*operand(node, &env)? {
                     Value::Undefined => {}
-                    Value::String(s) => out.push_str(&s),
-                    other => out.push_str(&json::to_json_string(&other)),
+                    Value::String(s) => out.push_str(s),
+                    other => out.push_str(&json::to_json_string(other)),
                 },
             }
         }

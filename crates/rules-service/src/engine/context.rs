@@ -76,9 +76,17 @@ impl RuleContext {
 
     /// `topic(n)`'s level `i` (from 0): the kept one, or made now.
     pub fn topic_level(&self, i: usize) -> Value {
+        match self.kept_topic_level(i) {
+            Some(v) => v.clone(),
+            None => ferrite_rules::topic_level(self.topic(), i),
+        }
+    }
+
+    /// Level `i` if it is the kept one.
+    pub fn kept_topic_level(&self, i: usize) -> Option<&Value> {
         match &self.level {
-            Some((at, v)) if *at == i => v.clone(),
-            _ => ferrite_rules::topic_level(self.topic(), i),
+            Some((at, v)) if *at == i => Some(v),
+            _ => None,
         }
     }
 

@@ -124,6 +124,9 @@ impl FnContext for RuleContext {
     fn topic_level(&self, i: usize) -> Value {
         RuleContext::topic_level(self, i)
     }
+    fn kept_topic_level(&self, i: usize) -> Option<&Value> {
+        RuleContext::kept_topic_level(self, i)
+    }
     fn client_id(&self) -> Option<&str> {
         RuleContext::client_id(self)
     }

@@ -97,6 +97,12 @@ pub trait FnContext {
         super::context::topic_level(self.topic(), i)
     }
 
+    /// The level `i` of [`FnContext::topic_level`] when the context keeps it: an operand
+    /// compared or rendered is then read in place, not cloned and dropped.
+    fn kept_topic_level(&self, _i: usize) -> Option<&Value> {
+        None
+    }
+
     /// The MQTT client id; `None` when the message did not come over MQTT (`clientid()` is
     /// then `"n/a"`).
     fn client_id(&self) -> Option<&str> {
