@@ -44,11 +44,11 @@ const INLINE_ARGS: usize = 3;
 
 pub(crate) fn eval(node: &Node, env: &Env<'_>) -> Result<Value, FnError> {
     Ok(match node {
-        Node::Const(v) => v.clone(),
-        Node::Row => env.row.clone(),
+        Node::Const(_) | Node::Row | Node::Var(_) | Node::TopicLevel(_) => {
+            operand(node, env)?.into_owned()
+        }
         Node::RawPayload => Value::bytes(env.raw.clone()),
         Node::Field(name) => env.row.field(name),
-        Node::Var(slot) => env.vars.get(*slot).cloned().unwrap_or(Value::Undefined),
         Node::Path(base, steps) => {
             let mut v = eval(base, env)?;
             for step in steps {
@@ -62,7 +62,6 @@ pub(crate) fn eval(node: &Node, env: &Env<'_>) -> Result<Value, FnError> {
             }
             v
         }
-        Node::TopicLevel(i) => env.ctx.topic_level(*i),
         Node::Call(def, args) => {
             let arg = |i: usize, a: &Node| match eval(a, env) {
                 Ok(v) => Ok(v),
@@ -143,7 +142,8 @@ pub(crate) fn eval(node: &Node, env: &Env<'_>) -> Result<Value, FnError> {
 }
 
 /// `node`'s value where it is only read: a constant, a variable, the row or a kept topic level
-/// in place (most comparisons have a constant on one side), anything else evaluated.
+/// in place (most comparisons have a constant on one side), anything else evaluated. The one
+/// place those four are read; [`eval`] takes its own copy.
 pub(crate) fn operand<'a>(node: &'a Node, env: &Env<'a>) -> Result<Cow<'a, Value>, FnError> {
     Ok(match node {
         Node::Const(v) => Cow::Borrowed(v),

@@ -38,7 +38,8 @@ pub(crate) struct RuleSet {
     /// FROM filter → the rule's place in `active`.
     trie: SubscriptionTrie<u64, usize>,
     active: Vec<Arc<ActiveRule>>,
-    by_name: HashMap<Arc<str>, Arc<ActiveRule>>,
+    /// Name → place in `active`.
+    by_name: HashMap<Arc<str>, usize>,
     /// The rules' FROM filters, each once, sorted: what the engine taps.
     pub filters: Vec<String>,
 }
@@ -53,7 +54,7 @@ impl RuleSet {
                 filters.insert(filter.to_owned());
                 trie.insert(filter, at as u64, at);
             }
-            by_name.insert(rule.name.clone(), rule.clone());
+            by_name.insert(rule.name.clone(), at);
         }
         RuleSet {
             trie,
@@ -80,10 +81,10 @@ impl RuleSet {
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Arc<ActiveRule>> {
-        self.by_name.get(name)
+        self.by_name.get(name).map(|&at| &self.active[at])
     }
 
     pub fn rules(&self) -> impl Iterator<Item = &Arc<ActiveRule>> {
-        self.by_name.values()
+        self.active.iter()
     }
 }

@@ -344,13 +344,13 @@ impl Runner {
         finish(&*self.action, &self.counters, &job, result);
     }
 
-    /// [`Runner::run_inline`] for work no error action hears of, without a job.
+    /// [`Runner::run_inline`] for work no error action hears of, without a job: a republish
+    /// (the one inline action) publishes from what the engine holds.
     pub async fn run_borrowed(&self, job: JobRef<'_>) {
-        let result = match self.action.as_republish() {
-            Some(republish) => republish.publish(job).await,
-            None => Err(ActionError::permanent("not an inline action")),
-        };
-        count(&*self.action, &self.counters, job.rule, &result);
+        if let Some(republish) = self.action.as_republish() {
+            let result = republish.publish(job).await;
+            count(&*self.action, &self.counters, job.rule, &result);
+        }
     }
 
     /// Whether the action is congested and its queue still more than half full, so a job
